@@ -1,0 +1,57 @@
+/**
+ * Compute backend selection. tfjs-node-gpu / tfjs-node are used when the user has installed
+ * one (they are optional, never dependencies: their install step downloads a native library);
+ * otherwise the WebAssembly backend (SIMD) runs everywhere Node.js does.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { createRequire } from 'node:module';
+import { OptionError } from './errors.js';
+
+/** Backends a user can ask for; `auto` picks the fastest one installed. */
+export type BackendName = 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+
+const requireOptional = createRequire(import.meta.url);
+
+function tryLoad(pkg: string): boolean {
+  try {
+    requireOptional(pkg);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+let initialised: string | undefined;
+
+/**
+ * Initialise tfjs with a backend, once per process.
+ * @param name `auto` (default): tfjs-node-gpu, else tfjs-node, else wasm.
+ * @returns the name of the active tfjs backend (e.g. `wasm`, `tensorflow`).
+ * @throws OptionError when a named backend's package is not installed or fails to start.
+ */
+export async function initBackend(name: BackendName = 'auto'): Promise<string> {
+  if (initialised) return initialised;
+  const order: BackendName[] =
+    name === 'auto' ? ['tensorflow-gpu', 'tensorflow', 'wasm'] : [name];
+  for (const candidate of order) {
+    if (candidate === 'tensorflow-gpu' || candidate === 'tensorflow') {
+      const pkg = candidate === 'tensorflow-gpu' ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node';
+      if (!tryLoad(pkg)) {
+        if (name !== 'auto') throw new OptionError(`backend ${candidate}: package ${pkg} is not installed`);
+        continue;
+      }
+      if (await tf.setBackend('tensorflow')) break;
+    } else if (candidate === 'wasm') {
+      await import('@tensorflow/tfjs-backend-wasm');
+      if (await tf.setBackend('wasm')) break;
+    } else if (candidate === 'cpu') {
+      if (await tf.setBackend('cpu')) break;
+    }
+    if (name !== 'auto') throw new OptionError(`backend ${candidate} could not be initialised`);
+  }
+  await tf.ready();
+  initialised = tf.getBackend();
+  return initialised;
+}
+
+export { tf };

@@ -1,0 +1,179 @@
+/**
+ * Importer for EDM's published PyTorch files: `generative_model_ema.npy` (despite the name, a
+ * `torch.save` zip archive of the state dict) and `args.pickle` (an argparse.Namespace).
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { unzipSync } from 'fflate';
+import type { DatasetInfo, EdmConfig, NoiseScheduleName } from '../config.js';
+import { validateConfig } from '../config.js';
+import { CheckpointError } from '../errors.js';
+import { paramShapes, type Params } from '../egnn/params.js';
+import { type TorchTensorRef, toRecord, unpickle } from './pickle.js';
+
+/** A state dict read from a torch zip: name -> float32 data and shape (PyTorch layout). */
+export type StateDict = Map<string, { data: Float32Array; shape: number[] }>;
+
+function readFile(path: string): Uint8Array {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new CheckpointError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
+
+function toFloat32(ref: TorchTensorRef, raw: Uint8Array, name: string, source: string): Float32Array {
+  const size = ref.shape.reduce((a, b) => a * b, 1);
+  const bytesPer = { float32: 4, float64: 8, float16: 2, int64: 8, int32: 4, uint8: 1, bool: 1 }[ref.dtype];
+  const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  const count = raw.byteLength / bytesPer;
+  const read = (k: number): number => {
+    if (k < 0 || k >= count) throw new CheckpointError(`${source}: tensor ${name} reads past the end of its storage`);
+    const o = k * bytesPer;
+    switch (ref.dtype) {
+      case 'float32': return view.getFloat32(o, true);
+      case 'float64': return view.getFloat64(o, true);
+      case 'int64': return Number(view.getBigInt64(o, true));
+      case 'int32': return view.getInt32(o, true);
+      case 'uint8': case 'bool': return view.getUint8(o);
+      default: throw new CheckpointError(`${source}: tensor ${name}: dtype ${ref.dtype} is not supported`);
+    }
+  };
+  const out = new Float32Array(size);
+  const idx = new Array(ref.shape.length).fill(0);
+  for (let n = 0; n < size; n++) {
+    let k = ref.offset;
+    for (let d = 0; d < idx.length; d++) k += idx[d] * ref.stride[d];
+    out[n] = read(k);
+    for (let d = idx.length - 1; d >= 0; d--) {
+      if (++idx[d] < ref.shape[d]) break;
+      idx[d] = 0;
+    }
+  }
+  return out;
+}
+
+/**
+ * Read a `torch.save` zip archive holding a state dict.
+ * @throws CheckpointError for a truncated/corrupt zip, a missing storage, a disallowed global
+ */
+export function readTorchStateDict(path: string): StateDict {
+  let files: Record<string, Uint8Array>;
+  try {
+    files = unzipSync(readFile(path));
+  } catch (e) {
+    if (e instanceof CheckpointError) throw e;
+    throw new CheckpointError(`${path}: not a valid PyTorch zip archive (${(e as Error).message})`);
+  }
+  const pklName = Object.keys(files).find((n) => n.endsWith('/data.pkl') || n === 'data.pkl');
+  if (!pklName) throw new CheckpointError(`${path}: no data.pkl inside the archive`);
+  const prefix = pklName.slice(0, -'data.pkl'.length);
+  const obj = unpickle(files[pklName], path);
+  if (!(obj instanceof Map)) throw new CheckpointError(`${path}: the pickle is not a state dict`);
+  const out: StateDict = new Map();
+  for (const [name, ref] of obj as Map<string, TorchTensorRef>) {
+    if (!ref || ref.kind !== 'tensor') throw new CheckpointError(`${path}: entry ${name} is not a tensor`);
+    const raw = files[`${prefix}data/${ref.storageKey}`];
+    if (!raw) throw new CheckpointError(`${path}: storage ${ref.storageKey} of tensor ${name} is missing from the archive`);
+    out.set(name, { data: toFloat32(ref, raw, name, path), shape: ref.shape });
+  }
+  return out;
+}
+
+/**
+ * Read EDM's `args.pickle` into a plain record.
+ * @throws CheckpointError for a corrupt file or a disallowed global
+ */
+export function readTorchArgs(path: string): Record<string, unknown> {
+  return toRecord(unpickle(readFile(path), path), path);
+}
+
+/**
+ * Map EDM's arguments to our config.
+ * @param dataset what the model was trained on (EDM's args hold only the dataset's name)
+ */
+export function configFromTorchArgs(args: Record<string, unknown>, dataset: DatasetInfo, source: string): EdmConfig {
+  const need = (k: string): unknown => {
+    if (!(k in args)) throw new CheckpointError(`${source}: argument ${k} is missing`);
+    return args[k];
+  };
+  if (need('model') !== 'egnn_dynamics') throw new CheckpointError(`${source}: model ${String(args.model)} is not egnn_dynamics`);
+  if (need('probabilistic_model') !== 'diffusion') throw new CheckpointError(`${source}: probabilistic_model must be diffusion`);
+  const conditioning = args.conditioning as unknown[] | undefined;
+  if (conditioning && conditioning.length > 0) throw new CheckpointError(`${source}: conditional models are not supported yet`);
+  const aggregation = (args.aggregation_method as string | undefined) ?? 'sum';
+  if (aggregation !== 'sum') throw new CheckpointError(`${source}: aggregation_method ${aggregation} is not supported`);
+  const nf = need('normalize_factors') as number[];
+  const cfg: EdmConfig = {
+    format: 'edm-ts-checkpoint',
+    version: 1,
+    dynamics: {
+      nf: Number(need('nf')),
+      nLayers: Number(need('n_layers')),
+      invSublayers: Number(need('inv_sublayers')),
+      attention: Boolean(need('attention')),
+      tanh: Boolean(need('tanh')),
+      coordsRange: 15, // EGNN's default; EDM's QM9 runs never change it
+      normConstant: Number(need('norm_constant')),
+      normalizationFactor: Number(need('normalization_factor')),
+      aggregation: 'sum',
+    },
+    diffusion: {
+      timesteps: Number(need('diffusion_steps')),
+      noiseSchedule: String(need('diffusion_noise_schedule')) as NoiseScheduleName,
+      noisePrecision: Number(need('diffusion_noise_precision')),
+      normalizeFactors: [Number(nf[0]), Number(nf[1]), Number(nf[2])],
+      lossType: String(need('diffusion_loss_type')) === 'vlb' ? 'vlb' : 'l2',
+      includeCharges: Boolean(need('include_charges')),
+    },
+    dataset,
+    training: { source: `imported from EDM PyTorch files (${source})`, epochs: Number(args.current_epoch ?? NaN) || undefined },
+  };
+  return validateConfig(cfg, source);
+}
+
+const PREFIX = 'dynamics.egnn.';
+const IGNORED = new Set(['gamma.gamma', 'buffer']);
+
+/**
+ * Convert an EDM state dict into our weights: strip `dynamics.egnn.`, transpose Linear weights.
+ * @throws CheckpointError naming a missing tensor, an unexpected tensor, or a wrong shape
+ */
+export function paramsFromStateDict(sd: StateDict, cfg: EdmConfig, source: string): Params {
+  const inNodeNf = cfg.dataset.atomDecoder.length + (cfg.diffusion.includeCharges ? 1 : 0) + 1; // + time
+  const shapes = paramShapes(cfg.dynamics, inNodeNf);
+  for (const name of sd.keys()) {
+    if (IGNORED.has(name)) continue;
+    if (!name.startsWith(PREFIX) || !shapes.has(name.slice(PREFIX.length))) {
+      throw new CheckpointError(`${source}: unexpected tensor ${name} (not part of a ${cfg.dynamics.nLayers}-layer egnn_dynamics with nf ${cfg.dynamics.nf})`);
+    }
+  }
+  const params: Params = {};
+  for (const [name, shape] of shapes) {
+    const entry = sd.get(PREFIX + name);
+    if (!entry) throw new CheckpointError(`${source}: missing tensor ${PREFIX + name}`);
+    const isWeight = shape.length === 2;
+    const expected = isWeight ? [shape[1], shape[0]] : shape; // PyTorch Linear weight is [out, in]
+    if (entry.shape.length !== expected.length || entry.shape.some((d, i) => d !== expected[i])) {
+      throw new CheckpointError(`${source}: tensor ${PREFIX + name} has shape [${entry.shape}] but [${expected}] was expected`);
+    }
+    const t = tf.tensor(entry.data, expected, 'float32');
+    params[name] = isWeight ? tf.tidy(() => tf.transpose(t)) : t;
+    if (isWeight) t.dispose();
+  }
+  return params;
+}
+
+/**
+ * Import an EDM output folder (`generative_model_ema.npy` + `args.pickle`).
+ * @param dir folder holding both files
+ * @param dataset dataset info to store with the model
+ */
+export function importTorchDir(dir: string, dataset: DatasetInfo): { config: EdmConfig; params: Params } {
+  const argsPath = join(dir, 'args.pickle');
+  const weightsPath = join(dir, 'generative_model_ema.npy');
+  const config = configFromTorchArgs(readTorchArgs(argsPath), dataset, argsPath);
+  const params = paramsFromStateDict(readTorchStateDict(weightsPath), config, weightsPath);
+  return { config, params };
+}

@@ -1,0 +1,162 @@
+/**
+ * One typed, versioned configuration for a model: dynamics (network), diffusion and the dataset
+ * it was trained on. Saved as `config.json` inside every checkpoint and validated on load.
+ */
+import { CheckpointError } from './errors.js';
+
+/** Architecture of EDM's `egnn_dynamics` network (reference: egnn/models.py EGNN_dynamics_QM9). */
+export interface DynamicsConfig {
+  /** hidden width of every MLP (EDM's `nf`) */
+  nf: number;
+  /** number of equivariant blocks (EDM's `n_layers`) */
+  nLayers: number;
+  /** invariant GCL sublayers per block (EDM's `inv_sublayers`) */
+  invSublayers: number;
+  /** sigmoid attention gate on edge messages */
+  attention: boolean;
+  /** bound coordinate updates with tanh(.) * coordsRange */
+  tanh: boolean;
+  /** scale of the tanh coordinate update, Å in normalised units (EDM: 15) */
+  coordsRange: number;
+  /** added to |x_i - x_j| before dividing the coordinate difference (EDM: 1) */
+  normConstant: number;
+  /** sum aggregation is divided by this (EDM QM9: 1) */
+  normalizationFactor: number;
+  /** only `sum` is implemented: EDM's `mean` counts padded edges, which a dense model does not see */
+  aggregation: 'sum';
+}
+
+/** Noise schedule names: `polynomial_<power>` or `cosine` (reference: en_diffusion.py). */
+export type NoiseScheduleName = `polynomial_${number}` | 'cosine';
+
+/** Diffusion settings (reference: EnVariationalDiffusion). */
+export interface DiffusionConfig {
+  /** number of diffusion steps T */
+  timesteps: number;
+  noiseSchedule: NoiseScheduleName;
+  /** precision s of the polynomial schedule (EDM: 1e-5) */
+  noisePrecision: number;
+  /** normalisation factors for [x, one-hot, charges] (EDM: [1, 4, 10]) */
+  normalizeFactors: [number, number, number];
+  /** training loss: `l2` on eps (EDM default) or the `vlb` weighting */
+  lossType: 'l2' | 'vlb';
+  /** whether the integer charge (atomic number) is a feature */
+  includeCharges: boolean;
+}
+
+/** What a model knows about its data; stored in every checkpoint so it is self-describing. */
+export interface DatasetInfo {
+  /** short name, e.g. `qm9` */
+  name: string;
+  /** element symbol of each one-hot class, e.g. ['H', 'C', 'N', 'O', 'F'] */
+  atomDecoder: string[];
+  /** histogram of atom counts in the training split: n_nodes -> number of molecules */
+  nNodesHistogram: Record<string, number>;
+  /** largest molecule the model was trained on, in atoms */
+  maxNAtoms: number;
+}
+
+/** Where a checkpoint came from: command, steps, epochs, wall time. */
+export interface TrainingProvenance {
+  command?: string;
+  steps?: number;
+  epochs?: number;
+  wallTimeSeconds?: number;
+  source?: string;
+  [key: string]: unknown;
+}
+
+/** The whole configuration of a model. */
+export interface EdmConfig {
+  format: 'edm-ts-checkpoint';
+  version: 1;
+  dynamics: DynamicsConfig;
+  diffusion: DiffusionConfig;
+  dataset: DatasetInfo;
+  training?: TrainingProvenance;
+}
+
+/** EDM's published QM9 settings (Hoogeboom et al. 2022, `outputs/edm_qm9/args.pickle`). */
+export const EDM_QM9_DYNAMICS: DynamicsConfig = {
+  nf: 256,
+  nLayers: 9,
+  invSublayers: 1,
+  attention: true,
+  tanh: true,
+  coordsRange: 15,
+  normConstant: 1,
+  normalizationFactor: 1,
+  aggregation: 'sum',
+};
+
+/** EDM's QM9 diffusion settings. */
+export const EDM_QM9_DIFFUSION: DiffusionConfig = {
+  timesteps: 1000,
+  noiseSchedule: 'polynomial_2',
+  noisePrecision: 1e-5,
+  normalizeFactors: [1, 4, 10],
+  lossType: 'l2',
+  includeCharges: true,
+};
+
+/** Number of feature channels h of a model: one-hot classes + 1 charge channel if included. */
+export function featureDim(cfg: Pick<EdmConfig, 'dataset' | 'diffusion'>): number {
+  return cfg.dataset.atomDecoder.length + (cfg.diffusion.includeCharges ? 1 : 0);
+}
+
+function check(cond: boolean, what: string, source: string): void {
+  if (!cond) throw new CheckpointError(`${source}: invalid config: ${what}`);
+}
+
+const posInt = (v: unknown): boolean => Number.isInteger(v) && (v as number) > 0;
+const finite = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v);
+
+/**
+ * Validate an untrusted parsed `config.json`.
+ * @param raw parsed JSON
+ * @param source file name used in error messages
+ * @returns the same object, typed
+ * @throws CheckpointError naming the first invalid field
+ */
+export function validateConfig(raw: unknown, source: string): EdmConfig {
+  const c = raw as EdmConfig;
+  check(typeof c === 'object' && c !== null, 'not an object', source);
+  check(c.format === 'edm-ts-checkpoint', 'format must be "edm-ts-checkpoint"', source);
+  check(c.version === 1, `unsupported version ${String(c.version)}`, source);
+  const d = c.dynamics;
+  check(typeof d === 'object' && d !== null, 'dynamics missing', source);
+  check(posInt(d.nf), 'dynamics.nf must be a positive integer', source);
+  check(posInt(d.nLayers), 'dynamics.nLayers must be a positive integer', source);
+  check(posInt(d.invSublayers), 'dynamics.invSublayers must be a positive integer', source);
+  check(typeof d.attention === 'boolean', 'dynamics.attention must be boolean', source);
+  check(typeof d.tanh === 'boolean', 'dynamics.tanh must be boolean', source);
+  check(finite(d.coordsRange), 'dynamics.coordsRange must be a number', source);
+  check(finite(d.normConstant), 'dynamics.normConstant must be a number', source);
+  check(finite(d.normalizationFactor) && d.normalizationFactor > 0, 'dynamics.normalizationFactor must be > 0', source);
+  check(d.aggregation === 'sum', 'dynamics.aggregation must be "sum"', source);
+  const f = c.diffusion;
+  check(typeof f === 'object' && f !== null, 'diffusion missing', source);
+  check(posInt(f.timesteps), 'diffusion.timesteps must be a positive integer', source);
+  check(
+    f.noiseSchedule === 'cosine' || /^polynomial_\d+(\.\d+)?$/.test(String(f.noiseSchedule)),
+    'diffusion.noiseSchedule must be polynomial_<power> or cosine',
+    source,
+  );
+  check(finite(f.noisePrecision) && f.noisePrecision > 0 && f.noisePrecision < 0.5, 'diffusion.noisePrecision must be in (0, 0.5)', source);
+  check(
+    Array.isArray(f.normalizeFactors) && f.normalizeFactors.length === 3 && f.normalizeFactors.every((v) => finite(v) && v > 0),
+    'diffusion.normalizeFactors must be three positive numbers',
+    source,
+  );
+  check(f.lossType === 'l2' || f.lossType === 'vlb', 'diffusion.lossType must be l2 or vlb', source);
+  check(typeof f.includeCharges === 'boolean', 'diffusion.includeCharges must be boolean', source);
+  const s = c.dataset;
+  check(typeof s === 'object' && s !== null, 'dataset missing', source);
+  check(Array.isArray(s.atomDecoder) && s.atomDecoder.length > 0 && s.atomDecoder.every((e) => typeof e === 'string'), 'dataset.atomDecoder must be a list of element symbols', source);
+  check(typeof s.nNodesHistogram === 'object' && s.nNodesHistogram !== null, 'dataset.nNodesHistogram missing', source);
+  for (const [k, v] of Object.entries(s.nNodesHistogram)) {
+    check(posInt(Number(k)) && finite(v) && v >= 0, `dataset.nNodesHistogram entry ${k}: ${String(v)}`, source);
+  }
+  check(posInt(s.maxNAtoms), 'dataset.maxNAtoms must be a positive integer', source);
+  return c;
+}

@@ -1,0 +1,204 @@
+/**
+ * The diffusion model: schedule + network + data scaling. Training loss and evaluation NLL.
+ *
+ * Reference: EDM en_diffusion.py EnVariationalDiffusion (compute_loss, kl_prior,
+ * log_constants_p_x_given_z0, log_pxh_given_z0_without_constants); Hoogeboom et al. 2022,
+ * sections 3.2-3.3 and appendix B.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { EdmConfig } from '../config.js';
+import { featureDim } from '../config.js';
+import type { Batch } from '../data/batch.js';
+import { egnnDynamics } from '../egnn/egnn.js';
+import type { Params } from '../egnn/params.js';
+import { NoiseSchedule, alphaOf, sigmaOf, snrOf } from './schedule.js';
+import { deltaLogPx, normalize } from './normalize.js';
+import { normalCdf, perMolecule, sumExceptBatch } from './tensors.js';
+
+/** A model ready to run: config, schedule and weights. */
+export interface EdmModel {
+  config: EdmConfig;
+  schedule: NoiseSchedule;
+  params: Params;
+}
+
+/** Build a model from a config and weights. */
+export function makeModel(config: EdmConfig, params: Params): EdmModel {
+  return { config, schedule: NoiseSchedule.fromConfig(config.diffusion), params };
+}
+
+/**
+ * eps_theta(z_t, t): the network on `[B, N, 3 + F]`.
+ * @param t per-molecule times in [0, 1]
+ */
+export function phi(model: EdmModel, zt: tf.Tensor, t: ArrayLike<number>, nodeMask: tf.Tensor, edgeMask: tf.Tensor): tf.Tensor {
+  const tT = tf.tensor2d(Float32Array.from(t as ArrayLike<number>), [t.length, 1]);
+  return egnnDynamics(model.params, model.config.dynamics, { xh: zt, t: tT, nodeMask, edgeMask });
+}
+
+/** Normalised xh `[B, N, 3 + F]` = [x, one-hot, charge] of a batch (EDM's concatenation order). */
+export function normalizedXh(model: EdmModel, batch: Batch): tf.Tensor {
+  return tf.tidy(() => {
+    const f = model.config.diffusion.normalizeFactors;
+    const n = normalize(batch.x, batch.hCat, batch.hInt, batch.nodeMask, f);
+    const parts = [n.x, n.hCat];
+    if (model.config.diffusion.includeCharges) parts.push(n.hInt);
+    return tf.concat(parts, 2);
+  });
+}
+
+/**
+ * log p(h | z_0) of the discrete features, per molecule, in float64 on the host
+ * (the h part of EDM log_pxh_given_z0_without_constants): integer charges under a
+ * discretised Gaussian, one-hot types under normalised Gaussian bin masses.
+ * @param z0h host copy of z_0's feature part `[B, N, F]` (normalised units)
+ * @param gamma0 gamma of z_0 per molecule
+ */
+export function logPhGivenZ0(model: EdmModel, batch: Batch, z0h: Float32Array, gamma0: ArrayLike<number>): Float64Array {
+  const { normalizeFactors: f, includeCharges } = model.config.diffusion;
+  const K = model.config.dataset.atomDecoder.length;
+  const F = featureDim(model.config);
+  const B = batch.nNodes.length;
+  const N = batch.host.nodeMask.length / B;
+  const eps = 1e-10;
+  const out = new Float64Array(B);
+  const logp = new Float64Array(K);
+  for (let b = 0; b < B; b++) {
+    const sigma0 = sigmaOf(gamma0[b]);
+    const sCat = sigma0 * f[1];
+    const sInt = sigma0 * f[2];
+    let total = 0;
+    for (let i = 0; i < N; i++) {
+      const a = b * N + i;
+      if (batch.host.nodeMask[a] === 0) continue;
+      if (includeCharges) {
+        const centred = Math.round(batch.host.hInt[a]) - z0h[a * F + K] * f[2];
+        total += Math.log(normalCdf((centred + 0.5) / sInt) - normalCdf((centred - 0.5) / sInt) + eps);
+      }
+      let maxL = -Infinity;
+      for (let k = 0; k < K; k++) {
+        const c = z0h[a * F + k] * f[1] - 1;
+        logp[k] = Math.log(normalCdf((c + 0.5) / sCat) - normalCdf((c - 0.5) / sCat) + eps);
+        maxL = Math.max(maxL, logp[k]);
+      }
+      let z = 0;
+      for (let k = 0; k < K; k++) z += Math.exp(logp[k] - maxL);
+      const logZ = maxL + Math.log(z);
+      for (let k = 0; k < K; k++) total += (logp[k] - logZ) * batch.host.hCat[a * K + k];
+    }
+    out[b] = total;
+  }
+  return out;
+}
+
+/**
+ * KL(q(z_T | x, h) || N(0, I)) per molecule (EDM kl_prior): the x part on the (n - 1) * 3 dim
+ * CoM-free subspace, the h part over real atoms.
+ * @param xh normalised `[B, N, 3 + F]`
+ */
+export function klPrior(model: EdmModel, xh: tf.Tensor, batch: Batch): Float64Array {
+  const gammaT = model.schedule.gammaAt(1);
+  const alphaT = alphaOf(gammaT);
+  const sigmaT = sigmaOf(gammaT);
+  const [B, N, D] = xh.shape as number[];
+  const data = xh.dataSync();
+  const out = new Float64Array(B);
+  for (let b = 0; b < B; b++) {
+    let muX2 = 0;
+    let klH = 0;
+    for (let i = 0; i < N; i++) {
+      if (batch.host.nodeMask[b * N + i] === 0) continue;
+      for (let d = 0; d < D; d++) {
+        const mu = alphaT * data[(b * N + i) * D + d];
+        if (d < 3) muX2 += mu * mu;
+        else klH += Math.log(1 / sigmaT) + 0.5 * (sigmaT * sigmaT + mu * mu) - 0.5;
+      }
+    }
+    const dof = (batch.nNodes[b] - 1) * 3;
+    out[b] = dof * Math.log(1 / sigmaT) + 0.5 * (dof * sigmaT * sigmaT + muX2) - 0.5 * dof + klH;
+  }
+  return out;
+}
+
+/**
+ * -log of the Gaussian normalisation of p(x | z_0) per molecule
+ * (EDM -log_constants_p_x_given_z0): -(n - 1) * 3 * (-0.5 gamma_0 - 0.5 log 2 pi).
+ */
+export function negLogConstants(model: EdmModel, nNodes: ArrayLike<number>): Float64Array {
+  const logSigmaX = 0.5 * model.schedule.gammaAt(0);
+  const out = new Float64Array(nNodes.length);
+  for (let b = 0; b < nNodes.length; b++) out[b] = -((nNodes[b] - 1) * 3 * (-logSigmaX - 0.5 * Math.log(2 * Math.PI)));
+  return out;
+}
+
+/** Fixed randomness of one NLL evaluation (reproducible, and comparable with the reference). */
+export interface NllNoise {
+  /** t_int in 1..T per molecule */
+  tInt: ArrayLike<number>;
+  /** `[B, N, 3 + F]` noise of z_t (position part CoM-free) */
+  epsT: tf.Tensor;
+  /** `[B, N, 3 + F]` noise of z_0 */
+  eps0: tf.Tensor;
+}
+
+/** Terms of the variational bound per molecule, in nats. */
+export interface NllTerms {
+  /** -log p(x, h) estimate, including the position-scaling log-determinant */
+  negLogPxh: Float64Array;
+  klPrior: Float64Array;
+  negLogConstants: Float64Array;
+  /** T * L_t, the weighted t > 0 diffusion term */
+  lossT: Float64Array;
+  /** -log p(x, h | z_0) without constants */
+  loss0: Float64Array;
+}
+
+/**
+ * Evaluation negative log-likelihood with the t0_always estimator (EDM compute_loss with
+ * t0_always=True, eval mode): kl_prior + T * 0.5 (SNR(s - t) - 1) ||eps - eps_theta||^2
+ * + neg_log_constants - log p(x, h | z_0) - delta_log_px. Hoogeboom et al. 2022, eq. 7-8.
+ */
+export function nll(model: EdmModel, batch: Batch, noise: NllNoise): NllTerms {
+  const T = model.schedule.timesteps;
+  const B = batch.nNodes.length;
+  const f = model.config.diffusion.normalizeFactors;
+  let out: NllTerms | undefined;
+  tf.tidy(() => {
+    const xh = normalizedXh(model, batch);
+    const gT: number[] = [];
+    const gS: number[] = [];
+    const t: number[] = [];
+    for (let b = 0; b < B; b++) {
+      t.push(noise.tInt[b] / T);
+      gT.push(model.schedule.gammaAt(noise.tInt[b] / T));
+      gS.push(model.schedule.gammaAt((noise.tInt[b] - 1) / T));
+    }
+    const zt = tf.add(tf.mul(perMolecule(gT.map(alphaOf)), xh), tf.mul(perMolecule(gT.map(sigmaOf)), noise.epsT));
+    const errT = sumExceptBatch(tf.square(tf.sub(noise.epsT, phi(model, zt, t, batch.nodeMask, batch.edgeMask)))).dataSync();
+    const g0 = model.schedule.gammaAt(0);
+    const z0 = tf.add(tf.mul(alphaOf(g0), xh), tf.mul(sigmaOf(g0), noise.eps0));
+    const zeros = new Array(B).fill(0);
+    const net0 = phi(model, z0, zeros, batch.nodeMask, batch.edgeMask);
+    const [, N, D] = xh.shape as number[];
+    const errX0 = sumExceptBatch(
+      tf.square(tf.sub(tf.slice(noise.eps0, [0, 0, 0], [B, N, 3]), tf.slice(net0, [0, 0, 0], [B, N, 3]))),
+    ).dataSync();
+    const logPh = logPhGivenZ0(model, batch, tf.slice(z0, [0, 0, 3], [B, N, D - 3]).dataSync() as Float32Array, zeros.map(() => g0));
+    const kl = klPrior(model, xh, batch);
+    const nlc = negLogConstants(model, batch.nNodes);
+    const dlp = deltaLogPx(batch.nNodes, f[0]);
+    out = {
+      negLogPxh: new Float64Array(B),
+      klPrior: kl,
+      negLogConstants: nlc,
+      lossT: new Float64Array(B),
+      loss0: new Float64Array(B),
+    };
+    for (let b = 0; b < B; b++) {
+      out.lossT[b] = T * 0.5 * (snrOf(gS[b] - gT[b]) - 1) * errT[b];
+      out.loss0[b] = 0.5 * errX0[b] - logPh[b];
+      out.negLogPxh[b] = kl[b] + out.lossT[b] + nlc[b] + out.loss0[b] - dlp[b];
+    }
+  });
+  return out!;
+}

@@ -1,0 +1,33 @@
+/**
+ * Gaussian noise in the diffusion's space: positions in the centre-of-mass-free subspace,
+ * features masked (EDM sample_combined_position_feature_noise,
+ * sample_center_gravity_zero_gaussian_with_mask).
+ */
+import type { Rng } from '../random.js';
+
+/**
+ * Draw eps `[B, N, 3 + F]` (row-major Float32Array) from the seeded generator.
+ * @param nNodes real atom count per molecule (atoms 0..n-1 are real, the rest padding)
+ * @param N padded atom count
+ * @param F feature channels
+ * @returns the noise; position part has zero mean over real atoms, padding is zero
+ */
+export function combinedNoise(rng: Rng, nNodes: ArrayLike<number>, N: number, F: number): Float32Array {
+  const B = nNodes.length;
+  const D = 3 + F;
+  const out = new Float32Array(B * N * D);
+  for (let b = 0; b < B; b++) {
+    const n = nNodes[b];
+    const base = b * N * D;
+    const mean = [0, 0, 0];
+    for (let i = 0; i < n; i++) {
+      for (let d = 0; d < D; d++) {
+        const v = rng.normal();
+        out[base + i * D + d] = v;
+        if (d < 3) mean[d] += v;
+      }
+    }
+    for (let i = 0; i < n; i++) for (let d = 0; d < 3; d++) out[base + i * D + d] -= mean[d] / n;
+  }
+  return out;
+}

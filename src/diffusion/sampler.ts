@@ -1,0 +1,196 @@
+/**
+ * Ancestral sampling: z_T ~ N(0, I) (CoM-free positions), p(z_s | z_t) down to z_0, then
+ * p(x, h | z_0). Reference: EDM en_diffusion.py sample, sample_p_zs_given_zt,
+ * sample_p_xh_given_z0; Hoogeboom et al. 2022, algorithm 2.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { featureDim } from '../config.js';
+import { removeMeanWithMask } from '../egnn/geometry.js';
+import { OptionError } from '../errors.js';
+import type { Rng } from '../random.js';
+import { type EdmModel, phi } from './model.js';
+import { combinedNoise } from './noise.js';
+import { alphaOf, sigmaOf, transition } from './schedule.js';
+import { perMolecule } from './tensors.js';
+import { unnormalize } from './normalize.js';
+
+/** Re-centre the position part of z `[B, N, 3 + F]`, leave features alone. */
+function centrePositions(z: tf.Tensor, nodeMask: tf.Tensor): tf.Tensor {
+  const [B, N, D] = z.shape as number[];
+  return tf.concat([removeMeanWithMask(tf.slice(z, [0, 0, 0], [B, N, 3]), nodeMask), tf.slice(z, [0, 0, 3], [B, N, D - 3])], 2);
+}
+
+/**
+ * One ancestral step z_s ~ p(z_s | z_t), s < t (EDM sample_p_zs_given_zt):
+ * mu = z_t / alpha_t|s - sigma2_t|s / (alpha_t|s sigma_t) eps_theta, sigma = sigma_t|s sigma_s / sigma_t.
+ * @param s,t per-molecule times in [0, 1]
+ * @param zt `[B, N, 3 + F]`
+ * @param noise `[B, N, 3 + F]` standard normal (position part CoM-free)
+ * @returns z_s `[B, N, 3 + F]` with CoM-free positions
+ */
+export function sampleZsGivenZt(
+  model: EdmModel,
+  s: ArrayLike<number>,
+  t: ArrayLike<number>,
+  zt: tf.Tensor,
+  nodeMask: tf.Tensor,
+  edgeMask: tf.Tensor,
+  noise: tf.Tensor,
+): tf.Tensor {
+  return tf.tidy(() => {
+    const B = s.length;
+    const a: number[] = [];
+    const c: number[] = [];
+    const sd: number[] = [];
+    for (let b = 0; b < B; b++) {
+      const gS = model.schedule.gammaAt(s[b]);
+      const gT = model.schedule.gammaAt(t[b]);
+      const tr = transition(gT, gS);
+      a.push(1 / tr.alpha);
+      c.push(tr.sigma2 / tr.alpha / sigmaOf(gT));
+      sd.push((tr.sigma * sigmaOf(gS)) / sigmaOf(gT));
+    }
+    const epsT = phi(model, zt, t, nodeMask, edgeMask);
+    const mu = tf.sub(tf.mul(zt, perMolecule(a)), tf.mul(epsT, perMolecule(c)));
+    return centrePositions(tf.add(mu, tf.mul(perMolecule(sd), noise)), nodeMask);
+  });
+}
+
+/** Decoded molecules of a batch, on the host. */
+export interface DecodedBatch {
+  /** `[B, N, 3]` Å */
+  x: Float32Array;
+  /** `[B, N]` atom type index (argmax of the one-hot part), -1 for padding */
+  atomTypes: Int32Array;
+  /** `[B, N]` rounded integer charge (0 if the model has none) */
+  charges: Int32Array;
+  nNodes: Int32Array;
+  N: number;
+}
+
+/**
+ * x, h ~ p(x, h | z_0) (EDM sample_p_xh_given_z0): positions from the predicted x with
+ * sigma_x = exp(0.5 gamma_0); features from z_0 itself (argmax of the one-hot part, rounded charge).
+ * @param noise `[B, N, 3 + F]` standard normal
+ * @returns x `[B, N, 3]` Å, one-hot `[B, N, K]`, charges `[B, N, 1]` (tensors, caller disposes)
+ */
+export function sampleXhGivenZ0(
+  model: EdmModel,
+  z0: tf.Tensor,
+  nodeMask: tf.Tensor,
+  edgeMask: tf.Tensor,
+  noise: tf.Tensor,
+): { x: tf.Tensor; oneHot: tf.Tensor; charges: tf.Tensor } {
+  return tf.tidy(() => {
+    const [B, N, D] = z0.shape as number[];
+    const K = model.config.dataset.atomDecoder.length;
+    const g0 = model.schedule.gammaAt(0);
+    const zeros = new Array<number>(B).fill(0);
+    const eps = phi(model, z0, zeros, nodeMask, edgeMask);
+    const muX = tf.div(tf.sub(z0, tf.mul(sigmaOf(g0), eps)), alphaOf(g0));
+    const xh = tf.add(muX, tf.mul(Math.exp(0.5 * g0), noise));
+    const xRaw = tf.slice(xh, [0, 0, 0], [B, N, 3]);
+    const hCat = tf.slice(z0, [0, 0, 3], [B, N, K]);
+    const hInt = model.config.diffusion.includeCharges ? tf.slice(z0, [0, 0, D - 1], [B, N, 1]) : tf.zeros([B, N, 1]);
+    const u = unnormalize(xRaw, hCat, hInt, nodeMask, model.config.diffusion.normalizeFactors);
+    const oneHot = tf.mul(tf.oneHot(tf.argMax(u.hCat, 2), K), nodeMask);
+    const charges = tf.mul(tf.round(u.hInt), nodeMask);
+    return { x: u.x, oneHot, charges };
+  });
+}
+
+/** Options of a sampling run. */
+export interface SampleChainOptions {
+  /** denoising steps; fewer than T strides the trained schedule (default T) */
+  steps?: number;
+  /** called after every step with the step number (1-based) */
+  onStep?: (step: number, steps: number) => void;
+  /** record the decoded positions/types of these batch rows every `chainEvery` steps */
+  keepChainOf?: number[];
+  chainEvery?: number;
+}
+
+/** Output of `sampleChain`. */
+export interface SampleChainResult extends DecodedBatch {
+  /** for each kept row: frames of positions `[n, 3]` Å and type indices (last frame = final) */
+  chains?: { x: Float32Array; atomTypes: Int32Array }[][];
+}
+
+/**
+ * Generate a batch: z_T -> ... -> z_0 -> (x, h).
+ * @param nNodes atom count of each molecule to make
+ * @param rng seeded generator; the same seed gives the same molecules
+ * @throws OptionError for steps < 1 or > T
+ */
+export function sampleChain(model: EdmModel, nNodes: Int32Array, rng: Rng, opts: SampleChainOptions = {}): SampleChainResult {
+  const T = model.schedule.timesteps;
+  const steps = opts.steps ?? T;
+  if (!Number.isInteger(steps) || steps < 1 || steps > T) throw new OptionError(`steps must be an integer in 1..${T}, got ${steps}`);
+  const B = nNodes.length;
+  const N = Math.max(...nNodes);
+  const F = featureDim(model.config);
+  const D = 3 + F;
+  const K = model.config.dataset.atomDecoder.length;
+  const mask = new Float32Array(B * N);
+  for (let b = 0; b < B; b++) for (let i = 0; i < nNodes[b]; i++) mask[b * N + i] = 1;
+  const nodeMask = tf.tensor3d(mask, [B, N, 1]);
+  const edgeMask = tf.tidy(() => {
+    const pair = tf.mul(tf.expandDims(nodeMask, 2), tf.expandDims(nodeMask, 1));
+    return tf.mul(pair, tf.sub(1, tf.eye(N)).reshape([1, N, N, 1]));
+  });
+  const noiseTensor = (): tf.Tensor => tf.tensor3d(combinedNoise(rng, nNodes, N, F), [B, N, D]);
+  let z = noiseTensor();
+  const chains: SampleChainResult['chains'] = opts.keepChainOf?.map(() => []);
+  const record = (zCur: tf.Tensor): void => {
+    if (!chains) return;
+    const data = tf.tidy(() => {
+      const f = model.config.diffusion.normalizeFactors;
+      return tf.concat([tf.mul(tf.slice(zCur, [0, 0, 0], [B, N, 3]), f[0]), tf.cast(tf.expandDims(tf.argMax(tf.slice(zCur, [0, 0, 3], [B, N, K]), 2), 2), 'float32')], 2);
+    });
+    const host = data.dataSync();
+    data.dispose();
+    opts.keepChainOf!.forEach((row, c) => {
+      const n = nNodes[row];
+      const x = new Float32Array(n * 3);
+      const types = new Int32Array(n);
+      for (let i = 0; i < n; i++) {
+        for (let d = 0; d < 3; d++) x[i * 3 + d] = host[(row * N + i) * 4 + d];
+        types[i] = host[(row * N + i) * 4 + 3];
+      }
+      chains[c].push({ x, atomTypes: types });
+    });
+  };
+  const every = opts.chainEvery ?? Math.max(1, Math.floor(steps / 50));
+  for (let k = steps; k >= 1; k--) {
+    // stride the trained schedule: t = k / steps, s = (k - 1) / steps, rounded to grid steps
+    const t = new Array<number>(B).fill(k / steps);
+    const s = new Array<number>(B).fill((k - 1) / steps);
+    const noise = noiseTensor();
+    const next = sampleZsGivenZt(model, s, t, z, nodeMask, edgeMask, noise);
+    tf.dispose([z, noise]);
+    z = next;
+    if (chains && ((steps - k + 1) % every === 0)) record(z);
+    opts.onStep?.(steps - k + 1, steps);
+  }
+  const noise = noiseTensor();
+  const out = sampleXhGivenZ0(model, z, nodeMask, edgeMask, noise);
+  const x = out.x.dataSync() as Float32Array;
+  const typeIdx = tf.tidy(() => tf.argMax(out.oneHot, 2)).dataSync();
+  const chargeData = out.charges.dataSync();
+  tf.dispose([z, noise, out.x, out.oneHot, out.charges, nodeMask, edgeMask]);
+  const atomTypes = new Int32Array(B * N).fill(-1);
+  const charges = new Int32Array(B * N);
+  for (let b = 0; b < B; b++) {
+    for (let i = 0; i < nNodes[b]; i++) {
+      atomTypes[b * N + i] = typeIdx[b * N + i];
+      charges[b * N + i] = chargeData[b * N + i];
+    }
+  }
+  if (chains) {
+    opts.keepChainOf!.forEach((row, c) => {
+      const n = nNodes[row];
+      chains[c].push({ x: x.slice(row * N * 3, row * N * 3 + n * 3), atomTypes: atomTypes.slice(row * N, row * N + n) });
+    });
+  }
+  return { x, atomTypes, charges, nNodes, N, chains };
+}

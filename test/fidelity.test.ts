@@ -1,0 +1,114 @@
+/**
+ * Numerical equality with EDM's reference implementation (../shared/reference/edm, float64)
+ * through the PyTorch importer. Tolerances from the README there: 1e-4 relative on the
+ * schedule, net_out and z_s; 1e-3 relative on the NLL terms.
+ */
+import { describe, expect, it, beforeAll } from 'vitest';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../src/backend.js';
+import { importTorchDir } from '../src/checkpoint/torch-import.js';
+import { makeModel, nll, phi, normalizedXh, type EdmModel } from '../src/diffusion/model.js';
+import { sampleXhGivenZ0, sampleZsGivenZt } from '../src/diffusion/sampler.js';
+import { NoiseSchedule } from '../src/diffusion/schedule.js';
+import { edgeMaskFromNodeMask } from '../src/egnn/geometry.js';
+import { makeBatch, type Batch } from '../src/data/batch.js';
+import type { Molecule } from '../src/data/molecule.js';
+import { HAS_SHARED, NO_SHARED_REASON, SHARED, expectClose, flat, loadVectors, tensorOf } from './helpers.js';
+
+const QM9_INFO = { name: 'qm9', atomDecoder: ['H', 'C', 'N', 'O', 'F'], nNodesHistogram: { '29': 1 }, maxNAtoms: 29 };
+
+function moleculesOf(v: Record<string, any>): Molecule[] {
+  const decoder = QM9_INFO.atomDecoder;
+  return v.x.map((xs: number[][], b: number) => {
+    const elements: string[] = [];
+    const pos: number[] = [];
+    xs.forEach((p, i) => {
+      if (v.node_mask[b][i][0] === 1) {
+        elements.push(decoder[v.one_hot[b][i].indexOf(1)]);
+        pos.push(...p);
+      }
+    });
+    return { elements, positions: Float32Array.from(pos) };
+  });
+}
+
+describe.skipIf(!HAS_SHARED)(`fidelity with the EDM reference (skipped: ${NO_SHARED_REASON})`, () => {
+  beforeAll(async () => {
+    await initBackend('wasm');
+  });
+
+  for (const name of ['small', 'edm_qm9']) {
+    describe(name, () => {
+      let model: EdmModel;
+      let v: Record<string, any>;
+      let batch: Batch;
+      beforeAll(() => {
+        v = loadVectors(name);
+        const imported = importTorchDir(join(SHARED, 'reference', 'edm', name), QM9_INFO);
+        model = makeModel(imported.config, imported.params);
+        batch = makeBatch(moleculesOf(v), QM9_INFO.atomDecoder, 29);
+      });
+
+      it('has the reference config', () => {
+        expect(model.config.dynamics.nf).toBe(v.config.nf);
+        expect(model.config.dynamics.nLayers).toBe(v.config.n_layers);
+      });
+
+      it('gamma (polynomial_2, precision 1e-5) matches', () => {
+        const s = new NoiseSchedule(1000, 'polynomial_2', 1e-5);
+        expectClose(s.gamma, flat(v.gamma_polynomial_2).data, 1e-6, 0, 'gamma');
+      });
+
+      it('normalize matches', () => {
+        const xh = normalizedXh(model, batch);
+        const ref = tf.concat([tensorOf(v.normalize.x), tensorOf(v.normalize.one_hot), tensorOf(v.normalize.charges)], 2);
+        expectClose(xh.dataSync(), ref.dataSync(), 1e-6, 0, 'normalize');
+        expect(flat(v.normalize.delta_log_px).data.every((d) => d === 0)).toBe(true);
+      });
+
+      it('forward: net_out and l2_error match', () => {
+        const zt = tensorOf(v.forward.z_t);
+        const t = flat(v.forward.t).data;
+        const nodeMask = tensorOf(v.node_mask);
+        const out = phi(model, zt, t, nodeMask, edgeMaskFromNodeMask(nodeMask));
+        expectClose(out.dataSync(), flat(v.forward.net_out).data, 1e-4, 0, 'net_out');
+        const err = tf.sum(tf.square(tf.sub(tensorOf(v.forward.eps), out)), [1, 2]).dataSync();
+        expectClose(err, flat(v.forward.l2_error).data, 1e-4, 0, 'l2_error');
+      });
+
+      it('nll terms match', () => {
+        const terms = nll(model, batch, {
+          tInt: flat(v.nll.t_int).data,
+          epsT: tensorOf(v.nll.eps_t),
+          eps0: tensorOf(v.nll.eps_0),
+        });
+        expectClose(terms.klPrior, flat(v.nll.kl_prior).data, 1e-3, 0, 'kl_prior');
+        expectClose(terms.negLogConstants, flat(v.nll.neg_log_constants).data, 1e-3, 0, 'neg_log_constants');
+        expectClose(terms.negLogPxh, flat(v.nll.neg_log_pxh).data, 1e-3, 0, 'neg_log_pxh');
+      });
+
+      it('reverse step z_s matches', () => {
+        const nodeMask = tensorOf(v.node_mask);
+        const zs = sampleZsGivenZt(
+          model,
+          flat(v.reverse_step.s).data,
+          flat(v.reverse_step.t).data,
+          tensorOf(v.reverse_step.z_t),
+          nodeMask,
+          edgeMaskFromNodeMask(nodeMask),
+          tensorOf(v.reverse_step.noise),
+        );
+        expectClose(zs.dataSync(), flat(v.reverse_step.z_s).data, 1e-4, 0, 'z_s');
+      });
+
+      it('p(x, h | z_0) matches', () => {
+        const nodeMask = tensorOf(v.node_mask);
+        const out = sampleXhGivenZ0(model, tensorOf(v.p_xh_given_z0.z_0), nodeMask, edgeMaskFromNodeMask(nodeMask), tensorOf(v.p_xh_given_z0.noise));
+        expectClose(out.x.dataSync(), flat(v.p_xh_given_z0.x).data, 1e-4, 0, 'x');
+        expect(Array.from(out.oneHot.dataSync())).toEqual(Array.from(flat(v.p_xh_given_z0.one_hot).data));
+        expect(Array.from(out.charges.dataSync(), (c) => c + 0)).toEqual(Array.from(flat(v.p_xh_given_z0.charges).data));
+      });
+    });
+  }
+});

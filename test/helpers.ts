@@ -1,0 +1,59 @@
+/** Shared test helpers: where ../shared is, reference vectors, tensor comparison. */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
+import * as tf from '@tensorflow/tfjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** Root of the repository. */
+export const ROOT = resolve(here, '..');
+/** The read-only shared folder beside the repository (absent outside the team's machines). */
+export const SHARED = resolve(ROOT, '..', 'shared');
+/** Whether ../shared is present; tests that need it skip with this reason otherwise. */
+export const HAS_SHARED = existsSync(join(SHARED, 'reference', 'edm'));
+export const NO_SHARED_REASON = '../shared (reference weights and QM9) is not present beside the repository';
+
+/** Nested arrays from vectors.json to a flat Float64Array and a shape. */
+export function flat(v: unknown): { data: Float64Array; shape: number[] } {
+  const shape: number[] = [];
+  let cur: unknown = v;
+  while (Array.isArray(cur)) {
+    shape.push(cur.length);
+    cur = cur[0];
+  }
+  const data = new Float64Array((v as unknown[]).flat(Infinity as 1) as number[]);
+  return { data, shape };
+}
+
+/** A float32 tensor from nested arrays. */
+export function tensorOf(v: unknown): tf.Tensor {
+  const { data, shape } = flat(v);
+  return tf.tensor(Float32Array.from(data), shape);
+}
+
+/** Read `../shared/reference/edm/<name>/vectors.json`. */
+export function loadVectors(name: string): Record<string, any> {
+  return JSON.parse(readFileSync(join(SHARED, 'reference', 'edm', name, 'vectors.json'), 'utf8'));
+}
+
+/**
+ * Assert |a - b| <= rtol * max|b| + atol elementwise, reporting the worst element.
+ * Relative to the largest reference magnitude, as float32 vs float64 differences scale with it.
+ */
+export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, rtol: number, atol = 0, what = ''): void {
+  expect(actual.length, `${what} length`).toBe(expected.length);
+  let scale = 0;
+  for (let i = 0; i < expected.length; i++) scale = Math.max(scale, Math.abs(expected[i]));
+  let worst = 0;
+  let at = -1;
+  for (let i = 0; i < expected.length; i++) {
+    const err = Math.abs(actual[i] - expected[i]);
+    if (!(err <= worst)) {
+      worst = err;
+      at = i;
+    }
+  }
+  const tol = rtol * scale + atol;
+  expect(worst, `${what}: worst |diff| ${worst} at ${at} (actual ${actual[at]}, expected ${expected[at]}), tol ${tol}`).toBeLessThanOrEqual(tol);
+}
