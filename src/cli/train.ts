@@ -1,0 +1,130 @@
+/**
+ * `edm train`: train on QM9 (EDM split) or on a user's own SDF/XYZ files.
+ */
+import type { Argv } from 'yargs';
+import cliProgress from 'cli-progress';
+import { EDM_QM9_DIFFUSION, EDM_QM9_DYNAMICS, type NoiseScheduleName } from '../config.js';
+import { QM9_ATOM_DECODER, datasetInfoFrom } from '../data/dataset.js';
+import { loadQm9Split } from '../data/qm9.js';
+import { readMolecules } from '../data/read.js';
+import { OptionError } from '../errors.js';
+import { train } from '../train/trainer.js';
+import { DEFAULT_QM9_DIR, runCommand, startBackend, userPath } from './common.js';
+import { stabilityProbe } from './probe.js';
+
+/** Register the command. */
+export function trainCommand(y: Argv): Argv {
+  return y.command(
+    'train',
+    'train a model (EDM recipe) on QM9 or your own molecules',
+    (a) =>
+      a
+        .option('out', { type: 'string', demandOption: true, describe: 'checkpoint folder to write (and to resume from)' })
+        .option('qm9', { type: 'string', describe: 'folder with QM9 in EDM\'s split (qm9_train.xyz.gz, ...)', default: DEFAULT_QM9_DIR })
+        .option('train-file', { type: 'string', describe: 'your own training molecules (SDF/XYZ); replaces --qm9' })
+        .option('valid-file', { type: 'string', describe: 'your own validation molecules (SDF/XYZ)' })
+        .option('atoms', { type: 'string', describe: 'atom decoder, comma separated (default: H,C,N,O,F for QM9, else the elements present)' })
+        .option('nf', { type: 'number', default: 64, describe: 'hidden width (EDM QM9: 256)' })
+        .option('layers', { type: 'number', default: 4, describe: 'equivariant blocks (EDM QM9: 9)' })
+        .option('batch-size', { type: 'number', default: 64 })
+        .option('lr', { type: 'number', default: 1e-4 })
+        .option('ema', { type: 'number', default: 0.999, describe: 'EMA decay of the weights (EDM QM9: 0.9999)' })
+        .option('schedule', { type: 'string', default: 'polynomial_2' })
+        .option('timesteps', { type: 'number', default: 1000 })
+        .option('seed', { type: 'number', default: 0 })
+        .option('steps', { type: 'number', describe: 'stop after this many steps in total' })
+        .option('epochs', { type: 'number', describe: 'stop after this many epochs in total' })
+        .option('hours', { type: 'number', describe: 'stop after this many hours of this run' })
+        .option('checkpoint-every', { type: 'number', default: 500 })
+        .option('validate-every', { type: 'number', default: 2000 })
+        .option('valid-size', { type: 'number', default: 500 })
+        .option('sample-every', { type: 'number', default: 0, describe: 'steps between small sampling runs (0: never)' })
+        .option('sample-count', { type: 'number', default: 32 })
+        .option('sample-steps', { type: 'number', default: 250, describe: 'denoising steps of the small sampling runs' })
+        .option('resume', { type: 'boolean', default: false, describe: 'continue exactly from --out' })
+        .option('backend', { type: 'string', choices: ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] }),
+    (argv) =>
+      runCommand(async () => {
+        await startBackend(argv.backend);
+        if (argv.steps === undefined && argv.epochs === undefined && argv.hours === undefined) {
+          throw new OptionError('say when to stop: --steps, --epochs or --hours');
+        }
+        for (const [k, v] of Object.entries({ nf: argv.nf, layers: argv.layers, 'batch-size': argv['batch-size'], timesteps: argv.timesteps })) {
+          if (!Number.isInteger(v) || v < 1) throw new OptionError(`--${k} must be a positive integer, got ${v}`);
+        }
+        let trainMols;
+        let validMols;
+        let name: string;
+        let decoder: string[];
+        if (argv['train-file']) {
+          trainMols = readMolecules(userPath(argv['train-file']));
+          validMols = argv['valid-file'] ? readMolecules(userPath(argv['valid-file'])) : undefined;
+          name = 'custom';
+          decoder = argv.atoms ? argv.atoms.split(',').map((s) => s.trim()) : [...new Set(trainMols.flatMap((m) => m.elements))].sort();
+        } else {
+          const dir = userPath(argv.qm9);
+          trainMols = loadQm9Split(dir, 'train');
+          validMols = loadQm9Split(dir, 'valid');
+          name = 'qm9';
+          decoder = argv.atoms ? argv.atoms.split(',').map((s) => s.trim()) : QM9_ATOM_DECODER;
+        }
+        const info = datasetInfoFrom(name, trainMols, decoder);
+        const stop = { stop: false };
+        const onSignal = (): void => {
+          if (stop.stop) process.exit(130);
+          stop.stop = true;
+          process.stderr.write('\nedm: stopping after this step and writing a checkpoint (signal again to abort)\n');
+        };
+        process.on('SIGINT', onSignal);
+        process.on('SIGTERM', onSignal);
+        const tty = process.stderr.isTTY;
+        const bar = tty
+          ? new cliProgress.SingleBar(
+              { format: 'train |{bar}| step {value} epoch {epoch} loss {loss} {rate} mol/s ETA {eta_formatted}', etaBuffer: 200 },
+              cliProgress.Presets.shades_classic,
+            )
+          : undefined;
+        const totalSteps = argv.steps ?? (argv.epochs ? Math.ceil((argv.epochs * trainMols.length) / argv['batch-size']) : 0);
+        bar?.start(totalSteps || 1, 0, { epoch: 0, loss: '-', rate: '-' });
+        const t0 = Date.now();
+        const result = await train({
+          outDir: userPath(argv.out),
+          train: trainMols,
+          valid: validMols,
+          datasetInfo: info,
+          dynamics: { ...EDM_QM9_DYNAMICS, nf: argv.nf, nLayers: argv.layers },
+          diffusion: { ...EDM_QM9_DIFFUSION, noiseSchedule: argv.schedule as NoiseScheduleName, timesteps: argv.timesteps },
+          batchSize: argv['batch-size'],
+          lr: argv.lr,
+          emaDecay: argv.ema,
+          seed: argv.seed,
+          maxSteps: argv.steps,
+          epochs: argv.epochs,
+          maxSeconds: argv.hours !== undefined ? argv.hours * 3600 : undefined,
+          checkpointEvery: argv['checkpoint-every'],
+          validateEvery: argv['validate-every'],
+          validSize: argv['valid-size'],
+          resume: argv.resume,
+          command: `edm ${process.argv.slice(2).join(' ')}`,
+          stopSignal: stop,
+          sampleEvery: argv['sample-every'],
+          onSample: argv['sample-every'] ? (m, step) => stabilityProbe(m, argv['sample-count'], argv['sample-steps'], step) : undefined,
+          onStep: (s) => {
+            if (bar) bar.update(s.step, { epoch: (s.epoch + s.epochProgress).toFixed(2), loss: s.loss.toFixed(4), rate: s.moleculesPerSecond.toFixed(1) });
+            else if (s.step % 100 === 0) {
+              process.stderr.write(`step ${s.step} epoch ${(s.epoch + s.epochProgress).toFixed(3)} loss ${s.loss.toFixed(4)} grad ${s.gradNorm.toFixed(2)} ${s.moleculesPerSecond.toFixed(1)} mol/s ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
+            }
+          },
+          onEvent: (e) => {
+            if (e.event === 'validation' || e.event === 'sample' || e.event === 'nonfinite') {
+              const line = `${JSON.stringify(e)}\n`;
+              if (bar) bar.stop();
+              process.stderr.write(line);
+            }
+          },
+        });
+        bar?.stop();
+        process.stdout.write(`trained to step ${result.step} (epoch ${result.epoch}); checkpoint in ${result.checkpoint}\n`);
+      }),
+  );
+}

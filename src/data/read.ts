@@ -1,0 +1,18 @@
+/**
+ * Read molecules from any supported file, by extension.
+ */
+import { InputError } from '../errors.js';
+import type { Molecule } from './molecule.js';
+import { readSdf } from './sdf.js';
+import { readXyz } from './xyz.js';
+
+/**
+ * Read `.xyz`, `.xyz.gz`, `.sdf`, `.sdf.gz` or `.mol` files.
+ * @throws InputError for an unknown extension or a malformed file (naming file and line)
+ */
+export function readMolecules(path: string): Molecule[] {
+  const p = path.toLowerCase().replace(/\.gz$/, '');
+  if (p.endsWith('.xyz')) return readXyz(path);
+  if (p.endsWith('.sdf') || p.endsWith('.mol') || p.endsWith('.sd')) return readSdf(path);
+  throw new InputError('unknown file type (expected .xyz, .sdf or .mol, optionally .gz)', path);
+}

@@ -1,0 +1,82 @@
+/**
+ * Bonds and stability from 3D positions (EDM's protocol: qm9/bond_analyze.get_bond_order and
+ * qm9/analyze.check_stability).
+ */
+import type { Bond, Molecule } from '../data/molecule.js';
+import { ALLOWED_VALENCE, BOND_MARGIN_PM, DOUBLE_BOND_PM, SINGLE_BOND_PM, TRIPLE_BOND_PM, angstromToPm } from './bond-tables.js';
+
+/**
+ * Bond order 0-3 of two atoms at a distance: single if d < l1 + 10 pm, double if also
+ * d < l2 + 5 pm, triple if also d < l3 + 3 pm. Pairs without a typical length get 0.
+ * @param distanceAngstrom interatomic distance, Å
+ */
+export function bondOrder(a: string, b: string, distanceAngstrom: number): number {
+  const d = angstromToPm(distanceAngstrom);
+  const l1 = SINGLE_BOND_PM[a]?.[b];
+  if (l1 === undefined || !(d < l1 + BOND_MARGIN_PM.single)) return 0;
+  const l2 = DOUBLE_BOND_PM[a]?.[b];
+  if (l2 === undefined || !(d < l2 + BOND_MARGIN_PM.double)) return 1;
+  const l3 = TRIPLE_BOND_PM[a]?.[b];
+  if (l3 === undefined || !(d < l3 + BOND_MARGIN_PM.triple)) return 2;
+  return 3;
+}
+
+/** Distance between atoms i and j of a molecule, Å. */
+export function distance(m: Molecule, i: number, j: number): number {
+  const p = m.positions;
+  const dx = p[i * 3] - p[j * 3];
+  const dy = p[i * 3 + 1] - p[j * 3 + 1];
+  const dz = p[i * 3 + 2] - p[j * 3 + 2];
+  return Math.sqrt(dx * dx + dy * dy + dz * dz);
+}
+
+/**
+ * All bonds of a molecule inferred from distances (every pair i < j with order > 0). Elements
+ * are passed in EDM's sorted-pair order; the tables are symmetric for the elements they share.
+ */
+export function inferBonds(m: Molecule): Bond[] {
+  const bonds: Bond[] = [];
+  const n = m.elements.length;
+  for (let i = 0; i < n; i++) {
+    for (let j = i + 1; j < n; j++) {
+      const order = bondOrder(m.elements[i], m.elements[j], distance(m, i, j));
+      if (order > 0) bonds.push({ i, j, order });
+    }
+  }
+  return bonds;
+}
+
+/** Stability of one molecule. */
+export interface Stability {
+  /** every atom has an allowed valence */
+  moleculeStable: boolean;
+  /** atoms with an allowed valence */
+  stableAtoms: number;
+  atoms: number;
+  /** sum of bond orders per atom */
+  valences: number[];
+}
+
+/** Whether a valence is allowed for an element (unknown elements are never stable). */
+export function valenceAllowed(element: string, valence: number): boolean {
+  const allowed = ALLOWED_VALENCE[element];
+  if (allowed === undefined) return false;
+  return Array.isArray(allowed) ? allowed.includes(valence) : allowed === valence;
+}
+
+/**
+ * Atom and molecule stability (EDM check_stability).
+ * @param bonds bonds of the molecule (default: inferred from distances)
+ */
+export function stability(m: Molecule, bonds: Bond[] = inferBonds(m)): Stability {
+  const valences = new Array<number>(m.elements.length).fill(0);
+  for (const b of bonds) {
+    valences[b.i] += b.order;
+    valences[b.j] += b.order;
+  }
+  let stableAtoms = 0;
+  m.elements.forEach((e, i) => {
+    if (valenceAllowed(e, valences[i])) stableAtoms++;
+  });
+  return { moleculeStable: stableAtoms === m.elements.length, stableAtoms, atoms: m.elements.length, valences };
+}

@@ -1,0 +1,80 @@
+/**
+ * The training objective: L2 on eps (EDM compute_loss with t0_always=False, training mode,
+ * loss_type 'l2'; Hoogeboom et al. 2022, eq. 9 with w(t) = 1).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { featureDim } from '../config.js';
+import type { Batch } from '../data/batch.js';
+import type { Rng } from '../random.js';
+import { type EdmModel, logPhGivenZ0, normalizedXh, phi } from './model.js';
+import { combinedNoise } from './noise.js';
+import { alphaOf, sigmaOf } from './schedule.js';
+import { perMolecule } from './tensors.js';
+
+/** Randomness of one training step, drawn on the host so a seeded run is reproducible. */
+export interface StepNoise {
+  tInt: Int32Array;
+  eps: Float32Array;
+}
+
+/** Draw t ~ U{0..T} per molecule and eps (CoM-free positions), in that order. */
+export function drawStepNoise(model: EdmModel, batch: Batch, rng: Rng): StepNoise {
+  const B = batch.nNodes.length;
+  const N = batch.host.nodeMask.length / B;
+  const tInt = new Int32Array(B);
+  for (let b = 0; b < B; b++) tInt[b] = rng.int(0, model.schedule.timesteps);
+  return { tInt, eps: combinedNoise(rng, batch.nNodes, N, featureDim(model.config)) };
+}
+
+/**
+ * Mean training loss of a batch (differentiable w.r.t. the model's parameters).
+ *
+ * For t > 0: 0.5 ||eps - eps_theta(z_t, t)||^2 / ((3 + F) * denomN). For t = 0 (EDM keeps it in
+ * the L2 objective): -log p(x, h | z_0) without constants, whose x part is the same L2 on the
+ * position dims and whose h part does not depend on the weights.
+ *
+ * `denomN` replaces EDM's padded atom count (eps.shape[1]): our batches are grouped by size, so
+ * padding varies; a fixed denominator (the dataset's max atom count, 29 for QM9, close to
+ * EDM's usual batch padding) keeps EDM's weighting of molecules of different sizes.
+ * @returns scalar loss; the caller wraps it in `variableGrads`
+ */
+export function trainingLoss(model: EdmModel, batch: Batch, noise: StepNoise, denomN: number): tf.Scalar {
+  const T = model.schedule.timesteps;
+  const B = batch.nNodes.length;
+  const N = batch.host.nodeMask.length / B;
+  const D = 3 + featureDim(model.config);
+  const xh = normalizedXh(model, batch);
+  const g = Array.from(noise.tInt, (k) => model.schedule.gammaAt(k / T));
+  const eps = tf.tensor3d(noise.eps, [B, N, D]);
+  const zt = tf.add(tf.mul(perMolecule(g.map(alphaOf)), xh), tf.mul(perMolecule(g.map(sigmaOf)), eps));
+  const t = Array.from(noise.tInt, (k) => k / T);
+  const sq = tf.square(tf.sub(eps, phi(model, zt, t, batch.nodeMask, batch.edgeMask))); // [B, N, D]
+  // rows with t = 0 count only their position dims (their h term is constant in the weights)
+  const hWeight = Float32Array.from(noise.tInt, (k) => (k === 0 ? 0 : 1));
+  const channelWeight = tf.concat([tf.ones([B, 1, 3]), tf.mul(perMolecule(hWeight), tf.ones([1, 1, D - 3]))], 2);
+  const perRow = tf.div(tf.sum(tf.mul(sq, channelWeight), [1, 2]), D * denomN);
+  return tf.mul(0.5, tf.mean(perRow)) as tf.Scalar;
+}
+
+/**
+ * The weight-independent part of the t = 0 rows' loss, -log p(h | z_0), summed over the batch
+ * and divided by B (for reporting the loss as EDM does; it has no gradient).
+ */
+export function t0FeatureTerm(model: EdmModel, batch: Batch, noise: StepNoise): number {
+  const zeroRows = Array.from(noise.tInt).map((k, b) => (k === 0 ? b : -1)).filter((b) => b >= 0);
+  if (zeroRows.length === 0) return 0;
+  const B = batch.nNodes.length;
+  const N = batch.host.nodeMask.length / B;
+  const F = featureDim(model.config);
+  const D = 3 + F;
+  const xh = normalizedXh(model, batch);
+  const xhData = xh.dataSync();
+  xh.dispose();
+  const g0 = model.schedule.gammaAt(0);
+  const z0h = new Float32Array(B * N * F);
+  for (let a = 0; a < B * N; a++) {
+    for (let f = 0; f < F; f++) z0h[a * F + f] = alphaOf(g0) * xhData[a * D + 3 + f] + sigmaOf(g0) * noise.eps[a * D + 3 + f];
+  }
+  const logPh = logPhGivenZ0(model, batch, z0h, new Array(B).fill(g0));
+  return zeroRows.reduce((s, b) => s - logPh[b], 0) / B;
+}

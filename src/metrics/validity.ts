@@ -1,0 +1,55 @@
+/**
+ * Validity by RDKit sanitisation of the molecule built from inferred bonds, and the SMILES of
+ * its largest fragment (EDM rdkit_functions.BasicMolecularMetrics.compute_validity).
+ */
+import type { MainModule as RDKitModule } from '@rdkit/rdkit';
+import type { Bond, Molecule } from '../data/molecule.js';
+import { toMolBlock } from '../data/sdf.js';
+import { sanitizedSmiles } from './rdkit.js';
+
+/** Connected components of a bond graph, each as sorted atom indices, in order of first atom. */
+export function fragments(nAtoms: number, bonds: Bond[]): number[][] {
+  const parent = Array.from({ length: nAtoms }, (_, i) => i);
+  const find = (i: number): number => (parent[i] === i ? i : (parent[i] = find(parent[i])));
+  for (const b of bonds) parent[find(b.i)] = find(b.j);
+  const groups = new Map<number, number[]>();
+  for (let i = 0; i < nAtoms; i++) {
+    const r = find(i);
+    if (!groups.has(r)) groups.set(r, []);
+    groups.get(r)!.push(i);
+  }
+  return [...groups.values()];
+}
+
+/** Validity of one molecule. */
+export interface ValidityResult {
+  valid: boolean;
+  /** canonical SMILES of the largest fragment (explicit H kept), when valid */
+  smiles?: string;
+  /** why it is invalid */
+  reason?: string;
+  fragments: number;
+}
+
+/**
+ * Check validity: sanitise the whole molecule; if it passes, take the largest fragment
+ * (most atoms, first on ties, as Python's max over GetMolFrags) and return its SMILES.
+ * @param bonds inferred bonds of `m`
+ */
+export function checkValidity(rdkit: RDKitModule, m: Molecule, bonds: Bond[]): ValidityResult {
+  const frags = fragments(m.elements.length, bonds);
+  const whole = sanitizedSmiles(rdkit, toMolBlock(m, bonds));
+  if (whole === null) return { valid: false, reason: 'RDKit sanitization failed (valence)', fragments: frags.length };
+  if (frags.length === 1) return { valid: true, smiles: whole, fragments: 1 };
+  let largest = frags[0];
+  for (const f of frags) if (f.length > largest.length) largest = f;
+  const index = new Map(largest.map((a, k) => [a, k]));
+  const sub: Molecule = {
+    elements: largest.map((a) => m.elements[a]),
+    positions: Float32Array.from(largest.flatMap((a) => [m.positions[a * 3], m.positions[a * 3 + 1], m.positions[a * 3 + 2]])),
+  };
+  const subBonds = bonds.filter((b) => index.has(b.i)).map((b) => ({ i: index.get(b.i)!, j: index.get(b.j)!, order: b.order }));
+  const smiles = sanitizedSmiles(rdkit, toMolBlock(sub, subBonds));
+  if (smiles === null) return { valid: false, reason: 'largest fragment failed sanitization', fragments: frags.length };
+  return { valid: true, smiles, fragments: frags.length };
+}
