@@ -4,6 +4,9 @@
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { evaluateCommand } from './evaluate.js';
+import { importTorchCommand } from './import-torch.js';
+import { sampleCommand } from './sample.js';
 import { trainCommand } from './train.js';
 
 const cli = yargs(hideBin(process.argv))
@@ -20,5 +23,8 @@ const cli = yargs(hideBin(process.argv))
     process.exit(2);
   });
 
+sampleCommand(cli);
+evaluateCommand(cli);
 trainCommand(cli);
+importTorchCommand(cli);
 await cli.parseAsync();

@@ -57,16 +57,17 @@ export function trainCommand(y: Argv): Argv {
         let name: string;
         let decoder: string[];
         if (argv['train-file']) {
-          trainMols = readMolecules(userPath(argv['train-file']));
-          validMols = argv['valid-file'] ? readMolecules(userPath(argv['valid-file'])) : undefined;
+          const given = argv.atoms ? argv.atoms.split(',').map((s) => s.trim()) : undefined;
+          trainMols = readMolecules(userPath(argv['train-file']), given);
+          decoder = given ?? [...new Set(trainMols.flatMap((m) => m.elements))].sort();
+          validMols = argv['valid-file'] ? readMolecules(userPath(argv['valid-file']), decoder) : undefined;
           name = 'custom';
-          decoder = argv.atoms ? argv.atoms.split(',').map((s) => s.trim()) : [...new Set(trainMols.flatMap((m) => m.elements))].sort();
         } else {
           const dir = userPath(argv.qm9);
-          trainMols = loadQm9Split(dir, 'train');
-          validMols = loadQm9Split(dir, 'valid');
-          name = 'qm9';
           decoder = argv.atoms ? argv.atoms.split(',').map((s) => s.trim()) : QM9_ATOM_DECODER;
+          trainMols = loadQm9Split(dir, 'train', decoder);
+          validMols = loadQm9Split(dir, 'valid', decoder);
+          name = 'qm9';
         }
         const info = datasetInfoFrom(name, trainMols, decoder);
         const stop = { stop: false };

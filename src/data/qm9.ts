@@ -17,10 +17,10 @@ export type Split = 'train' | 'valid' | 'test';
  * `dsgdb9nsd_*.xyz` files plus `splits/<split>_ids.txt`.
  * @throws InputError if neither layout is found
  */
-export function loadQm9Split(dir: string, split: Split): Molecule[] {
+export function loadQm9Split(dir: string, split: Split, knownElements?: readonly string[]): Molecule[] {
   for (const name of [`qm9_${split}.xyz.gz`, `qm9_${split}.xyz`]) {
     const p = join(dir, name);
-    if (existsSync(p)) return readXyz(p);
+    if (existsSync(p)) return readXyz(p, knownElements);
   }
   const idsPath = [join(dir, 'splits', `${split}_ids.txt`), join(dir, `${split}_ids.txt`)].find(existsSync);
   if (idsPath) {
@@ -34,7 +34,7 @@ export function loadQm9Split(dir: string, split: Split): Molecule[] {
       const out: Molecule[] = [];
       for (const id of ids) {
         const f = files.get(id);
-        if (f) out.push({ ...readXyz(join(dir, f))[0], name: `gdb ${id}` });
+        if (f) out.push({ ...readXyz(join(dir, f), knownElements)[0], name: `gdb ${id}` });
       }
       return out;
     }

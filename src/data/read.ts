@@ -8,11 +8,12 @@ import { readXyz } from './xyz.js';
 
 /**
  * Read `.xyz`, `.xyz.gz`, `.sdf`, `.sdf.gz` or `.mol` files.
+ * @param knownElements if given, any other element is an InputError naming element and line
  * @throws InputError for an unknown extension or a malformed file (naming file and line)
  */
-export function readMolecules(path: string): Molecule[] {
+export function readMolecules(path: string, knownElements?: readonly string[]): Molecule[] {
   const p = path.toLowerCase().replace(/\.gz$/, '');
-  if (p.endsWith('.xyz')) return readXyz(path);
-  if (p.endsWith('.sdf') || p.endsWith('.mol') || p.endsWith('.sd')) return readSdf(path);
+  if (p.endsWith('.xyz')) return readXyz(path, knownElements);
+  if (p.endsWith('.sdf') || p.endsWith('.mol') || p.endsWith('.sd')) return readSdf(path, knownElements);
   throw new InputError('unknown file type (expected .xyz, .sdf or .mol, optionally .gz)', path);
 }

@@ -5,7 +5,7 @@
 import { InputError } from '../errors.js';
 import { readText } from './files.js';
 import type { Bond, Molecule } from './molecule.js';
-import { normaliseElement } from './xyz.js';
+import { normaliseElement, unknownElement } from './xyz.js';
 
 const ELEMENT_RE = /^[A-Z][a-z]?$/;
 
@@ -15,7 +15,7 @@ const ELEMENT_RE = /^[A-Z][a-z]?$/;
  * @throws InputError naming file and line for an empty file, a truncated record, a bad counts
  *   line, a non-numeric or non-finite coordinate, a bad element or bond, or a V3000 record
  */
-export function parseSdf(text: string, source = '<sdf>'): Molecule[] {
+export function parseSdf(text: string, source = '<sdf>', knownElements?: readonly string[]): Molecule[] {
   const lines = text.split(/\r?\n/);
   const mols: Molecule[] = [];
   let ln = 0;
@@ -42,15 +42,17 @@ export function parseSdf(text: string, source = '<sdf>'): Molecule[] {
     for (let i = 0; i < nAtoms; i++) {
       const k = start + 4 + i;
       const line = need(k, `the atom block (atom ${i + 1} of ${nAtoms})`);
-      const tok = line.trim().split(/\s+/);
-      if (tok.length < 4) throw new InputError(`atom ${i + 1}: expected "x y z element", found "${line.trim().slice(0, 60)}"`, source, k + 1);
+      // V2000 atom lines are fixed-width: x, y, z in columns 1-30 (10 each), symbol in 32-34
+      const tok = line.length >= 34 ? [line.slice(0, 10), line.slice(10, 20), line.slice(20, 30), line.slice(31, 34)].map((t) => t.trim()) : line.trim().split(/\s+/);
+      if (tok.length < 4 || tok[3] === '') throw new InputError(`atom ${i + 1}: expected "x y z element", found "${line.trim().slice(0, 60)}"`, source, k + 1);
       for (let d = 0; d < 3; d++) {
-        const v = Number(tok[d]);
+        const v = tok[d] === '' ? NaN : Number(tok[d]);
         if (!Number.isFinite(v)) throw new InputError(`atom ${i + 1}: coordinate "${tok[d]}" is not a finite number`, source, k + 1);
         positions[i * 3 + d] = v;
       }
       const el = normaliseElement(tok[3]);
       if (!ELEMENT_RE.test(el)) throw new InputError(`atom ${i + 1}: "${tok[3]}" is not an element symbol`, source, k + 1);
+      if (knownElements && !knownElements.includes(el)) unknownElement(el, knownElements, source, k + 1);
       elements.push(el);
     }
     const bonds: Bond[] = [];
@@ -86,8 +88,8 @@ export function parseSdf(text: string, source = '<sdf>'): Molecule[] {
 }
 
 /** Read an `.sdf`, `.sdf.gz` or `.mol` file. */
-export function readSdf(path: string): Molecule[] {
-  return parseSdf(readText(path), path);
+export function readSdf(path: string, knownElements?: readonly string[]): Molecule[] {
+  return parseSdf(readText(path), path, knownElements);
 }
 
 const f104 = (v: number): string => v.toFixed(4).padStart(10);

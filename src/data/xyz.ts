@@ -13,6 +13,13 @@ export interface XyzOptions {
   source?: string;
   /** read only the first frame and ignore whatever follows (QM9's dsgdb9nsd_*.xyz files) */
   firstFrameOnly?: boolean;
+  /** if given, any other element is an InputError naming it, its line and this list */
+  knownElements?: readonly string[];
+}
+
+/** Throw the error for an element outside `known`. */
+export function unknownElement(el: string, known: readonly string[], source: string, line: number): never {
+  throw new InputError(`unknown element ${el}; known elements are ${known.join(', ')}`, source, line);
 }
 
 /** Parse a number as written in XYZ files, including QM9's `1.5*^-6`. */
@@ -63,6 +70,7 @@ export function parseXyz(text: string, opts: XyzOptions = {}): Molecule[] {
       }
       el = normaliseElement(el);
       if (!ELEMENT_RE.test(el)) throw new InputError(`atom ${i + 1}: "${tok[0]}" is not an element symbol`, source, lineNo + 1);
+      if (opts.knownElements && !opts.knownElements.includes(el)) unknownElement(el, opts.knownElements, source, lineNo + 1);
       elements.push(el);
       for (let d = 0; d < 3; d++) {
         const v = parseCoord(tok[1 + d]);
@@ -84,9 +92,9 @@ export function parseXyz(text: string, opts: XyzOptions = {}): Molecule[] {
  * Read an `.xyz` or `.xyz.gz` file. QM9's `dsgdb9nsd_*.xyz` files are read as one frame.
  * @throws InputError as `parseXyz`, or when the file cannot be read
  */
-export function readXyz(path: string): Molecule[] {
+export function readXyz(path: string, knownElements?: readonly string[]): Molecule[] {
   const base = path.split(/[\\/]/).pop() ?? path;
-  return parseXyz(readText(path), { source: path, firstFrameOnly: base.startsWith('dsgdb9nsd_') });
+  return parseXyz(readText(path), { source: path, firstFrameOnly: base.startsWith('dsgdb9nsd_'), knownElements });
 }
 
 /**

@@ -1,0 +1,83 @@
+/**
+ * What novelty and distribution comparisons need from the training split: its SMILES (by the
+ * same pipeline as generated molecules) and its distributions. Computing them takes a while
+ * (about 100k RDKit sanitisations for QM9), so they are cached on disk under a key made of the
+ * training file's content, this pipeline's version and RDKit's version.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../data/files.js';
+import type { Molecule } from '../data/molecule.js';
+import { readMolecules } from '../data/read.js';
+import { inferBonds } from '../decode/bonds.js';
+import { type DistributionStats, addToStats, emptyStats } from './distributions.js';
+import { loadRDKit } from './rdkit.js';
+import { checkValidity } from './validity.js';
+
+/** Bump when bond inference, validity or SMILES generation changes: invalidates caches. */
+export const PIPELINE_VERSION = 'edm-protocol-v1';
+
+/** The training split seen through the evaluation pipeline. */
+export interface TrainingReference {
+  /** the training file it was computed from */
+  source: string;
+  key: string;
+  molecules: number;
+  /** SMILES of its valid molecules (largest fragment, explicit H) */
+  smiles: Set<string>;
+  stats: DistributionStats;
+}
+
+/** Cache folder: $EDM_CACHE_DIR, else ~/.cache/edm-ts. */
+export function cacheDir(): string {
+  return process.env.EDM_CACHE_DIR ?? join(homedir(), '.cache', 'edm-ts');
+}
+
+/** Compute the reference of molecules (no caching). */
+export async function computeReference(mols: Molecule[], source: string, key: string): Promise<TrainingReference> {
+  const rdkit = await loadRDKit();
+  const smiles = new Set<string>();
+  const stats = emptyStats();
+  for (const m of mols) {
+    const bonds = inferBonds(m);
+    addToStats(stats, m, bonds);
+    const v = checkValidity(rdkit, m, bonds);
+    if (v.valid) smiles.add(v.smiles!);
+  }
+  return { source, key, molecules: mols.length, smiles, stats };
+}
+
+/**
+ * The reference of a training file, from the cache when its key matches.
+ * @param path SDF/XYZ training file
+ * @throws InputError if the file cannot be read or parsed
+ */
+export async function trainingReference(path: string): Promise<TrainingReference> {
+  const rdkit = await loadRDKit();
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch {
+    return computeReference(readMolecules(path), path, 'unreadable'); // readMolecules throws the clear error
+  }
+  const key = createHash('sha256').update(bytes).update(PIPELINE_VERSION).update(rdkit.version()).digest('hex').slice(0, 32);
+  const file = join(cacheDir(), `train-reference-${key}.json`);
+  if (existsSync(file)) {
+    try {
+      const raw = JSON.parse(readFileSync(file, 'utf8'));
+      if (raw.key === key) return { ...raw, smiles: new Set(raw.smiles) };
+    } catch {
+      // a damaged cache is recomputed below
+    }
+  }
+  const ref = await computeReference(readMolecules(path), path, key);
+  try {
+    mkdirSync(cacheDir(), { recursive: true });
+    writeFileAtomic(file, JSON.stringify({ ...ref, smiles: [...ref.smiles] }));
+  } catch {
+    // caching is an optimisation: an unwritable cache folder only costs time
+  }
+  return ref;
+}

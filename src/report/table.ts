@@ -1,0 +1,51 @@
+/**
+ * Human-readable report of an evaluation, with EDM's published figures beside ours.
+ */
+import type { EvaluationReport } from '../metrics/evaluate.js';
+
+const pct = (v: number | null | undefined): string => (v === null || v === undefined || Number.isNaN(v) ? '   n/a' : `${(100 * v).toFixed(1).padStart(5)}%`);
+
+/** Published QM9 reference rows (reference/anchors.md; Hoogeboom et al. 2022, table 2). */
+export const QM9_ANCHORS = [
+  { name: 'QM9 data', atom: 0.99, mol: 0.952, valid: 0.977, validUnique: 0.977 },
+  { name: 'EDM (paper)', atom: 0.987, mol: 0.82, valid: 0.919, validUnique: 0.907 },
+];
+
+/**
+ * Format an evaluation as a table.
+ * @param title first line, e.g. the file or checkpoint
+ * @param withAnchors add EDM's published QM9 rows for comparison
+ */
+export function formatReport(r: EvaluationReport, title: string, withAnchors = true): string {
+  const lines: string[] = [];
+  lines.push(title);
+  lines.push(`${r.molecules} molecules, ${r.atoms} atoms, scored in ${r.seconds.toFixed(1)} s`);
+  lines.push('');
+  lines.push('                      atom stab.  mol. stab.  validity  uniqueness  valid*unique  novelty');
+  const vu = r.validity * r.uniqueness;
+  lines.push(`  this set            ${pct(r.atomStability)}      ${pct(r.moleculeStability)}     ${pct(r.validity)}    ${pct(r.uniqueness)}      ${pct(vu)}     ${pct(r.novelty)}`);
+  if (withAnchors) {
+    for (const a of QM9_ANCHORS) {
+      lines.push(`  ${a.name.padEnd(18)}  ${pct(a.atom)}      ${pct(a.mol)}     ${pct(a.valid)}         -         ${pct(a.validUnique)}        -`);
+    }
+  }
+  lines.push('');
+  lines.push(`  counts: ${r.counts.stableAtoms}/${r.atoms} stable atoms, ${r.counts.stableMolecules}/${r.molecules} stable molecules, ${r.counts.valid} valid, ${r.counts.unique} unique${r.counts.novel !== null ? `, ${r.counts.novel} novel` : ''}`);
+  if (r.distributions) {
+    const d = r.distributions;
+    lines.push(`  vs training data: atom-count TV ${d.nAtomsTV.toFixed(3)}, atom-type TV ${d.atomTypesTV.toFixed(3)}`);
+    const pairs = Object.entries(d.bondLengthW1).sort((a, b) => a[0].localeCompare(b[0]));
+    if (pairs.length) lines.push(`  bond-length W1 (Å): ${pairs.map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')}`);
+  }
+  const reasons = new Map<string, number>();
+  for (const o of r.outcomes) if (!o.valid && o.reason) reasons.set(o.reason, (reasons.get(o.reason) ?? 0) + 1);
+  if (reasons.size) lines.push(`  invalid: ${[...reasons].map(([k, v]) => `${v} x ${k}`).join('; ')}`);
+  return lines.join('\n') + '\n';
+}
+
+/** The JSON form of a report (per-molecule outcomes included, bulky histograms left out). */
+export function reportJson(r: EvaluationReport, extra: Record<string, unknown> = {}): string {
+  const { stats: _s, ...rest } = r;
+  void _s;
+  return JSON.stringify({ ...extra, ...rest, validUnique: r.validity * r.uniqueness }, null, 1) + '\n';
+}
