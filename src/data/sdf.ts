@@ -42,6 +42,7 @@ export function parseSdf(text: string, source = '<sdf>', knownElements?: readonl
     for (let i = 0; i < nAtoms; i++) {
       const k = start + 4 + i;
       const line = need(k, `the atom block (atom ${i + 1} of ${nAtoms})`);
+      if (line.trim() === '') throw new InputError(`truncated record: atom ${i + 1} of ${nAtoms} is missing`, source, k + 1);
       // V2000 atom lines are fixed-width: x, y, z in columns 1-30 (10 each), symbol in 32-34
       const tok = line.length >= 34 ? [line.slice(0, 10), line.slice(10, 20), line.slice(20, 30), line.slice(31, 34)].map((t) => t.trim()) : line.trim().split(/\s+/);
       if (tok.length < 4 || tok[3] === '') throw new InputError(`atom ${i + 1}: expected "x y z element", found "${line.trim().slice(0, 60)}"`, source, k + 1);

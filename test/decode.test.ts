@@ -1,0 +1,141 @@
+/**
+ * Bond orders, stability and validity on hand-built molecules (EDM's protocol).
+ */
+import { describe, expect, it } from 'vitest';
+import type { Molecule } from '../src/data/molecule.js';
+import { bondOrder, inferBonds, stability } from '../src/decode/bonds.js';
+import { evaluateMolecules } from '../src/metrics/evaluate.js';
+
+function mol(atoms: [string, number, number, number][], name = ''): Molecule {
+  return { elements: atoms.map((a) => a[0]), positions: Float32Array.from(atoms.flatMap((a) => [a[1], a[2], a[3]])), name };
+}
+
+const CH = 1.09;
+const tet = [
+  [1, 1, 1],
+  [1, -1, -1],
+  [-1, 1, -1],
+  [-1, -1, 1],
+].map((v) => v.map((c) => (c * CH) / Math.sqrt(3)));
+
+const methane = mol([['C', 0, 0, 0], ...tet.map((v) => ['H', v[0], v[1], v[2]] as [string, number, number, number])], 'methane');
+// ethene: C=C 1.33 Å, C-H 1.09 Å at 121.5 degrees
+const a = (121.5 * Math.PI) / 180;
+const ethene = mol([
+  ['C', -0.665, 0, 0],
+  ['C', 0.665, 0, 0],
+  ['H', -0.665 + CH * Math.cos(a), CH * Math.sin(a), 0],
+  ['H', -0.665 + CH * Math.cos(a), -CH * Math.sin(a), 0],
+  ['H', 0.665 - CH * Math.cos(a), CH * Math.sin(a), 0],
+  ['H', 0.665 - CH * Math.cos(a), -CH * Math.sin(a), 0],
+]);
+const ethyne = mol([
+  ['C', -0.6, 0, 0],
+  ['C', 0.6, 0, 0],
+  ['H', -0.6 - 1.06, 0, 0],
+  ['H', 0.6 + 1.06, 0, 0],
+]);
+/** Regular hexagon of C (side = circumradius) with H 1.09 Å radially outward. */
+function benzeneWithSide(side: number): Molecule {
+  const atoms: [string, number, number, number][] = [];
+  for (let k = 0; k < 6; k++) atoms.push(['C', side * Math.cos((k * Math.PI) / 3), side * Math.sin((k * Math.PI) / 3), 0]);
+  for (let k = 0; k < 6; k++) atoms.push(['H', (side + CH) * Math.cos((k * Math.PI) / 3), (side + CH) * Math.sin((k * Math.PI) / 3), 0]);
+  return mol(atoms, 'benzene');
+}
+const benzene = benzeneWithSide(1.397);
+const methyl = mol([
+  ['C', 0, 0, 0],
+  ['H', CH, 0, 0],
+  ['H', CH * Math.cos((2 * Math.PI) / 3), CH * Math.sin((2 * Math.PI) / 3), 0],
+  ['H', CH * Math.cos((4 * Math.PI) / 3), CH * Math.sin((4 * Math.PI) / 3), 0],
+]);
+const water = (dx: number): [string, number, number, number][] => [
+  ['O', dx, 0, 0],
+  ['H', dx + 0.96, 0, 0],
+  ['H', dx + 0.96 * Math.cos(1.824), 0.96 * Math.sin(1.824), 0],
+];
+const disconnected = mol([...(methane.elements.map((e, i) => [e, methane.positions[i * 3], methane.positions[i * 3 + 1], methane.positions[i * 3 + 2]]) as [string, number, number, number][]), ...water(10)]);
+// trigonal bipyramid CH5: C with five H at 1.09 Å
+const hypervalent = mol([
+  ['C', 0, 0, 0],
+  ['H', 0, 0, CH],
+  ['H', 0, 0, -CH],
+  ['H', CH, 0, 0],
+  ['H', CH * Math.cos((2 * Math.PI) / 3), CH * Math.sin((2 * Math.PI) / 3), 0],
+  ['H', CH * Math.cos((4 * Math.PI) / 3), CH * Math.sin((4 * Math.PI) / 3), 0],
+]);
+
+describe('bond orders from distances', () => {
+  it('uses the single/double/triple thresholds with margins 10/5/3 pm', () => {
+    expect(bondOrder('C', 'C', 1.63)).toBe(1); // < 154 + 10
+    expect(bondOrder('C', 'C', 1.65)).toBe(0);
+    expect(bondOrder('C', 'C', 1.38)).toBe(2); // < 134 + 5
+    expect(bondOrder('C', 'C', 1.22)).toBe(3); // < 120 + 3
+    expect(bondOrder('C', 'O', 1.24)).toBe(2);
+    expect(bondOrder('C', 'H', 1.09)).toBe(1);
+    expect(bondOrder('H', 'H', 1.5)).toBe(0);
+    expect(bondOrder('C', 'Xe', 1.0)).toBe(0); // no typical length: no bond
+  });
+
+  it('methane, ethene, ethyne', () => {
+    expect(inferBonds(methane).map((b) => b.order)).toEqual([1, 1, 1, 1]);
+    const e = inferBonds(ethene);
+    expect(e.find((b) => b.i === 0 && b.j === 1)?.order).toBe(2);
+    expect(e.filter((b) => b.order === 1)).toHaveLength(4);
+    const y = inferBonds(ethyne);
+    expect(y.find((b) => b.i === 0 && b.j === 1)?.order).toBe(3);
+    for (const m of [methane, ethene, ethyne]) expect(stability(m).moleculeStable).toBe(true);
+  });
+
+  it('benzene with equal 1.397 Å bonds gets single C-C bonds and unstable carbons (protocol property)', () => {
+    const b = inferBonds(benzene);
+    expect(b.filter((x) => m2(x, benzene) === 'C-C').map((x) => x.order)).toEqual([1, 1, 1, 1, 1, 1]);
+    const s = stability(benzene);
+    expect(s.stableAtoms).toBe(6); // the six H
+    expect(s.moleculeStable).toBe(false);
+  });
+});
+
+function m2(b: { i: number; j: number }, m: Molecule): string {
+  return [m.elements[b.i], m.elements[b.j]].sort().join('-');
+}
+
+describe('stability and validity', () => {
+  it('scores hand-built molecules as EDM does', async () => {
+    const set = [methane, ethene, ethyne, benzene, methyl, disconnected, hypervalent];
+    const r = await evaluateMolecules(set);
+    const o = r.outcomes;
+    // methane, ethene, ethyne: stable and valid
+    for (const k of [0, 1, 2]) expect([o[k].stable, o[k].valid]).toEqual([true, true]);
+    expect(o[0].smiles).toBe('[H]C([H])([H])[H]');
+    expect(o[1].smiles).toBe('[H]C([H])=C([H])[H]');
+    expect(o[2].smiles).toBe('[H]C#C[H]');
+    // benzene at 1.397 Å: unstable but valid (RDKit fills the carbons' valence with implicit H)
+    expect([o[3].stable, o[3].valid]).toEqual([false, true]);
+    // methyl radical: carbon has valence 3 -> unstable, RDKit valid
+    expect([o[4].stable, o[4].valid, o[4].stableAtoms]).toEqual([false, true, 3]);
+    // disconnected methane + water: stable, valid, SMILES of the largest fragment only
+    expect([o[5].stable, o[5].valid, o[5].smiles]).toEqual([true, true, '[H]C([H])([H])[H]']);
+    // pentavalent carbon: unstable and invalid
+    expect([o[6].stable, o[6].valid, o[6].stableAtoms]).toEqual([false, false, 5]);
+    expect(o[6].reason).toMatch(/sanitization/);
+    expect(r.atomStability).toBeCloseTo((5 + 6 + 4 + 6 + 3 + 8 + 5) / (5 + 6 + 4 + 12 + 4 + 8 + 6), 10);
+    expect(r.moleculeStability).toBeCloseTo(4 / 7, 10);
+    expect(r.validity).toBeCloseTo(6 / 7, 10);
+    // methane appears twice among valid SMILES (alone and as the largest fragment)
+    expect(r.uniqueness).toBeCloseTo(5 / 6, 10);
+  });
+
+  it('marks atoms at the same position invalid with a reason instead of crashing', async () => {
+    const dup = mol([['C', 0, 0, 0], ['C', 0, 0, 0], ['H', 1.09, 0, 0]]);
+    const r = await evaluateMolecules([dup]);
+    expect(r.outcomes[0].valid).toBe(false);
+    expect(r.outcomes[0].reason).toMatch(/atoms 1 and 2 are at the same position/);
+  });
+
+  it('novelty counts unique SMILES absent from the training SMILES', async () => {
+    const r = await evaluateMolecules([methane, ethene, ethyne], { trainSmiles: new Set(['[H]C([H])([H])[H]']) });
+    expect(r.novelty).toBeCloseTo(2 / 3, 10);
+    expect(r.counts.novel).toBe(2);
+  });
+});
