@@ -4,6 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
+import { EDM_QM9_DIFFUSION, EDM_QM9_DYNAMICS, type EdmConfig } from '../src/config.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** Root of the repository. */
@@ -57,3 +58,12 @@ export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
   const tol = rtol * scale + atol;
   expect(worst, `${what}: worst |diff| ${worst} at ${at} (actual ${actual[at]}, expected ${expected[at]}), tol ${tol}`).toBeLessThanOrEqual(tol);
 }
+
+/** A tiny model config for fast tests. */
+export const TINY: EdmConfig = {
+  format: 'edm-ts-checkpoint',
+  version: 1,
+  dynamics: { ...EDM_QM9_DYNAMICS, nf: 16, nLayers: 2 },
+  diffusion: EDM_QM9_DIFFUSION,
+  dataset: { name: 'qm9', atomDecoder: ['H', 'C', 'N', 'O', 'F'], nNodesHistogram: { '5': 2, '8': 1 }, maxNAtoms: 29 },
+};

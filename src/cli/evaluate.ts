@@ -18,10 +18,13 @@ export const DEFAULT_TRAIN_FILE = join(DEFAULT_QM9_DIR, 'qm9_train.xyz.gz');
 /** Elements the evaluation tables know (bond lengths exist for them). */
 export const EVALUATION_ELEMENTS = Object.keys(SINGLE_BOND_PM);
 
-/** Load the training reference named by `--train` (or the default), or none. */
-export async function referenceFor(train: string | undefined, noTrain: boolean): Promise<TrainingReference | undefined> {
-  if (noTrain) return undefined;
-  if (train) return trainingReference(userPath(train));
+/**
+ * Load the training reference named by `--train` (or the default), or none for `--no-train`
+ * (yargs turns `--no-train` into `train: false`).
+ */
+export async function referenceFor(train: string | boolean | undefined): Promise<TrainingReference | undefined> {
+  if (train === false) return undefined;
+  if (typeof train === 'string' && train !== '') return trainingReference(userPath(train));
   if (exists(DEFAULT_TRAIN_FILE)) return trainingReference(DEFAULT_TRAIN_FILE);
   return undefined;
 }
@@ -43,8 +46,7 @@ export function evaluateCommand(y: Argv): Argv {
     (a) =>
       a
         .positional('file', { type: 'string', demandOption: true, describe: '.sdf, .xyz (multi-frame), optionally .gz' })
-        .option('train', { type: 'string', describe: 'training molecules for novelty and distributions (default: QM9 train split if present)' })
-        .option('no-train', { type: 'boolean', default: false, describe: 'skip novelty and distribution comparisons' })
+        .option('train', { type: 'string', describe: 'training molecules for novelty and distributions (default: QM9 train split if present; --no-train to skip)' })
         .option('json', { type: 'string', describe: 'write the full report as JSON' })
         .option('svg', { type: 'string', describe: 'draw valid molecules in an SVG grid' })
         .option('max-svg', { type: 'number', default: 48, describe: 'molecules drawn in the SVG' }),
@@ -52,7 +54,7 @@ export function evaluateCommand(y: Argv): Argv {
       runCommand(async () => {
         const t0 = performance.now();
         const mols = readMolecules(userPath(argv.file!), EVALUATION_ELEMENTS);
-        const ref = await referenceFor(argv.train, argv['no-train']);
+        const ref = await referenceFor(argv.train as string | boolean | undefined);
         const r = await evaluateMolecules(mols, { trainSmiles: ref?.smiles, trainStats: ref?.stats });
         r.seconds = (performance.now() - t0) / 1000;
         process.stdout.write(formatReport(r, `${argv.file}${ref ? ` (novelty vs ${ref.source}, ${ref.molecules} molecules)` : ''}`));

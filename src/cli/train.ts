@@ -36,6 +36,7 @@ export function trainCommand(y: Argv): Argv {
         .option('epochs', { type: 'number', describe: 'stop after this many epochs in total' })
         .option('hours', { type: 'number', describe: 'stop after this many hours of this run' })
         .option('checkpoint-every', { type: 'number', default: 500 })
+        .option('log-every', { type: 'number', default: 50, describe: 'steps between loss lines in train-log.jsonl' })
         .option('validate-every', { type: 'number', default: 2000 })
         .option('valid-size', { type: 'number', default: 500 })
         .option('sample-every', { type: 'number', default: 0, describe: 'steps between small sampling runs (0: never)' })
@@ -103,6 +104,7 @@ export function trainCommand(y: Argv): Argv {
           epochs: argv.epochs,
           maxSeconds: argv.hours !== undefined ? argv.hours * 3600 : undefined,
           checkpointEvery: argv['checkpoint-every'],
+          logEvery: argv['log-every'],
           validateEvery: argv['validate-every'],
           validSize: argv['valid-size'],
           resume: argv.resume,

@@ -44,6 +44,8 @@ export interface TrainOptions {
   validateEvery?: number;
   validSize?: number;
   clipGrad?: boolean;
+  /** steps between `step` lines in train-log.jsonl (default 50) */
+  logEvery?: number;
   /** stop with an error after this many skipped (non-finite) steps */
   maxNanSteps?: number;
   resume?: boolean;
@@ -117,9 +119,9 @@ export function validationNll(model: EdmModel, mols: Molecule[], batchSize: numb
   return sum / mols.length;
 }
 
-function toVariables(p: Params, prefix: string, trainable: boolean): Record<string, tf.Variable> {
+function toVariables(p: Params, trainable: boolean): Record<string, tf.Variable> {
   const out: Record<string, tf.Variable> = {};
-  for (const [k, t] of Object.entries(p)) out[k] = tf.variable(t, trainable, `${prefix}/${k}`);
+  for (const [k, t] of Object.entries(p)) out[k] = tf.variable(t, trainable);
   return out;
 }
 
@@ -171,8 +173,8 @@ export async function train(opts: TrainOptions): Promise<{ step: number; epoch: 
       }
       return out;
     };
-    raw = toVariables(pick('param'), 'param', true);
-    ema = toVariables(ck.params, 'ema', false);
+    raw = toVariables(pick('param'), true);
+    ema = toVariables(ck.params, false);
     optimizer = new AdamW(raw, { lr: saved.options.lr });
     for (const k of Object.keys(raw)) {
       optimizer.m[k].assign(t[`m/${k}`]);
@@ -192,8 +194,8 @@ export async function train(opts: TrainOptions): Promise<{ step: number; epoch: 
     };
     const inNodeNf = config.dataset.atomDecoder.length + (config.diffusion.includeCharges ? 1 : 0) + 1;
     const init = initParams(config.dynamics, inNodeNf, new Rng(`${seed}:init`));
-    raw = toVariables(init, 'param', true);
-    ema = toVariables(init, 'ema', false);
+    raw = toVariables(init, true);
+    ema = toVariables(init, false);
     tf.dispose(Object.values(init));
     optimizer = new AdamW(raw, { lr });
   }
@@ -311,7 +313,7 @@ export async function train(opts: TrainOptions): Promise<{ step: number; epoch: 
       windowMols = 0;
     }
     opts.onStep?.({ step, epoch, epochProgress: batchIndex / batches.length, loss, gradNorm: norm, moleculesPerSecond: lastRate, nanSteps });
-    if (step % 50 === 0) log({ event: 'step', step, epoch, loss, gradNorm: norm, molPerSec: lastRate });
+    if (step % (opts.logEvery ?? 50) === 0) log({ event: 'step', step, epoch, loss, gradNorm: norm, molPerSec: lastRate });
     if (validSet && opts.validateEvery && step % opts.validateEvery === 0) {
       const v = validationNll(emaModel, validSet, options.batchSize);
       log({ event: 'validation', step, epoch, nll: v, molecules: validSet.length });
@@ -320,10 +322,11 @@ export async function train(opts: TrainOptions): Promise<{ step: number; epoch: 
       const m = await opts.onSample(emaModel, step);
       log({ event: 'sample', step, ...m });
     }
-    if (step % checkpointEvery === 0) await save();
+    if (step % checkpointEvery === 0 && !done()) await save();
     // let signal handlers run between steps
     await new Promise((r) => setImmediate(r));
   }
   await save();
+  tf.dispose([...Object.values(raw), ...Object.values(ema), ...Object.values(optimizer.m), ...Object.values(optimizer.v), ...Object.values(optimizer.vmax)]);
   return { step, epoch, checkpoint: opts.outDir };
 }

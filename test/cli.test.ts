@@ -1,0 +1,144 @@
+/**
+ * The `edm` command as users run it (bin/edm.js over the compiled dist/): the main job's
+ * outputs, reproducibility, clear errors with no partial files, and kill -9 + --resume.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync, cpSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { initBackend } from '../src/backend.js';
+import { saveCheckpoint } from '../src/checkpoint/format.js';
+import { formatXyz } from '../src/data/xyz.js';
+import { loadQm9Split } from '../src/data/qm9.js';
+import { initParams } from '../src/egnn/params.js';
+import { loadRDKit } from '../src/metrics/rdkit.js';
+import { parseSdf, toMolBlock } from '../src/data/sdf.js';
+import { Rng } from '../src/random.js';
+import { ROOT, HAS_SHARED, SHARED, TINY } from './helpers.js';
+
+const BIN = join(ROOT, 'bin', 'edm.js');
+
+function edm(args: string[], cwd: string): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', env: { ...process.env, EDM_CACHE_DIR: join(cwd, 'cache') } });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('edm command', () => {
+  let dir: string;
+  let ck: string;
+  beforeAll(async () => {
+    await initBackend('wasm');
+    dir = mkdtempSync(join(tmpdir(), 'edm-cli-'));
+    ck = join(dir, 'tiny');
+    await saveCheckpoint(ck, TINY, initParams(TINY.dynamics, 7, new Rng(5)));
+  });
+
+  it('sample writes an SDF that RDKit reads back, a metrics JSON, and is byte-identical for a seed', async () => {
+    const a = edm(['sample', '-n', '4', '--seed', '1', '--steps', '8', '--checkpoint', ck, '--out', 'a.sdf', '--no-train', '--chain', '1'], dir);
+    expect(a.code, a.stderr).toBe(0);
+    expect(a.stdout).toMatch(/wrote 4 molecules to a\.sdf/);
+    expect(a.stdout).toMatch(/atom stab\./);
+    const b = edm(['sample', '-n', '4', '--seed', '1', '--steps', '8', '--checkpoint', ck, '--out', 'b.sdf', '--no-train'], dir);
+    expect(b.code, b.stderr).toBe(0);
+    const sdf = readFileSync(join(dir, 'a.sdf'), 'utf8');
+    expect(readFileSync(join(dir, 'b.sdf'), 'utf8')).toBe(sdf);
+    const c = edm(['sample', '-n', '4', '--seed', '2', '--steps', '8', '--checkpoint', ck, '--out', 'c.sdf', '--no-eval'], dir);
+    expect(readFileSync(join(dir, 'c.sdf'), 'utf8')).not.toBe(sdf);
+    const mols = parseSdf(sdf);
+    expect(mols).toHaveLength(4);
+    const rdkit = await loadRDKit();
+    for (const m of mols) {
+      const r = rdkit.get_mol(toMolBlock(m), JSON.stringify({ removeHs: false, sanitize: false }));
+      expect(r, 'RDKit parses the record').not.toBeNull();
+      expect(r!.get_num_atoms()).toBe(m.elements.length);
+      r!.delete();
+    }
+    const metrics = JSON.parse(readFileSync(join(dir, 'a.metrics.json'), 'utf8'));
+    expect(metrics.molecules).toBe(4);
+    expect(metrics.steps).toBe(8);
+    expect(readFileSync(join(dir, 'a.chain.xyz'), 'utf8').split('\n')[0]).toMatch(/^\d+$/);
+  });
+
+  const bad: [string, string[], RegExp][] = [
+    ['-n 0', ['sample', '-n', '0'], /-n must be a positive integer, got 0/],
+    ['--steps 0', ['sample', '-n', '2', '--steps', '0'], /--steps must be a positive integer, got 0/],
+    ['unwritable --out', ['sample', '-n', '2', '--out', '/nonexistent/dir/x.sdf'], /\/nonexistent\/dir\/x\.sdf: cannot write: the folder does not exist/],
+    ['missing checkpoint', ['sample', '-n', '2', '--checkpoint', 'nowhere', '--out', 'm.sdf'], /nowhere: not a checkpoint/],
+  ];
+  for (const [name, args, re] of bad) {
+    it(`fails clearly on ${name}, exit 2, no output file, no stack trace`, () => {
+      const before = new Set(readdirSync(dir));
+      const r = edm(args, dir);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(re);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+      expect(readdirSync(dir).filter((f) => !before.has(f))).toEqual([]);
+    });
+  }
+
+  it('fails clearly on a corrupt checkpoint', () => {
+    const bad = join(dir, 'corrupt');
+    cpSync(ck, bad, { recursive: true });
+    writeFileSync(join(bad, 'weights-final.bin'), 'garbage');
+    const r = edm(['sample', '-n', '2', '--checkpoint', bad, '--out', 'k.sdf'], dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/checksum mismatch/);
+    expect(existsSync(join(dir, 'k.sdf'))).toBe(false);
+  });
+
+  it('evaluate and train name an unknown element with its line', () => {
+    writeFileSync(join(dir, 'xe.xyz'), '2\nbad\nC 0 0 0\nXe 0 0 1.5\n');
+    const e = edm(['evaluate', 'xe.xyz', '--no-train'], dir);
+    expect(e.code).toBe(2);
+    expect(e.stderr).toMatch(/xe\.xyz:4: unknown element Xe; known elements are H, C, N, O, F/);
+    const t = edm(['train', '--train-file', 'xe.xyz', '--atoms', 'H,C,N,O,F', '--steps', '1', '--out', 'run-xe'], dir);
+    expect(t.code).toBe(2);
+    expect(t.stderr).toMatch(/xe\.xyz:4: unknown element Xe; known elements are H, C, N, O, F/);
+    expect(existsSync(join(dir, 'run-xe'))).toBe(false);
+  });
+
+  it('evaluate writes JSON atomically and an SVG grid', () => {
+    writeFileSync(join(dir, 'water.xyz'), '3\nwater\nO 0 0 0\nH 0.96 0 0\nH -0.24 0.93 0\n');
+    const r = edm(['evaluate', 'water.xyz', '--no-train', '--json', 'w.json', '--svg', 'w.svg'], dir);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(dir, 'w.json'), 'utf8')).validity).toBe(1);
+    expect(readFileSync(join(dir, 'w.svg'), 'utf8')).toMatch(/^<svg/);
+    expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('train resumes after kill -9 with the same losses as an uninterrupted run', async () => {
+    const mols = HAS_SHARED
+      ? loadQm9Split(join(SHARED, 'data', 'qm9'), 'valid').slice(0, 40)
+      : Array.from({ length: 40 }, () => ({ elements: ['O', 'H', 'H'], positions: Float32Array.from([0, 0, 0, 0.96, 0, 0, -0.24, 0.93, 0]) }));
+    writeFileSync(join(dir, 'small.xyz'), formatXyz(mols));
+    const args = (out: string) => ['train', '--train-file', 'small.xyz', '--atoms', 'H,C,N,O,F', '--nf', '16', '--layers', '1', '--batch-size', '8', '--lr', '1e-3', '--steps', '14', '--checkpoint-every', '4', '--log-every', '1', '--validate-every', '0', '--out', out];
+    const straight = edm(args('straight'), dir);
+    expect(straight.code, straight.stderr).toBe(0);
+    // start the same run, kill -9 once its step-8 checkpoint exists, then resume
+    const child = spawn(process.execPath, [BIN, ...args('killed')], { cwd: dir, stdio: 'ignore' });
+    const cfg = join(dir, 'killed', 'config.json');
+    const t0 = Date.now();
+    while (Date.now() - t0 < 60_000) {
+      if (existsSync(cfg) && JSON.parse(readFileSync(cfg, 'utf8')).trainState?.state.step >= 8) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    child.kill('SIGKILL');
+    await new Promise((r) => child.on('exit', r));
+    const resumed = edm([...args('killed'), '--resume'], dir);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const losses = (run: string): Map<number, number> => {
+      const m = new Map<number, number>();
+      for (const line of readFileSync(join(dir, run, 'train-log.jsonl'), 'utf8').trim().split('\n')) {
+        const e = JSON.parse(line);
+        if (e.event === 'step') m.set(e.step, e.loss); // after a resume, the replayed steps overwrite
+      }
+      return m;
+    };
+    const a = losses('straight');
+    const b = losses('killed');
+    expect(a.size).toBe(14);
+    expect([...b.entries()].sort((x, y) => x[0] - y[0])).toEqual([...a.entries()].sort((x, y) => x[0] - y[0]));
+    expect(readFileSync(join(dir, 'killed', 'train-log.jsonl'), 'utf8')).toMatch(/"event":"resume"/);
+  });
+});
