@@ -28,17 +28,16 @@ export interface DynamicsInput {
 /**
  * First layer of an edge MLP applied node-wise and broadcast to pairs:
  * W [h_i, h_j, r, r0] + b = (h W_i + b)_i + (h W_j)_j + r w_r + r0 w_r0.
- * @param h `[B, N, H]`, radial/radial0 `[B, N, N, 1]`, w `[2H + 2, H]`
+ * @param h `[B, N, H]`, radials `[B, N, N, 2]` = [d_ij^2, d0_ij^2], w `[2H + 2, H]`
  * @returns `[B, N, N, H]`
  */
-function edgeFirstLayer(h: tf.Tensor, radial: tf.Tensor, radial0: tf.Tensor, w: tf.Tensor, b: tf.Tensor): tf.Tensor {
+function edgeFirstLayer(h: tf.Tensor, radials: tf.Tensor, w: tf.Tensor, b: tf.Tensor): tf.Tensor {
   const H = h.shape[2]!;
   const hi = linear(h, tf.slice(w, [0, 0], [H, -1]), b); // [B, N, H]
   const hj = linear(h, tf.slice(w, [H, 0], [H, -1]));
-  const wr = tf.slice(w, [2 * H, 0], [1, -1]).reshape([-1]);
-  const wr0 = tf.slice(w, [2 * H + 1, 0], [1, -1]).reshape([-1]);
-  const pairs = tf.add(tf.expandDims(hi, 2), tf.expandDims(hj, 1));
-  return tf.add(pairs, tf.add(tf.mul(radial, wr), tf.mul(radial0, wr0)));
+  // the two distance features as a K = 2 matmul: one pass, and a matmul gradient
+  const r = linear(radials, tf.slice(w, [2 * H, 0], [2, -1])); // [B, N, N, H]
+  return tf.add(tf.add(r, tf.expandDims(hi, 2)), tf.expandDims(hj, 1));
 }
 
 /** Invariant graph convolution (egnn_new.GCL): attention-gated messages, residual node MLP. */
@@ -47,25 +46,21 @@ function gcl(
   name: string,
   cfg: DynamicsConfig,
   h: tf.Tensor,
-  radial: tf.Tensor,
-  radial0: tf.Tensor,
+  radials: tf.Tensor,
   nodeMask: tf.Tensor,
   edgeMask: tf.Tensor,
 ): tf.Tensor {
-  const [B, N, H] = h.shape as number[];
-  let m = silu(edgeFirstLayer(h, radial, radial0, p[`${name}.edge_mlp.0.weight`], p[`${name}.edge_mlp.0.bias`]));
+  const H = h.shape[2]!;
+  let m = silu(edgeFirstLayer(h, radials, p[`${name}.edge_mlp.0.weight`], p[`${name}.edge_mlp.0.bias`]));
   m = silu(linear(m, p[`${name}.edge_mlp.2.weight`], p[`${name}.edge_mlp.2.bias`])); // [B, N, N, H]
-  if (cfg.attention) {
-    m = tf.mul(m, tf.sigmoid(linear(m, p[`${name}.att_mlp.0.weight`], p[`${name}.att_mlp.0.bias`])));
-  }
-  m = tf.mul(m, edgeMask);
+  // attention gate and edge mask are both [B, N, N, 1]: combine them before touching [.., H]
+  const gate = cfg.attention ? tf.mul(tf.sigmoid(linear(m, p[`${name}.att_mlp.0.weight`], p[`${name}.att_mlp.0.bias`])), edgeMask) : edgeMask;
+  m = tf.mul(m, gate);
   let agg = tf.sum(m, 2); // sum over neighbours j: [B, N, H]
   if (cfg.normalizationFactor !== 1) agg = tf.div(agg, cfg.normalizationFactor);
   const w0 = p[`${name}.node_mlp.0.weight`];
   const pre = tf.add(linear(h, tf.slice(w0, [0, 0], [H, -1]), p[`${name}.node_mlp.0.bias`]), linear(agg, tf.slice(w0, [H, 0], [H, -1])));
   const upd = linear(silu(pre), p[`${name}.node_mlp.2.weight`], p[`${name}.node_mlp.2.bias`]);
-  void B;
-  void N;
   return tf.mul(tf.add(h, upd), nodeMask);
 }
 
@@ -77,12 +72,11 @@ function coordUpdate(
   h: tf.Tensor,
   x: tf.Tensor,
   diff: tf.Tensor,
-  radial: tf.Tensor,
-  radial0: tf.Tensor,
+  radials: tf.Tensor,
   nodeMask: tf.Tensor,
   edgeMask: tf.Tensor,
 ): tf.Tensor {
-  let m = silu(edgeFirstLayer(h, radial, radial0, p[`${name}.coord_mlp.0.weight`], p[`${name}.coord_mlp.0.bias`]));
+  let m = silu(edgeFirstLayer(h, radials, p[`${name}.coord_mlp.0.weight`], p[`${name}.coord_mlp.0.bias`]));
   m = silu(linear(m, p[`${name}.coord_mlp.2.weight`], p[`${name}.coord_mlp.2.bias`]));
   let phi = linear(m, p[`${name}.coord_mlp.4.weight`]); // [B, N, N, 1]
   if (cfg.tanh) phi = tf.mul(tf.tanh(phi), cfg.coordsRange);
@@ -115,10 +109,11 @@ export function egnnDynamics(p: Params, cfg: DynamicsConfig, input: DynamicsInpu
   let x = x0;
   for (let l = 0; l < cfg.nLayers; l++) {
     const { radial, diff } = coordDiff(x, cfg.normConstant);
+    const radials = tf.concat([radial, radial0], 3); // [B, N, N, 2], EquivariantBlock's edge_attr
     for (let g = 0; g < cfg.invSublayers; g++) {
-      h = gcl(p, `e_block_${l}.gcl_${g}`, cfg, h, radial, radial0, nodeMask, edgeMask);
+      h = gcl(p, `e_block_${l}.gcl_${g}`, cfg, h, radials, nodeMask, edgeMask);
     }
-    x = coordUpdate(p, `e_block_${l}.gcl_equiv`, cfg, h, x, diff, radial, radial0, nodeMask, edgeMask);
+    x = coordUpdate(p, `e_block_${l}.gcl_equiv`, cfg, h, x, diff, radials, nodeMask, edgeMask);
     h = tf.mul(h, nodeMask);
   }
   const hOut = tf.mul(linear(h, p['embedding_out.weight'], p['embedding_out.bias']), nodeMask);
