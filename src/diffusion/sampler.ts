@@ -175,9 +175,10 @@ export function sampleChain(model: EdmModel, nNodes: Int32Array, rng: Rng, opts:
   const noise = noiseTensor();
   const out = sampleXhGivenZ0(model, z, nodeMask, edgeMask, noise);
   const x = out.x.dataSync() as Float32Array;
-  const typeIdx = tf.tidy(() => tf.argMax(out.oneHot, 2)).dataSync();
+  const typeTensor = tf.argMax(out.oneHot, 2);
+  const typeIdx = typeTensor.dataSync();
   const chargeData = out.charges.dataSync();
-  tf.dispose([z, noise, out.x, out.oneHot, out.charges, nodeMask, edgeMask]);
+  tf.dispose([z, noise, out.x, out.oneHot, out.charges, typeTensor, nodeMask, edgeMask]);
   const atomTypes = new Int32Array(B * N).fill(-1);
   const charges = new Int32Array(B * N);
   for (let b = 0; b < B; b++) {

@@ -1,0 +1,104 @@
+/**
+ * Speed and memory benchmark (`npm run bench`): EDM's sampling step and training step for the
+ * architectures timed with EDM's PyTorch reference on this machine kind
+ * (../shared/reference/anchors.md: batch 64 molecules of 19 atoms, 2 cores, torch 1.13 CPU).
+ *
+ * Prints molecule-steps/s (one denoising step of one molecule) and molecules/s (training), the
+ * ratio to the reference figures, and peak memory. Options: --quick (one architecture, fewer
+ * repeats), --json FILE.
+ */
+import { writeFileSync } from 'node:fs';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../src/backend.js';
+import { EDM_QM9_DIFFUSION, EDM_QM9_DYNAMICS, type EdmConfig } from '../src/config.js';
+import { makeModel } from '../src/diffusion/model.js';
+import { drawStepNoise, trainingLoss } from '../src/diffusion/loss.js';
+import { sampleZsGivenZt } from '../src/diffusion/sampler.js';
+import { makeBatch, disposeBatch } from '../src/data/batch.js';
+import { initParams } from '../src/egnn/params.js';
+import { Rng } from '../src/random.js';
+import { combinedNoise } from '../src/diffusion/noise.js';
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const jsonOut = args.includes('--json') ? args[args.indexOf('--json') + 1] : undefined;
+const backend = await initBackend((args.includes('--backend') ? args[args.indexOf('--backend') + 1] : 'wasm') as 'wasm');
+
+/** PyTorch reference (anchors.md), same batch and size. */
+const REFERENCE: Record<string, { train: number; sample: number }> = {
+  'nf256-L9': { train: 8.8, sample: 34.3 },
+  'nf128-L6': { train: 24.9, sample: 67.6 },
+};
+
+const B = 64;
+const N = 19;
+const rng = new Rng('bench');
+// 19-atom molecules with QM9-like composition and geometry (positions from noise: timing only)
+const mols = Array.from({ length: B }, () => ({
+  elements: [...'CCCCCCCCNO', ...'HHHHHHHHH'].map((e) => String(e)),
+  positions: Float32Array.from({ length: N * 3 }, () => rng.normal() * 1.5),
+}));
+
+function time(fn: () => void, repeats: number): number {
+  fn(); // warm-up (kernel set-up, memory growth)
+  const t0 = performance.now();
+  for (let i = 0; i < repeats; i++) fn();
+  return (performance.now() - t0) / repeats;
+}
+
+const results: Record<string, unknown>[] = [];
+const archs = quick ? [['nf128-L6', 128, 6]] : [['nf128-L6', 128, 6], ['nf256-L9', 256, 9]];
+for (const [name, nf, layers] of archs as [string, number, number][]) {
+  const config: EdmConfig = {
+    format: 'edm-ts-checkpoint',
+    version: 1,
+    dynamics: { ...EDM_QM9_DYNAMICS, nf, nLayers: layers },
+    diffusion: EDM_QM9_DIFFUSION,
+    dataset: { name: 'qm9', atomDecoder: ['H', 'C', 'N', 'O', 'F'], nNodesHistogram: { '19': 1 }, maxNAtoms: 29 },
+  };
+  const init = initParams(config.dynamics, 7, rng);
+  const vars: Record<string, tf.Variable> = {};
+  for (const [k, v] of Object.entries(init)) vars[k] = tf.variable(v);
+  const model = makeModel(config, vars);
+  // sampling: one ancestral step p(z_s | z_t) for the whole batch
+  const batch = makeBatch(mols, config.dataset.atomDecoder);
+  const z = tf.tensor3d(combinedNoise(rng, batch.nNodes, N, 6), [B, N, 9]);
+  const noise = tf.tensor3d(combinedNoise(rng, batch.nNodes, N, 6), [B, N, 9]);
+  const s = new Array(B).fill(0.499);
+  const t = new Array(B).fill(0.5);
+  const sampleMs = time(() => sampleZsGivenZt(model, s, t, z, batch.nodeMask, batch.edgeMask, noise).dispose(), quick ? 2 : 4);
+  // training: loss, gradients (the optimiser update is negligible next to them)
+  // batch 64 exceeds wasm32's 4 GiB heap with autodiff's saved tensors at these sizes:
+  // train it in micro-batches (gradients of a batch are the sum over its micro-batches)
+  const chunk = nf >= 256 ? 8 : 32;
+  const trainMs = time(() => {
+    for (let c = 0; c < B; c += chunk) {
+      const part = makeBatch(mols.slice(c, c + chunk), config.dataset.atomDecoder);
+      const { value, grads } = tf.variableGrads(() => trainingLoss(model, part, drawStepNoise(model, part, rng), 29), Object.values(vars));
+      value.dataSync();
+      tf.dispose([value, ...Object.values(grads)]);
+      disposeBatch(part);
+    }
+  }, quick ? 1 : 2);
+  const ref = REFERENCE[name];
+  const row = {
+    architecture: name,
+    backend,
+    sampleMoleculeStepsPerSecond: (B / sampleMs) * 1000,
+    trainMoleculesPerSecond: (B / trainMs) * 1000,
+    trainChunk: chunk,
+    referenceSample: ref.sample,
+    referenceTrain: ref.train,
+    sampleRatio: (B / sampleMs) * 1000 / ref.sample,
+    trainRatio: (B / trainMs) * 1000 / ref.train,
+    rssMiB: process.memoryUsage().rss / 2 ** 20,
+  };
+  results.push(row);
+  process.stdout.write(
+    `${name}: sampling ${row.sampleMoleculeStepsPerSecond.toFixed(1)} molecule-steps/s (reference ${ref.sample}, x${row.sampleRatio.toFixed(2)}); ` +
+      `training ${row.trainMoleculesPerSecond.toFixed(1)} molecules/s (reference ${ref.train}, x${row.trainRatio.toFixed(2)}${chunk < B ? `, chunks of ${chunk}` : ''}); rss ${row.rssMiB.toFixed(0)} MiB\n`,
+  );
+  tf.dispose([z, noise, ...Object.values(vars)]);
+  disposeBatch(batch);
+}
+if (jsonOut) writeFileSync(jsonOut, JSON.stringify(results, null, 1) + '\n');
