@@ -18,6 +18,12 @@ import { makeBatch, disposeBatch } from '../src/data/batch.js';
 import { initParams } from '../src/egnn/params.js';
 import { Rng } from '../src/random.js';
 import { combinedNoise } from '../src/diffusion/noise.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir, availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { saveCheckpoint } from '../src/checkpoint/format.js';
+// workers run the compiled dist/ (worker threads do not inherit tsx's loader)
+import { sampleInWorkers } from '../dist/parallel/pool.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -80,8 +86,20 @@ for (const [name, nf, layers] of archs as [string, number, number][]) {
       disposeBatch(part);
     }
   }, quick ? 1 : 2);
+  // the same denoising step on every core: one worker thread per core, one batch of 64 each
+  const workers = availableParallelism();
+  const ckDir = join(mkdtempSync(join(tmpdir(), 'edm-bench-')), name);
+  await saveCheckpoint(ckDir, config, vars);
+  const plan = { seed: 'bench', steps: 20, chain: 0, batches: Array.from({ length: workers }, () => new Int32Array(B).fill(N)) };
+  await sampleInWorkers(ckDir, backend as 'wasm', { ...plan, steps: 2 }, workers); // start-up and warm-up
+  const tw = performance.now();
+  await sampleInWorkers(ckDir, backend as 'wasm', plan, workers);
+  const parallelRate = (workers * B * plan.steps) / ((performance.now() - tw) / 1000);
   const ref = REFERENCE[name];
   const row = {
+    workers,
+    sampleMoleculeStepsPerSecondAllCores: parallelRate,
+    sampleRatioAllCores: parallelRate / ref.sample,
     architecture: name,
     backend,
     sampleMoleculeStepsPerSecond: (B / sampleMs) * 1000,
@@ -96,6 +114,7 @@ for (const [name, nf, layers] of archs as [string, number, number][]) {
   results.push(row);
   process.stdout.write(
     `${name}: sampling ${row.sampleMoleculeStepsPerSecond.toFixed(1)} molecule-steps/s (reference ${ref.sample}, x${row.sampleRatio.toFixed(2)}); ` +
+      `${workers} workers: ${parallelRate.toFixed(1)} molecule-steps/s (x${row.sampleRatioAllCores.toFixed(2)}); ` +
       `training ${row.trainMoleculesPerSecond.toFixed(1)} molecules/s (reference ${ref.train}, x${row.trainRatio.toFixed(2)}${chunk < B ? `, chunks of ${chunk}` : ''}); rss ${row.rssMiB.toFixed(0)} MiB\n`,
   );
   tf.dispose([z, noise, ...Object.values(vars)]);

@@ -48,8 +48,8 @@ export function loadModel(dir: string): EdmModel {
  * Generate molecules with a model.
  * @param opts `n` molecules; `seed` (default 0) makes the output reproducible; see SampleOptions
  */
-export function sample(model: EdmModel, opts: Omit<SampleOptions, 'rng'> & { seed?: number | string }): Molecule[] {
-  return sampleMoleculesWithChains(model, { ...opts, rng: new Rng(opts.seed ?? 0) }).molecules;
+export function sample(model: EdmModel, opts: Omit<SampleOptions, 'seed'> & { seed?: number | string }): Molecule[] {
+  return sampleMoleculesWithChains(model, { ...opts, seed: opts.seed ?? 0 }).molecules;
 }
 
 /** Score molecules with EDM's protocol (stability, validity, uniqueness, novelty). */

@@ -4,12 +4,11 @@
 import type { EdmModel } from '../diffusion/model.js';
 import { sampleMolecules } from '../sample.js';
 import { stability } from '../decode/bonds.js';
-import { Rng } from '../random.js';
 
 /** Sample `count` molecules with `steps` denoising steps; return atom and molecule stability. */
 export async function stabilityProbe(model: EdmModel, count: number, steps: number, step: number): Promise<Record<string, number>> {
   const t0 = performance.now();
-  const mols = sampleMolecules(model, { n: count, batchSize: count, steps, rng: new Rng(`probe:${step}`) });
+  const mols = sampleMolecules(model, { n: count, batchSize: count, steps, seed: `probe:${step}` });
   let atoms = 0;
   let stableAtoms = 0;
   let stableMols = 0;

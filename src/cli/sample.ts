@@ -13,9 +13,10 @@ import { writeMolecules } from '../decode/write.js';
 import { makeModel } from '../diffusion/model.js';
 import { OptionError, InputError } from '../errors.js';
 import { evaluateMolecules } from '../metrics/evaluate.js';
-import { Rng } from '../random.js';
 import { formatReport } from '../report/table.js';
-import { sampleMoleculesWithChains } from '../sample.js';
+import { planSampling, sampleMoleculesWithChains } from '../sample.js';
+import { defaultWorkers, sampleInWorkers } from '../parallel/pool.js';
+import type { BackendName } from '../backend.js';
 import { DEFAULT_CHECKPOINT, runCommand, startBackend, userPath } from './common.js';
 import { referenceFor, writeReportFiles } from './evaluate.js';
 
@@ -46,7 +47,8 @@ export function sampleCommand(y: Argv): Argv {
         .option('n', { alias: 'num', type: 'number', default: 20, describe: 'number of molecules' })
         .option('seed', { type: 'number', default: 0, describe: 'the same seed gives byte-identical output' })
         .option('checkpoint', { type: 'string', describe: 'checkpoint folder (default: the shipped QM9 model)' })
-        .option('batch-size', { type: 'number', default: 50 })
+        .option('batch-size', { type: 'number', describe: 'molecules denoised together (default: min(50, ceil(n / 2)), so two cores share small runs)' })
+        .option('workers', { type: 'number', describe: 'worker threads (default: one per core, at most one per batch; 1 = this thread)' })
         .option('n-atoms', { type: 'number', describe: 'fixed atom count (default: drawn from the training histogram)' })
         .option('steps', { type: 'number', describe: 'denoising steps (default: all of the trained schedule, 1000)' })
         .option('out', { type: 'string', default: 'samples.sdf', describe: '.sdf (with bonds) or .xyz' })
@@ -60,7 +62,9 @@ export function sampleCommand(y: Argv): Argv {
         const n = argv.n;
         if (!Number.isInteger(n) || n < 1) throw new OptionError(`-n must be a positive integer, got ${n}`);
         if (argv.steps !== undefined && (!Number.isInteger(argv.steps) || argv.steps < 1)) throw new OptionError(`--steps must be a positive integer, got ${argv.steps}`);
-        if (!Number.isInteger(argv['batch-size']) || argv['batch-size'] < 1) throw new OptionError(`--batch-size must be a positive integer, got ${argv['batch-size']}`);
+        const batchSize = argv['batch-size'] ?? Math.min(50, Math.ceil(n / 2));
+        if (!Number.isInteger(batchSize) || batchSize < 1) throw new OptionError(`--batch-size must be a positive integer, got ${batchSize}`);
+        if (argv.workers !== undefined && (!Number.isInteger(argv.workers) || argv.workers < 1)) throw new OptionError(`--workers must be a positive integer, got ${argv.workers}`);
         if (!Number.isInteger(argv.chain) || argv.chain < 0) throw new OptionError(`--chain must be a non-negative integer, got ${argv.chain}`);
         const out = userPath(argv.out);
         if (!/\.(sdf|sd|xyz)$/i.test(out)) throw new OptionError(`--out must end in .sdf or .xyz, got ${argv.out}`);
@@ -73,26 +77,30 @@ export function sampleCommand(y: Argv): Argv {
         const model = makeModel(ck.config, ck.params);
         const steps = argv.steps ?? model.schedule.timesteps;
         if (steps > model.schedule.timesteps) throw new OptionError(`--steps must be at most ${model.schedule.timesteps} (the trained schedule)`);
+        const plan = planSampling(model, { n, batchSize, steps, nAtoms: argv['n-atoms'], seed: argv.seed, chain: argv.chain });
+        const workers = Math.min(argv.workers ?? defaultWorkers(plan), plan.batches.length);
         const bar = process.stderr.isTTY
           ? new cliProgress.SingleBar({ format: 'sample |{bar}| {percentage}% {done}/{total_mols} molecules ETA {eta_formatted}', etaBuffer: 500 }, cliProgress.Presets.shades_classic)
           : undefined;
-        const total = Math.ceil(n / argv['batch-size']) * steps;
-        bar?.start(total, 0, { done: 0, total_mols: n });
+        bar?.start(plan.batches.length * steps, 0, { done: 0, total_mols: n });
         const t0 = performance.now();
-        const result = sampleMoleculesWithChains(model, {
-          n,
-          batchSize: argv['batch-size'],
-          steps,
-          nAtoms: argv['n-atoms'],
-          rng: new Rng(argv.seed),
-          chain: argv.chain,
-          onProgress: (done, step) => bar?.update(Math.floor(done / argv['batch-size']) * steps + step, { done }),
-        });
+        const result =
+          workers > 1
+            ? await sampleInWorkers(ckDir, backend as BackendName, plan, workers, (done, stepsDone) => bar?.update(stepsDone, { done }))
+            : sampleMoleculesWithChains(model, {
+                n,
+                batchSize,
+                steps,
+                nAtoms: argv['n-atoms'],
+                seed: argv.seed,
+                chain: argv.chain,
+                onProgress: (done, step) => bar?.update(Math.floor(done / batchSize) * steps + step, { done }),
+              });
         bar?.stop();
         const seconds = (performance.now() - t0) / 1000;
         writeMolecules(out, result.molecules);
         if (argv.chain > 0) writeFileAtomic(chainPath, formatXyz(result.chains.flat()));
-        process.stdout.write(`wrote ${n} molecules to ${argv.out} (${steps} denoising steps, ${seconds.toFixed(1)} s, ${((n * steps) / seconds).toFixed(1)} molecule-steps/s on ${backend})\n`);
+        process.stdout.write(`wrote ${n} molecules to ${argv.out} (${steps} denoising steps, ${seconds.toFixed(1)} s, ${((n * steps) / seconds).toFixed(1)} molecule-steps/s on ${backend}${workers > 1 ? ` x ${workers} workers` : ''})\n`);
         if (argv.chain > 0) process.stdout.write(`wrote denoising trajectories of ${Math.min(argv.chain, n)} molecules to ${besideOutput(argv.out, '.chain.xyz')}\n`);
         if (!argv.eval) return;
         const ref = await referenceFor(argv.train as string | boolean | undefined);

@@ -1,0 +1,76 @@
+/**
+ * Sampling on several cores: one worker thread per core, each with its own WebAssembly backend
+ * (tfjs-wasm runs single-threaded in Node.js), each taking whole batches of a SamplingPlan.
+ */
+import { Worker } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import type { BackendName } from '../backend.js';
+import { UserError } from '../errors.js';
+import { type BatchResult, type SamplingPlan, type SampleResult, assemble } from '../sample.js';
+
+/** Workers worth starting for a plan: one per core, at most one per batch. */
+export function defaultWorkers(plan: SamplingPlan): number {
+  return Math.max(1, Math.min(availableParallelism(), plan.batches.length));
+}
+
+/**
+ * Run a plan on `workers` threads, loading the model from `checkpoint` in each.
+ * @param onProgress molecules finished, and denoising steps done summed over running batches
+ * @throws UserError with the worker's message if a batch fails
+ */
+export function sampleInWorkers(
+  checkpoint: string,
+  backend: BackendName,
+  plan: SamplingPlan,
+  workers: number,
+  onProgress?: (doneMolecules: number, stepsDone: number) => void,
+): Promise<SampleResult> {
+  const here = fileURLToPath(import.meta.url);
+  const script = here.replace(/pool\.(ts|js)$/, (_, ext) => `worker.${ext}`);
+  const results: (BatchResult | undefined)[] = new Array(plan.batches.length);
+  const stepsOf = new Array<number>(plan.batches.length).fill(0);
+  let next = 0;
+  let finished = 0;
+  let doneMolecules = 0;
+  const chainBefore: number[] = [];
+  plan.batches.reduce((acc, b, i) => ((chainBefore[i] = acc), acc + b.length), 0);
+  return new Promise((resolve, reject) => {
+    const pool: Worker[] = [];
+    const stopAll = (): void => {
+      for (const w of pool) void w.terminate();
+    };
+    const feed = (w: Worker): void => {
+      if (next >= plan.batches.length) return;
+      const index = next++;
+      w.postMessage({ kind: 'batch', index, nNodes: plan.batches[index], steps: plan.steps, seed: plan.seed, chain: Math.max(0, plan.chain - chainBefore[index]) });
+    };
+    for (let k = 0; k < workers; k++) {
+      const w = new Worker(script, { workerData: { checkpoint, backend } });
+      pool.push(w);
+      w.on('message', (msg: { kind: string; index: number; step?: number; out?: BatchResult; message?: string }) => {
+        if (msg.kind === 'ready') feed(w);
+        else if (msg.kind === 'progress') {
+          stepsOf[msg.index] = msg.step!;
+          onProgress?.(doneMolecules, stepsOf.reduce((a, b) => a + b, 0));
+        } else if (msg.kind === 'result') {
+          results[msg.index] = msg.out!;
+          doneMolecules += plan.batches[msg.index].length;
+          finished++;
+          onProgress?.(doneMolecules, stepsOf.reduce((a, b) => a + b, 0));
+          if (finished === plan.batches.length) {
+            stopAll();
+            resolve(assemble(results as BatchResult[]));
+          } else feed(w);
+        } else if (msg.kind === 'error') {
+          stopAll();
+          reject(new UserError(`sampling batch ${msg.index + 1} failed: ${msg.message}`));
+        }
+      });
+      w.on('error', (e) => {
+        stopAll();
+        reject(e);
+      });
+    }
+  });
+}

@@ -1,0 +1,25 @@
+/**
+ * A sampling worker: loads the checkpoint once, then denoises the batches it is sent.
+ * Messages in: { kind: 'batch', index, nNodes, steps, seed, chain }; out: progress and results.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { type BackendName, initBackend } from '../backend.js';
+import { loadCheckpoint } from '../checkpoint/format.js';
+import { makeModel } from '../diffusion/model.js';
+import { sampleBatch } from '../sample.js';
+
+const { checkpoint, backend } = workerData as { checkpoint: string; backend: BackendName };
+await initBackend(backend);
+const ck = loadCheckpoint(checkpoint);
+const model = makeModel(ck.config, ck.params);
+parentPort!.on('message', (msg: { kind: 'batch'; index: number; nNodes: Int32Array; steps: number; seed: string; chain: number }) => {
+  try {
+    const out = sampleBatch(model, msg.nNodes, msg.index, msg.seed, msg.steps, msg.chain, (step) =>
+      parentPort!.postMessage({ kind: 'progress', index: msg.index, step }),
+    );
+    parentPort!.postMessage({ kind: 'result', index: msg.index, out });
+  } catch (e) {
+    parentPort!.postMessage({ kind: 'error', index: msg.index, message: (e as Error).message });
+  }
+});
+parentPort!.postMessage({ kind: 'ready' });
