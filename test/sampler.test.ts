@@ -30,9 +30,9 @@ describe('sampler', () => {
   });
 
   it('is reproducible for a seed and gives CoM-free molecules of the requested sizes', () => {
-    const a = sampleMolecules(model, { n: 3, steps: 10, rng: new Rng('s'), nAtoms: 6 });
-    const b = sampleMolecules(model, { n: 3, steps: 10, rng: new Rng('s'), nAtoms: 6 });
-    const c = sampleMolecules(model, { n: 3, steps: 10, rng: new Rng('other'), nAtoms: 6 });
+    const a = sampleMolecules(model, { n: 3, steps: 10, seed: 's', nAtoms: 6 });
+    const b = sampleMolecules(model, { n: 3, steps: 10, seed: 's', nAtoms: 6 });
+    const c = sampleMolecules(model, { n: 3, steps: 10, seed: 'other', nAtoms: 6 });
     expect(a.map((m) => Array.from(m.positions))).toEqual(b.map((m) => Array.from(m.positions)));
     expect(a.map((m) => Array.from(m.positions))).not.toEqual(c.map((m) => Array.from(m.positions)));
     for (const m of a) {
@@ -46,16 +46,16 @@ describe('sampler', () => {
   });
 
   it('draws sizes from the histogram and records chains', () => {
-    const mols = sampleMolecules(model, { n: 6, steps: 4, rng: new Rng(9) });
+    const mols = sampleMolecules(model, { n: 6, steps: 4, seed: 9 });
     for (const m of mols) expect([5, 8]).toContain(m.elements.length); // TINY histogram {5: 2, 8: 1}
     const out = sampleChain(model, Int32Array.from([5]), new Rng(1), { steps: 10, keepChainOf: [0], chainEvery: 5 });
     expect(out.chains![0]).toHaveLength(3); // steps 5 and 10, then the decoded molecule
   });
 
   it('rejects impossible options', () => {
-    expect(() => sampleMolecules(model, { n: 0, rng: new Rng(1) })).toThrow(/positive integer/);
-    expect(() => sampleMolecules(model, { n: 1, steps: 0, rng: new Rng(1) })).toThrow(/steps must be an integer in 1\.\.1000/);
-    expect(() => sampleMolecules(model, { n: 1, steps: 1001, rng: new Rng(1) })).toThrow(/1\.\.1000/);
-    expect(() => sampleMolecules(model, { n: 1, nAtoms: 1, rng: new Rng(1) })).toThrow(/--n-atoms/);
+    expect(() => sampleMolecules(model, { n: 0, seed: 1 })).toThrow(/positive integer/);
+    expect(() => sampleMolecules(model, { n: 1, steps: 0, seed: 1 })).toThrow(/steps must be an integer in 1\.\.1000/);
+    expect(() => sampleMolecules(model, { n: 1, steps: 1001, seed: 1 })).toThrow(/1\.\.1000/);
+    expect(() => sampleMolecules(model, { n: 1, nAtoms: 1, seed: 1 })).toThrow(/--n-atoms/);
   });
 });
