@@ -98,6 +98,17 @@ describe('edm command', () => {
     expect(existsSync(join(dir, 'run-xe'))).toBe(false);
   });
 
+  it.skipIf(!HAS_SHARED)('import-torch converts EDM files into a checkpoint that samples (skipped without ../shared)', () => {
+    const r = edm(['import-torch', join(SHARED, 'reference', 'edm', 'small'), '--out', 'imported', '--train', join(SHARED, 'data', 'qm9', 'qm9_test.xyz.gz')], dir);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/nf 32, 2 layers/);
+    const s = edm(['sample', '-n', '2', '--steps', '3', '--checkpoint', 'imported', '--out', 'imp.sdf', '--no-eval'], dir);
+    expect(s.code, s.stderr).toBe(0);
+    const bad = edm(['import-torch', join(dir, 'nowhere'), '--out', 'x', '--train', join(SHARED, 'data', 'qm9', 'qm9_test.xyz.gz')], dir);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/nowhere\/args\.pickle: cannot read/);
+  });
+
   it('evaluate writes JSON atomically and an SVG grid', () => {
     writeFileSync(join(dir, 'water.xyz'), '3\nwater\nO 0 0 0\nH 0.96 0 0\nH -0.24 0.93 0\n');
     const r = edm(['evaluate', 'water.xyz', '--no-train', '--json', 'w.json', '--svg', 'w.svg'], dir);
@@ -109,7 +120,7 @@ describe('edm command', () => {
 
   it('train resumes after kill -9 with the same losses as an uninterrupted run', async () => {
     const mols = HAS_SHARED
-      ? loadQm9Split(join(SHARED, 'data', 'qm9'), 'valid').slice(0, 40)
+      ? (await loadQm9Split(join(SHARED, 'data', 'qm9'), 'valid')).slice(0, 40)
       : Array.from({ length: 40 }, () => ({ elements: ['O', 'H', 'H'], positions: Float32Array.from([0, 0, 0, 0.96, 0, 0, -0.24, 0.93, 0]) }));
     writeFileSync(join(dir, 'small.xyz'), formatXyz(mols));
     const args = (out: string) => ['train', '--train-file', 'small.xyz', '--atoms', 'H,C,N,O,F', '--nf', '16', '--layers', '1', '--batch-size', '8', '--lr', '1e-3', '--steps', '14', '--checkpoint-every', '4', '--log-every', '1', '--validate-every', '0', '--out', out];

@@ -16,8 +16,8 @@ import { train, type TrainOptions } from '../src/train/trainer.js';
 import { HAS_SHARED, SHARED } from './helpers.js';
 
 /** A small training set: QM9 valid molecules when ../shared is present, else hand-made ones. */
-function smallSet(): Molecule[] {
-  if (HAS_SHARED) return loadQm9Split(join(SHARED, 'data', 'qm9'), 'valid').slice(0, 48);
+async function smallSet(): Promise<Molecule[]> {
+  if (HAS_SHARED) return (await loadQm9Split(join(SHARED, 'data', 'qm9'), 'valid')).slice(0, 48);
   const water = '3\nw\nO 0 0 0\nH 0.96 0 0\nH -0.24 0.93 0\n';
   const methane = '5\nm\nC 0 0 0\nH 0.63 0.63 0.63\nH 0.63 -0.63 -0.63\nH -0.63 0.63 -0.63\nH -0.63 -0.63 0.63\n';
   return parseXyz((water + methane).repeat(24));
@@ -28,7 +28,7 @@ describe('training', () => {
   let base: Omit<TrainOptions, 'outDir'>;
   beforeAll(async () => {
     await initBackend('wasm');
-    mols = smallSet();
+    mols = await smallSet();
     base = {
       train: mols,
       valid: mols.slice(0, 8),

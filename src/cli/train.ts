@@ -66,8 +66,8 @@ export function trainCommand(y: Argv): Argv {
         } else {
           const dir = userPath(argv.qm9);
           decoder = argv.atoms ? argv.atoms.split(',').map((s) => s.trim()) : QM9_ATOM_DECODER;
-          trainMols = loadQm9Split(dir, 'train', decoder);
-          validMols = loadQm9Split(dir, 'valid', decoder);
+          trainMols = await loadQm9Split(dir, 'train', decoder);
+          validMols = await loadQm9Split(dir, 'valid', decoder);
           name = 'qm9';
         }
         const info = datasetInfoFrom(name, trainMols, decoder);
