@@ -17,7 +17,7 @@ import { loadRDKit } from './rdkit.js';
 import { checkValidity } from './validity.js';
 
 /** Bump when bond inference, validity or SMILES generation changes: invalidates caches. */
-export const PIPELINE_VERSION = 'edm-protocol-v1';
+export const PIPELINE_VERSION = 'edm-protocol-v2';
 
 /** The training split seen through the evaluation pipeline. */
 export interface TrainingReference {

@@ -7,6 +7,15 @@ import type { Bond, Molecule } from '../data/molecule.js';
 import { toMolBlock } from '../data/sdf.js';
 import { sanitizedSmiles } from './rdkit.js';
 
+/**
+ * A molblock of the bond graph only: coordinates are written as zeros so that RDKit perceives
+ * no stereochemistry from 3D, as in EDM, which builds an RWMol without a conformer. (With the
+ * real coordinates, about half of QM9's SMILES gain @/@@ centres and uniqueness/novelty shift.)
+ */
+export function graphMolBlock(elements: string[], bonds: Bond[]): string {
+  return toMolBlock({ elements, positions: new Float32Array(elements.length * 3) }, bonds);
+}
+
 /** Connected components of a bond graph, each as sorted atom indices, in order of first atom. */
 export function fragments(nAtoms: number, bonds: Bond[]): number[][] {
   const parent = Array.from({ length: nAtoms }, (_, i) => i);
@@ -38,18 +47,14 @@ export interface ValidityResult {
  */
 export function checkValidity(rdkit: RDKitModule, m: Molecule, bonds: Bond[]): ValidityResult {
   const frags = fragments(m.elements.length, bonds);
-  const whole = sanitizedSmiles(rdkit, toMolBlock(m, bonds));
+  const whole = sanitizedSmiles(rdkit, graphMolBlock(m.elements, bonds));
   if (whole === null) return { valid: false, reason: 'RDKit sanitization failed (valence)', fragments: frags.length };
   if (frags.length === 1) return { valid: true, smiles: whole, fragments: 1 };
   let largest = frags[0];
   for (const f of frags) if (f.length > largest.length) largest = f;
   const index = new Map(largest.map((a, k) => [a, k]));
-  const sub: Molecule = {
-    elements: largest.map((a) => m.elements[a]),
-    positions: Float32Array.from(largest.flatMap((a) => [m.positions[a * 3], m.positions[a * 3 + 1], m.positions[a * 3 + 2]])),
-  };
   const subBonds = bonds.filter((b) => index.has(b.i)).map((b) => ({ i: index.get(b.i)!, j: index.get(b.j)!, order: b.order }));
-  const smiles = sanitizedSmiles(rdkit, toMolBlock(sub, subBonds));
+  const smiles = sanitizedSmiles(rdkit, graphMolBlock(largest.map((a) => m.elements[a]), subBonds));
   if (smiles === null) return { valid: false, reason: 'largest fragment failed sanitization', fragments: frags.length };
   return { valid: true, smiles, fragments: frags.length };
 }
