@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { featureDim } from '../config.js';
-import { removeMeanWithMask } from '../egnn/geometry.js';
+import { edgeMaskFromNodeMask, removeMeanWithMask } from '../egnn/geometry.js';
 import { OptionError } from '../errors.js';
 import type { Rng } from '../random.js';
 import { type EdmModel, phi } from './model.js';
@@ -134,10 +134,7 @@ export function sampleChain(model: EdmModel, nNodes: Int32Array, rng: Rng, opts:
   const mask = new Float32Array(B * N);
   for (let b = 0; b < B; b++) for (let i = 0; i < nNodes[b]; i++) mask[b * N + i] = 1;
   const nodeMask = tf.tensor3d(mask, [B, N, 1]);
-  const edgeMask = tf.tidy(() => {
-    const pair = tf.mul(tf.expandDims(nodeMask, 2), tf.expandDims(nodeMask, 1));
-    return tf.mul(pair, tf.sub(1, tf.eye(N)).reshape([1, N, N, 1]));
-  });
+  const edgeMask = edgeMaskFromNodeMask(nodeMask);
   const noiseTensor = (): tf.Tensor => tf.tensor3d(combinedNoise(rng, nNodes, N, F), [B, N, D]);
   let z = noiseTensor();
   const chains: SampleChainResult['chains'] = opts.keepChainOf?.map(() => []);
