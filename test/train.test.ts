@@ -13,6 +13,13 @@ import { loadQm9Split } from '../src/data/qm9.js';
 import type { Molecule } from '../src/data/molecule.js';
 import { parseXyz } from '../src/data/xyz.js';
 import { train, type TrainOptions } from '../src/train/trainer.js';
+import { loadCheckpoint } from '../src/checkpoint/format.js';
+import { makeBatch } from '../src/data/batch.js';
+import { makeModel } from '../src/diffusion/model.js';
+import { trainingLoss } from '../src/diffusion/loss.js';
+import { combinedNoise } from '../src/diffusion/noise.js';
+import { initParams, type Params } from '../src/egnn/params.js';
+import { Rng } from '../src/random.js';
 import { HAS_SHARED, SHARED } from './helpers.js';
 
 /** A small training set: QM9 valid molecules when ../shared is present, else hand-made ones. */
@@ -58,6 +65,24 @@ describe('training', () => {
     expect([...first, ...resumed]).toEqual(straight);
     // 10 steps of 8 molecules over 48 molecules cross an epoch boundary (6 batches per epoch)
     expect(straight.every(Number.isFinite)).toBe(true);
+  });
+
+  it('learns: after 60 steps the loss at t = T (where eps ~ z_T) is far below the initial model\'s', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'edm-learn-'));
+    await train({ ...base, outDir: join(root, 'l'), maxSteps: 60, lr: 3e-3, batchSize: 16, validateEvery: 0 });
+    const ck = loadCheckpoint(join(root, 'l'), true);
+    const raw: Params = {};
+    for (const k of Object.keys(ck.params)) raw[k] = ck.trainState!.tensors[`param/${k}`];
+    const fresh = initParams(base.dynamics, 7, new Rng('7:init'));
+    const batch = makeBatch(mols.slice(0, 16), QM9_ATOM_DECODER);
+    const N = batch.host.nodeMask.length / 16;
+    const noise = { tInt: new Int32Array(16).fill(1000), eps: combinedNoise(new Rng('fixed'), batch.nNodes, N, 6) };
+    const lossOf = (p: Params) => trainingLoss(makeModel(ck.config, p), batch, noise, 29).dataSync()[0];
+    const before = lossOf(fresh);
+    const after = lossOf(raw);
+    expect(after).toBeLessThan(0.5 * before);
+    // and the EMA weights moved away from the initial ones too
+    expect(Array.from(ck.params['embedding.weight'].dataSync())).not.toEqual(Array.from(fresh['embedding.weight'].dataSync()));
   });
 
   it('rejects impossible options', async () => {

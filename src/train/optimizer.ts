@@ -36,6 +36,9 @@ export class AdamW {
    * @param grads gradient per variable name (already clipped)
    */
   apply(grads: Record<string, tf.Tensor>): void {
+    for (const k of Object.keys(this.vars)) {
+      if (!grads[k]) throw new Error(`AdamW: no gradient for parameter ${k}`);
+    }
     const { lr, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weightDecay = 1e-12 } = this.opts;
     this.step++;
     const bc1 = 1 - beta1 ** this.step;
@@ -43,7 +46,6 @@ export class AdamW {
     tf.tidy(() => {
       for (const [k, p] of Object.entries(this.vars)) {
         const g = grads[k];
-        if (!g) continue;
         const m = tf.add(tf.mul(this.m[k], beta1), tf.mul(g, 1 - beta1));
         const v = tf.add(tf.mul(this.v[k], beta2), tf.mul(tf.square(g), 1 - beta2));
         const vmax = tf.maximum(this.vmax[k], v);

@@ -220,6 +220,7 @@ export async function train(opts: TrainOptions): Promise<{ step: number; epoch: 
   let windowMols = 0;
   let lastRate = 0;
   const varList = Object.values(raw);
+  const paramOfVariable = new Map(Object.entries(raw).map(([k, v]) => [v.name, k]));
 
   const save = async (): Promise<void> => {
     const tensors: Record<string, tf.Tensor> = {};
@@ -277,8 +278,11 @@ export async function train(opts: TrainOptions): Promise<{ step: number; epoch: 
     const mols = batches[batchIndex++].map((i) => opts.train[i]);
     const batch = makeBatch(mols, config.dataset.atomDecoder);
     const noise = drawStepNoise(model, batch, noiseRng);
-    const { value, grads } = tf.variableGrads(() => trainingLoss(model, batch, noise, denomN), varList);
+    const { value, grads: byVariable } = tf.variableGrads(() => trainingLoss(model, batch, noise, denomN), varList);
     const loss = value.dataSync()[0];
+    // variableGrads keys gradients by tfjs variable name; the optimiser works by parameter name
+    const grads: Record<string, tf.Tensor> = {};
+    for (const [name, g] of Object.entries(byVariable)) grads[paramOfVariable.get(name)!] = g;
     const gradList = Object.values(grads);
     const norm = globalNorm(gradList);
     disposeBatch(batch);
