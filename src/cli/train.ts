@@ -80,14 +80,17 @@ export function trainCommand(y: Argv): Argv {
         process.on('SIGINT', onSignal);
         process.on('SIGTERM', onSignal);
         const tty = process.stderr.isTTY;
+        // the bar counts steps when the run has a step budget, else seconds of the --hours budget
+        const stepBudget = argv.steps ?? (argv.epochs ? Math.ceil((argv.epochs * trainMols.length) / argv['batch-size']) : 0);
+        const timeBudget = argv.hours !== undefined ? Math.round(argv.hours * 3600) : 0;
+        const byTime = stepBudget === 0;
         const bar = tty
           ? new cliProgress.SingleBar(
-              { format: 'train |{bar}| step {value} epoch {epoch} loss {loss} {rate} mol/s ETA {eta_formatted}', etaBuffer: 200 },
+              { format: `train |{bar}| step {step} epoch {epoch} loss {loss} {rate} mol/s ${byTime ? 'time left' : 'ETA'} {eta_formatted}`, etaBuffer: 200 },
               cliProgress.Presets.shades_classic,
             )
           : undefined;
-        const totalSteps = argv.steps ?? (argv.epochs ? Math.ceil((argv.epochs * trainMols.length) / argv['batch-size']) : 0);
-        bar?.start(totalSteps || 1, 0, { epoch: 0, loss: '-', rate: '-' });
+        bar?.start(byTime ? timeBudget : stepBudget, 0, { step: 0, epoch: 0, loss: '-', rate: '-' });
         const t0 = Date.now();
         const result = await train({
           outDir: userPath(argv.out),
@@ -113,7 +116,8 @@ export function trainCommand(y: Argv): Argv {
           sampleEvery: argv['sample-every'],
           onSample: argv['sample-every'] ? (m, step) => stabilityProbe(m, argv['sample-count'], argv['sample-steps'], step) : undefined,
           onStep: (s) => {
-            if (bar) bar.update(s.step, { epoch: (s.epoch + s.epochProgress).toFixed(2), loss: s.loss.toFixed(4), rate: s.moleculesPerSecond.toFixed(1) });
+            const payload = { step: s.step, epoch: (s.epoch + s.epochProgress).toFixed(2), loss: s.loss.toFixed(4), rate: s.moleculesPerSecond.toFixed(1) };
+            if (bar) bar.update(byTime ? Math.round((Date.now() - t0) / 1000) : s.step, payload);
             else if (s.step % 100 === 0) {
               process.stderr.write(`step ${s.step} epoch ${(s.epoch + s.epochProgress).toFixed(3)} loss ${s.loss.toFixed(4)} grad ${s.gradNorm.toFixed(2)} ${s.moleculesPerSecond.toFixed(1)} mol/s ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
             }
