@@ -5,8 +5,9 @@
 import type { Bond, Molecule } from '../data/molecule.js';
 import { distance } from '../decode/bonds.js';
 
-/** Bond-length histograms use bins of this width, Å, from 0 to BOND_HIST_MAX_ANGSTROM. */
+/** Width of a bond-length histogram bin, Å. */
 export const BOND_BIN_ANGSTROM = 0.01;
+/** Bond-length histograms cover 0 to this, Å (longer bonds fall in the last bin). */
 export const BOND_HIST_MAX_ANGSTROM = 3;
 
 /** Counts that summarise a set of molecules. */
