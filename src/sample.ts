@@ -93,7 +93,9 @@ export function planSampling(model: EdmModel, opts: { n: number; batchSize?: num
     throw new OptionError(`steps must be an integer in 1..${T}, got ${opts.steps}`);
   }
   const seed = String(opts.seed);
-  const sizes = opts.nAtoms !== undefined ? new Int32Array(n).fill(opts.nAtoms) : sampleNNodes(model.config.dataset.nNodesHistogram, n, new Rng(`${seed}:sizes`));
+  // sizes sorted so that each batch pads to nearly its own size: edge work grows with N^2, and
+  // random sizes would pad a batch of 50 QM9-sized molecules to about 27 atoms for a mean of 18
+  const sizes = opts.nAtoms !== undefined ? new Int32Array(n).fill(opts.nAtoms) : sampleNNodes(model.config.dataset.nNodesHistogram, n, new Rng(`${seed}:sizes`)).sort();
   const batches: Int32Array[] = [];
   for (let start = 0; start < n; start += batchSize) batches.push(sizes.slice(start, Math.min(n, start + batchSize)));
   return { seed, steps: opts.steps, chain: opts.chain ?? 0, batches };
