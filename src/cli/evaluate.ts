@@ -6,7 +6,7 @@ import { writeFileAtomic } from '../data/files.js';
 import { readMolecules } from '../data/read.js';
 import { SINGLE_BOND_PM } from '../decode/bond-tables.js';
 import { type EvaluationReport, evaluateMolecules } from '../metrics/evaluate.js';
-import { type TrainingReference, trainingReference } from '../metrics/reference.js';
+import { type TrainingReference, cacheDir, trainingReference } from '../metrics/reference.js';
 import { svgGrid } from '../report/svg.js';
 import { formatReport, reportJson } from '../report/table.js';
 import { DEFAULT_QM9_DIR, exists, runCommand, userPath } from './common.js';
@@ -24,8 +24,9 @@ export const EVALUATION_ELEMENTS = Object.keys(SINGLE_BOND_PM);
  */
 export async function referenceFor(train: string | boolean | undefined): Promise<TrainingReference | undefined> {
   if (train === false) return undefined;
-  if (typeof train === 'string' && train !== '') return trainingReference(userPath(train));
-  if (exists(DEFAULT_TRAIN_FILE)) return trainingReference(DEFAULT_TRAIN_FILE);
+  const say = (p: string) => () => process.stderr.write(`edm: computing the SMILES of ${p} for novelty (once; cached in ${cacheDir()})\n`);
+  if (typeof train === 'string' && train !== '') return trainingReference(userPath(train), say(train));
+  if (exists(DEFAULT_TRAIN_FILE)) return trainingReference(DEFAULT_TRAIN_FILE, say(DEFAULT_TRAIN_FILE));
   return undefined;
 }
 

@@ -52,9 +52,10 @@ export async function computeReference(mols: Molecule[], source: string, key: st
 /**
  * The reference of a training file, from the cache when its key matches.
  * @param path SDF/XYZ training file
+ * @param onCompute called when the cache misses and the reference is being computed
  * @throws InputError if the file cannot be read or parsed
  */
-export async function trainingReference(path: string): Promise<TrainingReference> {
+export async function trainingReference(path: string, onCompute?: () => void): Promise<TrainingReference> {
   const rdkit = await loadRDKit();
   let bytes: Buffer;
   try {
@@ -72,6 +73,7 @@ export async function trainingReference(path: string): Promise<TrainingReference
       // a damaged cache is recomputed below
     }
   }
+  onCompute?.();
   const ref = await computeReference(readMolecules(path), path, key);
   try {
     mkdirSync(cacheDir(), { recursive: true });
