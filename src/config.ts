@@ -104,6 +104,11 @@ export function featureDim(cfg: Pick<EdmConfig, 'dataset' | 'diffusion'>): numbe
   return cfg.dataset.atomDecoder.length + (cfg.diffusion.includeCharges ? 1 : 0);
 }
 
+/** Input width of the dynamics network: the features plus the time channel (EDM condition_time). */
+export function dynamicsInputDim(cfg: Pick<EdmConfig, 'dataset' | 'diffusion'>): number {
+  return featureDim(cfg) + 1;
+}
+
 function check(cond: boolean, what: string, source: string): void {
   if (!cond) throw new CheckpointError(`${source}: invalid config: ${what}`);
 }

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { featureDim } from '../config.js';
 import type { Batch } from '../data/batch.js';
 import type { Rng } from '../random.js';
-import { type EdmModel, logPhGivenZ0, normalizedXh, phi } from './model.js';
+import { type EdmModel, normalizedXh, phi } from './model.js';
 import { combinedNoise } from './noise.js';
 import { alphaOf, sigmaOf } from './schedule.js';
 import { perMolecule } from './tensors.js';
@@ -54,27 +54,4 @@ export function trainingLoss(model: EdmModel, batch: Batch, noise: StepNoise, de
   const channelWeight = tf.concat([tf.ones([B, 1, 3]), tf.mul(perMolecule(hWeight), tf.ones([1, 1, D - 3]))], 2);
   const perRow = tf.div(tf.sum(tf.mul(sq, channelWeight), [1, 2]), D * denomN);
   return tf.mul(0.5, tf.mean(perRow)) as tf.Scalar;
-}
-
-/**
- * The weight-independent part of the t = 0 rows' loss, -log p(h | z_0), summed over the batch
- * and divided by B (for reporting the loss as EDM does; it has no gradient).
- */
-export function t0FeatureTerm(model: EdmModel, batch: Batch, noise: StepNoise): number {
-  const zeroRows = Array.from(noise.tInt).map((k, b) => (k === 0 ? b : -1)).filter((b) => b >= 0);
-  if (zeroRows.length === 0) return 0;
-  const B = batch.nNodes.length;
-  const N = batch.host.nodeMask.length / B;
-  const F = featureDim(model.config);
-  const D = 3 + F;
-  const xh = normalizedXh(model, batch);
-  const xhData = xh.dataSync();
-  xh.dispose();
-  const g0 = model.schedule.gammaAt(0);
-  const z0h = new Float32Array(B * N * F);
-  for (let a = 0; a < B * N; a++) {
-    for (let f = 0; f < F; f++) z0h[a * F + f] = alphaOf(g0) * xhData[a * D + 3 + f] + sigmaOf(g0) * noise.eps[a * D + 3 + f];
-  }
-  const logPh = logPhGivenZ0(model, batch, z0h, new Array(B).fill(g0));
-  return zeroRows.reduce((s, b) => s - logPh[b], 0) / B;
 }

@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../data/files.js';
+import { InputError } from '../errors.js';
 import type { Molecule } from '../data/molecule.js';
 import { readMolecules } from '../data/read.js';
 import { inferBonds } from '../decode/bonds.js';
@@ -60,8 +61,8 @@ export async function trainingReference(path: string, onCompute?: () => void): P
   let bytes: Buffer;
   try {
     bytes = readFileSync(path);
-  } catch {
-    return computeReference(readMolecules(path), path, 'unreadable'); // readMolecules throws the clear error
+  } catch (e) {
+    throw new InputError(`cannot read file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, path);
   }
   const key = createHash('sha256').update(bytes).update(PIPELINE_VERSION).update(rdkit.version()).digest('hex').slice(0, 32);
   const file = join(cacheDir(), `train-reference-${key}.json`);

@@ -7,7 +7,7 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import type { DatasetInfo, DiffusionConfig, DynamicsConfig, EdmConfig, TrainingProvenance } from '../config.js';
+import { type DatasetInfo, type DiffusionConfig, type DynamicsConfig, type EdmConfig, type TrainingProvenance, dynamicsInputDim } from '../config.js';
 import { loadCheckpoint, saveCheckpoint } from '../checkpoint/format.js';
 import { disposeBatch, makeBatch } from '../data/batch.js';
 import { bucketedBatches } from '../data/dataset.js';
@@ -162,8 +162,7 @@ export async function train(opts: TrainOptions): Promise<{ step: number; epoch: 
       diffusion: opts.diffusion,
       dataset: opts.datasetInfo,
     };
-    const inNodeNf = config.dataset.atomDecoder.length + (config.diffusion.includeCharges ? 1 : 0) + 1;
-    const init = initParams(config.dynamics, inNodeNf, new Rng(`${seed}:init`));
+    const init = initParams(config.dynamics, dynamicsInputDim(config), new Rng(`${seed}:init`));
     raw = toVariables(init, true);
     ema = toVariables(init, false);
     tf.dispose(Object.values(init));
@@ -181,7 +180,7 @@ export async function train(opts: TrainOptions): Promise<{ step: number; epoch: 
   let moleculesSeen = saved?.moleculesSeen ?? 0;
   const wallBefore = saved?.wallTimeSeconds ?? 0;
   let epochRngState: RngState = saved?.epochRng ?? new Rng(`${seed}:data`).state();
-  let dataRng = new Rng(`${seed}:data`, epochRngState);
+  const dataRng = new Rng(`${seed}:data`, epochRngState);
   let batches = bucketedBatches(opts.train, options.batchSize, dataRng);
   const noiseRng = new Rng(`${seed}:noise`, saved?.noiseRng);
   const validSet = opts.valid ? new Rng(`${seed}:validset`).shuffle([...opts.valid]).slice(0, opts.validSize ?? 500) : undefined;
@@ -241,7 +240,6 @@ export async function train(opts: TrainOptions): Promise<{ step: number; epoch: 
       epoch++;
       batchIndex = 0;
       epochRngState = dataRng.state();
-      dataRng = new Rng(`${seed}:data`, epochRngState);
       batches = bucketedBatches(opts.train, options.batchSize, dataRng);
       if (done()) break;
     }

@@ -2,6 +2,7 @@
  * Validation NLL during training, on fixed molecules and fixed noise.
  */
 import * as tf from '@tensorflow/tfjs';
+import { featureDim } from '../config.js';
 import { disposeBatch, makeBatch } from '../data/batch.js';
 import type { Molecule } from '../data/molecule.js';
 import { type EdmModel, nll } from '../diffusion/model.js';
@@ -23,7 +24,7 @@ export function validationNll(model: EdmModel, mols: Molecule[], batchSize: numb
     const batch = makeBatch(part, model.config.dataset.atomDecoder);
     const B = part.length;
     const N = batch.host.nodeMask.length / B;
-    const F = batch.hCat.shape[2] + (model.config.diffusion.includeCharges ? 1 : 0);
+    const F = featureDim(model.config);
     const tInt = Int32Array.from({ length: B }, () => rng.int(1, model.schedule.timesteps));
     const epsT = tf.tensor3d(combinedNoise(rng, batch.nNodes, N, F), [B, N, 3 + F]);
     const eps0 = tf.tensor3d(combinedNoise(rng, batch.nNodes, N, F), [B, N, 3 + F]);
