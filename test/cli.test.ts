@@ -118,12 +118,53 @@ describe('edm command', () => {
     expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 
-  it('train resumes after kill -9 with the same losses as an uninterrupted run', async () => {
+  it('train on 1 and 2 gradient workers gives byte-identical checkpoints; the curve writes curve.csv, curve.svg and best/', async () => {
+    const mols = HAS_SHARED
+      ? (await loadQm9Split(join(SHARED, 'data', 'qm9'), 'valid')).slice(0, 40)
+      : Array.from({ length: 40 }, (_, i) => ({ elements: ['O', 'H', 'H'], positions: Float32Array.from([0, 0, 0, 0.96 + i * 1e-3, 0, 0, -0.24, 0.93, 0]) }));
+    writeFileSync(join(dir, 'w.xyz'), formatXyz(mols));
+    const args = (out: string, workers: number) => ['train', '--train-file', 'w.xyz', '--atoms', 'H,C,N,O,F', '--nf', '16', '--layers', '2', '--batch-size', '9', '--lr', '1e-3', '--steps', '6', '--validate-every', '0', '--valid-file', 'w.xyz', '--valid-size', '8', '--workers', String(workers), '--curve-every', '3', '--curve-samples', '6', '--curve-steps', '4', '--out', out];
+    const one = edm(args('w1', 1), dir);
+    expect(one.code, one.stderr).toBe(0);
+    const two = edm(args('w2', 2), dir);
+    expect(two.code, two.stderr).toBe(0);
+    const bins = (run: string) => readdirSync(join(dir, run)).filter((f) => f.endsWith('.bin')).sort();
+    expect(bins('w1')).toEqual(['train-state-step6.bin', 'weights-step6.bin']);
+    for (const f of bins('w1')) expect(readFileSync(join(dir, 'w2', f)).equals(readFileSync(join(dir, 'w1', f))), f).toBe(true);
+    // two curve points (steps 3 and 6) with metrics in [0, 1], equal for 1 and 2 workers
+    const csv = readFileSync(join(dir, 'w1', 'curve.csv'), 'utf8').trim().split('\n');
+    expect(csv[0]).toBe('step,epoch,cpu_hours,wall_hours,atom_stability,molecule_stability,validity,uniqueness,valid_nll,samples,sampling_steps,probe_seconds');
+    expect(csv.slice(1).map((l) => l.split(',')[0])).toEqual(['3', '6']);
+    const cells = (run: string) => readFileSync(join(dir, run, 'curve.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(',').slice(4, 11).join(','));
+    expect(cells('w2')).toEqual(cells('w1'));
+    for (const l of csv.slice(1)) {
+      const v = l.split(',').map(Number);
+      for (const k of [4, 5, 6, 7]) {
+        expect(v[k]).toBeGreaterThanOrEqual(0);
+        expect(v[k]).toBeLessThanOrEqual(1);
+      }
+      expect(v[8]).toBeGreaterThan(0); // validation NLL
+      expect(v[9]).toBe(6);
+    }
+    expect(readFileSync(join(dir, 'w1', 'curve.svg'), 'utf8')).toMatch(/^<svg[\s\S]*CPU-hours of training/);
+    expect(existsSync(join(dir, 'w1', 'best', 'config.json'))).toBe(true);
+    // the checkpoint carries its training SMILES: sampling reports novelty from them
+    expect(existsSync(join(dir, 'w1', 'train-reference.json.gz'))).toBe(true);
+    const s = edm(['sample', '-n', '4', '--steps', '4', '--checkpoint', 'w1', '--out', 'nov.sdf'], dir);
+    expect(s.code, s.stderr).toBe(0);
+    expect(s.stdout).toMatch(/novelty vs w\.xyz \(stored in/);
+    // one command regenerates the picture from the CSV
+    const plot = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'plot-curve.ts'), join(dir, 'w2')], { cwd: ROOT, encoding: 'utf8' });
+    expect(plot.status, plot.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'w2', 'curve.svg'), 'utf8')).toMatch(/^<svg/);
+  });
+
+  it('train on 2 gradient workers resumes after kill -9 with the same losses as an uninterrupted run', async () => {
     const mols = HAS_SHARED
       ? (await loadQm9Split(join(SHARED, 'data', 'qm9'), 'valid')).slice(0, 40)
       : Array.from({ length: 40 }, () => ({ elements: ['O', 'H', 'H'], positions: Float32Array.from([0, 0, 0, 0.96, 0, 0, -0.24, 0.93, 0]) }));
     writeFileSync(join(dir, 'small.xyz'), formatXyz(mols));
-    const args = (out: string) => ['train', '--train-file', 'small.xyz', '--atoms', 'H,C,N,O,F', '--nf', '16', '--layers', '1', '--batch-size', '8', '--lr', '1e-3', '--steps', '14', '--checkpoint-every', '4', '--log-every', '1', '--validate-every', '0', '--out', out];
+    const args = (out: string) => ['train', '--train-file', 'small.xyz', '--atoms', 'H,C,N,O,F', '--nf', '16', '--layers', '1', '--batch-size', '8', '--lr', '1e-3', '--steps', '14', '--checkpoint-every', '4', '--log-every', '1', '--validate-every', '0', '--workers', '2', '--out', out];
     const straight = edm(args('straight'), dir);
     expect(straight.code, straight.stderr).toBe(0);
     // start the same run, kill -9 once its step-8 checkpoint exists, then resume

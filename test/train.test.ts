@@ -48,6 +48,8 @@ describe('training', () => {
       checkpointEvery: 4,
       validateEvery: 5,
       validSize: 8,
+      // worker threads load compiled files; the CLI tests cover them (workers 1 and 2)
+      workers: 0,
     };
   });
 

@@ -53,7 +53,7 @@ export function sampleCommand(y: Argv): Argv {
         .option('steps', { type: 'number', describe: 'denoising steps (default: all of the trained schedule, 1000)' })
         .option('out', { type: 'string', default: 'samples.sdf', describe: '.sdf (with bonds) or .xyz' })
         .option('chain', { type: 'number', default: 0, describe: 'write the denoising trajectory of this many molecules as multi-frame XYZ' })
-        .option('train', { type: 'string', describe: 'training molecules for novelty (default: QM9 train split if present; --no-train to skip)' })
+        .option('train', { type: 'string', describe: 'training molecules for novelty (default: the SMILES stored in the checkpoint, else QM9 train split if present; --no-train to skip)' })
         .option('eval', { type: 'boolean', default: true, describe: 'score the samples (--no-eval to skip)' })
         .option('svg', { type: 'string', describe: 'also draw the valid molecules in an SVG grid' })
         .option('backend', { type: 'string', choices: ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] }),
@@ -103,7 +103,7 @@ export function sampleCommand(y: Argv): Argv {
         process.stdout.write(`wrote ${n} molecules to ${argv.out} (${steps} denoising steps, ${seconds.toFixed(1)} s, ${((n * steps) / seconds).toFixed(1)} molecule-steps/s on ${backend}${workers > 1 ? ` x ${workers} workers` : ''})\n`);
         if (argv.chain > 0) process.stdout.write(`wrote denoising trajectories of ${Math.min(argv.chain, n)} molecules to ${besideOutput(argv.out, '.chain.xyz')}\n`);
         if (!argv.eval) return;
-        const ref = await referenceFor(argv.train as string | boolean | undefined);
+        const ref = await referenceFor(argv.train as string | boolean | undefined, ckDir);
         const r = await evaluateMolecules(result.molecules, { trainSmiles: ref?.smiles, trainStats: ref?.stats });
         process.stdout.write('\n' + formatReport(r, `metrics of ${n} samples from ${ckDir}${ref ? ` (novelty vs ${ref.source})` : ''}`));
         await writeReportFiles(r, jsonPath, argv.svg, 48, {

@@ -1,6 +1,8 @@
 /**
  * `edm train`: train on QM9 (EDM split) or on a user's own SDF/XYZ files.
  */
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Argv } from 'yargs';
 import cliProgress from 'cli-progress';
 import { EDM_QM9_DIFFUSION, EDM_QM9_DYNAMICS, type NoiseScheduleName } from '../config.js';
@@ -8,9 +10,9 @@ import { QM9_ATOM_DECODER, datasetInfoFrom } from '../data/dataset.js';
 import { loadQm9Split } from '../data/qm9.js';
 import { readMolecules } from '../data/read.js';
 import { OptionError } from '../errors.js';
+import { CHECKPOINT_REFERENCE_FILE, computeReference, saveReference } from '../metrics/reference.js';
 import { train } from '../train/trainer.js';
 import { DEFAULT_QM9_DIR, runCommand, startBackend, userPath } from './common.js';
-import { stabilityProbe } from './probe.js';
 
 /** Register the command. */
 export function trainCommand(y: Argv): Argv {
@@ -39,9 +41,11 @@ export function trainCommand(y: Argv): Argv {
         .option('log-every', { type: 'number', default: 50, describe: 'steps between loss lines in train-log.jsonl' })
         .option('validate-every', { type: 'number', default: 2000 })
         .option('valid-size', { type: 'number', default: 500 })
-        .option('sample-every', { type: 'number', default: 0, describe: 'steps between small sampling runs (0: never)' })
-        .option('sample-count', { type: 'number', default: 32 })
-        .option('sample-steps', { type: 'number', default: 250, describe: 'denoising steps of the small sampling runs' })
+        .option('workers', { type: 'number', describe: 'threads computing gradients (default: one per core on wasm; 0 = this thread)' })
+        .option('shards', { type: 'number', default: 2, describe: 'micro-batches per step, summed in a fixed order: results depend on this, not on --workers (kept on --resume)' })
+        .option('curve-every', { type: 'number', default: 0, describe: 'steps between learning-curve points (sample, score, write curve.csv; 0: never)' })
+        .option('curve-samples', { type: 'number', default: 200, describe: 'molecules sampled (fixed seed) at each curve point' })
+        .option('curve-steps', { type: 'number', default: 500, describe: 'denoising steps of the curve samples' })
         .option('resume', { type: 'boolean', default: false, describe: 'continue exactly from --out' })
         .option('backend', { type: 'string', choices: ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] }),
     (argv) =>
@@ -56,6 +60,7 @@ export function trainCommand(y: Argv): Argv {
         let trainMols;
         let validMols;
         let name: string;
+        let source: string;
         let decoder: string[];
         if (argv['train-file']) {
           const given = argv.atoms ? argv.atoms.split(',').map((s) => s.trim()) : undefined;
@@ -63,14 +68,23 @@ export function trainCommand(y: Argv): Argv {
           decoder = given ?? [...new Set(trainMols.flatMap((m) => m.elements))].sort();
           validMols = argv['valid-file'] ? readMolecules(userPath(argv['valid-file']), decoder) : undefined;
           name = 'custom';
+          source = argv['train-file'];
         } else {
           const dir = userPath(argv.qm9);
           decoder = argv.atoms ? argv.atoms.split(',').map((s) => s.trim()) : QM9_ATOM_DECODER;
           trainMols = await loadQm9Split(dir, 'train', decoder);
           validMols = await loadQm9Split(dir, 'valid', decoder);
           name = 'qm9';
+          source = 'QM9 train split (EDM split)';
         }
         const info = datasetInfoFrom(name, trainMols, decoder);
+        // the checkpoint carries its training SMILES, so novelty needs no training data later
+        const outDir = userPath(argv.out);
+        if (!existsSync(join(outDir, CHECKPOINT_REFERENCE_FILE))) {
+          process.stderr.write(`edm: computing the SMILES of ${trainMols.length} training molecules for novelty (stored in the checkpoint)\n`);
+          mkdirSync(outDir, { recursive: true });
+          await saveReference(outDir, await computeReference(trainMols, source, `${name}:${trainMols.length}`));
+        }
         const stop = { stop: false };
         const onSignal = (): void => {
           if (stop.stop) process.exit(130);
@@ -93,7 +107,7 @@ export function trainCommand(y: Argv): Argv {
         bar?.start(byTime ? timeBudget : stepBudget, 0, { step: 0, epoch: 0, loss: '-', rate: '-' });
         const t0 = Date.now();
         const result = await train({
-          outDir: userPath(argv.out),
+          outDir,
           train: trainMols,
           valid: validMols,
           datasetInfo: info,
@@ -113,8 +127,9 @@ export function trainCommand(y: Argv): Argv {
           resume: argv.resume,
           command: `edm ${process.argv.slice(2).join(' ')}`,
           stopSignal: stop,
-          sampleEvery: argv['sample-every'],
-          onSample: argv['sample-every'] ? (m, step) => stabilityProbe(m, argv['sample-count'], argv['sample-steps'], step) : undefined,
+          workers: argv.workers,
+          shards: argv.shards,
+          curve: argv['curve-every'] > 0 ? { every: argv['curve-every'], samples: argv['curve-samples'], steps: argv['curve-steps'] } : undefined,
           onStep: (s) => {
             const payload = { step: s.step, epoch: (s.epoch + s.epochProgress).toFixed(2), loss: s.loss.toFixed(4), rate: s.moleculesPerSecond.toFixed(1) };
             if (bar) bar.update(byTime ? Math.round((Date.now() - t0) / 1000) : s.step, payload);
@@ -123,7 +138,7 @@ export function trainCommand(y: Argv): Argv {
             }
           },
           onEvent: (e) => {
-            if (e.event === 'validation' || e.event === 'sample' || e.event === 'nonfinite') {
+            if (e.event === 'validation' || e.event === 'curve' || e.event === 'nonfinite') {
               const line = `${JSON.stringify(e)}\n`;
               if (bar) bar.stop();
               process.stderr.write(line);

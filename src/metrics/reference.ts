@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { gunzipSync, gzipSync, strFromU8, strToU8 } from 'fflate';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../data/files.js';
@@ -83,4 +84,57 @@ export async function trainingReference(path: string, onCompute?: () => void): P
     // caching is an optimisation: an unwritable cache folder only costs time
   }
   return ref;
+}
+
+/** File name of the training reference inside a checkpoint folder. */
+export const CHECKPOINT_REFERENCE_FILE = 'train-reference.json.gz';
+
+/** What a checkpoint's reference file holds besides the reference itself. */
+interface StoredReference {
+  pipelineVersion: string;
+  rdkitVersion: string;
+  source: string;
+  key: string;
+  molecules: number;
+  smiles: string[];
+  stats: DistributionStats;
+}
+
+/**
+ * Store a training reference inside a checkpoint folder (gzip JSON, atomically), with the
+ * pipeline and RDKit versions that made it, so novelty can be reported where the training
+ * data is absent.
+ */
+export async function saveReference(dir: string, ref: TrainingReference): Promise<void> {
+  const rdkit = await loadRDKit();
+  const stored: StoredReference = {
+    pipelineVersion: PIPELINE_VERSION,
+    rdkitVersion: rdkit.version(),
+    source: ref.source,
+    key: ref.key,
+    molecules: ref.molecules,
+    smiles: [...ref.smiles].sort(),
+    stats: ref.stats,
+  };
+  writeFileAtomic(join(dir, CHECKPOINT_REFERENCE_FILE), gzipSync(strToU8(JSON.stringify(stored)), { level: 9, mtime: 0 }));
+}
+
+/**
+ * The training reference stored in a checkpoint folder, if any and if it was made by this
+ * pipeline version (a different pipeline would make different SMILES, so novelty would lie).
+ * @returns the reference, or a reason why there is none
+ */
+export function loadReference(dir: string): TrainingReference | { missing: string } {
+  const path = join(dir, CHECKPOINT_REFERENCE_FILE);
+  if (!existsSync(path)) return { missing: `${dir} has no ${CHECKPOINT_REFERENCE_FILE}` };
+  let stored: StoredReference;
+  try {
+    stored = JSON.parse(strFromU8(gunzipSync(readFileSync(path))));
+  } catch (e) {
+    return { missing: `${path}: unreadable (${(e as Error).message})` };
+  }
+  if (stored.pipelineVersion !== PIPELINE_VERSION) {
+    return { missing: `${path} was made by pipeline ${stored.pipelineVersion}, this is ${PIPELINE_VERSION}` };
+  }
+  return { source: `${stored.source} (stored in ${dir}, RDKit ${stored.rdkitVersion})`, key: stored.key, molecules: stored.molecules, smiles: new Set(stored.smiles), stats: stored.stats };
 }

@@ -7,18 +7,22 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import type { BackendName } from '../backend.js';
 import { type DatasetInfo, type DiffusionConfig, type DynamicsConfig, type EdmConfig, type TrainingProvenance, dynamicsInputDim } from '../config.js';
 import { loadCheckpoint, saveCheckpoint } from '../checkpoint/format.js';
-import { disposeBatch, makeBatch } from '../data/batch.js';
 import { bucketedBatches } from '../data/dataset.js';
 import type { Molecule } from '../data/molecule.js';
-import { drawStepNoise, trainingLoss } from '../diffusion/loss.js';
-import { type EdmModel, makeModel } from '../diffusion/model.js';
+import { makeModel } from '../diffusion/model.js';
 import { validationNll } from './validation.js';
+import { writeFileAtomic } from '../data/files.js';
+import { curveSvg } from '../report/curve-plot.js';
+import { type CurveProbeOptions, type CurveRow, isBest, probeSamples, readCurve, writeCurve } from './curve.js';
+import { type GradientEngine, LocalGradients, WorkerGradients, defaultTrainWorkers } from './grad-pool.js';
+import { combineShards, flatNorm, flatten, makeShardTasks, paramOrder, unflatten } from './gradients.js';
 import { initParams, type Params } from '../egnn/params.js';
 import { CheckpointError, OptionError, UserError } from '../errors.js';
 import { Rng, type RngState } from '../random.js';
-import { AdamW, GradNormQueue, globalNorm, updateEma } from './optimizer.js';
+import { AdamW, GradNormQueue, updateEma } from './optimizer.js';
 
 /** Options of `train`. */
 export interface TrainOptions {
@@ -57,9 +61,20 @@ export interface TrainOptions {
   onStep?: (s: StepReport) => void;
   /** called with validation and other events */
   onEvent?: (e: Record<string, unknown>) => void;
-  /** extra evaluation run every `sampleEvery` steps on the EMA model (e.g. sampling stability) */
-  sampleEvery?: number;
-  onSample?: (model: EdmModel, step: number) => Promise<Record<string, number>>;
+  /**
+   * threads computing gradients: 0 computes in this thread; default one per core on the wasm
+   * and cpu backends (each worker starts its own backend), 0 on tfjs-node (already threaded)
+   */
+  workers?: number;
+  /**
+   * micro-batches per step, each with its own gradient, summed in a fixed order: the result of
+   * a step depends on this number, never on `workers` (default 2; saved, and kept on resume)
+   */
+  shards?: number;
+  /** backend the gradient and sampling workers start (default: this thread's) */
+  backend?: BackendName;
+  /** learning curve: every `every` steps, sample and score a fixed set (see curve.ts) */
+  curve?: { every: number; samples: number; steps: number };
 }
 
 /** What a step reports. */
@@ -85,8 +100,21 @@ interface SavedState {
   nanSteps: number;
   optimizerStep: number;
   wallTimeSeconds: number;
+  /** CPU time of training (all threads, curve probes excluded); absent in early checkpoints */
+  cpuSeconds?: number;
   moleculesSeen: number;
-  options: { batchSize: number; lr: number; emaDecay: number; clipGrad: boolean };
+  options: { batchSize: number; lr: number; emaDecay: number; clipGrad: boolean; shards?: number };
+}
+
+/** Training-state tensor names: raw weights and the optimiser's moments, by parameter. */
+const STATE_PREFIXES = ['param', 'm', 'v', 'vmax'] as const;
+
+/** The training-state tensors of a run, under their checkpoint names (`param/…`, `m/…`, …). */
+function stateTensors(raw: Record<string, tf.Variable>, optimizer: AdamW): Record<string, tf.Tensor> {
+  const out: Record<string, tf.Tensor> = {};
+  const source = { param: raw, m: optimizer.m, v: optimizer.v, vmax: optimizer.vmax };
+  for (const prefix of STATE_PREFIXES) for (const k of Object.keys(raw)) out[`${prefix}/${k}`] = source[prefix][k];
+  return out;
 }
 
 function toVariables(p: Params, trainable: boolean): Record<string, tf.Variable> {
@@ -95,11 +123,67 @@ function toVariables(p: Params, trainable: boolean): Record<string, tf.Variable>
   return out;
 }
 
+/** Weights, EMA and optimiser of a run: fresh, or read back from a checkpoint for `resume`. */
+interface RunState {
+  config: EdmConfig;
+  raw: Record<string, tf.Variable>;
+  ema: Record<string, tf.Variable>;
+  optimizer: AdamW;
+  saved?: SavedState;
+}
+
+function initialiseRun(opts: TrainOptions, lr: number, seed: number): RunState {
+  if (!opts.resume) {
+    const config: EdmConfig = { format: 'edm-ts-checkpoint', version: 1, dynamics: opts.dynamics, diffusion: opts.diffusion, dataset: opts.datasetInfo };
+    const init = initParams(config.dynamics, dynamicsInputDim(config), new Rng(`${seed}:init`));
+    const raw = toVariables(init, true);
+    const ema = toVariables(init, false);
+    tf.dispose(Object.values(init));
+    return { config, raw, ema, optimizer: new AdamW(raw, { lr }) };
+  }
+  const ck = loadCheckpoint(opts.outDir, true);
+  const saved = ck.trainState!.state as unknown as SavedState;
+  const t = ck.trainState!.tensors;
+  try {
+    if (saved.seed !== seed) throw new OptionError(`resume: the checkpoint was trained with seed ${saved.seed}, not ${seed}`);
+    for (const prefix of STATE_PREFIXES) {
+      for (const k of Object.keys(ck.params)) {
+        if (!t[`${prefix}/${k}`]) throw new CheckpointError(`${opts.outDir}: training state lacks ${prefix}/${k}`);
+      }
+    }
+    const raw = toVariables(Object.fromEntries(Object.keys(ck.params).map((k) => [k, t[`param/${k}`]])), true);
+    const ema = toVariables(ck.params, false);
+    const optimizer = new AdamW(raw, { lr: saved.options.lr });
+    for (const k of Object.keys(raw)) {
+      optimizer.m[k].assign(t[`m/${k}`]);
+      optimizer.v[k].assign(t[`v/${k}`]);
+      optimizer.vmax[k].assign(t[`vmax/${k}`]);
+    }
+    optimizer.step = saved.optimizerStep;
+    return { config: ck.config, raw, ema, optimizer, saved };
+  } finally {
+    tf.dispose([...Object.values(t), ...Object.values(ck.params)]);
+  }
+}
+
+/** The backend name workers should start for this thread's active tfjs backend. */
+function workerBackend(): BackendName {
+  const b = tf.getBackend();
+  return b === 'wasm' || b === 'cpu' ? b : 'tensorflow';
+}
+
+/** Process CPU seconds (all threads). */
+const cpuNow = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
+
 /**
  * Train (or resume training) a model; returns when a stop condition is met, after writing a
- * final checkpoint.
+ * final checkpoint. Each step's batch is cut into `shards` micro-batches whose gradients are
+ * computed on `workers` threads and summed in a fixed order (see gradients.ts).
  * @throws OptionError for impossible options, CheckpointError for a bad resume folder,
- *   UserError when too many steps are non-finite
+ *   UserError when too many steps are non-finite or a worker fails
  */
 export async function train(opts: TrainOptions): Promise<{ step: number; epoch: number; checkpoint: string }> {
   const batchSize = opts.batchSize ?? 64;
@@ -109,68 +193,38 @@ export async function train(opts: TrainOptions): Promise<{ step: number; epoch: 
   const clipGrad = opts.clipGrad ?? true;
   const maxNan = opts.maxNanSteps ?? 100;
   const checkpointEvery = opts.checkpointEvery ?? 500;
+  const backend = opts.backend ?? workerBackend();
+  const workers = opts.workers ?? (backend === 'wasm' || backend === 'cpu' ? defaultTrainWorkers() : 0);
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new OptionError(`batch size must be a positive integer, got ${batchSize}`);
   if (!(lr > 0)) throw new OptionError(`learning rate must be > 0, got ${lr}`);
   if (!(emaDecay >= 0 && emaDecay < 1)) throw new OptionError(`EMA decay must be in [0, 1), got ${emaDecay}`);
+  if (!Number.isInteger(workers) || workers < 0) throw new OptionError(`workers must be an integer >= 0, got ${workers}`);
+  if (opts.shards !== undefined && (!Number.isInteger(opts.shards) || opts.shards < 1)) throw new OptionError(`shards must be a positive integer, got ${opts.shards}`);
+  if (opts.curve && !(Number.isInteger(opts.curve.every) && opts.curve.every > 0 && opts.curve.samples > 0 && opts.curve.steps > 0)) {
+    throw new OptionError('the learning curve needs positive every, samples and steps');
+  }
   if (opts.train.length === 0) throw new OptionError('the training set is empty');
   if (opts.maxSteps === undefined && opts.epochs === undefined && opts.maxSeconds === undefined) {
     throw new OptionError('give at least one of maxSteps, epochs, maxSeconds');
   }
   mkdirSync(opts.outDir, { recursive: true });
   const logPath = join(opts.outDir, 'train-log.jsonl');
+  const curvePath = join(opts.outDir, 'curve.csv');
   const log = (e: Record<string, unknown>): void => {
     appendFileSync(logPath, JSON.stringify({ time: new Date().toISOString(), ...e }) + '\n');
     opts.onEvent?.(e);
   };
 
-  let config: EdmConfig;
-  let raw: Record<string, tf.Variable>;
-  let ema: Record<string, tf.Variable>;
-  let saved: SavedState | undefined;
-  let optimizer: AdamW;
-  if (opts.resume) {
-    const ck = loadCheckpoint(opts.outDir, true);
-    config = ck.config;
-    saved = ck.trainState!.state as unknown as SavedState;
-    if (saved.seed !== seed) throw new OptionError(`resume: the checkpoint was trained with seed ${saved.seed}, not ${seed}`);
-    const t = ck.trainState!.tensors;
-    const pick = (prefix: string): Params => {
-      const out: Params = {};
-      for (const k of Object.keys(ck.params)) {
-        const v = t[`${prefix}/${k}`];
-        if (!v) throw new CheckpointError(`${opts.outDir}: training state lacks ${prefix}/${k}`);
-        out[k] = v;
-      }
-      return out;
-    };
-    raw = toVariables(pick('param'), true);
-    ema = toVariables(ck.params, false);
-    optimizer = new AdamW(raw, { lr: saved.options.lr });
-    for (const k of Object.keys(raw)) {
-      optimizer.m[k].assign(t[`m/${k}`]);
-      optimizer.v[k].assign(t[`v/${k}`]);
-      optimizer.vmax[k].assign(t[`vmax/${k}`]);
-    }
-    optimizer.step = saved.optimizerStep;
-    tf.dispose(Object.values(t));
-    tf.dispose(Object.values(ck.params));
-  } else {
-    config = {
-      format: 'edm-ts-checkpoint',
-      version: 1,
-      dynamics: opts.dynamics,
-      diffusion: opts.diffusion,
-      dataset: opts.datasetInfo,
-    };
-    const init = initParams(config.dynamics, dynamicsInputDim(config), new Rng(`${seed}:init`));
-    raw = toVariables(init, true);
-    ema = toVariables(init, false);
-    tf.dispose(Object.values(init));
-    optimizer = new AdamW(raw, { lr });
-  }
-  const options = saved?.options ?? { batchSize, lr, emaDecay, clipGrad };
+  const { config, raw, ema, optimizer, saved } = initialiseRun(opts, lr, seed);
+  // early checkpoints have no shard count: they continue with the one asked for
+  const options = { ...(saved?.options ?? { batchSize, lr, emaDecay, clipGrad }), shards: saved?.options.shards ?? opts.shards ?? 2 };
   const model = makeModel(config, raw);
   const emaModel = makeModel(config, ema);
+  const order = paramOrder(raw);
+  const engine: GradientEngine =
+    workers > 0
+      ? new WorkerGradients(workers, config, Object.fromEntries(order.map((k) => [k, [...raw[k].shape]])), backend)
+      : new LocalGradients(config, raw);
   const denomN = config.dataset.maxNAtoms;
   const queue = new GradNormQueue(saved?.gradNorms ?? [3000]);
   let step = saved?.step ?? 0;
@@ -179,27 +233,25 @@ export async function train(opts: TrainOptions): Promise<{ step: number; epoch: 
   let nanSteps = saved?.nanSteps ?? 0;
   let moleculesSeen = saved?.moleculesSeen ?? 0;
   const wallBefore = saved?.wallTimeSeconds ?? 0;
+  // early checkpoints were trained on one core, where CPU time equals wall time
+  const cpuBefore = saved?.cpuSeconds ?? wallBefore;
+  let probeCpu = 0;
   let epochRngState: RngState = saved?.epochRng ?? new Rng(`${seed}:data`).state();
   const dataRng = new Rng(`${seed}:data`, epochRngState);
   let batches = bucketedBatches(opts.train, options.batchSize, dataRng);
   const noiseRng = new Rng(`${seed}:noise`, saved?.noiseRng);
   const validSet = opts.valid ? new Rng(`${seed}:validset`).shuffle([...opts.valid]).slice(0, opts.validSize ?? 500) : undefined;
   const start = performance.now();
+  const cpuStart = cpuNow();
   let windowStart = performance.now();
   let windowMols = 0;
   let lastRate = 0;
-  const varList = Object.values(raw);
-  const paramOfVariable = new Map(Object.entries(raw).map(([k, v]) => [v.name, k]));
+  // a resumed run measures again the curve points it passes
+  if (opts.resume) writeCurve(curvePath, readCurve(curvePath).filter((r) => r.step <= step));
 
-  const save = async (): Promise<void> => {
-    const tensors: Record<string, tf.Tensor> = {};
-    for (const k of Object.keys(raw)) {
-      tensors[`param/${k}`] = raw[k];
-      tensors[`m/${k}`] = optimizer.m[k];
-      tensors[`v/${k}`] = optimizer.v[k];
-      tensors[`vmax/${k}`] = optimizer.vmax[k];
-    }
-    const wall = wallBefore + (performance.now() - start) / 1000;
+  const wallSeconds = (): number => wallBefore + (performance.now() - start) / 1000;
+  const cpuSeconds = (): number => cpuBefore + cpuNow() - cpuStart - probeCpu;
+  const save = async (dir = opts.outDir): Promise<void> => {
     const state: SavedState = {
       step,
       epoch,
@@ -210,7 +262,8 @@ export async function train(opts: TrainOptions): Promise<{ step: number; epoch: 
       gradNorms: queue.items,
       nanSteps,
       optimizerStep: optimizer.step,
-      wallTimeSeconds: wall,
+      wallTimeSeconds: wallSeconds(),
+      cpuSeconds: cpuSeconds(),
       moleculesSeen,
       options,
     };
@@ -218,14 +271,41 @@ export async function train(opts: TrainOptions): Promise<{ step: number; epoch: 
       command: opts.command,
       steps: step,
       epochs: moleculesSeen / opts.train.length,
-      wallTimeSeconds: Math.round(wall),
+      wallTimeSeconds: Math.round(wallSeconds()),
+      cpuSeconds: Math.round(cpuSeconds()),
       batchSize: options.batchSize,
       lr: options.lr,
       emaDecay: options.emaDecay,
       trainMolecules: opts.train.length,
     };
-    await saveCheckpoint(opts.outDir, { ...config, training }, ema, { tensors, state: state as unknown as Record<string, unknown> }, `step${step}`);
-    log({ event: 'checkpoint', step, dir: opts.outDir });
+    await saveCheckpoint(dir, { ...config, training }, ema, { tensors: stateTensors(raw, optimizer), state: state as unknown as Record<string, unknown> }, `step${step}`);
+    log({ event: 'checkpoint', step, dir });
+  };
+
+  /** A curve point on the checkpoint just saved; a new best is copied to `best/`. */
+  const curvePoint = async (validNll: number): Promise<void> => {
+    const cpu0 = cpuNow();
+    const t0 = performance.now();
+    const probe: CurveProbeOptions = { samples: opts.curve!.samples, steps: opts.curve!.steps, workers, backend };
+    const m = await probeSamples(emaModel, opts.outDir, probe);
+    const row: CurveRow = {
+      step,
+      epoch: moleculesSeen / opts.train.length,
+      cpu_hours: cpuSeconds() / 3600,
+      wall_hours: wallSeconds() / 3600,
+      ...m,
+      valid_nll: validNll,
+      probe_seconds: (performance.now() - t0) / 1000,
+    };
+    const rows = readCurve(curvePath);
+    const best = isBest(row, rows);
+    writeCurve(curvePath, [...rows, row]);
+    const d = config.dynamics;
+    const title = `${opts.outDir}: nf ${d.nf}, ${d.nLayers} layers, lr ${options.lr}, batch ${options.batchSize}, EMA ${options.emaDecay}`;
+    writeFileAtomic(join(opts.outDir, 'curve.svg'), await curveSvg([...rows, row], title));
+    log({ event: 'curve', ...row, best });
+    if (best) await save(join(opts.outDir, 'best'));
+    probeCpu += cpuNow() - cpu0;
   };
 
   const done = (): boolean =>
@@ -234,71 +314,65 @@ export async function train(opts: TrainOptions): Promise<{ step: number; epoch: 
     (opts.maxSeconds !== undefined && (performance.now() - start) / 1000 >= opts.maxSeconds) ||
     Boolean(opts.stopSignal?.stop);
 
-  log({ event: opts.resume ? 'resume' : 'start', step, epoch, trainMolecules: opts.train.length, batches: batches.length });
-  while (!done()) {
-    if (batchIndex >= batches.length) {
-      epoch++;
-      batchIndex = 0;
-      epochRngState = dataRng.state();
-      batches = bucketedBatches(opts.train, options.batchSize, dataRng);
-      if (done()) break;
-    }
-    const mols = batches[batchIndex++].map((i) => opts.train[i]);
-    const batch = makeBatch(mols, config.dataset.atomDecoder);
-    const noise = drawStepNoise(model, batch, noiseRng);
-    const { value, grads: byVariable } = tf.variableGrads(() => trainingLoss(model, batch, noise, denomN), varList);
-    const loss = value.dataSync()[0];
-    // variableGrads keys gradients by tfjs variable name; the optimiser works by parameter name
-    const grads: Record<string, tf.Tensor> = {};
-    for (const [name, g] of Object.entries(byVariable)) grads[paramOfVariable.get(name)!] = g;
-    const gradList = Object.values(grads);
-    const norm = globalNorm(gradList);
-    disposeBatch(batch);
-    value.dispose();
-    if (!Number.isFinite(loss) || !Number.isFinite(norm)) {
-      nanSteps++;
-      tf.dispose(gradList);
-      log({ event: 'nonfinite', step, loss, gradNorm: norm, nanSteps });
-      if (nanSteps > maxNan) throw new UserError(`training stopped: ${nanSteps} steps had a non-finite loss or gradient`);
-      continue;
-    }
-    let applied: Record<string, tf.Tensor> = grads;
-    if (options.clipGrad) {
-      const maxNorm = queue.maxNorm();
-      if (norm > maxNorm) {
-        const scale = maxNorm / (norm + 1e-6);
-        applied = tf.tidy(() => Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, tf.mul(g, scale)])));
-        tf.dispose(gradList);
+  try {
+    log({ event: opts.resume ? 'resume' : 'start', step, epoch, trainMolecules: opts.train.length, batches: batches.length, workers, shards: options.shards });
+    while (!done()) {
+      if (batchIndex >= batches.length) {
+        epoch++;
+        batchIndex = 0;
+        epochRngState = dataRng.state();
+        batches = bucketedBatches(opts.train, options.batchSize, dataRng);
+        if (done()) break;
       }
-      queue.add(Math.min(norm, maxNorm));
+      const mols = batches[batchIndex++].map((i) => opts.train[i]);
+      const tasks = makeShardTasks(model, mols, options.shards, noiseRng);
+      const results = await engine.compute(flatten(raw, order), tasks, denomN);
+      const { loss, grad } = combineShards(results, tasks.map((t) => t.molecules.length));
+      const norm = flatNorm(grad);
+      if (!Number.isFinite(loss) || !Number.isFinite(norm)) {
+        nanSteps++;
+        log({ event: 'nonfinite', step, loss, gradNorm: norm, nanSteps });
+        if (nanSteps > maxNan) throw new UserError(`training stopped: ${nanSteps} steps had a non-finite loss or gradient`);
+        continue;
+      }
+      if (options.clipGrad) {
+        const maxNorm = queue.maxNorm();
+        if (norm > maxNorm) {
+          const scale = maxNorm / (norm + 1e-6);
+          for (let i = 0; i < grad.length; i++) grad[i] *= scale;
+        }
+        queue.add(Math.min(norm, maxNorm));
+      }
+      const grads = unflatten(grad, raw, order);
+      optimizer.apply(grads);
+      tf.dispose(Object.values(grads));
+      updateEma(ema, raw, options.emaDecay);
+      step++;
+      moleculesSeen += mols.length;
+      windowMols += mols.length;
+      const now = performance.now();
+      if (now - windowStart > 5000) {
+        lastRate = (windowMols / (now - windowStart)) * 1000;
+        windowStart = now;
+        windowMols = 0;
+      }
+      opts.onStep?.({ step, epoch, epochProgress: batchIndex / batches.length, loss, gradNorm: norm, moleculesPerSecond: lastRate, nanSteps });
+      if (step % (opts.logEvery ?? 50) === 0) log({ event: 'step', step, epoch, loss, gradNorm: norm, molPerSec: lastRate });
+      const curveDue = opts.curve !== undefined && step % opts.curve.every === 0;
+      let validNll = NaN;
+      if (validSet && ((opts.validateEvery && step % opts.validateEvery === 0) || curveDue)) {
+        validNll = validationNll(emaModel, validSet, options.batchSize);
+        log({ event: 'validation', step, epoch, nll: validNll, molecules: validSet.length });
+      }
+      if (curveDue || (step % checkpointEvery === 0 && !done())) await save();
+      if (curveDue) await curvePoint(validNll);
+      // let signal handlers run between steps
+      await new Promise((r) => setImmediate(r));
     }
-    optimizer.apply(applied);
-    tf.dispose(Object.values(applied));
-    updateEma(ema, raw, options.emaDecay);
-    step++;
-    moleculesSeen += mols.length;
-    windowMols += mols.length;
-    const now = performance.now();
-    if (now - windowStart > 5000) {
-      lastRate = (windowMols / (now - windowStart)) * 1000;
-      windowStart = now;
-      windowMols = 0;
-    }
-    opts.onStep?.({ step, epoch, epochProgress: batchIndex / batches.length, loss, gradNorm: norm, moleculesPerSecond: lastRate, nanSteps });
-    if (step % (opts.logEvery ?? 50) === 0) log({ event: 'step', step, epoch, loss, gradNorm: norm, molPerSec: lastRate });
-    if (validSet && opts.validateEvery && step % opts.validateEvery === 0) {
-      const v = validationNll(emaModel, validSet, options.batchSize);
-      log({ event: 'validation', step, epoch, nll: v, molecules: validSet.length });
-    }
-    if (opts.onSample && opts.sampleEvery && step % opts.sampleEvery === 0) {
-      const m = await opts.onSample(emaModel, step);
-      log({ event: 'sample', step, ...m });
-    }
-    if (step % checkpointEvery === 0 && !done()) await save();
-    // let signal handlers run between steps
-    await new Promise((r) => setImmediate(r));
+    await save();
+  } finally {
+    await engine.close();
+    tf.dispose([...Object.values(raw), ...Object.values(ema), ...Object.values(optimizer.m), ...Object.values(optimizer.v), ...Object.values(optimizer.vmax)]);
   }
-  await save();
-  tf.dispose([...Object.values(raw), ...Object.values(ema), ...Object.values(optimizer.m), ...Object.values(optimizer.v), ...Object.values(optimizer.vmax)]);
   return { step, epoch, checkpoint: opts.outDir };
 }
