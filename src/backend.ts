@@ -55,3 +55,12 @@ export async function initBackend(name: BackendName = 'auto'): Promise<string> {
 }
 
 export { tf };
+
+/**
+ * The backend that worker threads should start to compute as this thread does (each worker
+ * initialises its own; tfjs-node reports `tensorflow` whether or not it is the GPU build).
+ */
+export function workerBackend(): BackendName {
+  const b = tf.getBackend();
+  return b === 'wasm' || b === 'cpu' ? b : 'tensorflow';
+}

@@ -62,7 +62,7 @@ describe('edm command', () => {
 
   const bad: [string, string[], RegExp][] = [
     ['-n 0', ['sample', '-n', '0'], /-n must be a positive integer, got 0/],
-    ['--steps 0', ['sample', '-n', '2', '--steps', '0'], /--steps must be a positive integer, got 0/],
+    ['--steps 0', ['sample', '-n', '2', '--steps', '0'], /--steps must be an integer in 1..1000, got 0/],
     ['unwritable --out', ['sample', '-n', '2', '--out', '/nonexistent/dir/x.sdf'], /\/nonexistent\/dir\/x\.sdf: cannot write: the folder does not exist/],
     ['missing checkpoint', ['sample', '-n', '2', '--checkpoint', 'nowhere', '--out', 'm.sdf'], /nowhere: not a checkpoint/],
   ];

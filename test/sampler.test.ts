@@ -9,7 +9,7 @@ import { makeModel, type EdmModel } from '../src/diffusion/model.js';
 import { sampleChain } from '../src/diffusion/sampler.js';
 import { initParams } from '../src/egnn/params.js';
 import { Rng } from '../src/random.js';
-import { sampleMolecules } from '../src/sample.js';
+import { sampleMolecules } from '../src/generate/local.js';
 import { TINY } from './helpers.js';
 
 describe('sampler', () => {

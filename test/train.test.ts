@@ -88,8 +88,8 @@ describe('training', () => {
   });
 
   it('rejects impossible options', async () => {
-    await expect(train({ ...base, outDir: '/tmp/x', batchSize: 0, maxSteps: 1 })).rejects.toThrow(/batch size/);
+    await expect(train({ ...base, outDir: '/tmp/x', batchSize: 0, maxSteps: 1 })).rejects.toThrow(/--batch-size must be a positive integer, got 0/);
     await expect(train({ ...base, outDir: '/tmp/x', train: [], maxSteps: 1 })).rejects.toThrow(/empty/);
-    await expect(train({ ...base, outDir: '/tmp/x' })).rejects.toThrow(/maxSteps, epochs, maxSeconds/);
+    await expect(train({ ...base, outDir: '/tmp/x' })).rejects.toThrow(/say when to stop: --steps, --epochs or --hours/);
   });
 });

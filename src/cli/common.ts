@@ -1,27 +1,44 @@
 /**
- * What every command shares: paths, the default checkpoint, backend start-up, error exit.
+ * What every command shares: reading numbers as typed, paths, the error exit.
  */
-import { existsSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { type BackendName, initBackend } from '../backend.js';
-import { UserError } from '../errors.js';
-
-/** Root of the installed package (holds checkpoints/). */
-export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-
-/** The checkpoint `edm sample` uses when none is given. */
-export const DEFAULT_CHECKPOINT = resolve(PACKAGE_ROOT, 'checkpoints', 'qm9-default');
-
-/** QM9 in EDM's split, where the team's machines keep it. */
-export const DEFAULT_QM9_DIR = resolve(PACKAGE_ROOT, '..', 'shared', 'data', 'qm9');
+import { UserError, initBackend, shown, type BackendName } from '../index.js';
+import { resolve } from 'node:path';
 
 /** Resolve a path given on the command line against the working directory. */
 export const userPath = (p: string): string => resolve(process.cwd(), p);
 
+/** Backends `--backend` accepts. */
+export const BACKEND_CHOICES = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+
+/** The `--backend` option. */
+export const backendOption = {
+  type: 'string',
+  choices: BACKEND_CHOICES,
+  default: 'auto',
+  describe: 'compute backend: auto picks tfjs-node(-gpu) when installed, else WebAssembly',
+} as const;
+
 /** Start the compute backend chosen by `--backend`. */
-export async function startBackend(name: string | undefined): Promise<string> {
+export function startBackend(name: string | undefined): Promise<string> {
   return initBackend((name ?? 'auto') as BackendName);
+}
+
+/**
+ * A yargs `coerce` for numeric options declared without a type (so that yargs passes text it
+ * cannot read as a number through unchanged): text that is not a number is refused here,
+ * echoed as typed; ranges are checked by the library function that takes the option.
+ */
+export function numberArg(label: string): (v: unknown) => number | undefined {
+  return (v) => {
+    if (v === undefined || typeof v === 'number') return v;
+    if (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))) return Number(v);
+    throw new UserError(`${label} must be a number, got ${shown(Array.isArray(v) ? v.join(' ') : v)}`);
+  };
+}
+
+/** A numeric option: `describe` and `default` as given, text echoed in errors. */
+export function numberFlag(label: string, describe: string, defaultValue?: number): { describe: string; default?: number; coerce: (v: unknown) => number | undefined; requiresArg: true } {
+  return { describe, ...(defaultValue !== undefined ? { default: defaultValue } : {}), coerce: numberArg(label), requiresArg: true };
 }
 
 /**
@@ -41,6 +58,3 @@ export async function runCommand(body: () => Promise<void>): Promise<void> {
     }
   }
 }
-
-/** Whether a file exists (for defaults that depend on ../shared). */
-export const exists = (p: string): boolean => existsSync(p);

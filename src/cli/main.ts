@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 /**
- * The `edm` command line: a thin yargs layer over the library API.
+ * The `edm` command line: a thin yargs layer over the library API (src/index.ts).
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { UserError } from '../index.js';
 import { evaluateCommand } from './evaluate.js';
 import { importTorchCommand } from './import-torch.js';
 import { sampleCommand } from './sample.js';
@@ -17,9 +18,10 @@ const cli = yargs(hideBin(process.argv))
   .help()
   .alias('h', 'help')
   .wrap(Math.min(110, process.stdout.columns ?? 100))
-  .fail((msg, err, y) => {
-    if (err) throw err;
-    process.stderr.write(`${y.help()}\n\nedm: error: ${msg}\n`);
+  .fail((msg, err) => {
+    // a user's mistake: one line and a pointer to the help, never the whole help or a stack trace
+    if (err && !(err instanceof UserError)) throw err;
+    process.stderr.write(`edm: error: ${err ? err.message : msg}\n(edm --help lists the commands; edm <command> --help their options)\n`);
     process.exit(2);
   });
 

@@ -1,18 +1,19 @@
 /**
  * `edm train`: train on QM9 (EDM split) or on a user's own SDF/XYZ files.
  */
-import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Argv } from 'yargs';
-import cliProgress from 'cli-progress';
-import { EDM_QM9_DIFFUSION, EDM_QM9_DYNAMICS, type NoiseScheduleName } from '../config.js';
-import { QM9_ATOM_DECODER, datasetInfoFrom } from '../data/dataset.js';
-import { loadQm9Split } from '../data/qm9.js';
-import { readMolecules } from '../data/read.js';
-import { OptionError } from '../errors.js';
-import { CHECKPOINT_REFERENCE_FILE, computeReference, saveReference } from '../metrics/reference.js';
-import { train } from '../train/trainer.js';
-import { DEFAULT_QM9_DIR, runCommand, startBackend, userPath } from './common.js';
+import {
+  DEFAULT_QM9_DIR,
+  EDM_QM9_DIFFUSION,
+  EDM_QM9_DYNAMICS,
+  type NoiseScheduleName,
+  type StepReport,
+  loadTrainingData,
+  startProgress,
+  storeTrainingReference,
+  train,
+} from '../index.js';
+import { backendOption, numberFlag, runCommand, startBackend, userPath } from './common.js';
 
 /** Register the command. */
 export function trainCommand(y: Argv): Argv {
@@ -22,69 +23,43 @@ export function trainCommand(y: Argv): Argv {
     (a) =>
       a
         .option('out', { type: 'string', demandOption: true, describe: 'checkpoint folder to write (and to resume from)' })
-        .option('qm9', { type: 'string', describe: 'folder with QM9 in EDM\'s split (qm9_train.xyz.gz, ...)', default: DEFAULT_QM9_DIR })
+        .option('qm9', { type: 'string', describe: "folder with QM9 in EDM's split (qm9_train.xyz.gz, ...)", defaultDescription: '../shared/data/qm9 beside the package' })
         .option('train-file', { type: 'string', describe: 'your own training molecules (SDF/XYZ); replaces --qm9' })
         .option('valid-file', { type: 'string', describe: 'your own validation molecules (SDF/XYZ)' })
-        .option('atoms', { type: 'string', describe: 'atom decoder, comma separated (default: H,C,N,O,F for QM9, else the elements present)' })
-        .option('nf', { type: 'number', default: 64, describe: 'hidden width (EDM QM9: 256)' })
-        .option('layers', { type: 'number', default: 4, describe: 'equivariant blocks (EDM QM9: 9)' })
-        .option('batch-size', { type: 'number', default: 64 })
-        .option('lr', { type: 'number', default: 1e-4 })
-        .option('ema', { type: 'number', default: 0.999, describe: 'EMA decay of the weights (EDM QM9: 0.9999)' })
-        .option('schedule', { type: 'string', default: 'polynomial_2' })
-        .option('timesteps', { type: 'number', default: 1000 })
-        .option('seed', { type: 'number', default: 0 })
-        .option('steps', { type: 'number', describe: 'stop after this many steps in total' })
-        .option('epochs', { type: 'number', describe: 'stop after this many epochs in total' })
-        .option('hours', { type: 'number', describe: 'stop after this many hours of this run' })
-        .option('checkpoint-every', { type: 'number', default: 500 })
-        .option('log-every', { type: 'number', default: 50, describe: 'steps between loss lines in train-log.jsonl' })
-        .option('validate-every', { type: 'number', default: 2000 })
-        .option('valid-size', { type: 'number', default: 500 })
-        .option('workers', { type: 'number', describe: 'threads computing gradients (default: one per core on wasm; 0 = this thread)' })
-        .option('shards', { type: 'number', default: 2, describe: 'micro-batches per step, summed in a fixed order: results depend on this, not on --workers (kept on --resume)' })
-        .option('curve-every', { type: 'number', default: 0, describe: 'steps between learning-curve points (sample, score, write curve.csv; 0: never)' })
-        .option('curve-samples', { type: 'number', default: 200, describe: 'molecules sampled (fixed seed) at each curve point' })
-        .option('curve-steps', { type: 'number', default: 500, describe: 'denoising steps of the curve samples' })
-        .option('resume', { type: 'boolean', default: false, describe: 'continue exactly from --out' })
-        .option('backend', { type: 'string', choices: ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] }),
+        .option('atoms', { type: 'string', describe: 'atom decoder, comma separated', defaultDescription: 'H,C,N,O,F for QM9, else the elements present' })
+        .option('nf', numberFlag('--nf', 'hidden width of the EGNN (EDM QM9: 256)', 64))
+        .option('layers', numberFlag('--layers', 'equivariant blocks of the EGNN (EDM QM9: 9)', 4))
+        .option('batch-size', numberFlag('--batch-size', 'molecules per optimiser step (EDM: 64)', 64))
+        .option('lr', numberFlag('--lr', 'learning rate of AdamW (EDM: 1e-4)', 1e-4))
+        .option('ema', numberFlag('--ema', 'EMA decay of the weights (EDM QM9: 0.9999)', 0.999))
+        .option('schedule', { type: 'string', default: 'polynomial_2', describe: 'noise schedule: polynomial_<power> or cosine (EDM: polynomial_2)' })
+        .option('timesteps', numberFlag('--timesteps', 'diffusion steps T (EDM: 1000)', 1000))
+        .option('seed', numberFlag('--seed', 'integer seed of initialisation, batches and noise (a resumed run must give the same)', 0))
+        .option('steps', numberFlag('--steps', 'stop after this many optimiser steps in total'))
+        .option('epochs', numberFlag('--epochs', 'stop after this many epochs in total'))
+        .option('hours', numberFlag('--hours', 'stop after this many hours of this run'))
+        .option('checkpoint-every', numberFlag('--checkpoint-every', 'optimiser steps between checkpoints (one is also written on stop)', 500))
+        .option('log-every', numberFlag('--log-every', 'steps between loss lines in train-log.jsonl', 50))
+        .option('validate-every', numberFlag('--validate-every', 'steps between validation NLLs (0: never)', 2000))
+        .option('valid-size', numberFlag('--valid-size', 'validation molecules (a fixed random subset)', 500))
+        .option('workers', { ...numberFlag('--workers', 'threads computing gradients (0 = this thread); results do not depend on it'), defaultDescription: 'one per core on WebAssembly' })
+        .option('shards', numberFlag('--shards', 'micro-batches per step, summed in a fixed order: results depend on this, not on --workers (kept on --resume)', 2))
+        .option('curve-every', numberFlag('--curve-every', 'steps between learning-curve points (sample, score, write curve.csv; 0: never)', 0))
+        .option('curve-samples', numberFlag('--curve-samples', 'molecules sampled (fixed seed) at each curve point', 200))
+        .option('curve-steps', numberFlag('--curve-steps', 'denoising steps of the curve samples', 500))
+        .option('resume', { type: 'boolean', default: false, describe: 'continue exactly from the checkpoint in --out' })
+        .option('backend', backendOption),
     (argv) =>
       runCommand(async () => {
         await startBackend(argv.backend);
-        if (argv.steps === undefined && argv.epochs === undefined && argv.hours === undefined) {
-          throw new OptionError('say when to stop: --steps, --epochs or --hours');
-        }
-        for (const [k, v] of Object.entries({ nf: argv.nf, layers: argv.layers, 'batch-size': argv['batch-size'], timesteps: argv.timesteps })) {
-          if (!Number.isInteger(v) || v < 1) throw new OptionError(`--${k} must be a positive integer, got ${v}`);
-        }
-        let trainMols;
-        let validMols;
-        let name: string;
-        let source: string;
-        let decoder: string[];
-        if (argv['train-file']) {
-          const given = argv.atoms ? argv.atoms.split(',').map((s) => s.trim()) : undefined;
-          trainMols = readMolecules(userPath(argv['train-file']), given);
-          decoder = given ?? [...new Set(trainMols.flatMap((m) => m.elements))].sort();
-          validMols = argv['valid-file'] ? readMolecules(userPath(argv['valid-file']), decoder) : undefined;
-          name = 'custom';
-          source = argv['train-file'];
-        } else {
-          const dir = userPath(argv.qm9);
-          decoder = argv.atoms ? argv.atoms.split(',').map((s) => s.trim()) : QM9_ATOM_DECODER;
-          trainMols = await loadQm9Split(dir, 'train', decoder);
-          validMols = await loadQm9Split(dir, 'valid', decoder);
-          name = 'qm9';
-          source = 'QM9 train split (EDM split)';
-        }
-        const info = datasetInfoFrom(name, trainMols, decoder);
-        // the checkpoint carries its training SMILES, so novelty needs no training data later
+        const data = await loadTrainingData({
+          qm9Dir: argv.qm9 ? userPath(argv.qm9) : DEFAULT_QM9_DIR,
+          trainFile: argv['train-file'] ? userPath(argv['train-file']) : undefined,
+          validFile: argv['valid-file'] ? userPath(argv['valid-file']) : undefined,
+          atoms: argv.atoms ? argv.atoms.split(',').map((s) => s.trim()) : undefined,
+        });
         const outDir = userPath(argv.out);
-        if (!existsSync(join(outDir, CHECKPOINT_REFERENCE_FILE))) {
-          process.stderr.write(`edm: computing the SMILES of ${trainMols.length} training molecules for novelty (stored in the checkpoint)\n`);
-          mkdirSync(outDir, { recursive: true });
-          await saveReference(outDir, await computeReference(trainMols, source, `${name}:${trainMols.length}`));
-        }
+        await storeTrainingReference(outDir, data, (n) => process.stderr.write(`edm: computing the SMILES of ${n} training molecules for novelty (stored in the checkpoint)\n`));
         const stop = { stop: false };
         const onSignal = (): void => {
           if (stop.stop) process.exit(130);
@@ -93,33 +68,21 @@ export function trainCommand(y: Argv): Argv {
         };
         process.on('SIGINT', onSignal);
         process.on('SIGTERM', onSignal);
-        const tty = process.stderr.isTTY;
-        // the bar counts steps when the run has a step budget, else seconds of the --hours budget
-        const stepBudget = argv.steps ?? (argv.epochs ? Math.ceil((argv.epochs * trainMols.length) / argv['batch-size']) : 0);
-        const timeBudget = argv.hours !== undefined ? Math.round(argv.hours * 3600) : 0;
-        const byTime = stepBudget === 0;
-        const bar = tty
-          ? new cliProgress.SingleBar(
-              { format: `train |{bar}| step {step} epoch {epoch} loss {loss} {rate} mol/s ${byTime ? 'time left' : 'ETA'} {eta_formatted}`, etaBuffer: 200 },
-              cliProgress.Presets.shades_classic,
-            )
-          : undefined;
-        bar?.start(byTime ? timeBudget : stepBudget, 0, { step: 0, epoch: 0, loss: '-', rate: '-' });
-        const t0 = Date.now();
+        const progress = trainProgress(argv.steps, argv.epochs, argv.hours, argv['batch-size']!, data.train.length);
         const result = await train({
           outDir,
-          train: trainMols,
-          valid: validMols,
-          datasetInfo: info,
-          dynamics: { ...EDM_QM9_DYNAMICS, nf: argv.nf, nLayers: argv.layers },
-          diffusion: { ...EDM_QM9_DIFFUSION, noiseSchedule: argv.schedule as NoiseScheduleName, timesteps: argv.timesteps },
+          train: data.train,
+          valid: data.valid,
+          datasetInfo: data.info,
+          dynamics: { ...EDM_QM9_DYNAMICS, nf: argv.nf!, nLayers: argv.layers! },
+          diffusion: { ...EDM_QM9_DIFFUSION, noiseSchedule: argv.schedule as NoiseScheduleName, timesteps: argv.timesteps! },
           batchSize: argv['batch-size'],
           lr: argv.lr,
           emaDecay: argv.ema,
           seed: argv.seed,
           maxSteps: argv.steps,
           epochs: argv.epochs,
-          maxSeconds: argv.hours !== undefined ? argv.hours * 3600 : undefined,
+          hours: argv.hours,
           checkpointEvery: argv['checkpoint-every'],
           logEvery: argv['log-every'],
           validateEvery: argv['validate-every'],
@@ -129,24 +92,36 @@ export function trainCommand(y: Argv): Argv {
           stopSignal: stop,
           workers: argv.workers,
           shards: argv.shards,
-          curve: argv['curve-every'] > 0 ? { every: argv['curve-every'], samples: argv['curve-samples'], steps: argv['curve-steps'] } : undefined,
-          onStep: (s) => {
-            const payload = { step: s.step, epoch: (s.epoch + s.epochProgress).toFixed(2), loss: s.loss.toFixed(4), rate: s.moleculesPerSecond.toFixed(1) };
-            if (bar) bar.update(byTime ? Math.round((Date.now() - t0) / 1000) : s.step, payload);
-            else if (s.step % 100 === 0) {
-              process.stderr.write(`step ${s.step} epoch ${(s.epoch + s.epochProgress).toFixed(3)} loss ${s.loss.toFixed(4)} grad ${s.gradNorm.toFixed(2)} ${s.moleculesPerSecond.toFixed(1)} mol/s ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
-            }
-          },
+          curve: argv['curve-every']! > 0 ? { every: argv['curve-every']!, samples: argv['curve-samples']!, steps: argv['curve-steps']! } : undefined,
+          onStep: progress.onStep,
           onEvent: (e) => {
-            if (e.event === 'validation' || e.event === 'curve' || e.event === 'nonfinite') {
-              const line = `${JSON.stringify(e)}\n`;
-              if (bar) bar.stop();
-              process.stderr.write(line);
-            }
+            if (e.event === 'validation' || e.event === 'curve' || e.event === 'nonfinite') process.stderr.write(`${JSON.stringify(e)}\n`);
           },
         });
-        bar?.stop();
+        progress.stop();
         process.stdout.write(`trained to step ${result.step} (epoch ${result.epoch}); checkpoint in ${result.checkpoint}\n`);
       }),
   );
+}
+
+/**
+ * Progress of a run: counts steps when it has a step or epoch budget, else seconds of --hours.
+ */
+function trainProgress(steps: number | undefined, epochs: number | undefined, hours: number | undefined, batchSize: number, molecules: number): { onStep: (s: StepReport) => void; stop: () => void } {
+  const stepBudget = steps ?? (epochs ? Math.ceil((epochs * molecules) / batchSize) : 0);
+  const byTime = stepBudget === 0;
+  const t0 = Date.now();
+  const progress = startProgress({
+    total: byTime ? Math.round((hours ?? 0) * 3600) : stepBudget,
+    barFormat: `train |{bar}| step {step} epoch {epoch} loss {loss} {rate} mol/s ${byTime ? 'time left' : 'ETA'} {eta_formatted}`,
+    line: (_v, _t, p) => `train: step ${p.step} epoch ${p.epoch} loss ${p.loss} grad ${p.grad} ${p.rate} mol/s ${((Date.now() - t0) / 1000).toFixed(0)} s`,
+    initialPayload: { step: 0, epoch: 0, loss: '-', grad: '-', rate: '-' },
+  });
+  return {
+    onStep: (s) => {
+      const payload = { step: s.step, epoch: (s.epoch + s.epochProgress).toFixed(3), loss: s.loss.toFixed(4), grad: s.gradNorm.toFixed(2), rate: s.moleculesPerSecond.toFixed(1) };
+      progress.update(byTime ? Math.round((Date.now() - t0) / 1000) : s.step, payload);
+    },
+    stop: () => progress.stop(),
+  };
 }

@@ -54,3 +54,6 @@ export const ALLOWED_VALENCE: Record<string, number | number[]> = {
 
 /** Å to pm, the one conversion between the units of positions and of the tables. */
 export const angstromToPm = (distanceAngstrom: number): number => distanceAngstrom * 100;
+
+/** Elements the decoder and metrics know (typical bond lengths exist for them). */
+export const EVALUATION_ELEMENTS = Object.keys(SINGLE_BOND_PM);

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { featureDim } from '../config.js';
 import { edgeMaskFromNodeMask, removeMeanWithMask } from '../egnn/geometry.js';
-import { OptionError } from '../errors.js';
+import { integerOption } from '../options.js';
 import type { Rng } from '../random.js';
 import { type EdmModel, phi } from './model.js';
 import { combinedNoise } from './noise.js';
@@ -117,6 +117,15 @@ export interface SampleChainResult extends DecodedBatch {
 }
 
 /**
+ * The number of denoising steps of a run: an integer in 1..T (fewer than T strides the trained
+ * schedule). The one check of this option, used by planning and by `sampleChain`.
+ * @throws OptionError when it is not an integer in 1..T
+ */
+export function denoisingSteps(steps: number, T: number): number {
+  return integerOption('--steps', steps, 1, T);
+}
+
+/**
  * Generate a batch: z_T -> ... -> z_0 -> (x, h).
  * @param nNodes atom count of each molecule to make
  * @param rng seeded generator; the same seed gives the same molecules
@@ -124,8 +133,7 @@ export interface SampleChainResult extends DecodedBatch {
  */
 export function sampleChain(model: EdmModel, nNodes: Int32Array, rng: Rng, opts: SampleChainOptions = {}): SampleChainResult {
   const T = model.schedule.timesteps;
-  const steps = opts.steps ?? T;
-  if (!Number.isInteger(steps) || steps < 1 || steps > T) throw new OptionError(`steps must be an integer in 1..${T}, got ${steps}`);
+  const steps = denoisingSteps(opts.steps ?? T, T);
   const B = nNodes.length;
   const N = Math.max(...nNodes);
   const F = featureDim(model.config);

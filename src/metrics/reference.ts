@@ -138,3 +138,33 @@ export function loadReference(dir: string): TrainingReference | { missing: strin
   }
   return { source: `${stored.source} (stored in ${dir}, RDKit ${stored.rdkitVersion})`, key: stored.key, molecules: stored.molecules, smiles: new Set(stored.smiles), stats: stored.stats };
 }
+
+/** Where `chooseReference` may take the training molecules for novelty from. */
+export interface ReferenceChoice {
+  /** a training file (SDF/XYZ) named by the user; `false` asks for no novelty */
+  train?: string | false;
+  /** a checkpoint whose stored training SMILES are used when no file is named */
+  checkpointDir?: string;
+  /** the file used when neither is given nor stored (e.g. QM9's train split), if it exists */
+  fallbackFile?: string;
+  /** told what is happening: a reference is being computed, or novelty is n/a and why */
+  onNote?: (message: string) => void;
+}
+
+/**
+ * The training reference for novelty: the named file; else the one stored in the checkpoint
+ * (its own training set); else the fallback file when present; else none.
+ * @throws InputError when the named file cannot be read
+ */
+export async function chooseReference(c: ReferenceChoice): Promise<TrainingReference | undefined> {
+  if (c.train === false) return undefined;
+  const computing = (p: string) => () => c.onNote?.(`computing the SMILES of ${p} for novelty (once; cached in ${cacheDir()})`);
+  if (c.train) return trainingReference(c.train, computing(c.train));
+  const fallback = c.fallbackFile && existsSync(c.fallbackFile) ? c.fallbackFile : undefined;
+  if (c.checkpointDir) {
+    const stored = loadReference(c.checkpointDir);
+    if (!('missing' in stored)) return stored;
+    if (!fallback) c.onNote?.(`novelty n/a: ${stored.missing} (give --train FILE)`);
+  }
+  return fallback ? trainingReference(fallback, computing(fallback)) : undefined;
+}

@@ -8,8 +8,7 @@ import type { BackendName } from '../backend.js';
 import { writeFileAtomic } from '../data/files.js';
 import type { EdmModel } from '../diffusion/model.js';
 import { evaluateMolecules } from '../metrics/evaluate.js';
-import { sampleInWorkers } from '../parallel/pool.js';
-import { planSampling, sampleMolecules } from '../sample.js';
+import { generate } from '../generate/run.js';
 
 /** Columns of curve.csv, in order. Fractions in [0, 1]; NLL in nats per molecule. */
 export const CURVE_COLUMNS = [
@@ -57,11 +56,14 @@ export async function probeSamples(
   opts: CurveProbeOptions,
 ): Promise<Pick<CurveRow, 'atom_stability' | 'molecule_stability' | 'validity' | 'uniqueness' | 'samples' | 'sampling_steps'>> {
   // a fixed batch size: the batches (and so the molecules) must not depend on the worker count
-  const plan = planSampling(model, { n: opts.samples, batchSize: CURVE_BATCH_SIZE, steps: opts.steps, seed: CURVE_SEED });
-  const molecules =
-    opts.workers > 0
-      ? (await sampleInWorkers(checkpointDir, opts.backend, plan, Math.min(opts.workers, plan.batches.length))).molecules
-      : sampleMolecules(model, { n: opts.samples, batchSize: CURVE_BATCH_SIZE, steps: opts.steps, seed: CURVE_SEED });
+  const { molecules } = await generate(checkpointDir, model, {
+    n: opts.samples,
+    batchSize: CURVE_BATCH_SIZE,
+    steps: opts.steps,
+    seed: CURVE_SEED,
+    workers: Math.max(1, opts.workers),
+    backend: opts.backend,
+  });
   const r = await evaluateMolecules(molecules);
   return {
     atom_stability: r.atomStability,

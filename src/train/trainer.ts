@@ -1,28 +1,30 @@
 /**
  * Training loop (EDM main_qm9.py / train_test.train_epoch): L2 loss on eps, AdamW with amsgrad,
  * EMA of the weights, EDM's adaptive gradient clipping, NaN/Inf guard, periodic validation NLL,
- * atomic checkpoints every K steps and on stop, and exact resume (weights, EMA, optimiser
- * moments, RNG states, step, position in the epoch).
+ * a learning curve, atomic checkpoints every K steps and on stop, and exact resume (weights,
+ * EMA, optimiser moments, RNG states, step, position in the epoch). The parts: options and
+ * start-up (setup.ts), the state and its checkpoint names (state.ts), one step (step.ts).
  */
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
 import type { BackendName } from '../backend.js';
-import { type DatasetInfo, type DiffusionConfig, type DynamicsConfig, type EdmConfig, type TrainingProvenance, dynamicsInputDim } from '../config.js';
-import { loadCheckpoint, saveCheckpoint } from '../checkpoint/format.js';
+import { saveCheckpoint } from '../checkpoint/format.js';
+import type { DatasetInfo, DiffusionConfig, DynamicsConfig, EdmConfig, TrainingProvenance } from '../config.js';
+import { writeFileAtomic } from '../data/files.js';
 import { bucketedBatches } from '../data/dataset.js';
 import type { Molecule } from '../data/molecule.js';
-import { makeModel } from '../diffusion/model.js';
-import { validationNll } from './validation.js';
-import { writeFileAtomic } from '../data/files.js';
-import { curveSvg } from '../report/curve-plot.js';
-import { type CurveProbeOptions, type CurveRow, isBest, probeSamples, readCurve, writeCurve } from './curve.js';
-import { type GradientEngine, LocalGradients, WorkerGradients, defaultTrainWorkers } from './grad-pool.js';
-import { combineShards, flatNorm, flatten, makeShardTasks, paramOrder, unflatten } from './gradients.js';
-import { initParams, type Params } from '../egnn/params.js';
-import { CheckpointError, OptionError, UserError } from '../errors.js';
+import { type EdmModel, makeModel } from '../diffusion/model.js';
+import { UserError } from '../errors.js';
 import { Rng, type RngState } from '../random.js';
-import { AdamW, GradNormQueue, updateEma } from './optimizer.js';
+import { curveSvg } from '../report/curve-plot.js';
+import { type CurveRow, isBest, probeSamples, readCurve, writeCurve } from './curve.js';
+import { type GradientEngine, LocalGradients, WorkerGradients } from './grad-pool.js';
+import { paramOrder } from './gradients.js';
+import { GradNormQueue } from './optimizer.js';
+import { type ResolvedOptions, openRun, resolveOptions } from './setup.js';
+import { type RunWeights, type SavedState, disposeWeights, stateTensors } from './state.js';
+import { type StepContext, trainStep } from './step.js';
+import { validationNll } from './validation.js';
 
 /** Options of `train`. */
 export interface TrainOptions {
@@ -42,8 +44,8 @@ export interface TrainOptions {
   maxSteps?: number;
   /** stop after this many epochs in total */
   epochs?: number;
-  /** stop after this many seconds of this run */
-  maxSeconds?: number;
+  /** stop after this many hours of this run */
+  hours?: number;
   checkpointEvery?: number;
   validateEvery?: number;
   validSize?: number;
@@ -89,87 +91,17 @@ export interface StepReport {
   nanSteps: number;
 }
 
-interface SavedState {
+
+/** What a step reports. */
+export interface StepReport {
   step: number;
   epoch: number;
-  batchIndex: number;
-  epochRng: RngState;
-  noiseRng: RngState;
-  seed: number;
-  gradNorms: number[];
+  /** fraction of the current epoch done */
+  epochProgress: number;
+  loss: number;
+  gradNorm: number;
+  moleculesPerSecond: number;
   nanSteps: number;
-  optimizerStep: number;
-  wallTimeSeconds: number;
-  /** CPU time of training (all threads, curve probes excluded); absent in early checkpoints */
-  cpuSeconds?: number;
-  moleculesSeen: number;
-  options: { batchSize: number; lr: number; emaDecay: number; clipGrad: boolean; shards?: number };
-}
-
-/** Training-state tensor names: raw weights and the optimiser's moments, by parameter. */
-const STATE_PREFIXES = ['param', 'm', 'v', 'vmax'] as const;
-
-/** The training-state tensors of a run, under their checkpoint names (`param/…`, `m/…`, …). */
-function stateTensors(raw: Record<string, tf.Variable>, optimizer: AdamW): Record<string, tf.Tensor> {
-  const out: Record<string, tf.Tensor> = {};
-  const source = { param: raw, m: optimizer.m, v: optimizer.v, vmax: optimizer.vmax };
-  for (const prefix of STATE_PREFIXES) for (const k of Object.keys(raw)) out[`${prefix}/${k}`] = source[prefix][k];
-  return out;
-}
-
-function toVariables(p: Params, trainable: boolean): Record<string, tf.Variable> {
-  const out: Record<string, tf.Variable> = {};
-  for (const [k, t] of Object.entries(p)) out[k] = tf.variable(t, trainable);
-  return out;
-}
-
-/** Weights, EMA and optimiser of a run: fresh, or read back from a checkpoint for `resume`. */
-interface RunState {
-  config: EdmConfig;
-  raw: Record<string, tf.Variable>;
-  ema: Record<string, tf.Variable>;
-  optimizer: AdamW;
-  saved?: SavedState;
-}
-
-function initialiseRun(opts: TrainOptions, lr: number, seed: number): RunState {
-  if (!opts.resume) {
-    const config: EdmConfig = { format: 'edm-ts-checkpoint', version: 1, dynamics: opts.dynamics, diffusion: opts.diffusion, dataset: opts.datasetInfo };
-    const init = initParams(config.dynamics, dynamicsInputDim(config), new Rng(`${seed}:init`));
-    const raw = toVariables(init, true);
-    const ema = toVariables(init, false);
-    tf.dispose(Object.values(init));
-    return { config, raw, ema, optimizer: new AdamW(raw, { lr }) };
-  }
-  const ck = loadCheckpoint(opts.outDir, true);
-  const saved = ck.trainState!.state as unknown as SavedState;
-  const t = ck.trainState!.tensors;
-  try {
-    if (saved.seed !== seed) throw new OptionError(`resume: the checkpoint was trained with seed ${saved.seed}, not ${seed}`);
-    for (const prefix of STATE_PREFIXES) {
-      for (const k of Object.keys(ck.params)) {
-        if (!t[`${prefix}/${k}`]) throw new CheckpointError(`${opts.outDir}: training state lacks ${prefix}/${k}`);
-      }
-    }
-    const raw = toVariables(Object.fromEntries(Object.keys(ck.params).map((k) => [k, t[`param/${k}`]])), true);
-    const ema = toVariables(ck.params, false);
-    const optimizer = new AdamW(raw, { lr: saved.options.lr });
-    for (const k of Object.keys(raw)) {
-      optimizer.m[k].assign(t[`m/${k}`]);
-      optimizer.v[k].assign(t[`v/${k}`]);
-      optimizer.vmax[k].assign(t[`vmax/${k}`]);
-    }
-    optimizer.step = saved.optimizerStep;
-    return { config: ck.config, raw, ema, optimizer, saved };
-  } finally {
-    tf.dispose([...Object.values(t), ...Object.values(ck.params)]);
-  }
-}
-
-/** The backend name workers should start for this thread's active tfjs backend. */
-function workerBackend(): BackendName {
-  const b = tf.getBackend();
-  return b === 'wasm' || b === 'cpu' ? b : 'tensorflow';
 }
 
 /** Process CPU seconds (all threads). */
@@ -178,201 +110,223 @@ const cpuNow = (): number => {
   return (u.user + u.system) / 1e6;
 };
 
-/**
- * Train (or resume training) a model; returns when a stop condition is met, after writing a
- * final checkpoint. Each step's batch is cut into `shards` micro-batches whose gradients are
- * computed on `workers` threads and summed in a fixed order (see gradients.ts).
- * @throws OptionError for impossible options, CheckpointError for a bad resume folder,
- *   UserError when too many steps are non-finite or a worker fails
- */
-export async function train(opts: TrainOptions): Promise<{ step: number; epoch: number; checkpoint: string }> {
-  const batchSize = opts.batchSize ?? 64;
-  const lr = opts.lr ?? 1e-4;
-  const emaDecay = opts.emaDecay ?? 0.999;
-  const seed = opts.seed ?? 0;
-  const clipGrad = opts.clipGrad ?? true;
-  const maxNan = opts.maxNanSteps ?? 100;
-  const checkpointEvery = opts.checkpointEvery ?? 500;
-  const backend = opts.backend ?? workerBackend();
-  const workers = opts.workers ?? (backend === 'wasm' || backend === 'cpu' ? defaultTrainWorkers() : 0);
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new OptionError(`batch size must be a positive integer, got ${batchSize}`);
-  if (!(lr > 0)) throw new OptionError(`learning rate must be > 0, got ${lr}`);
-  if (!(emaDecay >= 0 && emaDecay < 1)) throw new OptionError(`EMA decay must be in [0, 1), got ${emaDecay}`);
-  if (!Number.isInteger(workers) || workers < 0) throw new OptionError(`workers must be an integer >= 0, got ${workers}`);
-  if (opts.shards !== undefined && (!Number.isInteger(opts.shards) || opts.shards < 1)) throw new OptionError(`shards must be a positive integer, got ${opts.shards}`);
-  if (opts.curve && !(Number.isInteger(opts.curve.every) && opts.curve.every > 0 && opts.curve.samples > 0 && opts.curve.steps > 0)) {
-    throw new OptionError('the learning curve needs positive every, samples and steps');
-  }
-  if (opts.train.length === 0) throw new OptionError('the training set is empty');
-  if (opts.maxSteps === undefined && opts.epochs === undefined && opts.maxSeconds === undefined) {
-    throw new OptionError('give at least one of maxSteps, epochs, maxSeconds');
-  }
-  mkdirSync(opts.outDir, { recursive: true });
-  const logPath = join(opts.outDir, 'train-log.jsonl');
-  const curvePath = join(opts.outDir, 'curve.csv');
-  const log = (e: Record<string, unknown>): void => {
-    appendFileSync(logPath, JSON.stringify({ time: new Date().toISOString(), ...e }) + '\n');
-    opts.onEvent?.(e);
-  };
+/** A run in progress: its counters, clocks, random streams and the tensors it trains. */
+class TrainingRun {
+  step: number;
+  epoch: number;
+  batchIndex: number;
+  nanSteps: number;
+  moleculesSeen: number;
+  private epochRngState: RngState;
+  private readonly dataRng: Rng;
+  private batches: number[][];
+  private readonly ctx: StepContext;
+  private readonly emaModel: EdmModel;
+  private readonly validSet: Molecule[] | undefined;
+  private readonly curvePath: string;
+  private readonly start = performance.now();
+  private readonly cpuStart = cpuNow();
+  private readonly wallBefore: number;
+  private readonly cpuBefore: number;
+  private probeCpu = 0;
+  private rate = { since: performance.now(), molecules: 0, last: 0 };
 
-  const { config, raw, ema, optimizer, saved } = initialiseRun(opts, lr, seed);
-  // early checkpoints have no shard count: they continue with the one asked for
-  const options = { ...(saved?.options ?? { batchSize, lr, emaDecay, clipGrad }), shards: saved?.options.shards ?? opts.shards ?? 2 };
-  const model = makeModel(config, raw);
-  const emaModel = makeModel(config, ema);
-  const order = paramOrder(raw);
-  const engine: GradientEngine =
-    workers > 0
-      ? new WorkerGradients(workers, config, Object.fromEntries(order.map((k) => [k, [...raw[k].shape]])), backend)
-      : new LocalGradients(config, raw);
-  const denomN = config.dataset.maxNAtoms;
-  const queue = new GradNormQueue(saved?.gradNorms ?? [3000]);
-  let step = saved?.step ?? 0;
-  let epoch = saved?.epoch ?? 0;
-  let batchIndex = saved?.batchIndex ?? 0;
-  let nanSteps = saved?.nanSteps ?? 0;
-  let moleculesSeen = saved?.moleculesSeen ?? 0;
-  const wallBefore = saved?.wallTimeSeconds ?? 0;
-  // early checkpoints were trained on one core, where CPU time equals wall time
-  const cpuBefore = saved?.cpuSeconds ?? wallBefore;
-  let probeCpu = 0;
-  let epochRngState: RngState = saved?.epochRng ?? new Rng(`${seed}:data`).state();
-  const dataRng = new Rng(`${seed}:data`, epochRngState);
-  let batches = bucketedBatches(opts.train, options.batchSize, dataRng);
-  const noiseRng = new Rng(`${seed}:noise`, saved?.noiseRng);
-  const validSet = opts.valid ? new Rng(`${seed}:validset`).shuffle([...opts.valid]).slice(0, opts.validSize ?? 500) : undefined;
-  const start = performance.now();
-  const cpuStart = cpuNow();
-  let windowStart = performance.now();
-  let windowMols = 0;
-  let lastRate = 0;
-  // a resumed run measures again the curve points it passes
-  if (opts.resume) writeCurve(curvePath, readCurve(curvePath).filter((r) => r.step <= step));
+  constructor(
+    private readonly opts: TrainOptions,
+    private readonly o: ResolvedOptions,
+    private readonly config: EdmConfig,
+    private readonly weights: RunWeights,
+    engine: GradientEngine,
+    saved: SavedState | undefined,
+  ) {
+    this.step = saved?.step ?? 0;
+    this.epoch = saved?.epoch ?? 0;
+    this.batchIndex = saved?.batchIndex ?? 0;
+    this.nanSteps = saved?.nanSteps ?? 0;
+    this.moleculesSeen = saved?.moleculesSeen ?? 0;
+    this.wallBefore = saved?.wallTimeSeconds ?? 0;
+    // early checkpoints were trained on one core, where CPU time equals wall time
+    this.cpuBefore = saved?.cpuSeconds ?? this.wallBefore;
+    this.epochRngState = saved?.epochRng ?? new Rng(`${o.seed}:data`).state();
+    this.dataRng = new Rng(`${o.seed}:data`, this.epochRngState);
+    this.batches = bucketedBatches(opts.train, o.recipe.batchSize, this.dataRng);
+    this.ctx = {
+      model: makeModel(config, weights.raw),
+      weights,
+      order: paramOrder(weights.raw),
+      engine,
+      denomN: config.dataset.maxNAtoms,
+      shards: o.recipe.shards!,
+      clipGrad: o.recipe.clipGrad,
+      emaDecay: o.recipe.emaDecay,
+      queue: new GradNormQueue(saved?.gradNorms ?? [3000]),
+      noiseRng: new Rng(`${o.seed}:noise`, saved?.noiseRng),
+    };
+    this.emaModel = makeModel(config, weights.ema);
+    this.validSet = opts.valid ? new Rng(`${o.seed}:validset`).shuffle([...opts.valid]).slice(0, o.validSize) : undefined;
+    this.curvePath = join(opts.outDir, 'curve.csv');
+    // a resumed run measures again the curve points it passes
+    if (opts.resume) writeCurve(this.curvePath, readCurve(this.curvePath).filter((r) => r.step <= this.step));
+  }
 
-  const wallSeconds = (): number => wallBefore + (performance.now() - start) / 1000;
-  const cpuSeconds = (): number => cpuBefore + cpuNow() - cpuStart - probeCpu;
-  const save = async (dir = opts.outDir): Promise<void> => {
+  /** Append an event to train-log.jsonl and tell the caller. */
+  log(e: Record<string, unknown>): void {
+    appendFileSync(join(this.opts.outDir, 'train-log.jsonl'), JSON.stringify({ time: new Date().toISOString(), ...e }) + '\n');
+    this.opts.onEvent?.(e);
+  }
+
+  wallSeconds(): number {
+    return this.wallBefore + (performance.now() - this.start) / 1000;
+  }
+
+  /** CPU seconds of training over the whole run, curve probes excluded. */
+  cpuSeconds(): number {
+    return this.cpuBefore + cpuNow() - this.cpuStart - this.probeCpu;
+  }
+
+  /** Whether a stop condition holds. */
+  done(): boolean {
+    const { maxSteps, epochs, hours, stopSignal } = this.opts;
+    return (
+      (maxSteps !== undefined && this.step >= maxSteps) ||
+      (epochs !== undefined && this.epoch >= epochs) ||
+      (hours !== undefined && (performance.now() - this.start) / 3.6e6 >= hours) ||
+      Boolean(stopSignal?.stop)
+    );
+  }
+
+  /** The next batch of molecules, rolling over to a new epoch; undefined when that ends the run. */
+  nextBatch(): Molecule[] | undefined {
+    if (this.batchIndex >= this.batches.length) {
+      this.epoch++;
+      this.batchIndex = 0;
+      this.epochRngState = this.dataRng.state();
+      this.batches = bucketedBatches(this.opts.train, this.o.recipe.batchSize, this.dataRng);
+      if (this.done()) return undefined;
+    }
+    return this.batches[this.batchIndex++].map((i) => this.opts.train[i]);
+  }
+
+  /** One step with its bookkeeping, validation, checkpoint and curve point. */
+  async advance(mols: Molecule[]): Promise<void> {
+    const s = await trainStep(this.ctx, mols);
+    if (!s.applied) {
+      this.nanSteps++;
+      this.log({ event: 'nonfinite', step: this.step, loss: s.loss, gradNorm: s.gradNorm, nanSteps: this.nanSteps });
+      if (this.nanSteps > this.o.maxNanSteps) throw new UserError(`training stopped: ${this.nanSteps} steps had a non-finite loss or gradient`);
+      return;
+    }
+    this.step++;
+    this.moleculesSeen += mols.length;
+    this.rate.molecules += mols.length;
+    const now = performance.now();
+    if (now - this.rate.since > 5000) this.rate = { since: now, molecules: 0, last: (this.rate.molecules / (now - this.rate.since)) * 1000 };
+    const epochProgress = this.batchIndex / this.batches.length;
+    this.opts.onStep?.({ step: this.step, epoch: this.epoch, epochProgress, loss: s.loss, gradNorm: s.gradNorm, moleculesPerSecond: this.rate.last, nanSteps: this.nanSteps });
+    if (this.step % this.o.logEvery === 0) this.log({ event: 'step', step: this.step, epoch: this.epoch, loss: s.loss, gradNorm: s.gradNorm, molPerSec: this.rate.last });
+    const curveDue = this.opts.curve !== undefined && this.step % this.opts.curve.every === 0;
+    let validNll = NaN;
+    if (this.validSet && ((this.o.validateEvery && this.step % this.o.validateEvery === 0) || curveDue)) {
+      validNll = validationNll(this.emaModel, this.validSet, this.o.recipe.batchSize);
+      this.log({ event: 'validation', step: this.step, epoch: this.epoch, nll: validNll, molecules: this.validSet.length });
+    }
+    if (curveDue || (this.step % this.o.checkpointEvery === 0 && !this.done())) await this.save();
+    if (curveDue) await this.curvePoint(validNll);
+  }
+
+  /** Write a checkpoint (EMA weights and training state) to `dir`, atomically. */
+  async save(dir = this.opts.outDir): Promise<void> {
+    const { recipe, seed } = this.o;
     const state: SavedState = {
-      step,
-      epoch,
-      batchIndex,
-      epochRng: epochRngState,
-      noiseRng: noiseRng.state(),
+      step: this.step,
+      epoch: this.epoch,
+      batchIndex: this.batchIndex,
+      epochRng: this.epochRngState,
+      noiseRng: this.ctx.noiseRng.state(),
       seed,
-      gradNorms: queue.items,
-      nanSteps,
-      optimizerStep: optimizer.step,
-      wallTimeSeconds: wallSeconds(),
-      cpuSeconds: cpuSeconds(),
-      moleculesSeen,
-      options,
+      gradNorms: this.ctx.queue.items,
+      nanSteps: this.nanSteps,
+      optimizerStep: this.weights.optimizer.step,
+      wallTimeSeconds: this.wallSeconds(),
+      cpuSeconds: this.cpuSeconds(),
+      moleculesSeen: this.moleculesSeen,
+      options: recipe,
     };
     const training: TrainingProvenance = {
-      command: opts.command,
-      steps: step,
-      epochs: moleculesSeen / opts.train.length,
-      wallTimeSeconds: Math.round(wallSeconds()),
-      cpuSeconds: Math.round(cpuSeconds()),
-      batchSize: options.batchSize,
-      lr: options.lr,
-      emaDecay: options.emaDecay,
-      trainMolecules: opts.train.length,
+      command: this.opts.command,
+      steps: this.step,
+      epochs: this.moleculesSeen / this.opts.train.length,
+      wallTimeSeconds: Math.round(this.wallSeconds()),
+      cpuSeconds: Math.round(this.cpuSeconds()),
+      batchSize: recipe.batchSize,
+      lr: recipe.lr,
+      emaDecay: recipe.emaDecay,
+      trainMolecules: this.opts.train.length,
     };
-    await saveCheckpoint(dir, { ...config, training }, ema, { tensors: stateTensors(raw, optimizer), state: state as unknown as Record<string, unknown> }, `step${step}`);
-    log({ event: 'checkpoint', step, dir });
-  };
+    const trainState = { tensors: stateTensors(this.weights), state: state as unknown as Record<string, unknown> };
+    await saveCheckpoint(dir, { ...this.config, training }, this.weights.ema, trainState, `step${this.step}`);
+    this.log({ event: 'checkpoint', step: this.step, dir });
+  }
 
   /** A curve point on the checkpoint just saved; a new best is copied to `best/`. */
-  const curvePoint = async (validNll: number): Promise<void> => {
+  async curvePoint(validNll: number): Promise<void> {
     const cpu0 = cpuNow();
     const t0 = performance.now();
-    const probe: CurveProbeOptions = { samples: opts.curve!.samples, steps: opts.curve!.steps, workers, backend };
-    const m = await probeSamples(emaModel, opts.outDir, probe);
+    const curve = this.opts.curve!;
+    const m = await probeSamples(this.emaModel, this.opts.outDir, { samples: curve.samples, steps: curve.steps, workers: this.o.workers, backend: this.o.backend });
     const row: CurveRow = {
-      step,
-      epoch: moleculesSeen / opts.train.length,
-      cpu_hours: cpuSeconds() / 3600,
-      wall_hours: wallSeconds() / 3600,
+      step: this.step,
+      epoch: this.moleculesSeen / this.opts.train.length,
+      cpu_hours: this.cpuSeconds() / 3600,
+      wall_hours: this.wallSeconds() / 3600,
       ...m,
       valid_nll: validNll,
       probe_seconds: (performance.now() - t0) / 1000,
     };
-    const rows = readCurve(curvePath);
+    const rows = readCurve(this.curvePath);
     const best = isBest(row, rows);
-    writeCurve(curvePath, [...rows, row]);
-    const d = config.dynamics;
-    const title = `${opts.outDir}: nf ${d.nf}, ${d.nLayers} layers, lr ${options.lr}, batch ${options.batchSize}, EMA ${options.emaDecay}`;
-    writeFileAtomic(join(opts.outDir, 'curve.svg'), await curveSvg([...rows, row], title));
-    log({ event: 'curve', ...row, best });
-    if (best) await save(join(opts.outDir, 'best'));
-    probeCpu += cpuNow() - cpu0;
-  };
+    writeCurve(this.curvePath, [...rows, row]);
+    const d = this.config.dynamics;
+    const { lr, batchSize, emaDecay } = this.o.recipe;
+    const title = `${this.opts.outDir}: nf ${d.nf}, ${d.nLayers} layers, lr ${lr}, batch ${batchSize}, EMA ${emaDecay}`;
+    writeFileAtomic(join(this.opts.outDir, 'curve.svg'), await curveSvg([...rows, row], title));
+    this.log({ event: 'curve', ...row, best });
+    if (best) await this.save(join(this.opts.outDir, 'best'));
+    this.probeCpu += cpuNow() - cpu0;
+  }
+}
 
-  const done = (): boolean =>
-    (opts.maxSteps !== undefined && step >= opts.maxSteps) ||
-    (opts.epochs !== undefined && epoch >= opts.epochs) ||
-    (opts.maxSeconds !== undefined && (performance.now() - start) / 1000 >= opts.maxSeconds) ||
-    Boolean(opts.stopSignal?.stop);
-
+/**
+ * Train (or resume training) a model; returns when a stop condition is met, after writing a
+ * final checkpoint. Each step's batch is cut into `shards` micro-batches whose gradients are
+ * computed on `workers` threads and summed in a fixed order (see gradients.ts). Every tensor
+ * and worker of the run is freed on return or error.
+ * @throws OptionError for impossible options (naming the option as the CLI spells it),
+ *   CheckpointError for a bad resume folder, UserError when too many steps are non-finite or a
+ *   gradient worker fails
+ */
+export async function train(opts: TrainOptions): Promise<{ step: number; epoch: number; checkpoint: string }> {
+  const o = resolveOptions(opts);
+  mkdirSync(opts.outDir, { recursive: true });
+  const { config, weights, saved } = openRun(opts, o);
+  let engine: GradientEngine | undefined;
   try {
-    log({ event: opts.resume ? 'resume' : 'start', step, epoch, trainMolecules: opts.train.length, batches: batches.length, workers, shards: options.shards });
-    while (!done()) {
-      if (batchIndex >= batches.length) {
-        epoch++;
-        batchIndex = 0;
-        epochRngState = dataRng.state();
-        batches = bucketedBatches(opts.train, options.batchSize, dataRng);
-        if (done()) break;
-      }
-      const mols = batches[batchIndex++].map((i) => opts.train[i]);
-      const tasks = makeShardTasks(model, mols, options.shards, noiseRng);
-      const results = await engine.compute(flatten(raw, order), tasks, denomN);
-      const { loss, grad } = combineShards(results, tasks.map((t) => t.molecules.length));
-      const norm = flatNorm(grad);
-      if (!Number.isFinite(loss) || !Number.isFinite(norm)) {
-        nanSteps++;
-        log({ event: 'nonfinite', step, loss, gradNorm: norm, nanSteps });
-        if (nanSteps > maxNan) throw new UserError(`training stopped: ${nanSteps} steps had a non-finite loss or gradient`);
-        continue;
-      }
-      if (options.clipGrad) {
-        const maxNorm = queue.maxNorm();
-        if (norm > maxNorm) {
-          const scale = maxNorm / (norm + 1e-6);
-          for (let i = 0; i < grad.length; i++) grad[i] *= scale;
-        }
-        queue.add(Math.min(norm, maxNorm));
-      }
-      const grads = unflatten(grad, raw, order);
-      optimizer.apply(grads);
-      tf.dispose(Object.values(grads));
-      updateEma(ema, raw, options.emaDecay);
-      step++;
-      moleculesSeen += mols.length;
-      windowMols += mols.length;
-      const now = performance.now();
-      if (now - windowStart > 5000) {
-        lastRate = (windowMols / (now - windowStart)) * 1000;
-        windowStart = now;
-        windowMols = 0;
-      }
-      opts.onStep?.({ step, epoch, epochProgress: batchIndex / batches.length, loss, gradNorm: norm, moleculesPerSecond: lastRate, nanSteps });
-      if (step % (opts.logEvery ?? 50) === 0) log({ event: 'step', step, epoch, loss, gradNorm: norm, molPerSec: lastRate });
-      const curveDue = opts.curve !== undefined && step % opts.curve.every === 0;
-      let validNll = NaN;
-      if (validSet && ((opts.validateEvery && step % opts.validateEvery === 0) || curveDue)) {
-        validNll = validationNll(emaModel, validSet, options.batchSize);
-        log({ event: 'validation', step, epoch, nll: validNll, molecules: validSet.length });
-      }
-      if (curveDue || (step % checkpointEvery === 0 && !done())) await save();
-      if (curveDue) await curvePoint(validNll);
+    const order = paramOrder(weights.raw);
+    const shapes = Object.fromEntries(order.map((k) => [k, [...weights.raw[k].shape]]));
+    engine = o.workers > 0 ? new WorkerGradients(o.workers, config, shapes, o.backend) : new LocalGradients(config, weights.raw);
+    const run = new TrainingRun(opts, o, config, weights, engine, saved);
+    run.log({ event: opts.resume ? 'resume' : 'start', step: run.step, epoch: run.epoch, trainMolecules: opts.train.length, workers: o.workers, shards: o.recipe.shards });
+    while (!run.done()) {
+      const mols = run.nextBatch();
+      if (!mols) break;
+      await run.advance(mols);
       // let signal handlers run between steps
       await new Promise((r) => setImmediate(r));
     }
-    await save();
+    await run.save();
+    return { step: run.step, epoch: run.epoch, checkpoint: opts.outDir };
   } finally {
-    await engine.close();
-    tf.dispose([...Object.values(raw), ...Object.values(ema), ...Object.values(optimizer.m), ...Object.values(optimizer.v), ...Object.values(optimizer.vmax)]);
+    await engine?.close();
+    disposeWeights(weights);
   }
-  return { step, epoch, checkpoint: opts.outDir };
 }

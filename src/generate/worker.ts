@@ -6,7 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { type BackendName, initBackend } from '../backend.js';
 import { loadCheckpoint } from '../checkpoint/format.js';
 import { makeModel } from '../diffusion/model.js';
-import { sampleBatch } from '../sample.js';
+import { sampleBatch } from './batch.js';
 
 const { checkpoint, backend } = workerData as { checkpoint: string; backend: BackendName };
 await initBackend(backend);

@@ -3,16 +3,11 @@
  * (tfjs-wasm runs single-threaded in Node.js), each taking whole batches of a SamplingPlan.
  */
 import { Worker } from 'node:worker_threads';
-import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { BackendName } from '../backend.js';
 import { UserError } from '../errors.js';
-import { type BatchResult, type SamplingPlan, type SampleResult, assemble } from '../sample.js';
-
-/** Workers worth starting for a plan: one per core, at most one per batch. */
-export function defaultWorkers(plan: SamplingPlan): number {
-  return Math.max(1, Math.min(availableParallelism(), plan.batches.length));
-}
+import { assemble } from './plan.js';
+import type { BatchResult, SampleResult, SamplingPlan } from './types.js';
 
 /**
  * Run a plan on `workers` threads, loading the model from `checkpoint` in each.

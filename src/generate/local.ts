@@ -1,0 +1,37 @@
+/**
+ * Sampling in this thread: every batch of a plan, one after the other.
+ */
+import type { Molecule } from '../data/molecule.js';
+import type { EdmModel } from '../diffusion/model.js';
+import { sampleBatch } from './batch.js';
+import { assemble, planSampling } from './plan.js';
+import type { BatchResult, SampleOptions, SampleResult, SamplingPlan } from './types.js';
+
+/**
+ * Run every batch of a plan in this thread.
+ * @param onProgress molecules finished, and denoising steps done in the current batch
+ */
+export function runPlan(model: EdmModel, plan: SamplingPlan, onProgress?: (done: number, step: number, steps: number) => void): SampleResult {
+  const results: BatchResult[] = [];
+  let done = 0;
+  plan.batches.forEach((nNodes, index) => {
+    const chain = Math.max(0, plan.chain - done);
+    results.push(sampleBatch(model, nNodes, index, plan.seed, plan.steps, chain, (step, steps) => onProgress?.(done, step, steps)));
+    done += nNodes.length;
+    onProgress?.(done, 0, 0);
+  });
+  return assemble(results);
+}
+
+/**
+ * Generate molecules in this thread (EDM sample with n_nodes from the histogram).
+ * @throws OptionError for impossible options
+ */
+export function sampleMoleculesWithChains(model: EdmModel, opts: SampleOptions): SampleResult {
+  return runPlan(model, planSampling(model, opts), opts.onProgress);
+}
+
+/** Generate molecules; see `sampleMoleculesWithChains`. */
+export function sampleMolecules(model: EdmModel, opts: SampleOptions): Molecule[] {
+  return sampleMoleculesWithChains(model, opts).molecules;
+}

@@ -1,0 +1,78 @@
+/**
+ * `generate`: a whole sampling run from a checkpoint, in this thread or on worker threads (one
+ * per core), with the same molecules either way. What `edm sample` and the learning curve call.
+ */
+import { availableParallelism } from 'node:os';
+import { type BackendName, workerBackend } from '../backend.js';
+import type { EdmModel } from '../diffusion/model.js';
+import { integerOption, optionalInteger } from '../options.js';
+import { runPlan } from './local.js';
+import { planSampling } from './plan.js';
+import { sampleInWorkers } from './pool.js';
+import type { PlanOptions, SampleResult, SamplingPlan } from './types.js';
+
+/** Progress of a run: denoising steps done summed over batches, and molecules finished. */
+export interface GenerateProgress {
+  stepsDone: number;
+  totalSteps: number;
+  molecules: number;
+}
+
+/** Options of `generate`. */
+export interface GenerateOptions extends PlanOptions {
+  /**
+   * worker threads (default: one per core, at most one per batch; 1 = this thread). The
+   * molecules do not depend on it.
+   */
+  workers?: number;
+  /** backend each worker starts (default: the one this thread runs) */
+  backend?: BackendName;
+  onProgress?: (p: GenerateProgress) => void;
+}
+
+/** What `generate` returns. */
+export interface GenerateResult extends SampleResult {
+  /** denoising steps of every molecule */
+  steps: number;
+  /** worker threads used (1: this thread) */
+  workers: number;
+  /** wall seconds of the denoising */
+  seconds: number;
+  plan: SamplingPlan;
+}
+
+/**
+ * The default batch size of a run of `n` molecules: at most 50, and small runs split in two so
+ * that two cores share them.
+ */
+export function defaultBatchSize(n: number): number {
+  return Math.min(50, Math.ceil(n / 2));
+}
+
+/**
+ * Sample molecules from a checkpoint (EDM's ancestral sampling, sizes from the training
+ * histogram or `nAtoms`), in batches spread over worker threads.
+ * @param checkpointDir the folder `model` was loaded from (workers load it again)
+ * @param model the loaded model (used in this thread and for planning)
+ * @throws OptionError for impossible options (echoing what was given); UserError if a worker fails
+ */
+export async function generate(checkpointDir: string, model: EdmModel, opts: GenerateOptions): Promise<GenerateResult> {
+  const n = integerOption('-n', opts.n);
+  const batchSize = opts.batchSize ?? defaultBatchSize(n);
+  const plan = planSampling(model, { ...opts, n, batchSize });
+  const steps = plan.steps ?? model.schedule.timesteps;
+  const asked = optionalInteger('--workers', opts.workers);
+  const workers = Math.min(asked ?? availableParallelism(), plan.batches.length);
+  const totalSteps = plan.batches.length * steps;
+  const t0 = performance.now();
+  let result: SampleResult;
+  if (workers > 1) {
+    result = await sampleInWorkers(checkpointDir, opts.backend ?? workerBackend(), plan, workers, (molecules, stepsDone) =>
+      opts.onProgress?.({ stepsDone, totalSteps, molecules }),
+    );
+  } else {
+    const size = plan.batches[0].length;
+    result = runPlan(model, plan, (molecules, step) => opts.onProgress?.({ stepsDone: Math.floor(molecules / size) * steps + step, totalSteps, molecules }));
+  }
+  return { ...result, steps, workers, seconds: (performance.now() - t0) / 1000, plan };
+}

@@ -1,0 +1,64 @@
+/**
+ * The data of a training run: QM9 in EDM's split or a user's own files, the dataset
+ * information derived from them, and the training SMILES stored in the checkpoint so that
+ * novelty can be reported on machines without the training data.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import type { DatasetInfo } from '../config.js';
+import { QM9_ATOM_DECODER, datasetInfoFrom } from '../data/dataset.js';
+import type { Molecule } from '../data/molecule.js';
+import { loadQm9Split } from '../data/qm9.js';
+import { readMolecules } from '../data/read.js';
+import { CHECKPOINT_REFERENCE_FILE, computeReference, saveReference } from '../metrics/reference.js';
+
+/** Where training molecules come from. */
+export interface TrainingDataOptions {
+  /** folder of QM9 in EDM's split (used when `trainFile` is absent) */
+  qm9Dir: string;
+  /** the user's own training molecules (SDF/XYZ, optionally .gz) */
+  trainFile?: string;
+  /** the user's own validation molecules */
+  validFile?: string;
+  /** atom decoder (default: H,C,N,O,F for QM9, else the elements present, sorted) */
+  atoms?: string[];
+}
+
+/** Training and validation molecules with what the model needs to know of them. */
+export interface TrainingData {
+  train: Molecule[];
+  valid?: Molecule[];
+  info: DatasetInfo;
+  /** in words, for the checkpoint's stored reference: the file's name (no folder), or QM9's split */
+  source: string;
+}
+
+/**
+ * Read the training (and validation) molecules.
+ * @throws InputError naming the file and line for malformed files or unknown elements
+ */
+export async function loadTrainingData(o: TrainingDataOptions): Promise<TrainingData> {
+  if (o.trainFile) {
+    const train = readMolecules(o.trainFile, o.atoms);
+    const decoder = o.atoms ?? [...new Set(train.flatMap((m) => m.elements))].sort();
+    const valid = o.validFile ? readMolecules(o.validFile, decoder) : undefined;
+    return { train, valid, info: datasetInfoFrom('custom', train, decoder), source: basename(o.trainFile) };
+  }
+  const decoder = o.atoms ?? QM9_ATOM_DECODER;
+  const train = await loadQm9Split(o.qm9Dir, 'train', decoder);
+  const valid = await loadQm9Split(o.qm9Dir, 'valid', decoder);
+  return { train, valid, info: datasetInfoFrom('qm9', train, decoder), source: 'QM9 train split (EDM split)' };
+}
+
+/**
+ * Store the training set's SMILES (the novelty reference) in a checkpoint folder, once.
+ * @param onCompute told before the (slow: about 30 s for QM9) computation starts
+ * @returns whether it was computed now
+ */
+export async function storeTrainingReference(dir: string, data: TrainingData, onCompute?: (molecules: number) => void): Promise<boolean> {
+  if (existsSync(join(dir, CHECKPOINT_REFERENCE_FILE))) return false;
+  onCompute?.(data.train.length);
+  mkdirSync(dir, { recursive: true });
+  await saveReference(dir, await computeReference(data.train, data.source, `${data.info.name}:${data.train.length}`));
+  return true;
+}

@@ -1,0 +1,99 @@
+/**
+ * The training state of a run and its checkpoint form: the raw weights, their EMA, the AdamW
+ * moments (tensors named `param/…`, `m/…`, `v/…`, `vmax/…` in `train-state-*.bin`), and the
+ * JSON rest (step, position in the epoch, RNG states, clipping history). This module alone
+ * knows those names.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Params } from '../egnn/params.js';
+import { CheckpointError } from '../errors.js';
+import type { RngState } from '../random.js';
+import { AdamW } from './optimizer.js';
+
+/** The JSON part of the training state (`state` of the checkpoint's train state). */
+export interface SavedState {
+  step: number;
+  epoch: number;
+  /** next batch of the epoch */
+  batchIndex: number;
+  /** data RNG at the start of the epoch (its batches are drawn again on resume) */
+  epochRng: RngState;
+  noiseRng: RngState;
+  seed: number;
+  /** EDM's gradient-norm queue for adaptive clipping */
+  gradNorms: number[];
+  /** skipped non-finite steps */
+  nanSteps: number;
+  optimizerStep: number;
+  wallTimeSeconds: number;
+  /** CPU time of training (all threads, curve probes excluded); absent in early checkpoints */
+  cpuSeconds?: number;
+  moleculesSeen: number;
+  /** the recipe; kept on resume (early checkpoints have no shard count) */
+  options: RecipeOptions;
+}
+
+/** What a resumed run keeps from the run that wrote the checkpoint. */
+export interface RecipeOptions {
+  batchSize: number;
+  lr: number;
+  emaDecay: number;
+  clipGrad: boolean;
+  shards?: number;
+}
+
+/** Weights being trained, their EMA and the optimiser: the tensors of a run. */
+export interface RunWeights {
+  raw: Record<string, tf.Variable>;
+  ema: Record<string, tf.Variable>;
+  optimizer: AdamW;
+}
+
+const PREFIXES = ['param', 'm', 'v', 'vmax'] as const;
+
+function toVariables(p: Params, trainable: boolean): Record<string, tf.Variable> {
+  const out: Record<string, tf.Variable> = {};
+  for (const [k, t] of Object.entries(p)) out[k] = tf.variable(t, trainable);
+  return out;
+}
+
+/** Fresh run tensors from initial parameters (the caller keeps and disposes `init`). */
+export function freshWeights(init: Params, lr: number): RunWeights {
+  const raw = toVariables(init, true);
+  return { raw, ema: toVariables(init, false), optimizer: new AdamW(raw, { lr }) };
+}
+
+/**
+ * Run tensors from a checkpoint: EMA weights and its training-state tensors.
+ * @param dir the checkpoint folder, for error messages
+ * @throws CheckpointError when a training-state tensor is missing
+ */
+export function restoreWeights(dir: string, ema: Params, tensors: Record<string, tf.Tensor>, state: SavedState): RunWeights {
+  for (const prefix of PREFIXES) {
+    for (const k of Object.keys(ema)) {
+      if (!tensors[`${prefix}/${k}`]) throw new CheckpointError(`${dir}: training state lacks ${prefix}/${k}`);
+    }
+  }
+  const raw = toVariables(Object.fromEntries(Object.keys(ema).map((k) => [k, tensors[`param/${k}`]])), true);
+  const optimizer = new AdamW(raw, { lr: state.options.lr });
+  for (const k of Object.keys(raw)) {
+    optimizer.m[k].assign(tensors[`m/${k}`]);
+    optimizer.v[k].assign(tensors[`v/${k}`]);
+    optimizer.vmax[k].assign(tensors[`vmax/${k}`]);
+  }
+  optimizer.step = state.optimizerStep;
+  return { raw, ema: toVariables(ema, false), optimizer };
+}
+
+/** The training-state tensors of a run under their checkpoint names (not copies). */
+export function stateTensors(w: RunWeights): Record<string, tf.Tensor> {
+  const out: Record<string, tf.Tensor> = {};
+  const source = { param: w.raw, m: w.optimizer.m, v: w.optimizer.v, vmax: w.optimizer.vmax };
+  for (const prefix of PREFIXES) for (const k of Object.keys(w.raw)) out[`${prefix}/${k}`] = source[prefix][k];
+  return out;
+}
+
+/** Free every tensor of a run. */
+export function disposeWeights(w: RunWeights): void {
+  tf.dispose([...Object.values(w.raw), ...Object.values(w.ema), ...Object.values(w.optimizer.m), ...Object.values(w.optimizer.v), ...Object.values(w.optimizer.vmax)]);
+}
