@@ -3,6 +3,7 @@
  */
 import { UserError, initBackend, shown, type BackendName } from '../index.js';
 import { resolve } from 'node:path';
+import type { ArgumentsCamelCase, Argv } from 'yargs';
 
 /** Resolve a path given on the command line against the working directory. */
 export const userPath = (p: string): string => resolve(process.cwd(), p);
@@ -36,6 +37,11 @@ export function numberArg(label: string): (v: unknown) => number | undefined {
   };
 }
 
+/** A text option (a path, a list): `describe`, and a default described in words if any. */
+export function textFlag(describe: string, defaultDescription?: string): { type: 'string'; describe: string; defaultDescription?: string } {
+  return { type: 'string', describe, ...(defaultDescription ? { defaultDescription } : {}) };
+}
+
 /** A numeric option: `describe` and `default` as given, text echoed in errors. */
 export function numberFlag(label: string, describe: string, defaultValue?: number): { describe: string; default?: number; coerce: (v: unknown) => number | undefined; requiresArg: true } {
   return { describe, ...(defaultValue !== undefined ? { default: defaultValue } : {}), coerce: numberArg(label), requiresArg: true };
@@ -57,4 +63,12 @@ export async function runCommand(body: () => Promise<void>): Promise<void> {
       process.exitCode = 1;
     }
   }
+}
+
+/**
+ * Register a command whose body runs under `runCommand` (one-line errors, exit code 2).
+ * @param builder declares the command's options
+ */
+export function defineCommand<T>(y: Argv, name: string, describe: string, builder: (a: Argv) => Argv<T>, body: (argv: ArgumentsCamelCase<T>) => Promise<void>): Argv {
+  return y.command(name, describe, builder, (argv) => runCommand(() => body(argv)));
 }

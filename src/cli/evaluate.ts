@@ -3,38 +3,34 @@
  */
 import type { Argv } from 'yargs';
 import { DEFAULT_TRAIN_FILE, EVALUATION_ELEMENTS, chooseReference, evaluate, formatReport, integerOption, readMolecules, writeReportFiles } from '../index.js';
-import { numberFlag, runCommand, userPath } from './common.js';
+import { numberFlag, userPath, defineCommand, textFlag } from './common.js';
 
 /** Register the command. */
-export function evaluateCommand(y: Argv): Argv {
-  return y.command(
-    'evaluate <file>',
-    'score molecules in an SDF/XYZ file (atom/molecule stability, validity, uniqueness, novelty)',
-    (a) =>
-      a
-        .positional('file', { type: 'string', demandOption: true, describe: 'molecules to score: .sdf, .xyz (multi-frame), optionally .gz' })
-        .option('train', { type: 'string', describe: 'training molecules for novelty and distributions; --no-train to skip', defaultDescription: 'QM9 train split if present' })
-        .option('checkpoint', { type: 'string', describe: 'use the training SMILES stored in this checkpoint for novelty (when --train is not given)' })
-        .option('json', { type: 'string', describe: 'write the full report as JSON' })
-        .option('svg', { type: 'string', describe: 'draw valid molecules in an SVG grid' })
-        .option('max-svg', numberFlag('--max-svg', 'molecules drawn in the SVG', 48)),
-    (argv) =>
-      runCommand(async () => {
-        const t0 = performance.now();
-        const maxSvg = integerOption('--max-svg', argv['max-svg'], 0);
-        const mols = readMolecules(userPath(argv.file!), EVALUATION_ELEMENTS);
-        const train = argv.train as string | boolean | undefined;
-        const ref = await chooseReference({
-          train: train === false ? false : typeof train === 'string' && train !== '' ? userPath(train) : undefined,
-          checkpointDir: argv.checkpoint ? userPath(argv.checkpoint) : undefined,
-          fallbackFile: DEFAULT_TRAIN_FILE,
-          onNote: (m) => process.stderr.write(`edm: ${m}\n`),
-        });
-        const r = await evaluate(mols, { trainSmiles: ref?.smiles, trainStats: ref?.stats });
-        r.seconds = (performance.now() - t0) / 1000;
-        process.stdout.write(formatReport(r, `${argv.file}${ref ? ` (novelty vs ${ref.source}, ${ref.molecules} molecules)` : ''}`));
-        const paths = { json: argv.json ? userPath(argv.json) : undefined, svg: argv.svg ? userPath(argv.svg) : undefined };
-        await writeReportFiles(r, paths, maxSvg, { file: argv.file, train: ref?.source ?? null });
-      }),
+export const evaluateCommand = (y: Argv): Argv =>
+  defineCommand(y, 'evaluate <file>', 'score molecules in an SDF/XYZ file (atom/molecule stability, validity, uniqueness, novelty)', (a) =>
+      a.positional('file', { type: 'string', demandOption: true, describe: 'molecules to score: .sdf, .xyz (multi-frame), optionally .gz' })
+        .options({
+          train: textFlag('training molecules for novelty and distributions; --no-train to skip', 'QM9 train split if present'),
+          checkpoint: textFlag('use the training SMILES stored in this checkpoint for novelty (when --train is not given)'),
+          json: textFlag('write the full report as JSON'),
+          svg: textFlag('draw valid molecules in an SVG grid'),
+          'max-svg': numberFlag('--max-svg', 'molecules drawn in the SVG', 48),
+        }),
+    async (argv) => {
+      const t0 = performance.now();
+      const maxSvg = integerOption('--max-svg', argv['max-svg'], 0);
+      const mols = readMolecules(userPath(argv.file!), EVALUATION_ELEMENTS);
+      const train = argv.train as string | boolean | undefined;
+      const ref = await chooseReference({
+        train: train === false ? false : typeof train === 'string' && train !== '' ? userPath(train) : undefined,
+        checkpointDir: argv.checkpoint ? userPath(argv.checkpoint) : undefined,
+        fallbackFile: DEFAULT_TRAIN_FILE,
+        onNote: (m) => process.stderr.write(`edm: ${m}\n`),
+      });
+      const r = await evaluate(mols, { trainSmiles: ref?.smiles, trainStats: ref?.stats });
+      r.seconds = (performance.now() - t0) / 1000;
+      process.stdout.write(formatReport(r, `${argv.file}${ref ? ` (novelty vs ${ref.source}, ${ref.molecules} molecules)` : ''}`));
+      const paths = { json: argv.json ? userPath(argv.json) : undefined, svg: argv.svg ? userPath(argv.svg) : undefined };
+      await writeReportFiles(r, paths, maxSvg, { file: argv.file, train: ref?.source ?? null });
+    },
   );
-}

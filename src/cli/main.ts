@@ -19,8 +19,9 @@ const cli = yargs(hideBin(process.argv))
   .alias('h', 'help')
   .wrap(Math.min(110, process.stdout.columns ?? 100))
   .fail((msg, err) => {
-    // a user's mistake: one line and a pointer to the help, never the whole help or a stack trace
-    if (err && !(err instanceof UserError)) throw err;
+    // a user's mistake (yargs reports option errors, ours included, as YError): one line and a
+    // pointer to the help, never the whole help or a stack trace
+    if (err && !(err instanceof UserError) && err.name !== 'YError') throw err;
     process.stderr.write(`edm: error: ${err ? err.message : msg}\n(edm --help lists the commands; edm <command> --help their options)\n`);
     process.exit(2);
   });

@@ -21,7 +21,7 @@ import {
   writeMolecules,
   writeReportFiles,
 } from '../index.js';
-import { backendOption, numberFlag, runCommand, startBackend, userPath } from './common.js';
+import { backendOption, numberFlag, startBackend, userPath, defineCommand, textFlag } from './common.js';
 
 /** `samples.sdf` -> `samples.<suffix>` */
 export function besideOutput(out: string, suffix: string): string {
@@ -41,72 +41,69 @@ function assertWritable(path: string): void {
 }
 
 /** Register the command. */
-export function sampleCommand(y: Argv): Argv {
-  return y.command(
-    'sample',
-    'generate 3D molecules and report their quality',
-    (a) =>
+export const sampleCommand = (y: Argv): Argv =>
+  defineCommand(y, 'sample', 'generate 3D molecules and report their quality', (a) =>
       a
-        .option('n', { alias: 'num', ...numberFlag('-n', 'number of molecules', 20) })
-        .option('seed', numberFlag('--seed', 'integer seed: the same seed gives byte-identical output', 0))
-        .option('checkpoint', { type: 'string', describe: 'checkpoint folder', defaultDescription: 'the shipped QM9 model (checkpoints/qm9-default)' })
-        .option('batch-size', { ...numberFlag('--batch-size', 'molecules denoised together (memory grows with batch size x atoms^2)'), defaultDescription: 'min(50, n / 2), so two cores share small runs' })
-        .option('workers', { ...numberFlag('--workers', 'worker threads; 1 = this thread; the molecules do not depend on it'), defaultDescription: 'one per core, at most one per batch' })
-        .option('n-atoms', { ...numberFlag('--n-atoms', 'fixed atom count for every molecule (2..1000)'), defaultDescription: 'drawn from the training histogram' })
-        .option('steps', { ...numberFlag('--steps', 'denoising steps (fewer than trained strides the schedule)'), defaultDescription: 'all of the trained schedule (1000)' })
-        .option('out', { type: 'string', default: 'samples.sdf', describe: 'output file: .sdf (with bonds) or .xyz' })
-        .option('chain', numberFlag('--chain', 'write the denoising trajectory of this many molecules as multi-frame XYZ', 0))
-        .option('train', { type: 'string', describe: 'training molecules for novelty (SDF/XYZ); --no-train to skip', defaultDescription: 'the SMILES stored in the checkpoint, else QM9 train split if present' })
-        .option('eval', { type: 'boolean', default: true, describe: 'score the samples (--no-eval to skip)' })
-        .option('svg', { type: 'string', describe: 'also draw the valid molecules in an SVG grid' })
-        .option('backend', backendOption),
-    (argv) =>
-      runCommand(async () => {
-        const out = userPath(argv.out);
-        if (!/\.(sdf|sd|xyz)$/i.test(out)) throw new OptionError(`--out must end in .sdf or .xyz, got "${argv.out}"`);
-        assertWritable(out);
-        const backend = await startBackend(argv.backend);
-        const ckDir = argv.checkpoint ? userPath(argv.checkpoint) : DEFAULT_CHECKPOINT;
-        const model = loadModel(ckDir);
-        let progress: ReturnType<typeof startProgress> | undefined;
-        const result = await generate(ckDir, model, {
-          n: argv.n!,
-          seed: argv.seed!,
-          batchSize: argv['batch-size'],
-          workers: argv.workers,
-          nAtoms: argv['n-atoms'],
-          steps: argv.steps,
-          chain: argv.chain,
-          onProgress: (p) => {
-            progress ??= startProgress({
-              total: p.totalSteps,
-              barFormat: `sample |{bar}| {percentage}% {done}/${argv.n} molecules ETA {eta_formatted}`,
-              line: (v, total, pl) => `sample: ${pl.done}/${argv.n} molecules, ${((100 * v) / total).toFixed(0)}% of denoising steps`,
-              initialPayload: { done: 0 },
-            });
-            progress.update(p.stepsDone, { done: p.molecules });
-          },
-        });
-        progress?.stop();
-        const n = result.molecules.length;
-        writeMolecules(out, result.molecules);
-        if (result.plan.chain > 0) writeFileAtomic(besideOutput(out, '.chain.xyz'), formatXyz(result.chains.flat()));
-        const rate = ((n * result.steps) / result.seconds).toFixed(1);
-        process.stdout.write(`wrote ${n} molecules to ${argv.out} (${result.steps} denoising steps, ${result.seconds.toFixed(1)} s, ${rate} molecule-steps/s on ${backend}${result.workers > 1 ? ` x ${result.workers} workers` : ''})\n`);
-        if (result.plan.chain > 0) process.stdout.write(`wrote denoising trajectories of ${Math.min(result.plan.chain, n)} molecules to ${besideOutput(argv.out, '.chain.xyz')}\n`);
-        if (!argv.eval) return;
-        const train = argv.train as string | boolean | undefined;
-        const ref = await chooseReference({
-          train: train === false ? false : typeof train === 'string' && train !== '' ? userPath(train) : undefined,
-          checkpointDir: ckDir,
-          fallbackFile: DEFAULT_TRAIN_FILE,
-          onNote: (m) => process.stderr.write(`edm: ${m}\n`),
-        });
-        const r = await evaluate(result.molecules, { trainSmiles: ref?.smiles, trainStats: ref?.stats });
-        process.stdout.write('\n' + formatReport(r, `metrics of ${n} samples from ${ckDir}${ref ? ` (novelty vs ${ref.source})` : ''}`));
-        const paths = { json: besideOutput(out, '.metrics.json'), svg: argv.svg ? userPath(argv.svg) : undefined };
-        await writeReportFiles(r, paths, 48, { checkpoint: ckDir, seed: argv.seed, steps: result.steps, samplingSeconds: result.seconds, backend, train: ref?.source ?? null });
-        process.stdout.write(`metrics written to ${besideOutput(argv.out, '.metrics.json')}\n`);
-      }),
+        .options({
+          n: { alias: 'num', ...numberFlag('-n', 'number of molecules', 20) },
+          seed: numberFlag('--seed', 'integer seed: the same seed gives byte-identical output', 0),
+          checkpoint: textFlag('checkpoint folder', 'the shipped QM9 model (checkpoints/qm9-default)'),
+          'batch-size': { ...numberFlag('--batch-size', 'molecules denoised together (memory grows with batch size x atoms^2)'), defaultDescription: 'min(50, n / 2), so two cores share small runs' },
+          workers: { ...numberFlag('--workers', 'worker threads; 1 = this thread; the molecules do not depend on it'), defaultDescription: 'one per core, at most one per batch' },
+          'n-atoms': { ...numberFlag('--n-atoms', 'fixed atom count for every molecule (2..1000)'), defaultDescription: 'drawn from the training histogram' },
+          steps: { ...numberFlag('--steps', 'denoising steps (fewer than trained strides the schedule)'), defaultDescription: 'all of the trained schedule (1000)' },
+          out: { type: 'string', default: 'samples.sdf', describe: 'output file: .sdf (with bonds) or .xyz' },
+          chain: numberFlag('--chain', 'write the denoising trajectory of this many molecules as multi-frame XYZ', 0),
+          train: textFlag('training molecules for novelty (SDF/XYZ); --no-train to skip', 'the SMILES stored in the checkpoint, else QM9 train split if present'),
+          eval: { type: 'boolean', default: true, describe: 'score the samples (--no-eval to skip)' },
+          svg: textFlag('also draw the valid molecules in an SVG grid'),
+          backend: backendOption,
+        }),
+    async (argv) => {
+      const out = userPath(argv.out);
+      if (!/\.(sdf|sd|xyz)$/i.test(out)) throw new OptionError(`--out must end in .sdf or .xyz, got "${argv.out}"`);
+      assertWritable(out);
+      const backend = await startBackend(argv.backend);
+      const ckDir = argv.checkpoint ? userPath(argv.checkpoint) : DEFAULT_CHECKPOINT;
+      const model = loadModel(ckDir);
+      let progress: ReturnType<typeof startProgress> | undefined;
+      const result = await generate(ckDir, model, {
+        n: argv.n!,
+        seed: argv.seed!,
+        batchSize: argv['batch-size'],
+        workers: argv.workers,
+        nAtoms: argv['n-atoms'],
+        steps: argv.steps,
+        chain: argv.chain,
+        onProgress: (p) => {
+          progress ??= startProgress({
+            total: p.totalSteps,
+            barFormat: `sample |{bar}| {percentage}% {done}/${argv.n} molecules ETA {eta_formatted}`,
+            line: (v, total, pl) => `sample: ${pl.done}/${argv.n} molecules, ${((100 * v) / total).toFixed(0)}% of denoising steps`,
+            initialPayload: { done: 0 },
+          });
+          progress.update(p.stepsDone, { done: p.molecules });
+        },
+      });
+      progress?.stop();
+      const n = result.molecules.length;
+      writeMolecules(out, result.molecules);
+      if (result.plan.chain > 0) writeFileAtomic(besideOutput(out, '.chain.xyz'), formatXyz(result.chains.flat()));
+      const rate = ((n * result.steps) / result.seconds).toFixed(1);
+      process.stdout.write(`wrote ${n} molecules to ${argv.out} (${result.steps} denoising steps, ${result.seconds.toFixed(1)} s, ${rate} molecule-steps/s on ${backend}${result.workers > 1 ? ` x ${result.workers} workers` : ''})\n`);
+      if (result.plan.chain > 0) process.stdout.write(`wrote denoising trajectories of ${Math.min(result.plan.chain, n)} molecules to ${besideOutput(argv.out, '.chain.xyz')}\n`);
+      if (!argv.eval) return;
+      const train = argv.train as string | boolean | undefined;
+      const ref = await chooseReference({
+        train: train === false ? false : typeof train === 'string' && train !== '' ? userPath(train) : undefined,
+        checkpointDir: ckDir,
+        fallbackFile: DEFAULT_TRAIN_FILE,
+        onNote: (m) => process.stderr.write(`edm: ${m}\n`),
+      });
+      const r = await evaluate(result.molecules, { trainSmiles: ref?.smiles, trainStats: ref?.stats });
+      process.stdout.write('\n' + formatReport(r, `metrics of ${n} samples from ${ckDir}${ref ? ` (novelty vs ${ref.source})` : ''}`));
+      const paths = { json: besideOutput(out, '.metrics.json'), svg: argv.svg ? userPath(argv.svg) : undefined };
+      await writeReportFiles(r, paths, 48, { checkpoint: ckDir, seed: argv.seed, steps: result.steps, samplingSeconds: result.seconds, backend, train: ref?.source ?? null });
+      process.stdout.write(`metrics written to ${besideOutput(argv.out, '.metrics.json')}\n`);
+    },
   );
-}

@@ -13,96 +13,93 @@ import {
   storeTrainingReference,
   train,
 } from '../index.js';
-import { backendOption, numberFlag, runCommand, startBackend, userPath } from './common.js';
+import { backendOption, numberFlag, startBackend, userPath, defineCommand, textFlag } from './common.js';
 
 /** Register the command. */
-export function trainCommand(y: Argv): Argv {
-  return y.command(
-    'train',
-    'train a model (EDM recipe) on QM9 or your own molecules',
-    (a) =>
+export const trainCommand = (y: Argv): Argv =>
+  defineCommand(y, 'train', 'train a model (EDM recipe) on QM9 or your own molecules', (a) =>
       a
-        .option('out', { type: 'string', demandOption: true, describe: 'checkpoint folder to write (and to resume from)' })
-        .option('qm9', { type: 'string', describe: "folder with QM9 in EDM's split (qm9_train.xyz.gz, ...)", defaultDescription: '../shared/data/qm9 beside the package' })
-        .option('train-file', { type: 'string', describe: 'your own training molecules (SDF/XYZ); replaces --qm9' })
-        .option('valid-file', { type: 'string', describe: 'your own validation molecules (SDF/XYZ)' })
-        .option('atoms', { type: 'string', describe: 'atom decoder, comma separated', defaultDescription: 'H,C,N,O,F for QM9, else the elements present' })
-        .option('nf', numberFlag('--nf', 'hidden width of the EGNN (EDM QM9: 256)', 64))
-        .option('layers', numberFlag('--layers', 'equivariant blocks of the EGNN (EDM QM9: 9)', 4))
-        .option('batch-size', numberFlag('--batch-size', 'molecules per optimiser step (EDM: 64)', 64))
-        .option('lr', numberFlag('--lr', 'learning rate of AdamW (EDM: 1e-4)', 1e-4))
-        .option('ema', numberFlag('--ema', 'EMA decay of the weights (EDM QM9: 0.9999)', 0.999))
-        .option('schedule', { type: 'string', default: 'polynomial_2', describe: 'noise schedule: polynomial_<power> or cosine (EDM: polynomial_2)' })
-        .option('timesteps', numberFlag('--timesteps', 'diffusion steps T (EDM: 1000)', 1000))
-        .option('seed', numberFlag('--seed', 'integer seed of initialisation, batches and noise (a resumed run must give the same)', 0))
-        .option('steps', numberFlag('--steps', 'stop after this many optimiser steps in total'))
-        .option('epochs', numberFlag('--epochs', 'stop after this many epochs in total'))
-        .option('hours', numberFlag('--hours', 'stop after this many hours of this run'))
-        .option('checkpoint-every', numberFlag('--checkpoint-every', 'optimiser steps between checkpoints (one is also written on stop)', 500))
-        .option('log-every', numberFlag('--log-every', 'steps between loss lines in train-log.jsonl', 50))
-        .option('validate-every', numberFlag('--validate-every', 'steps between validation NLLs (0: never)', 2000))
-        .option('valid-size', numberFlag('--valid-size', 'validation molecules (a fixed random subset)', 500))
-        .option('workers', { ...numberFlag('--workers', 'threads computing gradients (0 = this thread); results do not depend on it'), defaultDescription: 'one per core on WebAssembly' })
-        .option('shards', numberFlag('--shards', 'micro-batches per step, summed in a fixed order: results depend on this, not on --workers (kept on --resume)', 2))
-        .option('curve-every', numberFlag('--curve-every', 'steps between learning-curve points (sample, score, write curve.csv; 0: never)', 0))
-        .option('curve-samples', numberFlag('--curve-samples', 'molecules sampled (fixed seed) at each curve point', 200))
-        .option('curve-steps', numberFlag('--curve-steps', 'denoising steps of the curve samples', 500))
-        .option('resume', { type: 'boolean', default: false, describe: 'continue exactly from the checkpoint in --out' })
-        .option('backend', backendOption),
-    (argv) =>
-      runCommand(async () => {
-        await startBackend(argv.backend);
-        const data = await loadTrainingData({
-          qm9Dir: argv.qm9 ? userPath(argv.qm9) : DEFAULT_QM9_DIR,
-          trainFile: argv['train-file'] ? userPath(argv['train-file']) : undefined,
-          validFile: argv['valid-file'] ? userPath(argv['valid-file']) : undefined,
-          atoms: argv.atoms ? argv.atoms.split(',').map((s) => s.trim()) : undefined,
-        });
-        const outDir = userPath(argv.out);
-        await storeTrainingReference(outDir, data, (n) => process.stderr.write(`edm: computing the SMILES of ${n} training molecules for novelty (stored in the checkpoint)\n`));
-        const stop = { stop: false };
-        const onSignal = (): void => {
-          if (stop.stop) process.exit(130);
-          stop.stop = true;
-          process.stderr.write('\nedm: stopping after this step and writing a checkpoint (signal again to abort)\n');
-        };
-        process.on('SIGINT', onSignal);
-        process.on('SIGTERM', onSignal);
-        const progress = trainProgress(argv.steps, argv.epochs, argv.hours, argv['batch-size']!, data.train.length);
-        const result = await train({
-          outDir,
-          train: data.train,
-          valid: data.valid,
-          datasetInfo: data.info,
-          dynamics: { ...EDM_QM9_DYNAMICS, nf: argv.nf!, nLayers: argv.layers! },
-          diffusion: { ...EDM_QM9_DIFFUSION, noiseSchedule: argv.schedule as NoiseScheduleName, timesteps: argv.timesteps! },
-          batchSize: argv['batch-size'],
-          lr: argv.lr,
-          emaDecay: argv.ema,
-          seed: argv.seed,
-          maxSteps: argv.steps,
-          epochs: argv.epochs,
-          hours: argv.hours,
-          checkpointEvery: argv['checkpoint-every'],
-          logEvery: argv['log-every'],
-          validateEvery: argv['validate-every'],
-          validSize: argv['valid-size'],
-          resume: argv.resume,
-          command: `edm ${process.argv.slice(2).join(' ')}`,
-          stopSignal: stop,
-          workers: argv.workers,
-          shards: argv.shards,
-          curve: argv['curve-every']! > 0 ? { every: argv['curve-every']!, samples: argv['curve-samples']!, steps: argv['curve-steps']! } : undefined,
-          onStep: progress.onStep,
-          onEvent: (e) => {
-            if (e.event === 'validation' || e.event === 'curve' || e.event === 'nonfinite') process.stderr.write(`${JSON.stringify(e)}\n`);
-          },
-        });
-        progress.stop();
-        process.stdout.write(`trained to step ${result.step} (epoch ${result.epoch}); checkpoint in ${result.checkpoint}\n`);
-      }),
+        .options({
+          out: { type: 'string', demandOption: true, describe: 'checkpoint folder to write (and to resume from)' },
+          qm9: textFlag("folder with QM9 in EDM's split (qm9_train.xyz.gz, ...)", '../shared/data/qm9 beside the package'),
+          'train-file': textFlag('your own training molecules (SDF/XYZ); replaces --qm9'),
+          'valid-file': textFlag('your own validation molecules (SDF/XYZ)'),
+          atoms: textFlag('atom decoder, comma separated', 'H,C,N,O,F for QM9, else the elements present'),
+          nf: numberFlag('--nf', 'hidden width of the EGNN (EDM QM9: 256)', 64),
+          layers: numberFlag('--layers', 'equivariant blocks of the EGNN (EDM QM9: 9)', 4),
+          'batch-size': numberFlag('--batch-size', 'molecules per optimiser step (EDM: 64)', 64),
+          lr: numberFlag('--lr', 'learning rate of AdamW (EDM: 1e-4)', 1e-4),
+          ema: numberFlag('--ema', 'EMA decay of the weights (EDM QM9: 0.9999)', 0.999),
+          schedule: { type: 'string', default: 'polynomial_2', describe: 'noise schedule: polynomial_<power> or cosine (EDM: polynomial_2)' },
+          timesteps: numberFlag('--timesteps', 'diffusion steps T (EDM: 1000)', 1000),
+          seed: numberFlag('--seed', 'integer seed of initialisation, batches and noise (a resumed run must give the same)', 0),
+          steps: numberFlag('--steps', 'stop after this many optimiser steps in total'),
+          epochs: numberFlag('--epochs', 'stop after this many epochs in total'),
+          hours: numberFlag('--hours', 'stop after this many hours of this run'),
+          'checkpoint-every': numberFlag('--checkpoint-every', 'optimiser steps between checkpoints (one is also written on stop)', 500),
+          'log-every': numberFlag('--log-every', 'steps between loss lines in train-log.jsonl', 50),
+          'validate-every': numberFlag('--validate-every', 'steps between validation NLLs (0: never)', 2000),
+          'valid-size': numberFlag('--valid-size', 'validation molecules (a fixed random subset)', 500),
+          workers: { ...numberFlag('--workers', 'threads computing gradients (0 = this thread); results do not depend on it'), defaultDescription: 'one per core on WebAssembly' },
+          shards: numberFlag('--shards', 'micro-batches per step, summed in a fixed order: results depend on this, not on --workers (kept on --resume)', 2),
+          'curve-every': numberFlag('--curve-every', 'steps between learning-curve points (sample, score, write curve.csv; 0: never)', 0),
+          'curve-samples': numberFlag('--curve-samples', 'molecules sampled (fixed seed) at each curve point', 200),
+          'curve-steps': numberFlag('--curve-steps', 'denoising steps of the curve samples', 500),
+          resume: { type: 'boolean', default: false, describe: 'continue exactly from the checkpoint in --out' },
+          backend: backendOption,
+        }),
+    async (argv) => {
+      await startBackend(argv.backend);
+      const data = await loadTrainingData({
+        qm9Dir: argv.qm9 ? userPath(argv.qm9) : DEFAULT_QM9_DIR,
+        trainFile: argv['train-file'] ? userPath(argv['train-file']) : undefined,
+        validFile: argv['valid-file'] ? userPath(argv['valid-file']) : undefined,
+        atoms: argv.atoms ? argv.atoms.split(',').map((s) => s.trim()) : undefined,
+      });
+      const outDir = userPath(argv.out);
+      await storeTrainingReference(outDir, data, (n) => process.stderr.write(`edm: computing the SMILES of ${n} training molecules for novelty (stored in the checkpoint)\n`));
+      const stop = { stop: false };
+      const onSignal = (): void => {
+        if (stop.stop) process.exit(130);
+        stop.stop = true;
+        process.stderr.write('\nedm: stopping after this step and writing a checkpoint (signal again to abort)\n');
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      const progress = trainProgress(argv.steps, argv.epochs, argv.hours, argv['batch-size']!, data.train.length);
+      const result = await train({
+        outDir,
+        train: data.train,
+        valid: data.valid,
+        datasetInfo: data.info,
+        dynamics: { ...EDM_QM9_DYNAMICS, nf: argv.nf!, nLayers: argv.layers! },
+        diffusion: { ...EDM_QM9_DIFFUSION, noiseSchedule: argv.schedule as NoiseScheduleName, timesteps: argv.timesteps! },
+        batchSize: argv['batch-size'],
+        lr: argv.lr,
+        emaDecay: argv.ema,
+        seed: argv.seed,
+        maxSteps: argv.steps,
+        epochs: argv.epochs,
+        hours: argv.hours,
+        checkpointEvery: argv['checkpoint-every'],
+        logEvery: argv['log-every'],
+        validateEvery: argv['validate-every'],
+        validSize: argv['valid-size'],
+        resume: argv.resume,
+        command: `edm ${process.argv.slice(2).join(' ')}`,
+        stopSignal: stop,
+        workers: argv.workers,
+        shards: argv.shards,
+        curve: argv['curve-every']! > 0 ? { every: argv['curve-every']!, samples: argv['curve-samples']!, steps: argv['curve-steps']! } : undefined,
+        onStep: progress.onStep,
+        onEvent: (e) => {
+          if (e.event === 'validation' || e.event === 'curve' || e.event === 'nonfinite') process.stderr.write(`${JSON.stringify(e)}\n`);
+        },
+      });
+      progress.stop();
+      process.stdout.write(`trained to step ${result.step} (epoch ${result.epoch}); checkpoint in ${result.checkpoint}\n`);
+    },
   );
-}
 
 /**
  * Progress of a run: counts steps when it has a step or epoch budget, else seconds of --hours.

@@ -4,6 +4,18 @@
  */
 import * as tf from '@tensorflow/tfjs';
 
+/** The three scalings with one operation (divide to normalise, multiply to undo), masked h. */
+function scaleAll(
+  op: (a: tf.Tensor, f: number) => tf.Tensor,
+  x: tf.Tensor,
+  hCat: tf.Tensor,
+  hInt: tf.Tensor,
+  nodeMask: tf.Tensor,
+  factors: readonly number[],
+): { x: tf.Tensor; hCat: tf.Tensor; hInt: tf.Tensor } {
+  return tf.tidy(() => ({ x: op(x, factors[0]), hCat: tf.mul(op(hCat, factors[1]), nodeMask), hInt: tf.mul(op(hInt, factors[2]), nodeMask) }));
+}
+
 /**
  * Normalise a batch.
  * @param x `[B, N, 3]` Å; hCat `[B, N, K]` one-hot; hInt `[B, N, 1]` atomic numbers
@@ -11,18 +23,8 @@ import * as tf from '@tensorflow/tfjs';
  * @param factors [f_x, f_h, f_c]
  * @returns the scaled tensors; the caller owns them
  */
-export function normalize(
-  x: tf.Tensor,
-  hCat: tf.Tensor,
-  hInt: tf.Tensor,
-  nodeMask: tf.Tensor,
-  factors: readonly number[],
-): { x: tf.Tensor; hCat: tf.Tensor; hInt: tf.Tensor } {
-  return tf.tidy(() => ({
-    x: tf.div(x, factors[0]),
-    hCat: tf.mul(tf.div(hCat, factors[1]), nodeMask),
-    hInt: tf.mul(tf.div(hInt, factors[2]), nodeMask),
-  }));
+export function normalize(x: tf.Tensor, hCat: tf.Tensor, hInt: tf.Tensor, nodeMask: tf.Tensor, factors: readonly number[]): { x: tf.Tensor; hCat: tf.Tensor; hInt: tf.Tensor } {
+  return scaleAll((t, f) => tf.div(t, f), x, hCat, hInt, nodeMask, factors);
 }
 
 /**
@@ -40,16 +42,6 @@ export function deltaLogPx(nNodes: ArrayLike<number>, fx: number): Float64Array 
  * Undo `normalize` for decoded outputs (EDM unnormalize).
  * @returns x `[B, N, 3]` Å, hCat `[B, N, K]`, hInt `[B, N, 1]`, masked
  */
-export function unnormalize(
-  x: tf.Tensor,
-  hCat: tf.Tensor,
-  hInt: tf.Tensor,
-  nodeMask: tf.Tensor,
-  factors: readonly number[],
-): { x: tf.Tensor; hCat: tf.Tensor; hInt: tf.Tensor } {
-  return tf.tidy(() => ({
-    x: tf.mul(x, factors[0]),
-    hCat: tf.mul(tf.mul(hCat, factors[1]), nodeMask),
-    hInt: tf.mul(tf.mul(hInt, factors[2]), nodeMask),
-  }));
+export function unnormalize(x: tf.Tensor, hCat: tf.Tensor, hInt: tf.Tensor, nodeMask: tf.Tensor, factors: readonly number[]): { x: tf.Tensor; hCat: tf.Tensor; hInt: tf.Tensor } {
+  return scaleAll((t, f) => tf.mul(t, f), x, hCat, hInt, nodeMask, factors);
 }

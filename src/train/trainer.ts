@@ -79,18 +79,6 @@ export interface TrainOptions {
   curve?: { every: number; samples: number; steps: number };
 }
 
-/** What a step reports. */
-export interface StepReport {
-  step: number;
-  epoch: number;
-  /** fraction of the current epoch done */
-  epochProgress: number;
-  loss: number;
-  gradNorm: number;
-  moleculesPerSecond: number;
-  nanSteps: number;
-}
-
 
 /** What a step reports. */
 export interface StepReport {
