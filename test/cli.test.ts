@@ -15,7 +15,7 @@ import { initParams } from '../src/egnn/params.js';
 import { loadRDKit } from '../src/metrics/rdkit.js';
 import { parseSdf, toMolBlock } from '../src/data/sdf.js';
 import { Rng } from '../src/random.js';
-import { ROOT, HAS_SHARED, SHARED, TINY } from './helpers.js';
+import { ROOT, HAS_SHARED, SHARED, TINY, skipWithoutShared } from './helpers.js';
 
 const BIN = join(ROOT, 'bin', 'edm.js');
 
@@ -98,7 +98,8 @@ describe('edm command', () => {
     expect(existsSync(join(dir, 'run-xe'))).toBe(false);
   });
 
-  it.skipIf(!HAS_SHARED)('import-torch converts EDM files into a checkpoint that samples (skipped without ../shared)', () => {
+  it('import-torch converts EDM files into a checkpoint that samples', (ctx) => {
+    skipWithoutShared(ctx);
     const r = edm(['import-torch', join(SHARED, 'reference', 'edm', 'small'), '--out', 'imported', '--train', join(SHARED, 'data', 'qm9', 'qm9_test.xyz.gz')], dir);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/nf 32, 2 layers/);

@@ -2,7 +2,7 @@
  * E(3) and permutation equivariance of the EGNN, zero-mean position output, and independence
  * from padding: on random weights and on the EDM reference weights.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend.js';
@@ -12,8 +12,14 @@ import { egnnDynamics } from '../src/egnn/egnn.js';
 import { edgeMaskFromNodeMask } from '../src/egnn/geometry.js';
 import { initParams, type Params } from '../src/egnn/params.js';
 import { Rng } from '../src/random.js';
-import { HAS_SHARED, SHARED } from './helpers.js';
-import { expectEquivariant } from './equivariance.js';
+import { SHARED, TINY, skipWithoutShared } from './helpers.js';
+import { expectEquivariant, randomOrthogonal, transformPositions } from './equivariance.js';
+import { dynamicsInputDim, featureDim } from '../src/config.js';
+import { disposeBatch, makeBatch } from '../src/data/batch.js';
+import type { Molecule } from '../src/data/molecule.js';
+import { drawStepNoise, trainingLoss } from '../src/diffusion/loss.js';
+import { type EdmModel, makeModel } from '../src/diffusion/model.js';
+import { sampleZsGivenZt } from '../src/diffusion/sampler.js';
 
 const B = 2;
 const N = 9;
@@ -41,10 +47,10 @@ function runner(p: Params, cfg: DynamicsConfig, mask: Float32Array): (xh: Float3
     });
 }
 
-const cases: { name: string; skip: boolean; load: () => { p: Params; cfg: DynamicsConfig } }[] = [
+const cases: { name: string; needsShared: boolean; load: () => { p: Params; cfg: DynamicsConfig } }[] = [
   {
     name: 'random weights (nf 32, 3 layers)',
-    skip: false,
+    needsShared: false,
     load: () => {
       const cfg = { ...EDM_QM9_DYNAMICS, nf: 32, nLayers: 3 };
       const p = initParams(cfg, 7, new Rng('eq-init'));
@@ -58,7 +64,7 @@ const cases: { name: string; skip: boolean; load: () => { p: Params; cfg: Dynami
   },
   ...['small', 'edm_qm9'].map((name) => ({
     name: `EDM reference weights (${name})`,
-    skip: !HAS_SHARED,
+    needsShared: true,
     load: () => {
       const { config, params } = importTorchDir(join(SHARED, 'reference', 'edm', name), { name: 'qm9', atomDecoder: ['H', 'C', 'N', 'O', 'F'], nNodesHistogram: { '9': 1 }, maxNAtoms: 29 });
       return { p: params, cfg: config.dynamics };
@@ -72,7 +78,10 @@ describe('EGNN equivariance', () => {
   });
 
   for (const c of cases) {
-    describe.skipIf(c.skip)(`${c.name}${c.skip ? ' (skipped: ../shared absent)' : ''}`, () => {
+    describe(c.name, () => {
+      beforeEach((ctx) => {
+        if (c.needsShared) skipWithoutShared(ctx);
+      });
       it('rotations, reflections, translations and permutations', () => {
         const { p, cfg } = c.load();
         const rng = new Rng(`eq-${c.name}`);
@@ -110,4 +119,81 @@ describe('EGNN equivariance', () => {
       });
     });
   }
+});
+
+describe('diffusion equivariance', () => {
+  const molecules: Molecule[] = [
+    { elements: ['C', 'O', 'H', 'H', 'N', 'H'], positions: Float32Array.from([0, 0, 0, 1.2, 0.1, 0, -0.5, 0.9, 0.2, -0.6, -0.9, 0.1, 0.3, 0.2, 1.4, 0.9, 0.8, 1.9]) },
+    { elements: ['C', 'H', 'H', 'H'], positions: Float32Array.from([0, 0, 0, 0.63, 0.63, 0.63, 0.63, -0.63, -0.63, -0.63, 0.63, -0.63]) },
+  ];
+  let model: EdmModel;
+  beforeAll(async () => {
+    await initBackend('wasm');
+    const p = initParams(TINY.dynamics, dynamicsInputDim(TINY), new Rng('diff-eq'));
+    // larger last coordinate layers so eps_theta's positions matter (init uses gain 0.001)
+    for (let l = 0; l < TINY.dynamics.nLayers; l++) {
+      const k = `e_block_${l}.gcl_equiv.coord_mlp.4.weight`;
+      p[k] = tf.mul(p[k], 500);
+    }
+    model = makeModel(TINY, p);
+  });
+
+  it('the reverse step p(z_s | z_t) commutes with rotations, reflections and permutations, and drops translations', () => {
+    const nN = molecules.map((m) => m.elements.length);
+    const [Bd, Nd] = [nN.length, Math.max(...nN)];
+    const Dd = 3 + featureDim(TINY);
+    const rng = new Rng('zt');
+    const zt = new Float32Array(Bd * Nd * Dd);
+    const mask = new Float32Array(Bd * Nd);
+    for (let b = 0; b < Bd; b++) {
+      for (let i = 0; i < nN[b]; i++) {
+        mask[b * Nd + i] = 1;
+        for (let d = 0; d < Dd; d++) zt[(b * Nd + i) * Dd + d] = rng.normal();
+      }
+    }
+    // zero noise: the step's mean, whose equivariance carries over to isotropic noise
+    const step = (z: Float32Array): Float32Array =>
+      tf.tidy(() => {
+        const nodeMask = tf.tensor3d(mask, [Bd, Nd, 1]);
+        const out = sampleZsGivenZt(model, [0.4, 0.7], [0.5, 0.8], tf.tensor3d(z, [Bd, Nd, Dd]), nodeMask, edgeMaskFromNodeMask(nodeMask), tf.zeros([Bd, Nd, Dd]));
+        return out.dataSync() as Float32Array;
+      });
+    expectEquivariant(step, zt, Bd, Nd, Dd, nN, rng);
+  });
+
+  it('the training loss is invariant to rotations, reflections, translations and permutations', () => {
+    const decoder = TINY.dataset.atomDecoder;
+    const loss = (mols: Molecule[], eps: Float32Array): number => {
+      const batch = makeBatch(mols, decoder);
+      const value = tf.tidy(() => trainingLoss(model, batch, { tInt: Int32Array.from([300, 700]), eps }, 29).dataSync()[0]);
+      disposeBatch(batch);
+      return value;
+    };
+    const batch = makeBatch(molecules, decoder);
+    const noise = drawStepNoise(model, batch, new Rng('loss-noise'));
+    disposeBatch(batch);
+    const [Bd, Nd, Dd] = [2, 6, 3 + featureDim(TINY)];
+    const base = loss(molecules, noise.eps);
+    const rng = new Rng('loss-eq');
+    for (const reflect of [false, true]) {
+      const R = randomOrthogonal(rng, reflect);
+      const t = [rng.normal() * 3, rng.normal() * 3, rng.normal() * 3];
+      const moved = molecules.map((m) => ({ ...m, positions: transformPositions(m.positions, 1, m.elements.length, 3, R, t) }));
+      expect(Math.abs(loss(moved, transformPositions(noise.eps, Bd, Nd, Dd, R)) - base)).toBeLessThan(1e-5 * base);
+    }
+    // reverse the atoms of each molecule, and the rows of eps with them
+    const reversed = molecules.map((m) => {
+      const n = m.elements.length;
+      const positions = new Float32Array(n * 3);
+      for (let i = 0; i < n; i++) positions.set(m.positions.subarray((n - 1 - i) * 3, (n - i) * 3), i * 3);
+      return { elements: [...m.elements].reverse(), positions };
+    });
+    const eps = Float32Array.from(noise.eps);
+    molecules.forEach((m, b) => {
+      const n = m.elements.length;
+      for (let i = 0; i < n; i++) eps.set(noise.eps.subarray((b * Nd + n - 1 - i) * Dd, (b * Nd + n - i) * Dd), (b * Nd + i) * Dd);
+    });
+    expect(Math.abs(loss(reversed, eps) - base)).toBeLessThan(1e-5 * base);
+    expect(base).toBeGreaterThan(0);
+  });
 });

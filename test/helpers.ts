@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { expect } from 'vitest';
+import { type TestContext, expect } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { EDM_QM9_DIFFUSION, EDM_QM9_DYNAMICS, type EdmConfig } from '../src/config.js';
 
@@ -13,7 +13,15 @@ export const ROOT = resolve(here, '..');
 export const SHARED = resolve(ROOT, '..', 'shared');
 /** Whether ../shared is present; tests that need it skip with this reason otherwise. */
 export const HAS_SHARED = existsSync(join(SHARED, 'reference', 'edm'));
-export const NO_SHARED_REASON = '../shared (reference weights and QM9) is not present beside the repository';
+export const NO_SHARED_REASON = `needs ../shared (EDM reference weights and vectors, QM9, pockets), which is not at ${SHARED}`;
+
+/**
+ * For `beforeEach` (or the start of a test): skip when ../shared is absent, with the reason as
+ * the skip note, which the verbose reporter prints beside the test.
+ */
+export function skipWithoutShared(ctx: TestContext): void {
+  ctx.skip(!HAS_SHARED, NO_SHARED_REASON);
+}
 
 /** Nested arrays from vectors.json to a flat Float64Array and a shape. */
 export function flat(v: unknown): { data: Float64Array; shape: number[] } {

@@ -1,7 +1,7 @@
 /**
  * The PyTorch importer fails clearly on damaged files, and never resolves unknown globals.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +10,7 @@ import { initBackend } from '../src/backend.js';
 import { unpickle } from '../src/checkpoint/pickle.js';
 import { configFromTorchArgs, paramsFromStateDict, readTorchArgs, readTorchStateDict } from '../src/checkpoint/torch-import.js';
 import { CheckpointError } from '../src/errors.js';
-import { HAS_SHARED, NO_SHARED_REASON, SHARED } from './helpers.js';
+import { SHARED, skipWithoutShared } from './helpers.js';
 
 const INFO = { name: 'qm9', atomDecoder: ['H', 'C', 'N', 'O', 'F'], nNodesHistogram: { '9': 1 }, maxNAtoms: 29 };
 const DIR = join(SHARED, 'reference', 'edm', 'small');
@@ -34,7 +34,8 @@ describe('pickle allow-list', () => {
   });
 });
 
-describe.skipIf(!HAS_SHARED)(`importer on damaged files (skipped: ${NO_SHARED_REASON})`, () => {
+describe('importer on damaged files', () => {
+  beforeEach(skipWithoutShared);
   let tmp: string;
   beforeAll(async () => {
     await initBackend('wasm');

@@ -3,14 +3,15 @@
  * (../shared/data/qm9/README.md): atom stability 99.34%, molecule stability 95.22%,
  * validity 97.74%, uniqueness 100%.
  */
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { readMolecules } from '../src/data/read.js';
 import { evaluateMolecules } from '../src/metrics/evaluate.js';
 import { computeReference } from '../src/metrics/reference.js';
-import { HAS_SHARED, NO_SHARED_REASON, SHARED } from './helpers.js';
+import { SHARED, skipWithoutShared } from './helpers.js';
 
-describe.skipIf(!HAS_SHARED)(`EDM metrics on QM9 test (skipped: ${NO_SHARED_REASON})`, () => {
+describe('EDM metrics on QM9 test', () => {
+  beforeEach(skipWithoutShared);
   it('reproduces EDM analysis figures on qm9_test.xyz.gz (13,083 molecules)', async () => {
     const mols = readMolecules(join(SHARED, 'data', 'qm9', 'qm9_test.xyz.gz'));
     expect(mols).toHaveLength(13083);

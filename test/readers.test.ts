@@ -11,7 +11,7 @@ import { parseSdf, formatSdf } from '../src/data/sdf.js';
 import { parseXyz, formatXyz, readXyz } from '../src/data/xyz.js';
 import { readMolecules } from '../src/data/read.js';
 import { writeMolecules } from '../src/decode/write.js';
-import { HAS_SHARED, SHARED } from './helpers.js';
+import { SHARED, skipWithoutShared } from './helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'edm-readers-'));
 const water = '3\nwater\nO 0.0 0.0 0.0\nH 0.96 0.0 0.0\nH -0.24 0.93 0.0\n';
@@ -99,7 +99,8 @@ describe('SDF', () => {
     expect(() => parseSdf('', 's.sdf')).toThrow(/empty/);
   });
 
-  it.skipIf(!HAS_SHARED)('reads the ligands of ../shared/data/pockets (skipped without ../shared)', () => {
+  it('reads the ligands of ../shared/data/pockets', (ctx) => {
+    skipWithoutShared(ctx);
     const dir = join(SHARED, 'data', 'pockets');
     for (const f of readdirSync(dir).filter((x) => x.endsWith('.sdf'))) {
       const mols = readMolecules(join(dir, f));

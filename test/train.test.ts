@@ -3,6 +3,7 @@
  * (weights, EMA, optimiser moments, RNG states, position in the epoch).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -85,6 +86,27 @@ describe('training', () => {
     expect(after).toBeLessThan(0.5 * before);
     // and the EMA weights moved away from the initial ones too
     expect(Array.from(ck.params['embedding.weight'].dataSync())).not.toEqual(Array.from(fresh['embedding.weight'].dataSync()));
+  });
+
+  it('keeps the tensor count flat over steps, and frees every tensor on return and when a step throws', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'edm-train-leak-'));
+    const before = tf.memory().numTensors;
+    const counts: number[] = [];
+    // steps 4 and 5 write a checkpoint and run the validation NLL
+    await train({ ...base, outDir: join(root, 'a'), maxSteps: 8, onStep: () => counts.push(tf.memory().numTensors) });
+    expect(counts).toHaveLength(8);
+    expect(new Set(counts).size).toBe(1);
+    expect(tf.memory().numTensors).toBe(before);
+    const failing = train({
+      ...base,
+      outDir: join(root, 'b'),
+      maxSteps: 8,
+      onStep: (s) => {
+        if (s.step === 3) throw new Error('a callback failed at step 3');
+      },
+    });
+    await expect(failing).rejects.toThrow('a callback failed at step 3');
+    expect(tf.memory().numTensors).toBe(before);
   });
 
   it('rejects impossible options', async () => {

@@ -12,6 +12,7 @@ import { type StepNoise, drawStepNoise, trainingLoss } from '../diffusion/loss.j
 import { type EdmModel, makeModel } from '../diffusion/model.js';
 import type { Params } from '../egnn/params.js';
 import type { Rng } from '../random.js';
+import { zerosVariable } from './optimizer.js';
 
 /** One shard of a training step, as plain data (crosses worker boundaries). */
 export interface ShardTask {
@@ -123,7 +124,7 @@ export class ShardGradients {
   ) {
     this.order = paramOrder(like);
     this.vars = {};
-    for (const k of this.order) this.vars[k] = tf.variable(tf.zerosLike(like[k]), true);
+    for (const k of this.order) this.vars[k] = zerosVariable(like[k], true);
     this.varList = this.order.map((k) => this.vars[k]);
     // variableGrads keys gradients by tfjs variable name, not by parameter name
     this.nameOf = new Map(this.order.map((k) => [this.vars[k].name, k]));

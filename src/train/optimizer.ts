@@ -5,6 +5,15 @@
  */
 import * as tf from '@tensorflow/tfjs';
 
+/**
+ * A variable of zeros shaped like `like`. The zeros tensor is freed inside `tidy`: a variable
+ * keeps its own reference to the data, and an undisposed initial value would be counted as a
+ * live tensor for ever.
+ */
+export function zerosVariable(like: tf.Tensor, trainable: boolean): tf.Variable {
+  return tf.tidy(() => tf.variable(tf.zerosLike(like), trainable));
+}
+
 /** Hyper-parameters. */
 export interface AdamWOptions {
   lr: number;
@@ -24,9 +33,9 @@ export class AdamW {
 
   constructor(readonly vars: Record<string, tf.Variable>, readonly opts: AdamWOptions) {
     for (const [k, p] of Object.entries(vars)) {
-      this.m[k] = tf.variable(tf.zerosLike(p), false);
-      this.v[k] = tf.variable(tf.zerosLike(p), false);
-      this.vmax[k] = tf.variable(tf.zerosLike(p), false);
+      this.m[k] = zerosVariable(p, false);
+      this.v[k] = zerosVariable(p, false);
+      this.vmax[k] = zerosVariable(p, false);
     }
   }
 

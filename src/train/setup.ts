@@ -12,7 +12,7 @@ import { OptionError } from '../errors.js';
 import { integerOption, numberOption, optionalInteger, optionalNumber } from '../options.js';
 import { Rng } from '../random.js';
 import { type RecipeOptions, type RunWeights, type SavedState, freshWeights, restoreWeights } from './state.js';
-import type { TrainOptions } from './trainer.js';
+import type { TrainOptions } from './options.js';
 
 /** The options of a run once checked, defaults filled in. */
 export interface ResolvedOptions {
