@@ -6,5 +6,7 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // verbose: every test on its own line, and a skipped test's reason beside it
+    reporters: ['verbose'],
   },
 });

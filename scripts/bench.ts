@@ -1,11 +1,13 @@
 /**
  * Speed and memory benchmark (`npm run bench`): EDM's sampling step and training step for the
  * architectures timed with EDM's PyTorch reference on this machine kind
- * (../shared/reference/anchors.md: batch 64 molecules of 19 atoms, 2 cores, torch 1.13 CPU).
+ * (docs/architecture.md: batch 64 molecules of 19 atoms, 2 cores, torch 1.13 CPU).
  *
  * Prints molecule-steps/s (one denoising step of one molecule) and molecules/s (training), the
- * ratio to the reference figures, and peak memory. Options: --quick (one architecture, fewer
- * repeats), --json FILE.
+ * ratio to the reference figures, and peak memory; then the default `edm train` (nf 64, 4 layers,
+ * batch 64, gradients on one worker per core) against the single-core trainer (this thread, one
+ * gradient per batch), back to back. Options: --quick (one architecture, fewer repeats),
+ * --train-only (only the trainer comparison), --json FILE.
  */
 import { writeFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
@@ -22,15 +24,19 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir, availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { saveCheckpoint } from '../src/checkpoint/format.js';
-// workers run the compiled dist/ (worker threads do not inherit tsx's loader)
-import { sampleInWorkers } from '../dist/parallel/pool.js';
+import { sampleInWorkers } from '../src/generate/pool.js';
+import { train } from '../src/train/trainer.js';
+import { datasetInfoFrom } from '../src/data/dataset.js';
+import { loadQm9Split } from '../src/data/qm9.js';
+import type { Molecule } from '../src/data/molecule.js';
+import { existsSync } from 'node:fs';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const jsonOut = args.includes('--json') ? args[args.indexOf('--json') + 1] : undefined;
 const backend = await initBackend((args.includes('--backend') ? args[args.indexOf('--backend') + 1] : 'wasm') as 'wasm');
 
-/** PyTorch reference (anchors.md), same batch and size. */
+/** PyTorch reference (docs/architecture.md, measured 2026-11-22), same batch and size. */
 const REFERENCE: Record<string, { train: number; sample: number }> = {
   'nf256-L9': { train: 8.8, sample: 34.3 },
   'nf128-L6': { train: 24.9, sample: 67.6 },
@@ -53,7 +59,7 @@ function time(fn: () => void, repeats: number): number {
 }
 
 const results: Record<string, unknown>[] = [];
-const archs = quick ? [['nf128-L6', 128, 6]] : [['nf128-L6', 128, 6], ['nf256-L9', 256, 9]];
+const archs = args.includes('--train-only') ? [] : quick ? [['nf128-L6', 128, 6]] : [['nf128-L6', 128, 6], ['nf256-L9', 256, 9]];
 for (const [name, nf, layers] of archs as [string, number, number][]) {
   const config: EdmConfig = {
     format: 'edm-ts-checkpoint',
@@ -120,4 +126,39 @@ for (const [name, nf, layers] of archs as [string, number, number][]) {
   tf.dispose([z, noise, ...Object.values(vars)]);
   disposeBatch(batch);
 }
+
+/**
+ * Training molecules/s of `train()` over `steps` steps on QM9's validation molecules (or the
+ * synthetic ones when ../shared is absent), timed from the 5th step on (after start-up).
+ */
+async function trainRate(workers: number, shards: number, steps: number): Promise<number> {
+  const qm9 = join(process.cwd(), '..', 'shared', 'data', 'qm9');
+  const data: Molecule[] = existsSync(qm9) ? (await loadQm9Split(qm9, 'valid')).slice(0, 4000) : Array.from({ length: 40 }, () => mols).flat();
+  const stamps: number[] = [];
+  await train({
+    outDir: mkdtempSync(join(tmpdir(), 'edm-bench-train-')),
+    train: data,
+    datasetInfo: datasetInfoFrom('qm9', data, ['H', 'C', 'N', 'O', 'F']),
+    dynamics: { ...EDM_QM9_DYNAMICS, nf: 64, nLayers: 4 },
+    diffusion: EDM_QM9_DIFFUSION,
+    batchSize: 64,
+    lr: 1e-4,
+    maxSteps: steps,
+    checkpointEvery: 1_000_000,
+    workers,
+    shards,
+    onStep: () => stamps.push(performance.now()),
+  });
+  return ((steps - 5) * 64) / ((stamps[steps - 1] - stamps[4]) / 1000);
+}
+const trainSteps = quick ? 25 : 60;
+const single = await trainRate(0, 1, trainSteps);
+const cores = availableParallelism();
+const parallel = await trainRate(cores, 2, trainSteps);
+const trainRow = { defaultTrainMoleculesPerSecond: parallel, singleCoreTrainMoleculesPerSecond: single, ratio: parallel / single, workers: cores, rssMiB: process.memoryUsage().rss / 2 ** 20 };
+results.push(trainRow);
+process.stdout.write(
+  `edm train default (nf 64, 4 layers, batch 64, ${cores} gradient workers, 2 shards): ${parallel.toFixed(1)} molecules/s; ` +
+    `single-core trainer: ${single.toFixed(1)} molecules/s; x${trainRow.ratio.toFixed(2)}\n`,
+);
 if (jsonOut) writeFileSync(jsonOut, JSON.stringify(results, null, 1) + '\n');

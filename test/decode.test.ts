@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Molecule } from '../src/data/molecule.js';
 import { bondOrder, inferBonds, stability } from '../src/decode/bonds.js';
+import { formatReport } from '../src/report/table.js';
 import { evaluateMolecules } from '../src/metrics/evaluate.js';
 
 function mol(atoms: [string, number, number, number][], name = ''): Molecule {
@@ -131,6 +132,11 @@ describe('stability and validity', () => {
     const r = await evaluateMolecules([dup]);
     expect(r.outcomes[0].valid).toBe(false);
     expect(r.outcomes[0].reason).toMatch(/atoms 1 and 2 are at the same position/);
+    // no valid molecule: uniqueness and novelty are undefined, shown as n/a, not 0.0%
+    const withTrain = await evaluateMolecules([dup], { trainSmiles: new Set(['C']) });
+    expect([withTrain.uniqueness, withTrain.novelty]).toEqual([null, null]);
+    const row = formatReport(withTrain, 'dup').split('\n').find((l) => l.startsWith('  this set'))!;
+    expect(row.trim().split(/\s+/).slice(4)).toEqual(['0.0%', 'n/a', 'n/a', 'n/a']);
   });
 
   it('novelty counts unique SMILES absent from the training SMILES', async () => {

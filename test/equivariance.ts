@@ -1,5 +1,5 @@
 /**
- * One helper for E(3) x S_N checks, used by every layer test (DESIGN.md: e3nn's pattern).
+ * One helper for E(3) x S_N checks, used by the network, reverse-step and loss tests (e3nn's pattern).
  */
 import * as tf from '@tensorflow/tfjs';
 import { expectClose } from './helpers.js';

@@ -49,7 +49,7 @@ describe('training', () => {
       checkpointEvery: 4,
       validateEvery: 5,
       validSize: 8,
-      // worker threads load compiled files; the CLI tests cover them (workers 1 and 2)
+      // gradients in this thread: quicker for tiny models; the CLI tests cover 1 and 2 workers
       workers: 0,
     };
   });

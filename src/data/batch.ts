@@ -6,7 +6,7 @@ import { edgeMaskFromNodeMask } from '../egnn/geometry.js';
 import { InputError } from '../errors.js';
 import type { Molecule } from './molecule.js';
 
-/** A padded batch of molecules (see DESIGN.md). Atoms 0..nNodes[b]-1 are real. */
+/** A padded batch of molecules (see docs/architecture.md). Atoms 0..nNodes[b]-1 are real. */
 export interface Batch {
   /** `[B, N, 3]` positions, Å, centred on the real atoms */
   x: tf.Tensor3D;

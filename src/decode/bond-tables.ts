@@ -43,7 +43,7 @@ export const TRIPLE_BOND_PM: Record<string, Record<string, number>> = {
 
 /**
  * Margins added to the typical lengths, pm (EDM: "tuned to maximise the stability of the QM9
- * true samples"; reference/anchors.md).
+ * true samples"; EDM qm9/bond_analyze.py).
  */
 export const BOND_MARGIN_PM = { single: 10, double: 5, triple: 3 } as const;
 

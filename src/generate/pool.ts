@@ -2,10 +2,10 @@
  * Sampling on several cores: one worker thread per core, each with its own WebAssembly backend
  * (tfjs-wasm runs single-threaded in Node.js), each taking whole batches of a SamplingPlan.
  */
-import { Worker } from 'node:worker_threads';
-import { fileURLToPath } from 'node:url';
+import type { Worker } from 'node:worker_threads';
 import type { BackendName } from '../backend.js';
 import { UserError } from '../errors.js';
+import { startWorker } from '../workers.js';
 import { assemble } from './plan.js';
 import type { BatchResult, SampleResult, SamplingPlan } from './types.js';
 
@@ -21,8 +21,6 @@ export function sampleInWorkers(
   workers: number,
   onProgress?: (doneMolecules: number, stepsDone: number) => void,
 ): Promise<SampleResult> {
-  const here = fileURLToPath(import.meta.url);
-  const script = here.replace(/pool\.(ts|js)$/, (_, ext) => `worker.${ext}`);
   const results: (BatchResult | undefined)[] = new Array(plan.batches.length);
   const stepsOf = new Array<number>(plan.batches.length).fill(0);
   let next = 0;
@@ -41,7 +39,7 @@ export function sampleInWorkers(
       w.postMessage({ kind: 'batch', index, nNodes: plan.batches[index], steps: plan.steps, seed: plan.seed, chain: Math.max(0, plan.chain - chainBefore[index]) });
     };
     for (let k = 0; k < workers; k++) {
-      const w = new Worker(script, { workerData: { checkpoint, backend } });
+      const w = startWorker(import.meta.url, 'worker', { checkpoint, backend });
       pool.push(w);
       w.on('message', (msg: { kind: string; index: number; step?: number; out?: BatchResult; message?: string }) => {
         if (msg.kind === 'ready') feed(w);

@@ -1,6 +1,6 @@
 /**
  * EDM's evaluation protocol on any set of molecules: atom and molecule stability, validity,
- * uniqueness and novelty (Hoogeboom et al. 2022, section 5.1; reference/anchors.md), plus
+ * uniqueness and novelty (Hoogeboom et al. 2022, section 5.1; docs/architecture.md), plus
  * distributions compared with the training data.
  */
 import type { Molecule } from '../data/molecule.js';
@@ -32,9 +32,9 @@ export interface EvaluationReport {
   atomStability: number;
   moleculeStability: number;
   validity: number;
-  /** distinct valid SMILES / valid */
-  uniqueness: number;
-  /** unique SMILES absent from the training SMILES / unique (null without training data) */
+  /** distinct valid SMILES / valid (null when no molecule is valid) */
+  uniqueness: number | null;
+  /** unique SMILES absent from the training SMILES / unique (null without training data or unique molecules) */
   novelty: number | null;
   counts: { stableAtoms: number; stableMolecules: number; valid: number; unique: number; novel: number | null };
   distributions?: DistributionComparison;
@@ -105,8 +105,8 @@ export async function evaluateMolecules(mols: Molecule[], opts: EvaluateOptions 
     atomStability: frac(stableAtoms, atoms),
     moleculeStability: frac(stableMolecules, mols.length),
     validity: frac(validSmiles.length, mols.length),
-    uniqueness: frac(unique.size, validSmiles.length),
-    novelty: novel === null ? null : frac(novel, unique.size),
+    uniqueness: validSmiles.length === 0 ? null : unique.size / validSmiles.length,
+    novelty: novel === null || unique.size === 0 ? null : novel / unique.size,
     counts: { stableAtoms, stableMolecules, valid: validSmiles.length, unique: unique.size, novel },
     distributions: opts.trainStats ? compareStats(stats, opts.trainStats) : undefined,
     stats,

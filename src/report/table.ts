@@ -5,7 +5,7 @@ import type { EvaluationReport } from '../metrics/evaluate.js';
 
 const pct = (v: number | null | undefined): string => (v === null || v === undefined || Number.isNaN(v) ? '   n/a' : `${(100 * v).toFixed(1).padStart(5)}%`);
 
-/** Published QM9 reference rows (reference/anchors.md; Hoogeboom et al. 2022, table 2). */
+/** Published QM9 reference rows (Hoogeboom et al. 2022, table 2; docs/architecture.md). */
 export const QM9_ANCHORS = [
   { name: 'QM9 data', atom: 0.99, mol: 0.952, valid: 0.977, validUnique: 0.977 },
   { name: 'EDM (paper)', atom: 0.987, mol: 0.82, valid: 0.919, validUnique: 0.907 },
@@ -22,7 +22,8 @@ export function formatReport(r: EvaluationReport, title: string, withAnchors = t
   lines.push(`${r.molecules} molecules, ${r.atoms} atoms, scored in ${r.seconds.toFixed(1)} s`);
   lines.push('');
   lines.push('                      atom stab.  mol. stab.  validity  uniqueness  valid*unique  novelty');
-  const vu = r.validity * r.uniqueness;
+  // undefined ratios (no valid molecule) print n/a
+  const vu = r.uniqueness === null ? null : r.validity * r.uniqueness;
   lines.push(`  this set            ${pct(r.atomStability)}      ${pct(r.moleculeStability)}     ${pct(r.validity)}    ${pct(r.uniqueness)}      ${pct(vu)}     ${pct(r.novelty)}`);
   if (withAnchors) {
     for (const a of QM9_ANCHORS) {
@@ -47,5 +48,5 @@ export function formatReport(r: EvaluationReport, title: string, withAnchors = t
 export function reportJson(r: EvaluationReport, extra: Record<string, unknown> = {}): string {
   const { stats: _s, ...rest } = r;
   void _s;
-  return JSON.stringify({ ...extra, ...rest, validUnique: r.validity * r.uniqueness }, null, 1) + '\n';
+  return JSON.stringify({ ...extra, ...rest, validUnique: r.uniqueness === null ? null : r.validity * r.uniqueness }, null, 1) + '\n';
 }

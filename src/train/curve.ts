@@ -69,7 +69,8 @@ export async function probeSamples(
     atom_stability: r.atomStability,
     molecule_stability: r.moleculeStability,
     validity: r.validity,
-    uniqueness: r.counts.valid > 0 ? r.uniqueness : 0,
+    // NaN (written as NaN, drawn as a gap) when no molecule is valid
+    uniqueness: r.uniqueness ?? NaN,
     samples: r.molecules,
     sampling_steps: opts.steps,
   };

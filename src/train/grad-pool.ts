@@ -3,13 +3,13 @@
  * with its own WebAssembly backend, since tfjs-wasm runs one thread per process in Node.js).
  * Both give the same bits for the same shards (see gradients.ts).
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import type { BackendName } from '../backend.js';
 import type { EdmConfig } from '../config.js';
 import type { Params } from '../egnn/params.js';
 import { UserError } from '../errors.js';
+import { startWorker } from '../workers.js';
 import { type ShardResult, type ShardTask, ShardGradients } from './gradients.js';
 
 /** Computes the gradients of a step's shards for given weights. */
@@ -75,10 +75,8 @@ export class WorkerGradients implements GradientEngine {
     shapes: Record<string, number[]>,
     backend: BackendName,
   ) {
-    const here = fileURLToPath(import.meta.url);
-    const script = here.replace(/grad-pool\.(ts|js)$/, (_, ext) => `grad-worker.${ext}`);
     for (let w = 0; w < workers; w++) {
-      const worker = new Worker(script, { workerData: { config, shapes, backend } });
+      const worker = startWorker(import.meta.url, 'grad-worker', { config, shapes, backend });
       this.pool.push(worker);
       this.ready.push(
         new Promise((resolve, reject) => {
