@@ -1,7 +1,7 @@
 /**
  * What every command shares: reading numbers as typed, paths, the error exit.
  */
-import { UserError, initBackend, shown, type BackendName } from '../index.js';
+import { UserError, initBackend, shown, startProgress, type BackendName, type Progress } from '../index.js';
 import { resolve } from 'node:path';
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 
@@ -71,4 +71,16 @@ export async function runCommand(body: () => Promise<void>): Promise<void> {
  */
 export function defineCommand<T>(y: Argv, name: string, describe: string, builder: (a: Argv) => Argv<T>, body: (argv: ArgumentsCamelCase<T>) => Promise<void>): Argv {
   return y.command(name, describe, builder, (argv) => runCommand(() => body(argv)));
+}
+
+/** Progress of scoring molecules (a bar on a terminal, else a line every few seconds). */
+export function scoringProgress(): { onProgress: (done: number, total: number) => void; stop: () => void } {
+  let progress: Progress | undefined;
+  return {
+    onProgress: (done, total) => {
+      progress ??= startProgress({ total, barFormat: 'score |{bar}| {value}/{total} molecules', line: (v, t) => `score: ${v}/${t} molecules` });
+      progress.update(done);
+    },
+    stop: () => progress?.stop(),
+  };
 }

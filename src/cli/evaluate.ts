@@ -3,7 +3,7 @@
  */
 import type { Argv } from 'yargs';
 import { DEFAULT_TRAIN_FILE, EVALUATION_ELEMENTS, chooseReference, evaluate, formatReport, integerOption, readMolecules, writeReportFiles } from '../index.js';
-import { numberFlag, userPath, defineCommand, textFlag } from './common.js';
+import { defineCommand, numberFlag, scoringProgress, textFlag, userPath } from './common.js';
 
 /** Register the command. */
 export const evaluateCommand = (y: Argv): Argv =>
@@ -27,7 +27,9 @@ export const evaluateCommand = (y: Argv): Argv =>
         fallbackFile: DEFAULT_TRAIN_FILE,
         onNote: (m) => process.stderr.write(`edm: ${m}\n`),
       });
-      const r = await evaluate(mols, { trainSmiles: ref?.smiles, trainStats: ref?.stats });
+      const scoring = scoringProgress();
+      const r = await evaluate(mols, { trainSmiles: ref?.smiles, trainStats: ref?.stats, onProgress: scoring.onProgress });
+      scoring.stop();
       r.seconds = (performance.now() - t0) / 1000;
       process.stdout.write(formatReport(r, `${argv.file}${ref ? ` (novelty vs ${ref.source}, ${ref.molecules} molecules)` : ''}`));
       const paths = { json: argv.json ? userPath(argv.json) : undefined, svg: argv.svg ? userPath(argv.svg) : undefined };

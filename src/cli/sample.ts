@@ -21,7 +21,7 @@ import {
   writeMolecules,
   writeReportFiles,
 } from '../index.js';
-import { backendOption, numberFlag, startBackend, userPath, defineCommand, textFlag } from './common.js';
+import { backendOption, defineCommand, numberFlag, scoringProgress, startBackend, textFlag, userPath } from './common.js';
 
 /** `samples.sdf` -> `samples.<suffix>` */
 export function besideOutput(out: string, suffix: string): string {
@@ -100,7 +100,9 @@ export const sampleCommand = (y: Argv): Argv =>
         fallbackFile: DEFAULT_TRAIN_FILE,
         onNote: (m) => process.stderr.write(`edm: ${m}\n`),
       });
-      const r = await evaluate(result.molecules, { trainSmiles: ref?.smiles, trainStats: ref?.stats });
+      const scoring = scoringProgress();
+      const r = await evaluate(result.molecules, { trainSmiles: ref?.smiles, trainStats: ref?.stats, onProgress: scoring.onProgress });
+      scoring.stop();
       process.stdout.write('\n' + formatReport(r, `metrics of ${n} samples from ${ckDir}${ref ? ` (novelty vs ${ref.source})` : ''}`));
       const paths = { json: besideOutput(out, '.metrics.json'), svg: argv.svg ? userPath(argv.svg) : undefined };
       await writeReportFiles(r, paths, 48, { checkpoint: ckDir, seed: argv.seed, steps: result.steps, samplingSeconds: result.seconds, backend, train: ref?.source ?? null });

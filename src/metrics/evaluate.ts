@@ -49,6 +49,8 @@ export interface EvaluateOptions {
   trainSmiles?: Set<string>;
   /** the training split's distributions */
   trainStats?: DistributionStats;
+  /** called after each molecule with the number scored so far */
+  onProgress?: (done: number, total: number) => void;
 }
 
 /**
@@ -91,6 +93,7 @@ export async function evaluateMolecules(mols: Molecule[], opts: EvaluateOptions 
       if (v.valid) validSmiles.push(v.smiles!);
     }
     outcomes.push(out);
+    opts.onProgress?.(index + 1, mols.length);
   });
   const unique = new Set(validSmiles);
   let novel: number | null = null;
