@@ -1,16 +1,26 @@
 /**
- * Copy a training run's latest checkpoint (EMA weights + training state, so training can resume
- * on another machine) into checkpoints/<name>, validated and written atomically, with a
- * TRAINING.md recording how it was trained.
+ * Publish a training run as a shipped checkpoint, validated and written atomically:
  *
  *   node --import tsx scripts/publish-checkpoint.ts runs/A checkpoints/qm9-default
+ *
+ * - the weights users get are the run's best checkpoint by molecule stability on the learning
+ *   curve's fixed sample set (`RUN/best`, written by `edm train --curve-every`), else its latest;
+ * - when the run's latest step is not the best one, the latest checkpoint goes to `DEST/latest`
+ *   so that training can continue exactly (`--resume`) on another machine;
+ * - the run's curve.csv, train-log.jsonl and training SMILES (novelty) are copied, and curve.svg
+ *   is drawn again with the checkpoint's name and recipe as its title;
+ * - TRAINING.md is written from the checkpoint's provenance and the curve, keeping the
+ *   hand-written `## Trials` section of an existing TRAINING.md.
  */
-import { copyFileSync, existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { copyFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { initBackend } from '../src/backend.js';
-import { loadCheckpoint, saveCheckpoint } from '../src/checkpoint/format.js';
+import { type LoadedCheckpoint, loadCheckpoint, saveCheckpoint } from '../src/checkpoint/format.js';
 import { countParams } from '../src/egnn/params.js';
 import { writeFileAtomic } from '../src/data/files.js';
+import { CHECKPOINT_REFERENCE_FILE } from '../src/metrics/reference.js';
+import { type CurveRow, readCurve } from '../src/train/curve.js';
+import { curveSvg } from '../src/report/curve-plot.js';
 
 const [from, to] = process.argv.slice(2);
 if (!from || !to) {
@@ -18,36 +28,62 @@ if (!from || !to) {
   process.exit(2);
 }
 await initBackend('wasm');
-const ck = loadCheckpoint(from, true);
-await saveCheckpoint(to, ck.config, ck.params, ck.trainState, 'final');
-const logPath = join(from, 'train-log.jsonl');
-const events = existsSync(logPath) ? readFileSync(logPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l)) : [];
-if (existsSync(logPath)) copyFileSync(logPath, join(to, 'train-log.jsonl'));
-const t = ck.config.training ?? {};
-const d = ck.config.dynamics;
-const commands = events.filter((e) => e.event === 'start' || e.event === 'resume').map((e) => `${e.time}: ${e.event} at step ${e.step}`);
-const evals = events
-  .filter((e) => e.event === 'validation' || e.event === 'sample')
-  .map((e) =>
-    e.event === 'validation'
-      ? `| ${e.step} | validation NLL ${e.nll.toFixed(1)} nats (${e.molecules} molecules) |`
-      : `| ${e.step} | ${e.samples} samples, ${e.samplingSteps} steps: atom stability ${(100 * e.atomStability).toFixed(1)}%, molecule stability ${(100 * e.moleculeStability).toFixed(1)}% |`,
-  );
+const latest = loadCheckpoint(from, true);
+const best = existsSync(join(from, 'best', 'config.json')) ? loadCheckpoint(join(from, 'best'), true) : latest;
+await saveCheckpoint(to, best.config, best.params, best.trainState, 'final');
+const stepOf = (ck: LoadedCheckpoint): number => ck.config.training?.steps ?? 0;
+rmSync(join(to, 'latest'), { recursive: true, force: true });
+if (stepOf(latest) !== stepOf(best)) await saveCheckpoint(join(to, 'latest'), latest.config, latest.params, latest.trainState, 'final');
+for (const f of ['curve.csv', 'train-log.jsonl', CHECKPOINT_REFERENCE_FILE]) {
+  if (existsSync(join(from, f))) copyFileSync(join(from, f), join(to, f));
+}
+
+const pct = (v: number): string => (Number.isFinite(v) ? `${(100 * v).toFixed(1)}%` : 'n/a');
+const curveRows = (rows: CurveRow[]): string =>
+  rows
+    .map((r) => `| ${r.step} | ${r.epoch.toFixed(2)} | ${r.cpu_hours.toFixed(2)} | ${pct(r.atom_stability)} | ${pct(r.molecule_stability)} | ${pct(r.validity)} | ${pct(r.uniqueness)} | ${r.valid_nll.toFixed(1)} |`)
+    .join('\n');
+const rows = readCurve(join(from, 'curve.csv'));
+const name = basename(to);
+const recipe = `nf ${best.config.dynamics.nf}, ${best.config.dynamics.nLayers} layers, lr ${best.config.training?.lr}, batch ${best.config.training?.batchSize}, EMA ${best.config.training?.emaDecay}`;
+if (rows.length) writeFileAtomic(join(to, 'curve.svg'), await curveSvg(rows, `${name}: ${recipe}`));
+const events = existsSync(join(from, 'train-log.jsonl'))
+  ? readFileSync(join(from, 'train-log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l))
+  : [];
+const runs = events.filter((e) => e.event === 'start' || e.event === 'resume').map((e) => `${e.time}: ${e.event} at step ${e.step}${e.workers !== undefined ? ` (${e.workers} gradient workers, ${e.shards} shards)` : ''}`);
+const t = best.config.training ?? {};
+const lt = latest.config.training ?? {};
+const d = best.config.dynamics;
+const df = best.config.diffusion;
+const old = existsSync(join(to, 'TRAINING.md')) ? readFileSync(join(to, 'TRAINING.md'), 'utf8') : '';
+const trials = old.includes('\n## Trials') ? old.slice(old.indexOf('\n## Trials') + 1) : '## Trials\n\n(none recorded yet)\n';
+const hours = (s: number | undefined): string => ((s ?? 0) / 3600).toFixed(2);
 const md = `# How this checkpoint was trained
 
-- Architecture: egnn_dynamics, nf ${d.nf}, ${d.nLayers} layers, ${d.invSublayers} GCL per block, attention, tanh, coords_range ${d.coordsRange}; ${countParams(ck.params).toLocaleString('en')} parameters
-- Diffusion: ${ck.config.diffusion.noiseSchedule}, ${ck.config.diffusion.timesteps} steps, precision ${ck.config.diffusion.noisePrecision}, normalize factors [${ck.config.diffusion.normalizeFactors}], L2 loss
-- Data: QM9 train split of ../shared/data/qm9 (${t.trainMolecules} molecules), EDM's split
-- Command: \`${t.command}\`
-- Optimiser: AdamW (amsgrad, weight decay 1e-12), lr ${t.lr}, batch ${t.batchSize}, EMA ${t.emaDecay}, EDM gradient clipping
-- Steps: ${t.steps}; epochs: ${Number(t.epochs).toFixed(2)}; wall time: ${t.wallTimeSeconds} s on one core (WebAssembly backend)
-- Runs: ${commands.join('; ')}
-- Weights are the EMA; \`train-state-final.bin\` holds the raw weights, Adam moments and RNG states, so
-  \`edm train --out <copy of this folder> ... --resume\` continues exactly.
+- Architecture: egnn_dynamics, nf ${d.nf}, ${d.nLayers} layers, ${d.invSublayers} GCL per block, attention, tanh, coords_range ${d.coordsRange}; ${countParams(best.params).toLocaleString('en')} parameters
+- Diffusion: ${df.noiseSchedule}, ${df.timesteps} steps, precision ${df.noisePrecision}, normalize factors [${df.normalizeFactors}], L2 loss (EDM's)
+- Data: QM9 train split, EDM's split (${t.trainMolecules} molecules)
+- Optimiser: AdamW (amsgrad, weight decay 1e-12), lr ${t.lr}, batch ${t.batchSize}, EMA ${t.emaDecay}, EDM's adaptive gradient clipping
+- Shipped weights (EMA): step ${t.steps}, ${Number(t.epochs).toFixed(2)} epochs, ${hours(t.cpuSeconds)} CPU-hours (${hours(t.wallTimeSeconds)} wall hours), the best point of the curve by molecule stability (then atom stability)
+- Run so far: step ${lt.steps}, ${Number(lt.epochs).toFixed(2)} epochs, ${hours(lt.cpuSeconds)} CPU-hours${stepOf(latest) !== stepOf(best) ? '; its latest state is in `latest/`' : ''}
+- Last command: \`${lt.command}\`
+- Runs: ${runs.join('; ')}
+- CPU-hours count every core's time of training (WebAssembly backend, gradient workers), curve probes excluded.
 
-| step | evaluation during training |
-| --- | --- |
-${evals.join('\n')}
-`;
+To continue training exactly: copy ${stepOf(latest) !== stepOf(best) ? '`latest/`' : 'this folder'} with \`train-log.jsonl\`, \`curve.csv\` and
+\`${CHECKPOINT_REFERENCE_FILE}\` to \`runs/A\`, then \`edm train --out runs/A --resume --hours H --curve-every K ...\`
+(the recipe, seed and shard count come from the checkpoint).
+
+## Learning curve
+
+Every point samples the same ${rows[0]?.samples ?? 200} molecules (fixed seed, ${rows[0]?.sampling_steps ?? 500} denoising steps) from the EMA
+weights; NLL is the validation NLL (nats per molecule, 300 fixed molecules). \`curve.svg\` draws it;
+\`node --import tsx scripts/plot-curve.ts ${to}\` redraws it from \`curve.csv\`.
+
+| step | epoch | CPU-hours | atom stability | molecule stability | validity | uniqueness | NLL |
+| --- | --- | --- | --- | --- | --- | --- | --- |
+${curveRows(rows)}
+
+${trials}`;
 writeFileAtomic(join(to, 'TRAINING.md'), md);
-process.stdout.write(`published ${from} -> ${to}: step ${t.steps}, ${Number(t.epochs).toFixed(2)} epochs, ${t.wallTimeSeconds} s\n`);
+process.stdout.write(`published ${from} -> ${to}: step ${t.steps} (run at ${lt.steps}), ${Number(t.epochs).toFixed(2)} epochs, ${hours(t.cpuSeconds)} CPU-hours\n`);

@@ -56,12 +56,14 @@ export interface DatasetInfo {
   maxNAtoms: number;
 }
 
-/** Where a checkpoint came from: command, steps, epochs, wall time. */
+/** Where a checkpoint came from: command, steps, epochs, wall and CPU time. */
 export interface TrainingProvenance {
   command?: string;
   steps?: number;
   epochs?: number;
   wallTimeSeconds?: number;
+  /** CPU time of training, all threads (absent before training used several cores) */
+  cpuSeconds?: number;
   source?: string;
   [key: string]: unknown;
 }

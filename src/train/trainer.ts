@@ -215,8 +215,9 @@ class TrainingRun {
     const title = `${this.opts.outDir}: nf ${d.nf}, ${d.nLayers} layers, lr ${lr}, batch ${batchSize}, EMA ${emaDecay}`;
     writeFileAtomic(join(this.opts.outDir, 'curve.svg'), await curveSvg([...rows, row], title));
     this.log({ event: 'curve', ...row, best });
-    if (best) await this.save(join(this.opts.outDir, 'best'));
+    // the probe's CPU time is not training time, also for the copy of the best checkpoint
     this.probeCpu += cpuNow() - cpu0;
+    if (best) await this.save(join(this.opts.outDir, 'best'));
   }
 }
 
