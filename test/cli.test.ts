@@ -134,18 +134,18 @@ describe('edm command', () => {
     for (const f of bins('w1')) expect(readFileSync(join(dir, 'w2', f)).equals(readFileSync(join(dir, 'w1', f))), f).toBe(true);
     // two curve points (steps 3 and 6) with metrics in [0, 1], equal for 1 and 2 workers
     const csv = readFileSync(join(dir, 'w1', 'curve.csv'), 'utf8').trim().split('\n');
-    expect(csv[0]).toBe('step,epoch,cpu_hours,wall_hours,atom_stability,molecule_stability,validity,uniqueness,valid_nll,samples,sampling_steps,probe_seconds');
+    expect(csv[0]).toBe('step,epoch,cpu_hours,wall_hours,atom_stability,molecule_stability,validity,uniqueness,connected_validity,valid_nll,samples,sampling_steps,probe_seconds');
     expect(csv.slice(1).map((l) => l.split(',')[0])).toEqual(['3', '6']);
-    const cells = (run: string) => readFileSync(join(dir, run, 'curve.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(',').slice(4, 11).join(','));
+    const cells = (run: string) => readFileSync(join(dir, run, 'curve.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(',').slice(4, 12).join(','));
     expect(cells('w2')).toEqual(cells('w1'));
     for (const l of csv.slice(1)) {
       const v = l.split(',').map(Number);
-      for (const k of [4, 5, 6, 7]) {
+      for (const k of [4, 5, 6, 7, 8]) {
         expect(v[k]).toBeGreaterThanOrEqual(0);
         expect(v[k]).toBeLessThanOrEqual(1);
       }
-      expect(v[8]).toBeGreaterThan(0); // validation NLL
-      expect(v[9]).toBe(6);
+      expect(v[9]).toBeGreaterThan(0); // validation NLL
+      expect(v[10]).toBe(6);
     }
     expect(readFileSync(join(dir, 'w1', 'curve.svg'), 'utf8')).toMatch(/^<svg[\s\S]*CPU-hours of training/);
     expect(existsSync(join(dir, 'w1', 'best', 'config.json'))).toBe(true);

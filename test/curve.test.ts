@@ -69,7 +69,7 @@ describe('data-parallel gradients', () => {
 describe('learning curve', () => {
   const row = (step: number, mol: number, atom: number): CurveRow => ({
     step, epoch: step / 100, cpu_hours: step / 1000, wall_hours: step / 2000, atom_stability: atom, molecule_stability: mol,
-    validity: 0.5, uniqueness: 0.9, valid_nll: 100 - step / 10, samples: 200, sampling_steps: 500, probe_seconds: 12.5,
+    validity: 0.5, uniqueness: 0.9, connected_validity: 0.4, valid_nll: 100 - step / 10, samples: 200, sampling_steps: 500, probe_seconds: 12.5,
   });
 
   it('writes and reads curve.csv, and picks the best point by molecule then atom stability', () => {

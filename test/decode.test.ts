@@ -127,16 +127,35 @@ describe('stability and validity', () => {
     expect(r.uniqueness).toBeCloseTo(5 / 6, 10);
   });
 
-  it('marks atoms at the same position invalid with a reason instead of crashing', async () => {
+  it('scores collapsed atoms as EDM does and counts them on their own', async () => {
+    // C-C at 0 Å reads as a triple bond, and H then bonds to both carbons: RDKit refuses it
     const dup = mol([['C', 0, 0, 0], ['C', 0, 0, 0], ['H', 1.09, 0, 0]]);
-    const r = await evaluateMolecules([dup]);
-    expect(r.outcomes[0].valid).toBe(false);
-    expect(r.outcomes[0].reason).toMatch(/atoms 1 and 2 are at the same position/);
+    // two atoms 0.052 Å apart, as in a sample of the shipped model: EDM's code reads [H]O
+    const oh = mol([['O', 0, 0, 0], ['H', 0.052, 0, 0]]);
+    const r = await evaluateMolecules([dup, oh]);
+    expect(r.outcomes.map((o) => [o.collapsed, o.valid])).toEqual([[true, false], [true, true]]);
+    expect(r.outcomes[0].reason).toMatch(/sanitization/);
+    expect(r.outcomes[1].smiles).toBe('[H]O');
+    expect(r.counts.collapsed).toBe(2);
+    expect(formatReport(r, 'c')).toMatch(/collapsed: 2 molecules have two atoms closer than 0\.1 Å/);
+    const none = await evaluateMolecules([dup]);
     // no valid molecule: uniqueness and novelty are undefined, shown as n/a, not 0.0%
+    expect(none.uniqueness).toBeNull();
     const withTrain = await evaluateMolecules([dup], { trainSmiles: new Set(['C']) });
     expect([withTrain.uniqueness, withTrain.novelty]).toEqual([null, null]);
     const row = formatReport(withTrain, 'dup').split('\n').find((l) => l.startsWith('  this set'))!;
     expect(row.trim().split(/\s+/).slice(4)).toEqual(['0.0%', 'n/a', 'n/a', 'n/a']);
+  });
+
+  it('reports connected validity and fragments beside EDM validity', async () => {
+    const methaneAndWater = mol([['C', 0, 0, 0], ['H', 0.63, 0.63, 0.63], ['H', 0.63, -0.63, -0.63], ['H', -0.63, 0.63, -0.63], ['H', -0.63, -0.63, 0.63], ['O', 5, 0, 0], ['H', 5.96, 0, 0], ['H', 4.76, 0.93, 0]]);
+    const lone = mol([['C', 0, 0, 0]]);
+    const r = await evaluateMolecules([methane, methaneAndWater, lone]);
+    // EDM: all three valid (largest fragment; a lone atom sanitises); connected: methane and the lone atom
+    expect([r.validity, r.connectedValidity]).toEqual([1, 2 / 3]);
+    expect(r.outcomes.map((o) => o.fragments)).toEqual([1, 2, 1]);
+    expect(r.meanFragments).toBeCloseTo(4 / 3, 12);
+    expect(formatReport(r, 'f')).toMatch(/connected validity 66\.7% \(valid and one fragment\), mean fragments 1\.33/);
   });
 
   it('novelty counts unique SMILES absent from the training SMILES', async () => {

@@ -1,6 +1,9 @@
 /**
  * EDM's evaluation protocol on any set of molecules: atom and molecule stability, validity,
- * uniqueness and novelty (Hoogeboom et al. 2022, section 5.1; docs/architecture.md), plus
+ * uniqueness and novelty (Hoogeboom et al. 2022, section 5.1; docs/architecture.md), exactly as
+ * EDM's analysis code scores them; beside them, connected validity and the number of fragments
+ * (EDM's validity keeps the largest fragment, so lone atoms and scattered fragments pass; later
+ * work such as MiDi and EQGAT-diff reports connectivity too), collapsed atoms, and
  * distributions compared with the training data.
  */
 import type { Molecule } from '../data/molecule.js';
@@ -9,7 +12,10 @@ import { type DistributionComparison, type DistributionStats, addToStats, compar
 import { loadRDKit } from './rdkit.js';
 import { checkValidity } from './validity.js';
 
-/** Atoms closer than this are the same place: the molecule is invalid, not a crash. */
+/**
+ * Atoms closer than this have collapsed onto one place. EDM's protocol scores such molecules like
+ * any other (bonds from distances, RDKit), and so do we; they are counted on their own.
+ */
 export const MIN_ATOM_DISTANCE_ANGSTROM = 0.1;
 
 /** Per-molecule outcome. */
@@ -21,6 +27,10 @@ export interface MoleculeOutcome {
   stable: boolean;
   valid: boolean;
   smiles?: string;
+  /** connected parts of the inferred bond graph (1: one molecule) */
+  fragments: number;
+  /** two of its atoms are closer than MIN_ATOM_DISTANCE_ANGSTROM */
+  collapsed: boolean;
   /** why the molecule is invalid */
   reason?: string;
 }
@@ -36,7 +46,20 @@ export interface EvaluationReport {
   uniqueness: number | null;
   /** unique SMILES absent from the training SMILES / unique (null without training data or unique molecules) */
   novelty: number | null;
-  counts: { stableAtoms: number; stableMolecules: number; valid: number; unique: number; novel: number | null };
+  /** valid and a single fragment / molecules */
+  connectedValidity: number;
+  /** mean number of fragments of the inferred bond graph, over all molecules */
+  meanFragments: number;
+  counts: {
+    stableAtoms: number;
+    stableMolecules: number;
+    valid: number;
+    unique: number;
+    novel: number | null;
+    connectedValid: number;
+    /** molecules with collapsed atoms (two atoms within MIN_ATOM_DISTANCE_ANGSTROM) */
+    collapsed: number;
+  };
   distributions?: DistributionComparison;
   stats: DistributionStats;
   outcomes: MoleculeOutcome[];
@@ -53,6 +76,13 @@ export interface EvaluateOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
+/** Whether two atoms of `m` are closer than MIN_ATOM_DISTANCE_ANGSTROM. */
+function hasCollapsedAtoms(m: Molecule): boolean {
+  const n = m.elements.length;
+  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) if (distance(m, i, j) < MIN_ATOM_DISTANCE_ANGSTROM) return true;
+  return false;
+}
+
 /**
  * Score molecules. Bonds are always inferred from distances (the protocol), ignoring any bonds
  * a file carried.
@@ -65,33 +95,23 @@ export async function evaluateMolecules(mols: Molecule[], opts: EvaluateOptions 
   let atoms = 0;
   let stableAtoms = 0;
   let stableMolecules = 0;
+  let connectedValid = 0;
+  let fragmentSum = 0;
   const validSmiles: string[] = [];
   mols.forEach((m, index) => {
-    const n = m.elements.length;
-    atoms += n;
-    let clash: string | undefined;
-    for (let i = 0; i < n && !clash; i++) {
-      for (let j = i + 1; j < n; j++) {
-        if (distance(m, i, j) < MIN_ATOM_DISTANCE_ANGSTROM) {
-          clash = `atoms ${i + 1} and ${j + 1} are at the same position`;
-          break;
-        }
-      }
-    }
+    atoms += m.elements.length;
     const bonds = inferBonds(m);
     const s = stability(m, bonds);
     stableAtoms += s.stableAtoms;
     if (s.moleculeStable) stableMolecules++;
     addToStats(stats, m, bonds);
-    const out: MoleculeOutcome = { index, name: m.name, atoms: n, stableAtoms: s.stableAtoms, stable: s.moleculeStable, valid: false };
-    if (clash) out.reason = clash;
-    else {
-      const v = checkValidity(rdkit, m, bonds);
-      out.valid = v.valid;
-      out.smiles = v.smiles;
-      out.reason = v.reason;
-      if (v.valid) validSmiles.push(v.smiles!);
-    }
+    const v = checkValidity(rdkit, m, bonds);
+    const out: MoleculeOutcome = { index, name: m.name, atoms: m.elements.length, stableAtoms: s.stableAtoms, stable: s.moleculeStable, valid: v.valid, fragments: v.fragments, collapsed: hasCollapsedAtoms(m) };
+    if (v.valid) out.smiles = v.smiles;
+    else out.reason = v.reason;
+    if (v.valid) validSmiles.push(v.smiles!);
+    if (v.valid && v.fragments === 1) connectedValid++;
+    fragmentSum += v.fragments;
     outcomes.push(out);
     opts.onProgress?.(index + 1, mols.length);
   });
@@ -110,7 +130,9 @@ export async function evaluateMolecules(mols: Molecule[], opts: EvaluateOptions 
     validity: frac(validSmiles.length, mols.length),
     uniqueness: validSmiles.length === 0 ? null : unique.size / validSmiles.length,
     novelty: novel === null || unique.size === 0 ? null : novel / unique.size,
-    counts: { stableAtoms, stableMolecules, valid: validSmiles.length, unique: unique.size, novel },
+    connectedValidity: frac(connectedValid, mols.length),
+    meanFragments: frac(fragmentSum, mols.length),
+    counts: { stableAtoms, stableMolecules, valid: validSmiles.length, unique: unique.size, novel, connectedValid, collapsed: outcomes.filter((o) => o.collapsed).length },
     distributions: opts.trainStats ? compareStats(stats, opts.trainStats) : undefined,
     stats,
     outcomes,

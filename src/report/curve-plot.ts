@@ -11,6 +11,7 @@ const PERCENT_METRICS: [keyof CurveRow, string][] = [
   ['molecule_stability', 'molecule stability'],
   ['atom_stability', 'atom stability'],
   ['validity', 'validity'],
+  ['connected_validity', 'connected validity'],
   ['uniqueness', 'uniqueness'],
 ];
 

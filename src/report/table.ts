@@ -31,7 +31,10 @@ export function formatReport(r: EvaluationReport, title: string, withAnchors = t
     }
   }
   lines.push('');
-  lines.push(`  counts: ${r.counts.stableAtoms}/${r.atoms} stable atoms, ${r.counts.stableMolecules}/${r.molecules} stable molecules, ${r.counts.valid} valid, ${r.counts.unique} unique${r.counts.novel !== null ? `, ${r.counts.novel} novel` : ''}`);
+  lines.push(`  connected validity ${pct(r.connectedValidity).trim()} (valid and one fragment), mean fragments ${r.meanFragments.toFixed(2)}:`);
+  lines.push(`    EDM's validity keeps the largest fragment, so lone atoms and scattered fragments count as valid`);
+  lines.push(`  counts: ${r.counts.stableAtoms}/${r.atoms} stable atoms, ${r.counts.stableMolecules}/${r.molecules} stable molecules, ${r.counts.valid} valid, ${r.counts.connectedValid} connected and valid, ${r.counts.unique} unique${r.counts.novel !== null ? `, ${r.counts.novel} novel` : ''}`);
+  if (r.counts.collapsed > 0) lines.push(`  collapsed: ${r.counts.collapsed} molecules have two atoms closer than 0.1 Å (scored as EDM does)`);
   if (r.distributions) {
     const d = r.distributions;
     lines.push(`  vs training data: atom-count TV ${d.nAtomsTV.toFixed(3)}, atom-type TV ${d.atomTypesTV.toFixed(3)}`);

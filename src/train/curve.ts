@@ -20,6 +20,7 @@ export const CURVE_COLUMNS = [
   'molecule_stability',
   'validity',
   'uniqueness',
+  'connected_validity',
   'valid_nll',
   'samples',
   'sampling_steps',
@@ -54,7 +55,7 @@ export async function probeSamples(
   model: EdmModel,
   checkpointDir: string,
   opts: CurveProbeOptions,
-): Promise<Pick<CurveRow, 'atom_stability' | 'molecule_stability' | 'validity' | 'uniqueness' | 'samples' | 'sampling_steps'>> {
+): Promise<Pick<CurveRow, 'atom_stability' | 'molecule_stability' | 'validity' | 'uniqueness' | 'connected_validity' | 'samples' | 'sampling_steps'>> {
   // a fixed batch size: the batches (and so the molecules) must not depend on the worker count
   const { molecules } = await generate(checkpointDir, model, {
     n: opts.samples,
@@ -71,6 +72,7 @@ export async function probeSamples(
     validity: r.validity,
     // NaN (written as NaN, drawn as a gap) when no molecule is valid
     uniqueness: r.uniqueness ?? NaN,
+    connected_validity: r.connectedValidity,
     samples: r.molecules,
     sampling_steps: opts.steps,
   };
