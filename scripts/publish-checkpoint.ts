@@ -9,6 +9,7 @@
  *   so that training can continue exactly (`--resume`) on another machine;
  * - the run's curve.csv, train-log.jsonl and training SMILES (novelty) are copied, and curve.svg
  *   is drawn again with the checkpoint's name and recipe as its title;
+ * - report.html (the training report) is drawn from the curve and the log;
  * - TRAINING.md is written from the checkpoint's provenance and the curve, keeping the
  *   hand-written `## Trials` section of an existing TRAINING.md.
  */
@@ -21,6 +22,7 @@ import { writeFileAtomic } from '../src/data/files.js';
 import { CHECKPOINT_REFERENCE_FILE } from '../src/metrics/reference.js';
 import { type CurveRow, readCurve } from '../src/train/curve.js';
 import { curveSvg } from '../src/report/curve-plot.js';
+import { writeTrainingReport } from '../src/train/report.js';
 
 const [from, to] = process.argv.slice(2);
 if (!from || !to) {
@@ -86,4 +88,5 @@ ${curveRows(rows)}
 
 ${trials}`;
 writeFileAtomic(join(to, 'TRAINING.md'), md);
+await writeTrainingReport(to, `Training of ${name}`, [recipe, `shipped: step ${t.steps}, ${Number(t.epochs).toFixed(2)} epochs, ${hours(t.cpuSeconds)} CPU-hours; run: step ${lt.steps}`]);
 process.stdout.write(`published ${from} -> ${to}: step ${t.steps} (run at ${lt.steps}), ${Number(t.epochs).toFixed(2)} epochs, ${hours(t.cpuSeconds)} CPU-hours\n`);

@@ -35,9 +35,13 @@ describe('edm command', () => {
   });
 
   it('sample writes an SDF that RDKit reads back, a metrics JSON, and is byte-identical for a seed', async () => {
-    const a = edm(['sample', '-n', '4', '--seed', '1', '--steps', '8', '--checkpoint', ck, '--out', 'a.sdf', '--no-train', '--chain', '1'], dir);
+    const a = edm(['sample', '-n', '4', '--seed', '1', '--steps', '8', '--checkpoint', ck, '--out', 'a.sdf', '--no-train', '--chain', '1', '--html', 'a.html'], dir);
     expect(a.code, a.stderr).toBe(0);
     expect(a.stdout).toMatch(/wrote 4 molecules to a\.sdf/);
+    // the HTML report: a card per molecule and the trajectory (rendering: test/html.test.ts)
+    const page = readFileSync(join(dir, 'a.html'), 'utf8');
+    expect(page.match(/<div class="card"/g)).toHaveLength(4);
+    expect(page).toContain('id="edm-chain"');
     expect(a.stdout).toMatch(/atom stab\./);
     const b = edm(['sample', '-n', '4', '--seed', '1', '--steps', '8', '--checkpoint', ck, '--out', 'b.sdf', '--no-train'], dir);
     expect(b.code, b.stderr).toBe(0);

@@ -2,7 +2,7 @@
  * `edm evaluate FILE`: EDM's metrics on any SDF/XYZ file.
  */
 import type { Argv } from 'yargs';
-import { DEFAULT_TRAIN_FILE, EVALUATION_ELEMENTS, chooseReference, evaluate, formatReport, integerOption, readMolecules, writeReportFiles } from '../index.js';
+import { DEFAULT_TRAIN_FILE, EVALUATION_ELEMENTS, chooseReference, evaluate, formatReport, htmlReport, integerOption, readMolecules, writeFileAtomic, writeReportFiles } from '../index.js';
 import { defineCommand, numberFlag, scoringProgress, textFlag, userPath } from './common.js';
 
 /** Register the command. */
@@ -15,10 +15,13 @@ export const evaluateCommand = (y: Argv): Argv =>
           json: textFlag('write the full report as JSON'),
           svg: textFlag('draw valid molecules in an SVG grid'),
           'max-svg': numberFlag('--max-svg', 'molecules drawn in the SVG', 48),
+          html: textFlag('also write a self-contained HTML report (3D views, plots; opens offline)'),
+          'max-html': numberFlag('--max-html', 'molecule cards in the HTML report', 100),
         }),
     async (argv) => {
       const t0 = performance.now();
       const maxSvg = integerOption('--max-svg', argv['max-svg'], 0);
+      const maxHtml = integerOption('--max-html', argv['max-html'], 1);
       const mols = readMolecules(userPath(argv.file!), EVALUATION_ELEMENTS);
       const train = argv.train as string | boolean | undefined;
       const ref = await chooseReference({
@@ -34,5 +37,10 @@ export const evaluateCommand = (y: Argv): Argv =>
       process.stdout.write(formatReport(r, `${argv.file}${ref ? ` (novelty vs ${ref.source}, ${ref.molecules} molecules)` : ''}`));
       const paths = { json: argv.json ? userPath(argv.json) : undefined, svg: argv.svg ? userPath(argv.svg) : undefined };
       await writeReportFiles(r, paths, maxSvg, { file: argv.file, train: ref?.source ?? null });
+      if (argv.html) {
+        const details = [`${r.molecules} molecules scored in ${r.seconds.toFixed(1)} s`, ref ? `novelty vs ${ref.source}` : 'novelty: no training data'];
+        writeFileAtomic(userPath(argv.html), await htmlReport({ title: `edm evaluate: ${argv.file}`, details, report: r, molecules: mols, trainStats: ref?.stats, maxMolecules: maxHtml }));
+        process.stdout.write(`HTML report written to ${argv.html}\n`);
+      }
     },
   );

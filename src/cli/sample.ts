@@ -15,6 +15,8 @@ import {
   formatReport,
   formatXyz,
   generate,
+  htmlReport,
+  integerOption,
   loadModel,
   startProgress,
   writeFileAtomic,
@@ -57,12 +59,17 @@ export const sampleCommand = (y: Argv): Argv =>
           train: textFlag('training molecules for novelty (SDF/XYZ); --no-train to skip', 'the SMILES stored in the checkpoint, else QM9 train split if present'),
           eval: { type: 'boolean', default: true, describe: 'score the samples (--no-eval to skip)' },
           svg: textFlag('also draw the valid molecules in an SVG grid'),
+          html: textFlag('also write a self-contained HTML report (3D views, plots; opens offline)'),
+          'max-html': numberFlag('--max-html', 'molecule cards in the HTML report', 100),
           backend: backendOption,
         }),
     async (argv) => {
       const out = userPath(argv.out);
       if (!/\.(sdf|sd|xyz)$/i.test(out)) throw new OptionError(`--out must end in .sdf or .xyz, got "${argv.out}"`);
       assertWritable(out);
+      const html = argv.html ? userPath(argv.html) : undefined;
+      if (html) assertWritable(html);
+      const maxHtml = integerOption('--max-html', argv['max-html'], 1);
       const backend = await startBackend(argv.backend);
       const ckDir = argv.checkpoint ? userPath(argv.checkpoint) : DEFAULT_CHECKPOINT;
       const model = loadModel(ckDir);
@@ -107,5 +114,10 @@ export const sampleCommand = (y: Argv): Argv =>
       const paths = { json: besideOutput(out, '.metrics.json'), svg: argv.svg ? userPath(argv.svg) : undefined };
       await writeReportFiles(r, paths, 48, { checkpoint: ckDir, seed: argv.seed, steps: result.steps, samplingSeconds: result.seconds, backend, train: ref?.source ?? null });
       process.stdout.write(`metrics written to ${besideOutput(argv.out, '.metrics.json')}\n`);
+      if (html) {
+        const details = [`${n} molecules sampled with seed ${argv.seed}, ${result.steps} denoising steps, ${result.seconds.toFixed(1)} s on ${backend}`, ref ? `novelty vs ${ref.source}` : 'novelty: no training data'];
+        writeFileAtomic(html, await htmlReport({ title: `edm sample: ${ckDir}`, details, report: r, molecules: result.molecules, trainStats: ref?.stats, maxMolecules: maxHtml, chain: result.chains[0] }));
+        process.stdout.write(`HTML report written to ${argv.html}\n`);
+      }
     },
   );

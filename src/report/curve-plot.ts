@@ -2,8 +2,7 @@
  * The learning-curve picture: EDM's sample metrics and the validation NLL against CPU-hours
  * and epochs, as a standalone SVG drawn by Vega-Lite (rendered in Node, no browser).
  */
-import { compile, type TopLevelSpec } from 'vega-lite';
-import { View, parse } from 'vega';
+import { vegaLiteSvg } from './vega.js';
 import type { CurveRow } from '../train/curve.js';
 
 /** Curve metrics drawn as percentages, with their legend names. */
@@ -42,19 +41,11 @@ export async function curveSvg(rows: CurveRow[], title: string): Promise<string>
     },
   });
   const last = rows[rows.length - 1];
-  const spec = {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+  return vegaLiteSvg({
     title: { text: title, subtitle: `${rows.length} points; last: step ${last.step}, ${last.cpu_hours.toFixed(2)} CPU-hours, ${last.samples} samples x ${last.sampling_steps} steps each` },
-    background: 'white',
     vconcat: [
       { hconcat: [panel('cpu_hours', 'CPU-hours of training', 'percent'), panel('epoch', 'epochs', 'percent')] },
       { hconcat: [panel('cpu_hours', 'CPU-hours of training', 'valid_nll'), panel('epoch', 'epochs', 'valid_nll')] },
     ],
-  } as unknown as TopLevelSpec;
-  const view = new View(parse(compile(spec).spec), { renderer: 'none' });
-  try {
-    return await view.toSVG();
-  } finally {
-    view.finalize();
-  }
+  });
 }

@@ -25,6 +25,7 @@ import { type ResolvedOptions, openRun, resolveOptions } from './setup.js';
 import { type RunWeights, type SavedState, disposeWeights, stateTensors } from './state.js';
 import { type StepContext, trainStep } from './step.js';
 import { validationNll } from './validation.js';
+import { writeTrainingReport } from './report.js';
 
 export type { StepReport, TrainOptions } from './options.js';
 
@@ -212,8 +213,10 @@ class TrainingRun {
     writeCurve(this.curvePath, [...rows, row]);
     const d = this.config.dynamics;
     const { lr, batchSize, emaDecay } = this.o.recipe;
-    const title = `${this.opts.outDir}: nf ${d.nf}, ${d.nLayers} layers, lr ${lr}, batch ${batchSize}, EMA ${emaDecay}`;
-    writeFileAtomic(join(this.opts.outDir, 'curve.svg'), await curveSvg([...rows, row], title));
+    const recipe = `nf ${d.nf}, ${d.nLayers} layers, lr ${lr}, batch ${batchSize}, EMA ${emaDecay}`;
+    writeFileAtomic(join(this.opts.outDir, 'curve.svg'), await curveSvg([...rows, row], `${this.opts.outDir}: ${recipe}`));
+    const done = `step ${this.step}, ${row.epoch.toFixed(2)} epochs, ${row.cpu_hours.toFixed(2)} CPU-hours`;
+    await writeTrainingReport(this.opts.outDir, `Training ${this.opts.outDir}`, [recipe, done]);
     this.log({ event: 'curve', ...row, best });
     // the probe's CPU time is not training time, also for the copy of the best checkpoint
     this.probeCpu += cpuNow() - cpu0;

@@ -1,0 +1,58 @@
+/**
+ * Molecule cards of the HTML report: a 2D depiction (RDKit), a place for the 3D view, and what
+ * the protocol said of the molecule (SMILES, validity, stability, fragments).
+ */
+import type { Molecule } from '../../data/molecule.js';
+import { toMolBlock } from '../../data/sdf.js';
+import { inferBonds, stability, valenceAllowed } from '../../decode/bonds.js';
+import type { MoleculeOutcome } from '../../metrics/evaluate.js';
+import { depictSmiles, loadRDKit } from '../../metrics/rdkit.js';
+
+/** What the page's script needs to draw one molecule in 3D. */
+export interface ViewerData {
+  /** MDL molblock with the inferred bonds (3D coordinates, Å) */
+  molblock: string;
+  /** 0-based indices of atoms whose valence is not allowed */
+  unstable: number[];
+}
+
+/** Escape text for HTML. */
+export function escapeHtml(s: string): string {
+  return s.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+/** The 3D data of a molecule: bonds inferred from distances, unstable atoms marked. */
+export function viewerData(m: Molecule): ViewerData {
+  const bonds = inferBonds(m);
+  const s = stability(m, bonds);
+  const unstable = m.elements.flatMap((e, i) => (valenceAllowed(e, s.valences[i]) ? [] : [i]));
+  return { molblock: toMolBlock(m, bonds), unstable };
+}
+
+/**
+ * The cards of `molecules` (HTML) and their 3D data, in order.
+ * @param outcomes the evaluation's outcome of each molecule (same order)
+ */
+export async function moleculeCards(molecules: Molecule[], outcomes: MoleculeOutcome[]): Promise<{ html: string; data: ViewerData[] }> {
+  const rdkit = await loadRDKit();
+  const data: ViewerData[] = [];
+  const cards = molecules.map((m, k) => {
+    const o = outcomes[k];
+    data.push(viewerData(m));
+    const svg = o.valid && o.smiles ? depictSmiles(rdkit, o.smiles, 200, 150) : null;
+    const depiction = svg ? svg.replace(/<\?xml[^>]*\?>\s*/, '') : `<div class="no-depiction">${o.valid ? 'no depiction' : 'invalid'}</div>`;
+    const status = [
+      o.valid ? '<span class="ok">valid</span>' : `<span class="bad" title="${escapeHtml(o.reason ?? '')}">invalid</span>`,
+      o.stable ? '<span class="ok">stable</span>' : `<span class="bad">${o.atoms - o.stableAtoms} unstable atom${o.atoms - o.stableAtoms === 1 ? '' : 's'}</span>`,
+      o.fragments > 1 ? `<span class="warn">${o.fragments} fragments</span>` : '',
+      o.collapsed ? '<span class="warn">collapsed atoms</span>' : '',
+    ].filter(Boolean);
+    return `<div class="card" data-index="${k}">
+<div class="title">${escapeHtml(m.name ?? `molecule ${o.index + 1}`)} · ${o.atoms} atoms</div>
+<div class="views"><div class="depiction">${depiction}</div><div class="viewer" id="viewer-${k}"></div></div>
+<div class="smiles">${o.smiles ? escapeHtml(o.smiles) : '&nbsp;'}</div>
+<div class="status">${status.join(' ')}</div>
+</div>`;
+  });
+  return { html: cards.join('\n'), data };
+}

@@ -1,0 +1,103 @@
+/**
+ * The report's plots, drawn as inline SVG: atom counts and atom types against the training data,
+ * bond-length histograms per element pair, and how many atoms of each molecule are stable.
+ */
+import { BOND_BIN_ANGSTROM, type DistributionStats } from '../../metrics/distributions.js';
+import type { MoleculeOutcome } from '../../metrics/evaluate.js';
+import { vegaLiteSvg } from '../vega.js';
+
+/** One bar or point of a distribution: its key, share of its set, and which set. */
+interface Share {
+  key: string;
+  share: number;
+  set: string;
+}
+
+/** Shares of a count table, labelled with `set`. */
+function shares(counts: Record<string, number>, set: string): Share[] {
+  const total = Object.values(counts).reduce((a, b) => a + b, 0);
+  return Object.entries(counts).map(([key, n]) => ({ key, share: total ? n / total : 0, set }));
+}
+
+/** Grouped bars of this set against the training data. */
+function comparedBars(values: Share[], title: string, xTitle: string, numericKeys: boolean): Record<string, unknown> {
+  return {
+    title,
+    width: 360,
+    height: 180,
+    data: { values },
+    mark: 'bar',
+    encoding: {
+      x: { field: 'key', type: numericKeys ? 'ordinal' : 'nominal', title: xTitle, sort: numericKeys ? { field: 'num', op: 'min' } : undefined },
+      xOffset: { field: 'set' },
+      y: { field: 'share', type: 'quantitative', title: 'share', axis: { format: '%' } },
+      color: { field: 'set', type: 'nominal', title: null },
+    },
+    transform: numericKeys ? [{ calculate: 'toNumber(datum.key)', as: 'num' }] : [],
+  };
+}
+
+/** Bond lengths of up to `maxPairs` element pairs (most frequent first) as lines per set. */
+function bondLengthPanels(gen: DistributionStats, train: DistributionStats | undefined, maxPairs: number): Record<string, unknown>[] {
+  const total = (h: number[]): number => h.reduce((a, b) => a + b, 0);
+  const pairs = Object.entries(gen.bondLengths)
+    .sort((a, b) => total(b[1]) - total(a[1]))
+    .slice(0, maxPairs)
+    .map(([k]) => k);
+  return pairs.map((pair) => {
+    const rows: { length: number; share: number; set: string }[] = [];
+    for (const [set, stats] of [['this set', gen], ['training data', train]] as const) {
+      const h = stats?.bondLengths[pair];
+      if (!h) continue;
+      const n = total(h);
+      // 0.02 Å bins: two histogram bins each, smooth enough to read at this size
+      for (let i = 0; i + 1 < h.length; i += 2) {
+        const share = (h[i] + h[i + 1]) / n;
+        const length = (i + 1) * BOND_BIN_ANGSTROM;
+        if (length > 0.8 && length < 2.2) rows.push({ length, share, set });
+      }
+    }
+    return {
+      title: `${pair} bonds`,
+      width: 170,
+      height: 110,
+      data: { values: rows },
+      mark: { type: 'line', interpolate: 'step' },
+      encoding: {
+        x: { field: 'length', type: 'quantitative', title: 'length (Å)', scale: { domain: [0.8, 2.2] } },
+        y: { field: 'share', type: 'quantitative', title: null, axis: { format: '%' } },
+        color: { field: 'set', type: 'nominal', title: null },
+      },
+    };
+  });
+}
+
+/**
+ * The plots of an evaluation as SVG documents.
+ * @param stats distributions of the scored molecules
+ * @param train the training data's distributions, when known (drawn beside them)
+ */
+export async function reportPlots(stats: DistributionStats, train: DistributionStats | undefined, outcomes: MoleculeOutcome[]): Promise<{ title: string; svg: string }[]> {
+  const sets = (counts: (s: DistributionStats) => Record<string, number>): Share[] => [...shares(counts(stats), 'this set'), ...(train ? shares(counts(train), 'training data') : [])];
+  const stableShare = outcomes.map((o) => ({ fraction: o.atoms ? o.stableAtoms / o.atoms : 0 }));
+  const panels = bondLengthPanels(stats, train, 6);
+  return [
+    { title: 'Atom counts', svg: await vegaLiteSvg(comparedBars(sets((s) => s.nAtoms), 'Atoms per molecule', 'atoms', true)) },
+    { title: 'Atom types', svg: await vegaLiteSvg(comparedBars(sets((s) => s.atomTypes), 'Atom types', 'element', false)) },
+    {
+      title: 'Per-molecule stability',
+      svg: await vegaLiteSvg({
+        title: 'Stable atoms per molecule (1 = molecule stable)',
+        width: 360,
+        height: 180,
+        data: { values: stableShare },
+        mark: 'bar',
+        encoding: {
+          x: { field: 'fraction', type: 'quantitative', bin: { step: 0.05, extent: [0, 1.0001] }, title: 'fraction of stable atoms' },
+          y: { aggregate: 'count', type: 'quantitative', title: 'molecules' },
+        },
+      }),
+    },
+    ...(panels.length ? [{ title: 'Bond lengths', svg: await vegaLiteSvg({ title: 'Bond lengths per element pair (inferred bonds)', columns: 3, concat: panels }) }] : []),
+  ];
+}

@@ -1,0 +1,27 @@
+/**
+ * `report.html` beside a training run's checkpoint, drawn from its curve.csv and
+ * train-log.jsonl (see report/html/training.ts).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../data/files.js';
+import { trainingReportHtml } from '../report/html/training.js';
+import { readCurve } from './curve.js';
+
+/**
+ * Write `dir/report.html` from the run's files (atomically).
+ * @param details lines under the title (recipe, provenance)
+ */
+export async function writeTrainingReport(dir: string, title: string, details: string[]): Promise<void> {
+  const logPath = join(dir, 'train-log.jsonl');
+  const events: Record<string, number | string>[] = existsSync(logPath)
+    ? readFileSync(logPath, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l))
+    : [];
+  const losses = events.filter((e) => e.event === 'step').map((e) => ({ step: Number(e.step), loss: Number(e.loss) }));
+  const validation = events.filter((e) => e.event === 'validation').map((e) => ({ step: Number(e.step), nll: Number(e.nll) }));
+  const html = await trainingReportHtml({ title, details, curve: readCurve(join(dir, 'curve.csv')), losses, validation });
+  writeFileAtomic(join(dir, 'report.html'), html);
+}
