@@ -153,6 +153,8 @@ describe('edm command', () => {
     }
     expect(readFileSync(join(dir, 'w1', 'curve.svg'), 'utf8')).toMatch(/^<svg[\s\S]*CPU-hours of training/);
     expect(existsSync(join(dir, 'w1', 'best', 'config.json'))).toBe(true);
+    // the training report beside the checkpoint draws the curve
+    expect(readFileSync(join(dir, 'w1', 'report.html'), 'utf8')).toMatch(/<svg[\s\S]*Fixed sample set/);
     // the checkpoint carries its training SMILES: sampling reports novelty from them
     expect(existsSync(join(dir, 'w1', 'train-reference.json.gz'))).toBe(true);
     const s = edm(['sample', '-n', '4', '--steps', '4', '--checkpoint', 'w1', '--out', 'nov.sdf'], dir);

@@ -193,6 +193,19 @@ class TrainingRun {
     this.log({ event: 'checkpoint', step: this.step, dir });
   }
 
+  /** The recipe in words, for titles. */
+  recipe(): string {
+    const d = this.config.dynamics;
+    const { lr, batchSize, emaDecay } = this.o.recipe;
+    return `nf ${d.nf}, ${d.nLayers} layers, lr ${lr}, batch ${batchSize}, EMA ${emaDecay}`;
+  }
+
+  /** Write report.html (learning curves) beside the checkpoint. */
+  async report(): Promise<void> {
+    const progress = `step ${this.step}, ${(this.moleculesSeen / this.opts.train.length).toFixed(2)} epochs, ${(this.cpuSeconds() / 3600).toFixed(2)} CPU-hours`;
+    await writeTrainingReport(this.opts.outDir, `Training ${this.opts.outDir}`, [this.recipe(), progress]);
+  }
+
   /** A curve point on the checkpoint just saved; a new best is copied to `best/`. */
   async curvePoint(validNll: number): Promise<void> {
     const cpu0 = cpuNow();
@@ -211,12 +224,8 @@ class TrainingRun {
     const rows = readCurve(this.curvePath);
     const best = isBest(row, rows);
     writeCurve(this.curvePath, [...rows, row]);
-    const d = this.config.dynamics;
-    const { lr, batchSize, emaDecay } = this.o.recipe;
-    const recipe = `nf ${d.nf}, ${d.nLayers} layers, lr ${lr}, batch ${batchSize}, EMA ${emaDecay}`;
-    writeFileAtomic(join(this.opts.outDir, 'curve.svg'), await curveSvg([...rows, row], `${this.opts.outDir}: ${recipe}`));
-    const done = `step ${this.step}, ${row.epoch.toFixed(2)} epochs, ${row.cpu_hours.toFixed(2)} CPU-hours`;
-    await writeTrainingReport(this.opts.outDir, `Training ${this.opts.outDir}`, [recipe, done]);
+    writeFileAtomic(join(this.opts.outDir, 'curve.svg'), await curveSvg([...rows, row], `${this.opts.outDir}: ${this.recipe()}`));
+    await this.report();
     this.log({ event: 'curve', ...row, best });
     // the probe's CPU time is not training time, also for the copy of the best checkpoint
     this.probeCpu += cpuNow() - cpu0;
@@ -252,6 +261,7 @@ export async function train(opts: TrainOptions): Promise<{ step: number; epoch: 
       await new Promise((r) => setImmediate(r));
     }
     await run.save();
+    await run.report();
     return { step: run.step, epoch: run.epoch, checkpoint: opts.outDir };
   } finally {
     await engine?.close();
