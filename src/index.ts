@@ -40,7 +40,9 @@ export { loadTrainingData, storeTrainingReference, type TrainingData, type Train
 export { readCurve, writeCurve, CURVE_COLUMNS, type CurveRow } from './train/curve.js';
 export { curveSvg } from './report/curve-plot.js';
 export { generate, defaultBatchSize, type GenerateOptions, type GenerateProgress, type GenerateResult } from './generate/run.js';
-export { planSampling } from './generate/plan.js';
+export { planSampling, shardPlan } from './generate/plan.js';
+export { mergeSampleFiles, type MergedSamples } from './generate/merge.js';
+export { parseShard } from './generate/shard.js';
 export { trainingReference, chooseReference, type ReferenceChoice, type TrainingReference } from './metrics/reference.js';
 export { formatReport, reportJson } from './report/table.js';
 export { writeReportFiles } from './report/files.js';

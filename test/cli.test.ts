@@ -64,6 +64,30 @@ describe('edm command', () => {
     expect(readFileSync(join(dir, 'a.chain.xyz'), 'utf8').split('\n')[0]).toMatch(/^\d+$/);
   });
 
+  it('4 shards run as separate processes and merged are byte-identical to the single run', () => {
+    const run = ['sample', '-n', '10', '--batch-size', '2', '--seed', '3', '--steps', '6', '--checkpoint', ck, '--no-eval', '--chain', '3'];
+    const single = edm([...run, '--out', 'whole.sdf'], dir);
+    expect(single.code, single.stderr).toBe(0);
+    for (let i = 0; i < 4; i++) {
+      const r = edm([...run, '--shard', `${i}/4`, '--out', `shard${i}.sdf`], dir);
+      expect(r.code, r.stderr).toBe(0);
+    }
+    const merged = edm(['merge', 'shard3.sdf', 'shard1.sdf', 'shard0.sdf', 'shard2.sdf', '--out', 'merged.sdf', '--no-train'], dir);
+    expect(merged.code, merged.stderr).toBe(0);
+    expect(merged.stdout).toMatch(/merged 10 molecules from 4 files into merged\.sdf; none missing/);
+    expect(readFileSync(join(dir, 'merged.sdf')).equals(readFileSync(join(dir, 'whole.sdf')))).toBe(true);
+    // the trajectories of the first 3 molecules too, shard after shard
+    expect([0, 1, 2, 3].map((i) => existsSync(join(dir, `shard${i}.chain.xyz`)))).toEqual([true, true, false, false]);
+    const chains = [0, 1].map((i) => readFileSync(join(dir, `shard${i}.chain.xyz`), 'utf8')).join('');
+    expect(chains).toBe(readFileSync(join(dir, 'whole.chain.xyz'), 'utf8'));
+    const twice = edm(['merge', 'shard0.sdf', 'shard0.sdf', '--out', 'twice.sdf', '--no-train'], dir);
+    expect([twice.code, twice.stderr]).toEqual([2, expect.stringMatching(/shard0\.sdf: sample 1 is also in .*shard0\.sdf/)]);
+    const tooMany = edm([...run, '--shard', '5/6', '--out', 'x.sdf'], dir);
+    expect([tooMany.code, tooMany.stderr]).toEqual([2, expect.stringMatching(/the run has only 5 batches; use at most 5 shards/)]);
+    const badForm = edm([...run, '--shard', '4/4', '--out', 'x.sdf'], dir);
+    expect(badForm.stderr).toMatch(/--shard must be i\/k with 0 <= i < k \(e\.g\. 0\/4 to 3\/4\), got "4\/4"/);
+  });
+
   const bad: [string, string[], RegExp][] = [
     ['-n 0', ['sample', '-n', '0'], /-n must be a positive integer, got 0/],
     ['--steps 0', ['sample', '-n', '2', '--steps', '0'], /--steps must be an integer in 1..1000, got 0/],

@@ -1,7 +1,7 @@
 /**
  * What every command shares: reading numbers as typed, paths, the error exit.
  */
-import { UserError, initBackend, shown, startProgress, type BackendName, type Progress } from '../index.js';
+import { DEFAULT_TRAIN_FILE, UserError, chooseReference, initBackend, shown, startProgress, type BackendName, type Progress, type TrainingReference } from '../index.js';
 import { resolve } from 'node:path';
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 
@@ -83,4 +83,17 @@ export function scoringProgress(): { onProgress: (done: number, total: number) =
     },
     stop: () => progress?.stop(),
   };
+}
+
+/**
+ * The novelty reference for `--train FILE | --no-train` (yargs turns `--no-train` into false),
+ * else the training SMILES stored in `checkpointDir`, else QM9's train split when present.
+ */
+export function referenceFromArgs(train: unknown, checkpointDir: string | undefined): Promise<TrainingReference | undefined> {
+  return chooseReference({
+    train: train === false ? false : typeof train === 'string' && train !== '' ? userPath(train) : undefined,
+    checkpointDir,
+    fallbackFile: DEFAULT_TRAIN_FILE,
+    onNote: (m) => process.stderr.write(`edm: ${m}\n`),
+  });
 }

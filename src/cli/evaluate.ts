@@ -2,8 +2,8 @@
  * `edm evaluate FILE`: EDM's metrics on any SDF/XYZ file.
  */
 import type { Argv } from 'yargs';
-import { DEFAULT_TRAIN_FILE, EVALUATION_ELEMENTS, chooseReference, evaluate, formatReport, htmlReport, integerOption, readMolecules, writeFileAtomic, writeReportFiles } from '../index.js';
-import { defineCommand, numberFlag, scoringProgress, textFlag, userPath } from './common.js';
+import { EVALUATION_ELEMENTS, evaluate, formatReport, htmlReport, integerOption, readMolecules, writeFileAtomic, writeReportFiles } from '../index.js';
+import { defineCommand, referenceFromArgs, numberFlag, scoringProgress, textFlag, userPath } from './common.js';
 
 /** Register the command. */
 export const evaluateCommand = (y: Argv): Argv =>
@@ -23,13 +23,7 @@ export const evaluateCommand = (y: Argv): Argv =>
       const maxSvg = integerOption('--max-svg', argv['max-svg'], 0);
       const maxHtml = integerOption('--max-html', argv['max-html'], 1);
       const mols = readMolecules(userPath(argv.file!), EVALUATION_ELEMENTS);
-      const train = argv.train as string | boolean | undefined;
-      const ref = await chooseReference({
-        train: train === false ? false : typeof train === 'string' && train !== '' ? userPath(train) : undefined,
-        checkpointDir: argv.checkpoint ? userPath(argv.checkpoint) : undefined,
-        fallbackFile: DEFAULT_TRAIN_FILE,
-        onNote: (m) => process.stderr.write(`edm: ${m}\n`),
-      });
+      const ref = await referenceFromArgs(argv.train, argv.checkpoint ? userPath(argv.checkpoint) : undefined);
       const scoring = scoringProgress();
       const r = await evaluate(mols, { trainSmiles: ref?.smiles, trainStats: ref?.stats, onProgress: scoring.onProgress });
       scoring.stop();

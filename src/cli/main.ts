@@ -7,6 +7,7 @@ import { hideBin } from 'yargs/helpers';
 import { UserError } from '../index.js';
 import { evaluateCommand } from './evaluate.js';
 import { importTorchCommand } from './import-torch.js';
+import { mergeCommand } from './merge.js';
 import { sampleCommand } from './sample.js';
 import { trainCommand } from './train.js';
 
@@ -14,7 +15,7 @@ const cli = yargs(hideBin(process.argv))
   .scriptName('edm')
   .usage('$0 <command> [options]\n\nE(3) equivariant diffusion for 3D molecules (Hoogeboom et al., ICML 2022).')
   .strict()
-  .demandCommand(1, 'give a command: sample, evaluate, train, import-torch')
+  .demandCommand(1, 'give a command: sample, evaluate, train, merge, import-torch')
   .help()
   .alias('h', 'help')
   .wrap(Math.min(110, process.stdout.columns ?? 100))
@@ -30,4 +31,5 @@ sampleCommand(cli);
 evaluateCommand(cli);
 trainCommand(cli);
 importTorchCommand(cli);
+mergeCommand(cli);
 await cli.parseAsync();

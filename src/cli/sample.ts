@@ -7,23 +7,22 @@ import { dirname } from 'node:path';
 import type { Argv } from 'yargs';
 import {
   DEFAULT_CHECKPOINT,
-  DEFAULT_TRAIN_FILE,
   InputError,
   OptionError,
-  chooseReference,
   evaluate,
   formatReport,
   formatXyz,
   generate,
   htmlReport,
   integerOption,
+  parseShard,
   loadModel,
   startProgress,
   writeFileAtomic,
   writeMolecules,
   writeReportFiles,
 } from '../index.js';
-import { backendOption, defineCommand, numberFlag, scoringProgress, startBackend, textFlag, userPath } from './common.js';
+import { backendOption, defineCommand, referenceFromArgs, numberFlag, scoringProgress, startBackend, textFlag, userPath } from './common.js';
 
 /** `samples.sdf` -> `samples.<suffix>` */
 export function besideOutput(out: string, suffix: string): string {
@@ -60,6 +59,7 @@ export const sampleCommand = (y: Argv): Argv =>
           eval: { type: 'boolean', default: true, describe: 'score the samples (--no-eval to skip)' },
           svg: textFlag('also draw the valid molecules in an SVG grid'),
           html: textFlag('also write a self-contained HTML report (3D views, plots; opens offline)'),
+          shard: textFlag('make only shard i of k (0-based, e.g. 0/4): the k shards, joined by edm merge, are the run without --shard'),
           'max-html': numberFlag('--max-html', 'molecule cards in the HTML report', 100),
           backend: backendOption,
         }),
@@ -82,6 +82,7 @@ export const sampleCommand = (y: Argv): Argv =>
         nAtoms: argv['n-atoms'],
         steps: argv.steps,
         chain: argv.chain,
+        shard: argv.shard ? parseShard(argv.shard) : undefined,
         onProgress: (p) => {
           progress ??= startProgress({
             total: p.totalSteps,
@@ -95,18 +96,13 @@ export const sampleCommand = (y: Argv): Argv =>
       progress?.stop();
       const n = result.molecules.length;
       writeMolecules(out, result.molecules);
-      if (result.plan.chain > 0) writeFileAtomic(besideOutput(out, '.chain.xyz'), formatXyz(result.chains.flat()));
+      // a shard past the first --chain molecules has no trajectory to write
+      if (result.chains.length > 0) writeFileAtomic(besideOutput(out, '.chain.xyz'), formatXyz(result.chains.flat()));
       const rate = ((n * result.steps) / result.seconds).toFixed(1);
       process.stdout.write(`wrote ${n} molecules to ${argv.out} (${result.steps} denoising steps, ${result.seconds.toFixed(1)} s, ${rate} molecule-steps/s on ${backend}${result.workers > 1 ? ` x ${result.workers} workers` : ''})\n`);
-      if (result.plan.chain > 0) process.stdout.write(`wrote denoising trajectories of ${Math.min(result.plan.chain, n)} molecules to ${besideOutput(argv.out, '.chain.xyz')}\n`);
+      if (result.chains.length > 0) process.stdout.write(`wrote denoising trajectories of ${result.chains.length} molecules to ${besideOutput(argv.out, '.chain.xyz')}\n`);
       if (!argv.eval) return;
-      const train = argv.train as string | boolean | undefined;
-      const ref = await chooseReference({
-        train: train === false ? false : typeof train === 'string' && train !== '' ? userPath(train) : undefined,
-        checkpointDir: ckDir,
-        fallbackFile: DEFAULT_TRAIN_FILE,
-        onNote: (m) => process.stderr.write(`edm: ${m}\n`),
-      });
+      const ref = await referenceFromArgs(argv.train, ckDir);
       const scoring = scoringProgress();
       const r = await evaluate(result.molecules, { trainSmiles: ref?.smiles, trainStats: ref?.stats, onProgress: scoring.onProgress });
       scoring.stop();

@@ -4,7 +4,7 @@
 import type { Molecule } from '../data/molecule.js';
 import type { EdmModel } from '../diffusion/model.js';
 import { sampleBatch } from './batch.js';
-import { assemble, planSampling } from './plan.js';
+import { assemble, chainInBatch, planSampling } from './plan.js';
 import type { BatchResult, SampleOptions, SampleResult, SamplingPlan } from './types.js';
 
 /**
@@ -15,12 +15,12 @@ export function runPlan(model: EdmModel, plan: SamplingPlan, onProgress?: (done:
   const results: BatchResult[] = [];
   let done = 0;
   plan.batches.forEach((nNodes, index) => {
-    const chain = Math.max(0, plan.chain - done);
-    results.push(sampleBatch(model, nNodes, index, plan.seed, plan.steps, chain, (step, steps) => onProgress?.(done, step, steps)));
+    const chain = chainInBatch(plan, done);
+    results.push(sampleBatch(model, nNodes, plan.first.batch + index, plan.seed, plan.steps, chain, (step, steps) => onProgress?.(done, step, steps)));
     done += nNodes.length;
     onProgress?.(done, 0, 0);
   });
-  return assemble(results);
+  return assemble(results, plan);
 }
 
 /**

@@ -6,6 +6,7 @@ import { sampleNNodes } from '../data/dataset.js';
 import type { Molecule } from '../data/molecule.js';
 import type { EdmModel } from '../diffusion/model.js';
 import { denoisingSteps } from '../diffusion/sampler.js';
+import { OptionError } from '../errors.js';
 import { integerOption, optionalInteger } from '../options.js';
 import { Rng } from '../random.js';
 import type { BatchResult, PlanOptions, SampleResult, SamplingPlan } from './types.js';
@@ -27,16 +28,39 @@ export function planSampling(model: EdmModel, opts: PlanOptions): SamplingPlan {
   const sizes = nAtoms !== undefined ? new Int32Array(n).fill(nAtoms) : sampleNNodes(model.config.dataset.nNodesHistogram, n, new Rng(`${seed}:sizes`)).sort();
   const batches: Int32Array[] = [];
   for (let start = 0; start < n; start += batchSize) batches.push(sizes.slice(start, Math.min(n, start + batchSize)));
-  return { seed, steps, chain, batches };
+  return { seed, steps, chain, batches, first: { batch: 0, molecule: 0 } };
 }
 
-/** Name molecules `sample 1..n` and their trajectory frames, in plan order. */
-export function assemble(results: BatchResult[]): SampleResult {
+/**
+ * The `index`-th of `count` shards of a plan (0-based): a contiguous run of its batches, so that
+ * the shards' molecules, in shard order, are exactly the whole plan's. Batches keep their
+ * place in the whole run (their random streams), whatever machine runs the shard.
+ * @throws OptionError when index is not in 0..count-1 or the shard would have no batch
+ */
+export function shardPlan(plan: SamplingPlan, index: number, count: number): SamplingPlan {
+  integerOption('the shard count', count);
+  integerOption('the shard index', index, 0, count - 1);
+  const B = plan.batches.length;
+  if (count > B) throw new OptionError(`--shard ${index}/${count}: the run has only ${B} batches; use at most ${B} shards or a smaller --batch-size`);
+  const lo = Math.floor((index * B) / count);
+  const hi = Math.floor(((index + 1) * B) / count);
+  const before = plan.batches.slice(0, lo).reduce((n, b) => n + b.length, 0);
+  return { ...plan, batches: plan.batches.slice(lo, hi), first: { batch: plan.first.batch + lo, molecule: plan.first.molecule + before } };
+}
+
+/** Trajectories to keep in a batch: the run keeps those of its first `plan.chain` molecules. */
+export function chainInBatch(plan: SamplingPlan, moleculesBefore: number): number {
+  return Math.max(0, plan.chain - (plan.first.molecule + moleculesBefore));
+}
+
+/** Name molecules `sample k` (k counted over the whole run) and their trajectory frames. */
+export function assemble(results: BatchResult[], plan: SamplingPlan): SampleResult {
   const molecules: Molecule[] = [];
   const chains: Molecule[][] = [];
+  const k0 = plan.first.molecule;
   for (const r of results) {
-    for (const m of r.molecules) molecules.push({ ...m, name: `sample ${molecules.length + 1}` });
-    for (const frames of r.chains) chains.push(frames.map((f, fi) => ({ ...f, name: `sample ${chains.length + 1} frame ${fi}` })));
+    for (const m of r.molecules) molecules.push({ ...m, name: `sample ${k0 + molecules.length + 1}` });
+    for (const frames of r.chains) chains.push(frames.map((f, fi) => ({ ...f, name: `sample ${k0 + chains.length + 1} frame ${fi}` })));
   }
   return { molecules, chains };
 }

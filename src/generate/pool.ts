@@ -6,7 +6,7 @@ import type { Worker } from 'node:worker_threads';
 import type { BackendName } from '../backend.js';
 import { UserError } from '../errors.js';
 import { startWorker } from '../workers.js';
-import { assemble } from './plan.js';
+import { assemble, chainInBatch } from './plan.js';
 import type { BatchResult, SampleResult, SamplingPlan } from './types.js';
 
 /**
@@ -36,7 +36,8 @@ export function sampleInWorkers(
     const feed = (w: Worker): void => {
       if (next >= plan.batches.length) return;
       const index = next++;
-      w.postMessage({ kind: 'batch', index, nNodes: plan.batches[index], steps: plan.steps, seed: plan.seed, chain: Math.max(0, plan.chain - chainBefore[index]) });
+      const batch = plan.first.batch + index;
+      w.postMessage({ kind: 'batch', index, batch, nNodes: plan.batches[index], steps: plan.steps, seed: plan.seed, chain: chainInBatch(plan, chainBefore[index]) });
     };
     for (let k = 0; k < workers; k++) {
       const w = startWorker(import.meta.url, 'worker', { checkpoint, backend });
@@ -53,7 +54,7 @@ export function sampleInWorkers(
           onProgress?.(doneMolecules, stepsOf.reduce((a, b) => a + b, 0));
           if (finished === plan.batches.length) {
             stopAll();
-            resolve(assemble(results as BatchResult[]));
+            resolve(assemble(results as BatchResult[], plan));
           } else feed(w);
         } else if (msg.kind === 'error') {
           stopAll();

@@ -7,7 +7,7 @@ import { type BackendName, workerBackend } from '../backend.js';
 import type { EdmModel } from '../diffusion/model.js';
 import { integerOption, optionalInteger } from '../options.js';
 import { runPlan } from './local.js';
-import { planSampling } from './plan.js';
+import { planSampling, shardPlan } from './plan.js';
 import { sampleInWorkers } from './pool.js';
 import type { PlanOptions, SampleResult, SamplingPlan } from './types.js';
 
@@ -28,6 +28,8 @@ export interface GenerateOptions extends PlanOptions {
   /** backend each worker starts (default: the one this thread runs) */
   backend?: BackendName;
   onProgress?: (p: GenerateProgress) => void;
+  /** make only this 0-based shard of `count` (see `shardPlan`): concatenated in order, the shards are the whole run */
+  shard?: { index: number; count: number };
 }
 
 /** What `generate` returns. */
@@ -59,7 +61,8 @@ export function defaultBatchSize(n: number): number {
 export async function generate(checkpointDir: string, model: EdmModel, opts: GenerateOptions): Promise<GenerateResult> {
   const n = integerOption('-n', opts.n);
   const batchSize = opts.batchSize ?? defaultBatchSize(n);
-  const plan = planSampling(model, { ...opts, n, batchSize });
+  const whole = planSampling(model, { ...opts, n, batchSize });
+  const plan = opts.shard ? shardPlan(whole, opts.shard.index, opts.shard.count) : whole;
   const steps = plan.steps ?? model.schedule.timesteps;
   const asked = optionalInteger('--workers', opts.workers);
   const workers = Math.min(asked ?? availableParallelism(), plan.batches.length);

@@ -45,4 +45,9 @@ export interface SamplingPlan {
   steps?: number;
   chain: number;
   batches: Int32Array[];
+  /**
+   * where this plan starts in the whole run: its first batch's index (which keys the batch's
+   * random stream) and its first molecule's (0 for a whole run; a shard starts later)
+   */
+  first: { batch: number; molecule: number };
 }

@@ -1,0 +1,34 @@
+/**
+ * `edm merge SHARDS... --out all.sdf`: join the SDF files of a sharded run and score the whole.
+ */
+import type { Argv } from 'yargs';
+import { InputError, evaluate, formatReport, htmlReport, mergeSampleFiles, writeFileAtomic, writeReportFiles } from '../index.js';
+import { defineCommand, referenceFromArgs, scoringProgress, textFlag, userPath } from './common.js';
+
+/** Register the command. */
+export const mergeCommand = (y: Argv): Argv =>
+  defineCommand(y, 'merge <files..>', 'join the SDF files of a sharded run (edm sample --shard i/k) and score them', (a) =>
+      a.positional('files', { type: 'string', array: true, demandOption: true, describe: 'shard SDF files, in any order (records are ordered by their "sample N" names)' })
+        .options({
+          out: { type: 'string', demandOption: true, describe: 'the merged SDF file (byte-identical to the run without --shard)' },
+          train: textFlag('training molecules for novelty; --no-train to skip', 'the SMILES stored in --checkpoint, else QM9 train split if present'),
+          checkpoint: textFlag('the checkpoint that made the shards (its stored training SMILES give novelty)'),
+          json: textFlag('write the full report as JSON'),
+          html: textFlag('also write a self-contained HTML report'),
+        }),
+    async (argv) => {
+      const files = (argv.files as string[]).map(userPath);
+      if (!/\.(sdf|sd)$/i.test(argv.out)) throw new InputError('the merged file must be .sdf', argv.out);
+      const merged = mergeSampleFiles(files);
+      writeFileAtomic(userPath(argv.out), merged.sdf);
+      const gaps = merged.missing.length ? `; missing samples: ${merged.missing.slice(0, 20).join(', ')}${merged.missing.length > 20 ? ', ...' : ''}` : '; none missing';
+      process.stdout.write(`merged ${merged.molecules.length} molecules from ${files.length} files into ${argv.out}${gaps}\n`);
+      const ref = await referenceFromArgs(argv.train, argv.checkpoint ? userPath(argv.checkpoint) : undefined);
+      const scoring = scoringProgress();
+      const r = await evaluate(merged.molecules, { trainSmiles: ref?.smiles, trainStats: ref?.stats, onProgress: scoring.onProgress });
+      scoring.stop();
+      process.stdout.write('\n' + formatReport(r, `${argv.out}${ref ? ` (novelty vs ${ref.source})` : ''}`));
+      await writeReportFiles(r, { json: argv.json ? userPath(argv.json) : undefined }, 0, { files: argv.files, train: ref?.source ?? null });
+      if (argv.html) writeFileAtomic(userPath(argv.html), await htmlReport({ title: `edm merge: ${argv.out}`, details: [`${files.length} shard files`], report: r, molecules: merged.molecules, trainStats: ref?.stats }));
+    },
+  );
