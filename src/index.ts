@@ -12,7 +12,7 @@
 import { loadCheckpoint } from './checkpoint/format.js';
 import type { Molecule } from './data/molecule.js';
 import { type EdmModel, makeModel } from './diffusion/model.js';
-import { type EvaluateOptions, type EvaluationReport, evaluateMolecules } from './metrics/evaluate.js';
+import { type EvaluateOptions, type EvaluationReport, Evaluator, evaluateMolecules } from './metrics/evaluate.js';
 import { Rng } from './random.js';
 import { sampleMoleculesWithChains } from './generate/local.js';
 import type { SampleOptions, SampleResult } from './generate/types.js';
@@ -31,7 +31,7 @@ export { loadQm9Split } from './data/qm9.js';
 export { datasetInfoFrom, QM9_ATOM_DECODER } from './data/dataset.js';
 export { EVALUATION_ELEMENTS } from './decode/bond-tables.js';
 export { inferBonds, bondOrder, stability } from './decode/bonds.js';
-export { withBondsAndStability, writeMolecules } from './decode/write.js';
+export { withBondsAndStability, writeMolecules, MoleculeStreamWriter } from './decode/write.js';
 export { loadCheckpoint, saveCheckpoint } from './checkpoint/format.js';
 export { importTorchDir } from './checkpoint/torch-import.js';
 export { importDatasetInfo } from './checkpoint/import-info.js';
@@ -51,7 +51,7 @@ export { trainingReportHtml, type TrainingReportInput } from './report/html/trai
 export { writeTrainingReport } from './train/report.js';
 export { startProgress, type Progress, type ProgressOptions, type ProgressPayload } from './report/progress.js';
 export type { EdmModel, EvaluationReport, EvaluateOptions, SampleOptions, SampleResult };
-export { makeModel };
+export { makeModel, Evaluator };
 export { Rng };
 
 /**

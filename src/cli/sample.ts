@@ -9,7 +9,8 @@ import {
   DEFAULT_CHECKPOINT,
   InputError,
   OptionError,
-  evaluate,
+  Evaluator,
+  MoleculeStreamWriter,
   formatReport,
   formatXyz,
   generate,
@@ -19,10 +20,9 @@ import {
   loadModel,
   startProgress,
   writeFileAtomic,
-  writeMolecules,
   writeReportFiles,
 } from '../index.js';
-import { backendOption, defineCommand, referenceFromArgs, numberFlag, scoringProgress, startBackend, textFlag, userPath } from './common.js';
+import { backendOption, defineCommand, numberFlag, referenceFromArgs, startBackend, textFlag, userPath } from './common.js';
 
 /** `samples.sdf` -> `samples.<suffix>` */
 export function besideOutput(out: string, suffix: string): string {
@@ -73,39 +73,52 @@ export const sampleCommand = (y: Argv): Argv =>
       const backend = await startBackend(argv.backend);
       const ckDir = argv.checkpoint ? userPath(argv.checkpoint) : DEFAULT_CHECKPOINT;
       const model = loadModel(ckDir);
+      // molecules are written and scored batch by batch, so memory does not grow with -n
+      const evaluator = argv.eval ? await Evaluator.create() : undefined;
+      const writer = new MoleculeStreamWriter(out);
       let progress: ReturnType<typeof startProgress> | undefined;
-      const result = await generate(ckDir, model, {
-        n: argv.n!,
-        seed: argv.seed!,
-        batchSize: argv['batch-size'],
-        workers: argv.workers,
-        nAtoms: argv['n-atoms'],
-        steps: argv.steps,
-        chain: argv.chain,
-        shard: argv.shard ? parseShard(argv.shard) : undefined,
-        onProgress: (p) => {
-          progress ??= startProgress({
-            total: p.totalSteps,
-            barFormat: `sample |{bar}| {percentage}% {done}/${argv.n} molecules ETA {eta_formatted}`,
-            line: (v, total, pl) => `sample: ${pl.done}/${argv.n} molecules, ${((100 * v) / total).toFixed(0)}% of denoising steps`,
-            initialPayload: { done: 0 },
-          });
-          progress.update(p.stepsDone, { done: p.molecules });
-        },
-      });
+      let result;
+      try {
+        result = await generate(ckDir, model, {
+          n: argv.n!,
+          seed: argv.seed!,
+          batchSize: argv['batch-size'],
+          workers: argv.workers,
+          nAtoms: argv['n-atoms'],
+          steps: argv.steps,
+          chain: argv.chain,
+          shard: argv.shard ? parseShard(argv.shard) : undefined,
+          keep: html ? maxHtml : 0,
+          onBatch: (batch) => {
+            writer.append(batch.molecules);
+            evaluator?.add(batch.molecules);
+          },
+          onProgress: (p) => {
+            progress ??= startProgress({
+              total: p.totalSteps,
+              barFormat: `sample |{bar}| {percentage}% {done}/${argv.n} molecules ETA {eta_formatted}`,
+              line: (v, total, pl) => `sample: ${pl.done}/${argv.n} molecules, ${((100 * v) / total).toFixed(0)}% of denoising steps`,
+              initialPayload: { done: 0 },
+            });
+            progress.update(p.stepsDone, { done: p.molecules });
+          },
+        });
+        writer.commit();
+      } catch (e) {
+        writer.abort();
+        throw e;
+      }
       progress?.stop();
-      const n = result.molecules.length;
-      writeMolecules(out, result.molecules);
+      const n = writer.written;
       // a shard past the first --chain molecules has no trajectory to write
       if (result.chains.length > 0) writeFileAtomic(besideOutput(out, '.chain.xyz'), formatXyz(result.chains.flat()));
       const rate = ((n * result.steps) / result.seconds).toFixed(1);
-      process.stdout.write(`wrote ${n} molecules to ${argv.out} (${result.steps} denoising steps, ${result.seconds.toFixed(1)} s, ${rate} molecule-steps/s on ${backend}${result.workers > 1 ? ` x ${result.workers} workers` : ''})\n`);
+      const scored = evaluator ? ', scored on the way' : '';
+      process.stdout.write(`wrote ${n} molecules to ${argv.out} (${result.steps} denoising steps, ${result.seconds.toFixed(1)} s${scored}, ${rate} molecule-steps/s on ${backend}${result.workers > 1 ? ` x ${result.workers} workers` : ''})\n`);
       if (result.chains.length > 0) process.stdout.write(`wrote denoising trajectories of ${result.chains.length} molecules to ${besideOutput(argv.out, '.chain.xyz')}\n`);
-      if (!argv.eval) return;
+      if (!evaluator) return;
       const ref = await referenceFromArgs(argv.train, ckDir);
-      const scoring = scoringProgress();
-      const r = await evaluate(result.molecules, { trainSmiles: ref?.smiles, trainStats: ref?.stats, onProgress: scoring.onProgress });
-      scoring.stop();
+      const r = evaluator.finish({ trainSmiles: ref?.smiles, trainStats: ref?.stats });
       process.stdout.write('\n' + formatReport(r, `metrics of ${n} samples from ${ckDir}${ref ? ` (novelty vs ${ref.source})` : ''}`));
       const paths = { json: besideOutput(out, '.metrics.json'), svg: argv.svg ? userPath(argv.svg) : undefined };
       await writeReportFiles(r, paths, 48, { checkpoint: ckDir, seed: argv.seed, steps: result.steps, samplingSeconds: result.seconds, backend, train: ref?.source ?? null });

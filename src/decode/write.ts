@@ -2,6 +2,8 @@
  * Writing generated molecules: bonds inferred from distances, stability as SDF data fields,
  * SDF or XYZ chosen by the file extension, written atomically.
  */
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { writeFileAtomic } from '../data/files.js';
 import type { Molecule } from '../data/molecule.js';
 import { formatSdf } from '../data/sdf.js';
@@ -22,13 +24,65 @@ export function withBondsAndStability(mols: Molecule[]): Molecule[] {
   });
 }
 
+/** The text of molecules in the format a path's extension asks for (SDF gets bonds and stability). */
+function formatFor(path: string, mols: Molecule[]): string {
+  const lower = path.toLowerCase();
+  if (lower.endsWith('.sdf') || lower.endsWith('.sd')) return formatSdf(withBondsAndStability(mols));
+  if (lower.endsWith('.xyz')) return formatXyz(mols);
+  throw new InputError('unknown output type (use .sdf or .xyz)', path);
+}
+
+/**
+ * Molecules written as they come (a large run need not hold them all), into a temporary file
+ * beside `path` that `commit` renames into place: a reader never sees half a file, and `abort`
+ * (or a crash) leaves no partial output under the real name.
+ */
+export class MoleculeStreamWriter {
+  private readonly tmp: string;
+  private readonly fd: number;
+  /** molecules written so far */
+  written = 0;
+
+  /** @throws InputError for an unknown extension or an unwritable folder */
+  constructor(readonly path: string) {
+    formatFor(path, []);
+    this.tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+    try {
+      this.fd = openSync(this.tmp, 'w');
+    } catch (e) {
+      throw new InputError(`cannot write file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, path);
+    }
+  }
+
+  /** Append molecules (the same bytes as one write of all of them). */
+  append(mols: Molecule[]): void {
+    if (mols.length === 0) return;
+    writeSync(this.fd, formatFor(this.path, mols));
+    this.written += mols.length;
+  }
+
+  /** Flush and rename into place. */
+  commit(): void {
+    fsyncSync(this.fd);
+    closeSync(this.fd);
+    renameSync(this.tmp, this.path);
+  }
+
+  /** Drop the temporary file. */
+  abort(): void {
+    try {
+      closeSync(this.fd);
+    } catch {
+      // already closed
+    }
+    rmSync(this.tmp, { force: true });
+  }
+}
+
 /**
  * Write molecules to `.sdf` (with bonds and data fields) or `.xyz` (multi-frame), atomically.
  * @throws InputError for another extension or an unwritable path
  */
 export function writeMolecules(path: string, mols: Molecule[]): void {
-  const lower = path.toLowerCase();
-  if (lower.endsWith('.sdf') || lower.endsWith('.sd')) writeFileAtomic(path, formatSdf(withBondsAndStability(mols)));
-  else if (lower.endsWith('.xyz')) writeFileAtomic(path, formatXyz(mols));
-  else throw new InputError('unknown output type (use .sdf or .xyz)', path);
+  writeFileAtomic(path, formatFor(path, mols));
 }

@@ -4,23 +4,23 @@
 import type { Molecule } from '../data/molecule.js';
 import type { EdmModel } from '../diffusion/model.js';
 import { sampleBatch } from './batch.js';
-import { assemble, chainInBatch, planSampling } from './plan.js';
-import type { BatchResult, SampleOptions, SampleResult, SamplingPlan } from './types.js';
+import { Assembler, chainInBatch, planSampling } from './plan.js';
+import type { SampleOptions, SampleResult, SamplingPlan } from './types.js';
 
 /**
  * Run every batch of a plan in this thread.
  * @param onProgress molecules finished, and denoising steps done in the current batch
+ * @param assembler receives the batches in order (default: one keeping every molecule)
  */
-export function runPlan(model: EdmModel, plan: SamplingPlan, onProgress?: (done: number, step: number, steps: number) => void): SampleResult {
-  const results: BatchResult[] = [];
+export function runPlan(model: EdmModel, plan: SamplingPlan, onProgress?: (done: number, step: number, steps: number) => void, assembler = new Assembler(plan)): SampleResult {
   let done = 0;
   plan.batches.forEach((nNodes, index) => {
     const chain = chainInBatch(plan, done);
-    results.push(sampleBatch(model, nNodes, plan.first.batch + index, plan.seed, plan.steps, chain, (step, steps) => onProgress?.(done, step, steps)));
+    assembler.add(sampleBatch(model, nNodes, plan.first.batch + index, plan.seed, plan.steps, chain, (step, steps) => onProgress?.(done, step, steps)));
     done += nNodes.length;
     onProgress?.(done, 0, 0);
   });
-  return assemble(results, plan);
+  return assembler.result();
 }
 
 /**

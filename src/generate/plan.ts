@@ -53,15 +53,38 @@ export function chainInBatch(plan: SamplingPlan, moleculesBefore: number): numbe
   return Math.max(0, plan.chain - (plan.first.molecule + moleculesBefore));
 }
 
-/** Name molecules `sample k` (k counted over the whole run) and their trajectory frames. */
-export function assemble(results: BatchResult[], plan: SamplingPlan): SampleResult {
-  const molecules: Molecule[] = [];
-  const chains: Molecule[][] = [];
-  const k0 = plan.first.molecule;
-  for (const r of results) {
-    for (const m of r.molecules) molecules.push({ ...m, name: `sample ${k0 + molecules.length + 1}` });
-    for (const frames of r.chains) chains.push(frames.map((f, fi) => ({ ...f, name: `sample ${k0 + chains.length + 1} frame ${fi}` })));
-  }
-  return { molecules, chains };
-}
+/**
+ * Finished batches, given in plan order, become named molecules (`sample k`, k counted over the
+ * whole run) with their trajectory frames; each batch is handed on at once (to be written and
+ * scored while the run goes on), and at most `keep` molecules are kept.
+ */
+export class Assembler {
+  private readonly molecules: Molecule[] = [];
+  private readonly chains: Molecule[][] = [];
+  private count = 0;
+  private chainCount = 0;
 
+  constructor(
+    private readonly plan: SamplingPlan,
+    private readonly keep = Number.POSITIVE_INFINITY,
+    private readonly onBatch?: (batch: SampleResult) => void,
+  ) {}
+
+  /** Add the next batch of the plan. */
+  add(r: BatchResult): void {
+    const k0 = this.plan.first.molecule;
+    const molecules = r.molecules.map((m) => ({ ...m, name: `sample ${k0 + ++this.count}` }));
+    const chains = r.chains.map((frames) => {
+      const k = k0 + ++this.chainCount;
+      return frames.map((f, fi) => ({ ...f, name: `sample ${k} frame ${fi}` }));
+    });
+    this.onBatch?.({ molecules, chains });
+    for (const m of molecules) if (this.molecules.length < this.keep) this.molecules.push(m);
+    this.chains.push(...chains);
+  }
+
+  /** The molecules kept and every trajectory. */
+  result(): SampleResult {
+    return { molecules: this.molecules, chains: this.chains };
+  }
+}

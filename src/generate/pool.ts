@@ -6,7 +6,7 @@ import type { Worker } from 'node:worker_threads';
 import type { BackendName } from '../backend.js';
 import { UserError } from '../errors.js';
 import { startWorker } from '../workers.js';
-import { assemble, chainInBatch } from './plan.js';
+import { Assembler, chainInBatch } from './plan.js';
 import type { BatchResult, SampleResult, SamplingPlan } from './types.js';
 
 /**
@@ -20,8 +20,11 @@ export function sampleInWorkers(
   plan: SamplingPlan,
   workers: number,
   onProgress?: (doneMolecules: number, stepsDone: number) => void,
+  assembler = new Assembler(plan),
 ): Promise<SampleResult> {
+  // batches finish in any order; they are handed to the assembler in plan order
   const results: (BatchResult | undefined)[] = new Array(plan.batches.length);
+  let nextInOrder = 0;
   const stepsOf = new Array<number>(plan.batches.length).fill(0);
   let next = 0;
   let finished = 0;
@@ -49,12 +52,16 @@ export function sampleInWorkers(
           onProgress?.(doneMolecules, stepsOf.reduce((a, b) => a + b, 0));
         } else if (msg.kind === 'result') {
           results[msg.index] = msg.out!;
+          while (nextInOrder < results.length && results[nextInOrder]) {
+            assembler.add(results[nextInOrder]!);
+            results[nextInOrder++] = undefined;
+          }
           doneMolecules += plan.batches[msg.index].length;
           finished++;
           onProgress?.(doneMolecules, stepsOf.reduce((a, b) => a + b, 0));
           if (finished === plan.batches.length) {
             stopAll();
-            resolve(assemble(results as BatchResult[], plan));
+            resolve(assembler.result());
           } else feed(w);
         } else if (msg.kind === 'error') {
           stopAll();

@@ -7,7 +7,7 @@ import { type BackendName, workerBackend } from '../backend.js';
 import type { EdmModel } from '../diffusion/model.js';
 import { integerOption, optionalInteger } from '../options.js';
 import { runPlan } from './local.js';
-import { planSampling, shardPlan } from './plan.js';
+import { Assembler, planSampling, shardPlan } from './plan.js';
 import { sampleInWorkers } from './pool.js';
 import type { PlanOptions, SampleResult, SamplingPlan } from './types.js';
 
@@ -28,6 +28,10 @@ export interface GenerateOptions extends PlanOptions {
   /** backend each worker starts (default: the one this thread runs) */
   backend?: BackendName;
   onProgress?: (p: GenerateProgress) => void;
+  /** each finished batch, in plan order, as soon as the batches before it are done */
+  onBatch?: (batch: SampleResult) => void;
+  /** molecules kept in the result (default all; a large run handed on by onBatch keeps few) */
+  keep?: number;
   /** make only this 0-based shard of `count` (see `shardPlan`): concatenated in order, the shards are the whole run */
   shard?: { index: number; count: number };
 }
@@ -67,15 +71,21 @@ export async function generate(checkpointDir: string, model: EdmModel, opts: Gen
   const asked = optionalInteger('--workers', opts.workers);
   const workers = Math.min(asked ?? availableParallelism(), plan.batches.length);
   const totalSteps = plan.batches.length * steps;
+  const assembler = new Assembler(plan, opts.keep, opts.onBatch);
   const t0 = performance.now();
   let result: SampleResult;
   if (workers > 1) {
-    result = await sampleInWorkers(checkpointDir, opts.backend ?? workerBackend(), plan, workers, (molecules, stepsDone) =>
-      opts.onProgress?.({ stepsDone, totalSteps, molecules }),
+    result = await sampleInWorkers(
+      checkpointDir,
+      opts.backend ?? workerBackend(),
+      plan,
+      workers,
+      (molecules, stepsDone) => opts.onProgress?.({ stepsDone, totalSteps, molecules }),
+      assembler,
     );
   } else {
     const size = plan.batches[0].length;
-    result = runPlan(model, plan, (molecules, step) => opts.onProgress?.({ stepsDone: Math.floor(molecules / size) * steps + step, totalSteps, molecules }));
+    result = runPlan(model, plan, (molecules, step) => opts.onProgress?.({ stepsDone: Math.floor(molecules / size) * steps + step, totalSteps, molecules }), assembler);
   }
   return { ...result, steps, workers, seconds: (performance.now() - t0) / 1000, plan };
 }

@@ -72,8 +72,10 @@ export interface EvaluateOptions {
   trainSmiles?: Set<string>;
   /** the training split's distributions */
   trainStats?: DistributionStats;
-  /** called after each molecule with the number scored so far */
+  /** called after each molecule with the number scored so far and `total` */
   onProgress?: (done: number, total: number) => void;
+  /** molecules expected in all, for progress (default: those given so far) */
+  total?: number;
 }
 
 /** Whether two atoms of `m` are closer than MIN_ATOM_DISTANCE_ANGSTROM. */
@@ -84,58 +86,101 @@ function hasCollapsedAtoms(m: Molecule): boolean {
 }
 
 /**
- * Score molecules. Bonds are always inferred from distances (the protocol), ignoring any bonds
- * a file carried.
+ * EDM's protocol, fed molecules batch by batch (so a large run need not hold them all): the
+ * counts and distributions grow, and `finish` gives the report. Bonds are always inferred from
+ * distances (the protocol), ignoring any bonds a file carried.
  */
-export async function evaluateMolecules(mols: Molecule[], opts: EvaluateOptions = {}): Promise<EvaluationReport> {
-  const t0 = performance.now();
-  const rdkit = await loadRDKit();
-  const outcomes: MoleculeOutcome[] = [];
-  const stats = emptyStats();
-  let atoms = 0;
-  let stableAtoms = 0;
-  let stableMolecules = 0;
-  let connectedValid = 0;
-  let fragmentSum = 0;
-  const validSmiles: string[] = [];
-  mols.forEach((m, index) => {
-    atoms += m.elements.length;
-    const bonds = inferBonds(m);
-    const s = stability(m, bonds);
-    stableAtoms += s.stableAtoms;
-    if (s.moleculeStable) stableMolecules++;
-    addToStats(stats, m, bonds);
-    const v = checkValidity(rdkit, m, bonds);
-    const out: MoleculeOutcome = { index, name: m.name, atoms: m.elements.length, stableAtoms: s.stableAtoms, stable: s.moleculeStable, valid: v.valid, fragments: v.fragments, collapsed: hasCollapsedAtoms(m) };
-    if (v.valid) out.smiles = v.smiles;
-    else out.reason = v.reason;
-    if (v.valid) validSmiles.push(v.smiles!);
-    if (v.valid && v.fragments === 1) connectedValid++;
-    fragmentSum += v.fragments;
-    outcomes.push(out);
-    opts.onProgress?.(index + 1, mols.length);
-  });
-  const unique = new Set(validSmiles);
-  let novel: number | null = null;
-  if (opts.trainSmiles) {
-    novel = 0;
-    for (const s of unique) if (!opts.trainSmiles.has(s)) novel++;
+export class Evaluator {
+  private readonly t0 = performance.now();
+  private readonly outcomes: MoleculeOutcome[] = [];
+  private readonly stats = emptyStats();
+  private readonly unique = new Set<string>();
+  private atoms = 0;
+  private stableAtoms = 0;
+  private stableMolecules = 0;
+  private valid = 0;
+  private connectedValid = 0;
+  private fragmentSum = 0;
+
+  private constructor(
+    private readonly rdkit: Awaited<ReturnType<typeof loadRDKit>>,
+    private readonly opts: EvaluateOptions,
+  ) {}
+
+  /** An evaluator with RDKit loaded. */
+  static async create(opts: EvaluateOptions = {}): Promise<Evaluator> {
+    return new Evaluator(await loadRDKit(), opts);
   }
-  const frac = (a: number, b: number): number => (b === 0 ? 0 : a / b);
-  return {
-    molecules: mols.length,
-    atoms,
-    atomStability: frac(stableAtoms, atoms),
-    moleculeStability: frac(stableMolecules, mols.length),
-    validity: frac(validSmiles.length, mols.length),
-    uniqueness: validSmiles.length === 0 ? null : unique.size / validSmiles.length,
-    novelty: novel === null || unique.size === 0 ? null : novel / unique.size,
-    connectedValidity: frac(connectedValid, mols.length),
-    meanFragments: frac(fragmentSum, mols.length),
-    counts: { stableAtoms, stableMolecules, valid: validSmiles.length, unique: unique.size, novel, connectedValid, collapsed: outcomes.filter((o) => o.collapsed).length },
-    distributions: opts.trainStats ? compareStats(stats, opts.trainStats) : undefined,
-    stats,
-    outcomes,
-    seconds: (performance.now() - t0) / 1000,
-  };
+
+  /** Score molecules (numbered after those already added). */
+  add(mols: Molecule[]): void {
+    for (const m of mols) {
+      const index = this.outcomes.length;
+      this.atoms += m.elements.length;
+      const bonds = inferBonds(m);
+      const s = stability(m, bonds);
+      this.stableAtoms += s.stableAtoms;
+      if (s.moleculeStable) this.stableMolecules++;
+      addToStats(this.stats, m, bonds);
+      const v = checkValidity(this.rdkit, m, bonds);
+      const out: MoleculeOutcome = { index, name: m.name, atoms: m.elements.length, stableAtoms: s.stableAtoms, stable: s.moleculeStable, valid: v.valid, fragments: v.fragments, collapsed: hasCollapsedAtoms(m) };
+      if (v.valid) {
+        out.smiles = v.smiles;
+        this.valid++;
+        this.unique.add(v.smiles!);
+        if (v.fragments === 1) this.connectedValid++;
+      } else out.reason = v.reason;
+      this.fragmentSum += v.fragments;
+      this.outcomes.push(out);
+      this.opts.onProgress?.(index + 1, this.opts.total ?? index + 1);
+    }
+  }
+
+  /**
+   * The report of everything added.
+   * @param training the training data for novelty and distributions, if it was not known at
+   *   creation (it is only needed here)
+   */
+  finish(training: Pick<EvaluateOptions, 'trainSmiles' | 'trainStats'> = {}): EvaluationReport {
+    const n = this.outcomes.length;
+    const trainSmiles = training.trainSmiles ?? this.opts.trainSmiles;
+    const trainStats = training.trainStats ?? this.opts.trainStats;
+    let novel: number | null = null;
+    if (trainSmiles) {
+      novel = 0;
+      for (const s of this.unique) if (!trainSmiles.has(s)) novel++;
+    }
+    const frac = (a: number, b: number): number => (b === 0 ? 0 : a / b);
+    return {
+      molecules: n,
+      atoms: this.atoms,
+      atomStability: frac(this.stableAtoms, this.atoms),
+      moleculeStability: frac(this.stableMolecules, n),
+      validity: frac(this.valid, n),
+      uniqueness: this.valid === 0 ? null : this.unique.size / this.valid,
+      novelty: novel === null || this.unique.size === 0 ? null : novel / this.unique.size,
+      connectedValidity: frac(this.connectedValid, n),
+      meanFragments: frac(this.fragmentSum, n),
+      counts: {
+        stableAtoms: this.stableAtoms,
+        stableMolecules: this.stableMolecules,
+        valid: this.valid,
+        unique: this.unique.size,
+        novel,
+        connectedValid: this.connectedValid,
+        collapsed: this.outcomes.filter((o) => o.collapsed).length,
+      },
+      distributions: trainStats ? compareStats(this.stats, trainStats) : undefined,
+      stats: this.stats,
+      outcomes: this.outcomes,
+      seconds: (performance.now() - this.t0) / 1000,
+    };
+  }
+}
+
+/** Score molecules with EDM's protocol (see `Evaluator`). */
+export async function evaluateMolecules(mols: Molecule[], opts: EvaluateOptions = {}): Promise<EvaluationReport> {
+  const e = await Evaluator.create({ total: mols.length, ...opts });
+  e.add(mols);
+  return e.finish();
 }

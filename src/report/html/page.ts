@@ -22,7 +22,7 @@ export interface HtmlReportInput {
   /** lines under the title (command, seed, steps, timings) */
   details?: string[];
   report: EvaluationReport;
-  /** the scored molecules, in the report's order */
+  /** the scored molecules in the report's order (the first ones are enough: cards are drawn for at most maxMolecules) */
   molecules: Molecule[];
   /** the training data's distributions, drawn beside this set's */
   trainStats?: DistributionStats;
@@ -75,7 +75,7 @@ export async function htmlReport(input: HtmlReportInput): Promise<string> {
 <section><h2>Distributions</h2><div class="plots">${plots.map((p) => `<figure>${p.svg}</figure>`).join('\n')}</div>
 ${input.trainStats ? '' : '<p class="note">No training data was given, so only this set is drawn.</p>'}</section>
 ${chain}
-<section><h2>Molecules</h2><p class="note">${shown.length} of ${input.molecules.length} molecules. 3D: bonds inferred from distances as the metrics see them; unstable atoms as larger magenta spheres. Drag to rotate, scroll to zoom.</p>
+<section><h2>Molecules</h2><p class="note">${shown.length} of ${input.report.molecules} molecules. 3D: bonds inferred from distances as the metrics see them; unstable atoms as larger magenta spheres. Drag to rotate, scroll to zoom.</p>
 <div class="grid">${cards}</div></section>
 <script type="application/json" id="edm-molecules">${scriptJson(data)}</script>
 <script>${threeDmolSource()}</script>
