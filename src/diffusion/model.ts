@@ -30,10 +30,11 @@ export function makeModel(config: EdmConfig, params: Params): EdmModel {
 /**
  * eps_theta(z_t, t): the network on `[B, N, 3 + F]`.
  * @param t per-molecule times in [0, 1]
+ * @param inference no gradient will be taken (sampling, NLL): uses less memory, same values
  */
-export function phi(model: EdmModel, zt: tf.Tensor, t: ArrayLike<number>, nodeMask: tf.Tensor, edgeMask: tf.Tensor): tf.Tensor {
+export function phi(model: EdmModel, zt: tf.Tensor, t: ArrayLike<number>, nodeMask: tf.Tensor, edgeMask: tf.Tensor, inference = false): tf.Tensor {
   const tT = tf.tensor2d(Float32Array.from(t as ArrayLike<number>), [t.length, 1]);
-  return egnnDynamics(model.params, model.config.dynamics, { xh: zt, t: tT, nodeMask, edgeMask });
+  return egnnDynamics(model.params, model.config.dynamics, { xh: zt, t: tT, nodeMask, edgeMask, inference });
 }
 
 /** Normalised xh `[B, N, 3 + F]` = [x, one-hot, charge] of a batch (EDM's concatenation order). */
@@ -174,11 +175,11 @@ export function nll(model: EdmModel, batch: Batch, noise: NllNoise): NllTerms {
       gS.push(model.schedule.gammaAt((noise.tInt[b] - 1) / T));
     }
     const zt = tf.add(tf.mul(perMolecule(gT.map(alphaOf)), xh), tf.mul(perMolecule(gT.map(sigmaOf)), noise.epsT));
-    const errT = sumExceptBatch(tf.square(tf.sub(noise.epsT, phi(model, zt, t, batch.nodeMask, batch.edgeMask)))).dataSync();
+    const errT = sumExceptBatch(tf.square(tf.sub(noise.epsT, phi(model, zt, t, batch.nodeMask, batch.edgeMask, true)))).dataSync();
     const g0 = model.schedule.gammaAt(0);
     const z0 = tf.add(tf.mul(alphaOf(g0), xh), tf.mul(sigmaOf(g0), noise.eps0));
     const zeros = new Array(B).fill(0);
-    const net0 = phi(model, z0, zeros, batch.nodeMask, batch.edgeMask);
+    const net0 = phi(model, z0, zeros, batch.nodeMask, batch.edgeMask, true);
     const [, N, D] = xh.shape as number[];
     const errX0 = sumExceptBatch(
       tf.square(tf.sub(tf.slice(noise.eps0, [0, 0, 0], [B, N, 3]), tf.slice(net0, [0, 0, 0], [B, N, 3]))),

@@ -50,7 +50,7 @@ export function sampleZsGivenZt(
       c.push(tr.sigma2 / tr.alpha / sigmaOf(gT));
       sd.push((tr.sigma * sigmaOf(gS)) / sigmaOf(gT));
     }
-    const epsT = phi(model, zt, t, nodeMask, edgeMask);
+    const epsT = phi(model, zt, t, nodeMask, edgeMask, true);
     const mu = tf.sub(tf.mul(zt, perMolecule(a)), tf.mul(epsT, perMolecule(c)));
     return centrePositions(tf.add(mu, tf.mul(perMolecule(sd), noise)), nodeMask);
   });
@@ -86,7 +86,7 @@ export function sampleXhGivenZ0(
     const K = model.config.dataset.atomDecoder.length;
     const g0 = model.schedule.gammaAt(0);
     const zeros = new Array<number>(B).fill(0);
-    const eps = phi(model, z0, zeros, nodeMask, edgeMask);
+    const eps = phi(model, z0, zeros, nodeMask, edgeMask, true);
     const muX = tf.div(tf.sub(z0, tf.mul(sigmaOf(g0), eps)), alphaOf(g0));
     const xh = tf.add(muX, tf.mul(Math.exp(0.5 * g0), noise));
     const xRaw = tf.slice(xh, [0, 0, 0], [B, N, 3]);

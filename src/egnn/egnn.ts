@@ -23,6 +23,11 @@ export interface DynamicsInput {
   nodeMask: tf.Tensor;
   /** `[B, N, N, 1]` */
   edgeMask: tf.Tensor;
+  /**
+   * no gradient will be taken: each block's intermediates are freed when the block ends, so the
+   * peak memory is one block's `[B, N, N, H]` tensors instead of the whole network's
+   */
+  inference?: boolean;
 }
 
 /**
@@ -108,13 +113,15 @@ export function egnnDynamics(p: Params, cfg: DynamicsConfig, input: DynamicsInpu
   const radial0 = coordDiff(x0, 1).radial;
   let x = x0;
   for (let l = 0; l < cfg.nLayers; l++) {
-    const { radial, diff } = coordDiff(x, cfg.normConstant);
-    const radials = tf.concat([radial, radial0], 3); // [B, N, N, 2], EquivariantBlock's edge_attr
-    for (let g = 0; g < cfg.invSublayers; g++) {
-      h = gcl(p, `e_block_${l}.gcl_${g}`, cfg, h, radials, nodeMask, edgeMask);
-    }
-    x = coordUpdate(p, `e_block_${l}.gcl_equiv`, cfg, h, x, diff, radials, nodeMask, edgeMask);
-    h = tf.mul(h, nodeMask);
+    const block = (): { h: tf.Tensor; x: tf.Tensor } => {
+      const { radial, diff } = coordDiff(x, cfg.normConstant);
+      const radials = tf.concat([radial, radial0], 3); // [B, N, N, 2], EquivariantBlock's edge_attr
+      let hb = h;
+      for (let g = 0; g < cfg.invSublayers; g++) hb = gcl(p, `e_block_${l}.gcl_${g}`, cfg, hb, radials, nodeMask, edgeMask);
+      return { x: coordUpdate(p, `e_block_${l}.gcl_equiv`, cfg, hb, x, diff, radials, nodeMask, edgeMask), h: tf.mul(hb, nodeMask) };
+    };
+    // the same operations either way; in inference a block's intermediates die with it
+    ({ h, x } = input.inference ? tf.tidy(block) : block());
   }
   const hOut = tf.mul(linear(h, p['embedding_out.weight'], p['embedding_out.bias']), nodeMask);
   const vel = removeMeanWithMask(tf.mul(tf.sub(x, x0), nodeMask), nodeMask);
