@@ -78,7 +78,7 @@ for (const [name, nf, layers] of archs as [string, number, number][]) {
   const noise = tf.tensor3d(combinedNoise(rng, batch.nNodes, N, 6), [B, N, 9]);
   const s = new Array(B).fill(0.499);
   const t = new Array(B).fill(0.5);
-  const sampleMs = time(() => sampleZsGivenZt(model, s, t, z, batch.nodeMask, batch.edgeMask, noise).dispose(), quick ? 2 : 4);
+  const sampleMs = time(() => sampleZsGivenZt(model, s, t, z, batch.graph, noise).dispose(), quick ? 2 : 4);
   // training: loss, gradients (the optimiser update is negligible next to them)
   // batch 64 exceeds wasm32's 4 GiB heap with autodiff's saved tensors at these sizes:
   // train it in micro-batches (gradients of a batch are the sum over its micro-batches)

@@ -24,6 +24,11 @@ export interface DynamicsConfig {
   normalizationFactor: number;
   /** only `sum` is implemented: EDM's `mean` counts padded edges, which a dense model does not see */
   aggregation: 'sum';
+  /**
+   * per-node context channels appended to the network input after the time channel (EDM's
+   * `context_node_nf`; 0 or absent: unconditional). Config version 2.
+   */
+  contextNodeNf?: number;
 }
 
 /** Noise schedule names: `polynomial_<power>` or `cosine` (reference: en_diffusion.py). */
@@ -71,7 +76,8 @@ export interface TrainingProvenance {
 /** The whole configuration of a model. */
 export interface EdmConfig {
   format: 'edm-ts-checkpoint';
-  version: 1;
+  /** 1: unconditional EDM; 2 adds `dynamics.contextNodeNf` (version 1 files still load) */
+  version: 1 | 2;
   dynamics: DynamicsConfig;
   diffusion: DiffusionConfig;
   dataset: DatasetInfo;
@@ -106,9 +112,15 @@ export function featureDim(cfg: Pick<EdmConfig, 'dataset' | 'diffusion'>): numbe
   return cfg.dataset.atomDecoder.length + (cfg.diffusion.includeCharges ? 1 : 0);
 }
 
-/** Input width of the dynamics network: the features plus the time channel (EDM condition_time). */
-export function dynamicsInputDim(cfg: Pick<EdmConfig, 'dataset' | 'diffusion'>): number {
-  return featureDim(cfg) + 1;
+/** Current config version written by new checkpoints. */
+export const CONFIG_VERSION = 2;
+
+/**
+ * Input (and output) width of the dynamics network: the features, the time channel (EDM
+ * condition_time) and the context channels (EGNN_dynamics_QM9: in_node_nf + context_node_nf).
+ */
+export function dynamicsInputDim(cfg: Pick<EdmConfig, 'dataset' | 'diffusion' | 'dynamics'>): number {
+  return featureDim(cfg) + 1 + (cfg.dynamics.contextNodeNf ?? 0);
 }
 
 function check(cond: boolean, what: string, source: string): void {
@@ -129,7 +141,7 @@ export function validateConfig(raw: unknown, source: string): EdmConfig {
   const c = raw as EdmConfig;
   check(typeof c === 'object' && c !== null, 'not an object', source);
   check(c.format === 'edm-ts-checkpoint', 'format must be "edm-ts-checkpoint"', source);
-  check(c.version === 1, `unsupported version ${String(c.version)}`, source);
+  check(c.version === 1 || c.version === 2, `unsupported version ${String(c.version)}`, source);
   const d = c.dynamics;
   check(typeof d === 'object' && d !== null, 'dynamics missing', source);
   check(posInt(d.nf), 'dynamics.nf must be a positive integer', source);
@@ -141,6 +153,8 @@ export function validateConfig(raw: unknown, source: string): EdmConfig {
   check(finite(d.normConstant), 'dynamics.normConstant must be a number', source);
   check(finite(d.normalizationFactor) && d.normalizationFactor > 0, 'dynamics.normalizationFactor must be > 0', source);
   check(d.aggregation === 'sum', 'dynamics.aggregation must be "sum"', source);
+  check(d.contextNodeNf === undefined || (Number.isInteger(d.contextNodeNf) && d.contextNodeNf >= 0), 'dynamics.contextNodeNf must be a non-negative integer', source);
+  check(c.version === 2 || !d.contextNodeNf, 'dynamics.contextNodeNf needs config version 2', source);
   const f = c.diffusion;
   check(typeof f === 'object' && f !== null, 'diffusion missing', source);
   check(posInt(f.timesteps), 'diffusion.timesteps must be a positive integer', source);

@@ -9,7 +9,7 @@ import { initBackend } from '../src/backend.js';
 import { EDM_QM9_DYNAMICS, type DynamicsConfig } from '../src/config.js';
 import { importTorchDir } from '../src/checkpoint/torch-import.js';
 import { egnnDynamics } from '../src/egnn/egnn.js';
-import { edgeMaskFromNodeMask } from '../src/egnn/geometry.js';
+import { graphFromNodeMask } from '../src/graph/graph.js';
 import { initParams, type Params } from '../src/egnn/params.js';
 import { Rng } from '../src/random.js';
 import { SHARED, TINY, skipWithoutShared } from './helpers.js';
@@ -42,7 +42,7 @@ function runner(p: Params, cfg: DynamicsConfig, mask: Float32Array): (xh: Float3
   return (xh) =>
     tf.tidy(() => {
       const nodeMask = tf.tensor3d(mask, [B, N, 1]);
-      const out = egnnDynamics(p, cfg, { xh: tf.tensor3d(xh, [B, N, D]), t: tf.tensor2d([0.3, 0.8], [B, 1]), nodeMask, edgeMask: edgeMaskFromNodeMask(nodeMask) });
+      const out = egnnDynamics(p, cfg, { xh: tf.tensor3d(xh, [B, N, D]), t: tf.tensor2d([0.3, 0.8], [B, 1]), graph: graphFromNodeMask(nodeMask) });
       return out.dataSync() as Float32Array;
     });
 }
@@ -155,7 +155,7 @@ describe('diffusion equivariance', () => {
     const step = (z: Float32Array): Float32Array =>
       tf.tidy(() => {
         const nodeMask = tf.tensor3d(mask, [Bd, Nd, 1]);
-        const out = sampleZsGivenZt(model, [0.4, 0.7], [0.5, 0.8], tf.tensor3d(z, [Bd, Nd, Dd]), nodeMask, edgeMaskFromNodeMask(nodeMask), tf.zeros([Bd, Nd, Dd]));
+        const out = sampleZsGivenZt(model, [0.4, 0.7], [0.5, 0.8], tf.tensor3d(z, [Bd, Nd, Dd]), graphFromNodeMask(nodeMask), tf.zeros([Bd, Nd, Dd]));
         return out.dataSync() as Float32Array;
       });
     expectEquivariant(step, zt, Bd, Nd, Dd, nN, rng);

@@ -12,7 +12,7 @@ import { makeModel, nll, phi, normalizedXh, type EdmModel } from '../src/diffusi
 import { sampleXhGivenZ0, sampleZsGivenZt } from '../src/diffusion/sampler.js';
 import { NoiseSchedule } from '../src/diffusion/schedule.js';
 import { deltaLogPx } from '../src/diffusion/normalize.js';
-import { edgeMaskFromNodeMask } from '../src/egnn/geometry.js';
+import { graphFromNodeMask } from '../src/graph/graph.js';
 import { makeBatch, type Batch } from '../src/data/batch.js';
 import type { Molecule } from '../src/data/molecule.js';
 import { HAS_SHARED, SHARED, skipWithoutShared, expectClose, flat, loadVectors, tensorOf } from './helpers.js';
@@ -76,7 +76,7 @@ describe('fidelity with the EDM reference', () => {
         const zt = tensorOf(v.forward.z_t);
         const t = flat(v.forward.t).data;
         const nodeMask = tensorOf(v.node_mask);
-        const out = phi(model, zt, t, nodeMask, edgeMaskFromNodeMask(nodeMask));
+        const out = phi(model, zt, t, graphFromNodeMask(nodeMask));
         expectClose(out.dataSync(), flat(v.forward.net_out).data, 1e-4, 0, 'net_out');
         const err = tf.sum(tf.square(tf.sub(tensorOf(v.forward.eps), out)), [1, 2]).dataSync();
         expectClose(err, flat(v.forward.l2_error).data, 1e-4, 0, 'l2_error');
@@ -100,8 +100,7 @@ describe('fidelity with the EDM reference', () => {
           flat(v.reverse_step.s).data,
           flat(v.reverse_step.t).data,
           tensorOf(v.reverse_step.z_t),
-          nodeMask,
-          edgeMaskFromNodeMask(nodeMask),
+          graphFromNodeMask(nodeMask),
           tensorOf(v.reverse_step.noise),
         );
         expectClose(zs.dataSync(), flat(v.reverse_step.z_s).data, 1e-4, 0, 'z_s');
@@ -109,7 +108,7 @@ describe('fidelity with the EDM reference', () => {
 
       it('p(x, h | z_0) matches', () => {
         const nodeMask = tensorOf(v.node_mask);
-        const out = sampleXhGivenZ0(model, tensorOf(v.p_xh_given_z0.z_0), nodeMask, edgeMaskFromNodeMask(nodeMask), tensorOf(v.p_xh_given_z0.noise));
+        const out = sampleXhGivenZ0(model, tensorOf(v.p_xh_given_z0.z_0), graphFromNodeMask(nodeMask), tensorOf(v.p_xh_given_z0.noise));
         expectClose(out.x.dataSync(), flat(v.p_xh_given_z0.x).data, 1e-4, 0, 'x');
         expect(Array.from(out.oneHot.dataSync())).toEqual(Array.from(flat(v.p_xh_given_z0.one_hot).data));
         expect(Array.from(out.charges.dataSync(), (c) => c + 0)).toEqual(Array.from(flat(v.p_xh_given_z0.charges).data));

@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend.js';
 import { makeModel, phi, type EdmModel } from '../src/diffusion/model.js';
-import { edgeMaskFromNodeMask } from '../src/egnn/geometry.js';
+import { disposeGraph, graphFromNodeMask } from '../src/graph/graph.js';
 import { sampleChain } from '../src/diffusion/sampler.js';
 import { initParams } from '../src/egnn/params.js';
 import { Rng } from '../src/random.js';
@@ -22,15 +22,16 @@ describe('sampler', () => {
 
   it('inference mode (each EGNN block freed as it ends) gives the same bits as the training path', () => {
     const nodeMask = tf.tensor3d(Float32Array.from([1, 1, 1, 1, 0, 1, 1, 1, 1, 1]), [2, 5, 1]);
-    const edgeMask = edgeMaskFromNodeMask(nodeMask);
+    const graph = graphFromNodeMask(nodeMask);
     const rng = new Rng('inference');
     const z = tf.tensor3d(Float32Array.from({ length: 2 * 5 * 9 }, () => rng.normal()), [2, 5, 9]);
     const before = tf.memory().numTensors;
-    const a = tf.tidy(() => phi(model, z, [0.3, 0.7], nodeMask, edgeMask, false).dataSync());
-    const b = tf.tidy(() => phi(model, z, [0.3, 0.7], nodeMask, edgeMask, true).dataSync());
+    const a = tf.tidy(() => phi(model, z, [0.3, 0.7], graph, false).dataSync());
+    const b = tf.tidy(() => phi(model, z, [0.3, 0.7], graph, true).dataSync());
     expect(Buffer.from(b.buffer).equals(Buffer.from(a.buffer))).toBe(true);
     expect(tf.memory().numTensors).toBe(before);
-    tf.dispose([nodeMask, edgeMask, z]);
+    tf.dispose([nodeMask, z]);
+    disposeGraph(graph);
   });
 
   it('keeps the number of live tensors flat across denoising steps', () => {

@@ -78,7 +78,7 @@ describe('training', () => {
     for (const k of Object.keys(ck.params)) raw[k] = ck.trainState!.tensors[`param/${k}`];
     const fresh = initParams(base.dynamics, 7, new Rng('7:init'));
     const batch = makeBatch(mols.slice(0, 16), QM9_ATOM_DECODER);
-    const N = batch.host.nodeMask.length / 16;
+    const N = batch.graph.hostNodeMask.length / 16;
     const noise = { tInt: new Int32Array(16).fill(1000), eps: combinedNoise(new Rng('fixed'), batch.nNodes, N, 6) };
     const lossOf = (p: Params) => trainingLoss(makeModel(ck.config, p), batch, noise, 29).dataSync()[0];
     const before = lossOf(fresh);

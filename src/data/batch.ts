@@ -2,7 +2,7 @@
  * Dense batches: the only place molecules become tensors.
  */
 import * as tf from '@tensorflow/tfjs';
-import { edgeMaskFromNodeMask } from '../egnn/geometry.js';
+import { type MolGraph, disposeGraph, makeGraph } from '../graph/graph.js';
 import { InputError } from '../errors.js';
 import type { Molecule } from './molecule.js';
 
@@ -14,14 +14,12 @@ export interface Batch {
   hCat: tf.Tensor3D;
   /** `[B, N, 1]` atomic numbers (EDM's integer "charges") */
   hInt: tf.Tensor3D;
-  /** `[B, N, 1]` */
-  nodeMask: tf.Tensor3D;
-  /** `[B, N, N, 1]` */
-  edgeMask: tf.Tensor4D;
+  /** node, edge and denoise masks (every atom denoised) */
+  graph: MolGraph;
   /** real atom count per molecule */
   nNodes: Int32Array;
   /** host copies for code that works on numbers (NLL's discrete terms) */
-  host: { hCat: Float32Array; hInt: Float32Array; nodeMask: Float32Array };
+  host: { hCat: Float32Array; hInt: Float32Array };
 }
 
 /** Atomic numbers of the elements a decoder may name. */
@@ -46,7 +44,6 @@ export function makeBatch(mols: Molecule[], atomDecoder: string[], nPad?: number
   const x = new Float32Array(B * N * 3);
   const hCat = new Float32Array(B * N * K);
   const hInt = new Float32Array(B * N);
-  const mask = new Float32Array(B * N);
   const nNodes = new Int32Array(B);
   mols.forEach((m, b) => {
     const n = m.elements.length;
@@ -64,22 +61,20 @@ export function makeBatch(mols: Molecule[], atomDecoder: string[], nPad?: number
       for (let d = 0; d < 3; d++) x[(b * N + i) * 3 + d] = m.positions[i * 3 + d] - mean[d];
       hCat[(b * N + i) * K + k] = 1;
       hInt[b * N + i] = ATOMIC_NUMBER[m.elements[i]] ?? 0;
-      mask[b * N + i] = 1;
     }
   });
-  const nodeMask = tf.tensor3d(mask, [B, N, 1]);
   return {
     x: tf.tensor3d(x, [B, N, 3]),
     hCat: tf.tensor3d(hCat, [B, N, K]),
     hInt: tf.tensor3d(hInt, [B, N, 1]),
-    nodeMask,
-    edgeMask: edgeMaskFromNodeMask(nodeMask) as tf.Tensor4D,
+    graph: makeGraph({ nNodes, N }),
     nNodes,
-    host: { hCat, hInt, nodeMask: mask },
+    host: { hCat, hInt },
   };
 }
 
 /** Free a batch's tensors. */
 export function disposeBatch(b: Batch): void {
-  tf.dispose([b.x, b.hCat, b.hInt, b.nodeMask, b.edgeMask]);
+  tf.dispose([b.x, b.hCat, b.hInt]);
+  disposeGraph(b.graph);
 }

@@ -20,10 +20,10 @@ export interface StepNoise {
 /** Draw t ~ U{0..T} per molecule and eps (CoM-free positions), in that order. */
 export function drawStepNoise(model: EdmModel, batch: Batch, rng: Rng): StepNoise {
   const B = batch.nNodes.length;
-  const N = batch.host.nodeMask.length / B;
+  const N = batch.graph.hostNodeMask.length / B;
   const tInt = new Int32Array(B);
   for (let b = 0; b < B; b++) tInt[b] = rng.int(0, model.schedule.timesteps);
-  return { tInt, eps: combinedNoise(rng, batch.nNodes, N, featureDim(model.config)) };
+  return { tInt, eps: combinedNoise(rng, batch.graph.nDenoised, N, featureDim(model.config), batch.graph.centred) };
 }
 
 /**
@@ -41,14 +41,14 @@ export function drawStepNoise(model: EdmModel, batch: Batch, rng: Rng): StepNois
 export function trainingLoss(model: EdmModel, batch: Batch, noise: StepNoise, denomN: number): tf.Scalar {
   const T = model.schedule.timesteps;
   const B = batch.nNodes.length;
-  const N = batch.host.nodeMask.length / B;
+  const N = batch.graph.hostNodeMask.length / B;
   const D = 3 + featureDim(model.config);
   const xh = normalizedXh(model, batch);
   const g = Array.from(noise.tInt, (k) => model.schedule.gammaAt(k / T));
   const eps = tf.tensor3d(noise.eps, [B, N, D]);
   const zt = tf.add(tf.mul(perMolecule(g.map(alphaOf)), xh), tf.mul(perMolecule(g.map(sigmaOf)), eps));
   const t = Array.from(noise.tInt, (k) => k / T);
-  const sq = tf.square(tf.sub(eps, phi(model, zt, t, batch.nodeMask, batch.edgeMask))); // [B, N, D]
+  const sq = tf.square(tf.sub(eps, phi(model, zt, t, batch.graph))); // [B, N, D]
   // rows with t = 0 count only their position dims (their h term is constant in the weights)
   const hWeight = Float32Array.from(noise.tInt, (k) => (k === 0 ? 0 : 1));
   const channelWeight = tf.concat([tf.ones([B, 1, 3]), tf.mul(perMolecule(hWeight), tf.ones([1, 1, D - 3]))], 2);

@@ -11,6 +11,7 @@ import { featureDim } from '../config.js';
 import type { Batch } from '../data/batch.js';
 import { egnnDynamics } from '../egnn/egnn.js';
 import type { Params } from '../egnn/params.js';
+import { type MolGraph, positionDof } from '../graph/graph.js';
 import { NoiseSchedule, alphaOf, sigmaOf, snrOf } from './schedule.js';
 import { deltaLogPx, normalize } from './normalize.js';
 import { normalCdf, perMolecule, sumExceptBatch } from './tensors.js';
@@ -32,16 +33,16 @@ export function makeModel(config: EdmConfig, params: Params): EdmModel {
  * @param t per-molecule times in [0, 1]
  * @param inference no gradient will be taken (sampling, NLL): uses less memory, same values
  */
-export function phi(model: EdmModel, zt: tf.Tensor, t: ArrayLike<number>, nodeMask: tf.Tensor, edgeMask: tf.Tensor, inference = false): tf.Tensor {
+export function phi(model: EdmModel, zt: tf.Tensor, t: ArrayLike<number>, graph: MolGraph, inference = false): tf.Tensor {
   const tT = tf.tensor2d(Float32Array.from(t as ArrayLike<number>), [t.length, 1]);
-  return egnnDynamics(model.params, model.config.dynamics, { xh: zt, t: tT, nodeMask, edgeMask, inference });
+  return egnnDynamics(model.params, model.config.dynamics, { xh: zt, t: tT, graph, inference });
 }
 
 /** Normalised xh `[B, N, 3 + F]` = [x, one-hot, charge] of a batch (EDM's concatenation order). */
 export function normalizedXh(model: EdmModel, batch: Batch): tf.Tensor {
   return tf.tidy(() => {
     const f = model.config.diffusion.normalizeFactors;
-    const n = normalize(batch.x, batch.hCat, batch.hInt, batch.nodeMask, f);
+    const n = normalize(batch.x, batch.hCat, batch.hInt, batch.graph.nodeMask, f);
     const parts = [n.x, n.hCat];
     if (model.config.diffusion.includeCharges) parts.push(n.hInt);
     return tf.concat(parts, 2);
@@ -60,7 +61,7 @@ export function logPhGivenZ0(model: EdmModel, batch: Batch, z0h: Float32Array, g
   const K = model.config.dataset.atomDecoder.length;
   const F = featureDim(model.config);
   const B = batch.nNodes.length;
-  const N = batch.host.nodeMask.length / B;
+  const N = batch.graph.hostNodeMask.length / B;
   const eps = 1e-10;
   const out = new Float64Array(B);
   const logp = new Float64Array(K);
@@ -69,9 +70,9 @@ export function logPhGivenZ0(model: EdmModel, batch: Batch, z0h: Float32Array, g
     const sCat = sigma0 * f[1];
     const sInt = sigma0 * f[2];
     let total = 0;
-    for (let i = 0; i < N; i++) {
+    // denoised atoms come first in a row (graph.ts); fixed atoms have no likelihood term
+    for (let i = 0; i < batch.graph.nDenoised[b]; i++) {
       const a = b * N + i;
-      if (batch.host.nodeMask[a] === 0) continue;
       if (includeCharges) {
         const centred = Math.round(batch.host.hInt[a]) - z0h[a * F + K] * f[2];
         total += Math.log(normalCdf((centred + 0.5) / sInt) - normalCdf((centred - 0.5) / sInt) + eps);
@@ -94,28 +95,28 @@ export function logPhGivenZ0(model: EdmModel, batch: Batch, z0h: Float32Array, g
 
 /**
  * KL(q(z_T | x, h) || N(0, I)) per molecule (EDM kl_prior): the x part on the (n - 1) * 3 dim
- * CoM-free subspace, the h part over real atoms.
+ * CoM-free subspace (n * 3 when fixed atoms set the frame), the h part over denoised atoms.
  * @param xh normalised `[B, N, 3 + F]`
  */
-export function klPrior(model: EdmModel, xh: tf.Tensor, batch: Batch): Float64Array {
+export function klPrior(model: EdmModel, xh: tf.Tensor, graph: MolGraph): Float64Array {
   const gammaT = model.schedule.gammaAt(1);
   const alphaT = alphaOf(gammaT);
   const sigmaT = sigmaOf(gammaT);
   const [B, N, D] = xh.shape as number[];
   const data = xh.dataSync();
   const out = new Float64Array(B);
+  const dofs = positionDof(graph);
   for (let b = 0; b < B; b++) {
     let muX2 = 0;
     let klH = 0;
-    for (let i = 0; i < N; i++) {
-      if (batch.host.nodeMask[b * N + i] === 0) continue;
+    for (let i = 0; i < graph.nDenoised[b]; i++) {
       for (let d = 0; d < D; d++) {
         const mu = alphaT * data[(b * N + i) * D + d];
         if (d < 3) muX2 += mu * mu;
         else klH += Math.log(1 / sigmaT) + 0.5 * (sigmaT * sigmaT + mu * mu) - 0.5;
       }
     }
-    const dof = (batch.nNodes[b] - 1) * 3;
+    const dof = dofs[b];
     out[b] = dof * Math.log(1 / sigmaT) + 0.5 * (dof * sigmaT * sigmaT + muX2) - 0.5 * dof + klH;
   }
   return out;
@@ -123,12 +124,14 @@ export function klPrior(model: EdmModel, xh: tf.Tensor, batch: Batch): Float64Ar
 
 /**
  * -log of the Gaussian normalisation of p(x | z_0) per molecule
- * (EDM -log_constants_p_x_given_z0): -(n - 1) * 3 * (-0.5 gamma_0 - 0.5 log 2 pi).
+ * (EDM -log_constants_p_x_given_z0): -dof * (-0.5 gamma_0 - 0.5 log 2 pi), dof = (n - 1) * 3
+ * for centred graphs (see `positionDof`).
  */
-export function negLogConstants(model: EdmModel, nNodes: ArrayLike<number>): Float64Array {
+export function negLogConstants(model: EdmModel, graph: MolGraph): Float64Array {
   const logSigmaX = 0.5 * model.schedule.gammaAt(0);
-  const out = new Float64Array(nNodes.length);
-  for (let b = 0; b < nNodes.length; b++) out[b] = -((nNodes[b] - 1) * 3 * (-logSigmaX - 0.5 * Math.log(2 * Math.PI)));
+  const dofs = positionDof(graph);
+  const out = new Float64Array(dofs.length);
+  for (let b = 0; b < dofs.length; b++) out[b] = -(dofs[b] * (-logSigmaX - 0.5 * Math.log(2 * Math.PI)));
   return out;
 }
 
@@ -175,19 +178,19 @@ export function nll(model: EdmModel, batch: Batch, noise: NllNoise): NllTerms {
       gS.push(model.schedule.gammaAt((noise.tInt[b] - 1) / T));
     }
     const zt = tf.add(tf.mul(perMolecule(gT.map(alphaOf)), xh), tf.mul(perMolecule(gT.map(sigmaOf)), noise.epsT));
-    const errT = sumExceptBatch(tf.square(tf.sub(noise.epsT, phi(model, zt, t, batch.nodeMask, batch.edgeMask, true)))).dataSync();
+    const errT = sumExceptBatch(tf.square(tf.sub(noise.epsT, phi(model, zt, t, batch.graph, true)))).dataSync();
     const g0 = model.schedule.gammaAt(0);
     const z0 = tf.add(tf.mul(alphaOf(g0), xh), tf.mul(sigmaOf(g0), noise.eps0));
     const zeros = new Array(B).fill(0);
-    const net0 = phi(model, z0, zeros, batch.nodeMask, batch.edgeMask, true);
+    const net0 = phi(model, z0, zeros, batch.graph, true);
     const [, N, D] = xh.shape as number[];
     const errX0 = sumExceptBatch(
       tf.square(tf.sub(tf.slice(noise.eps0, [0, 0, 0], [B, N, 3]), tf.slice(net0, [0, 0, 0], [B, N, 3]))),
     ).dataSync();
     const logPh = logPhGivenZ0(model, batch, tf.slice(z0, [0, 0, 3], [B, N, D - 3]).dataSync() as Float32Array, zeros.map(() => g0));
-    const kl = klPrior(model, xh, batch);
-    const nlc = negLogConstants(model, batch.nNodes);
-    const dlp = deltaLogPx(batch.nNodes, f[0]);
+    const kl = klPrior(model, xh, batch.graph);
+    const nlc = negLogConstants(model, batch.graph);
+    const dlp = deltaLogPx(batch.graph.nDenoised, f[0], batch.graph.centred);
     out = {
       negLogPxh: new Float64Array(B),
       klPrior: kl,

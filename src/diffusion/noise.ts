@@ -7,12 +7,14 @@ import type { Rng } from '../random.js';
 
 /**
  * Draw eps `[B, N, 3 + F]` (row-major Float32Array) from the seeded generator.
- * @param nNodes real atom count per molecule (atoms 0..n-1 are real, the rest padding)
+ * @param nNodes denoised atom count per molecule (atoms 0..n-1 are denoised, the rest fixed
+ *   or padding, see graph.ts)
  * @param N padded atom count
  * @param F feature channels
- * @returns the noise; position part has zero mean over real atoms, padding is zero
+ * @param centred remove the positions' mean (EDM); false when fixed atoms set the frame
+ * @returns the noise; position part has zero mean over denoised atoms when centred; zero elsewhere
  */
-export function combinedNoise(rng: Rng, nNodes: ArrayLike<number>, N: number, F: number): Float32Array {
+export function combinedNoise(rng: Rng, nNodes: ArrayLike<number>, N: number, F: number, centred = true): Float32Array {
   const B = nNodes.length;
   const D = 3 + F;
   const out = new Float32Array(B * N * D);
@@ -27,7 +29,7 @@ export function combinedNoise(rng: Rng, nNodes: ArrayLike<number>, N: number, F:
         if (d < 3) mean[d] += v;
       }
     }
-    for (let i = 0; i < n; i++) for (let d = 0; d < 3; d++) out[base + i * D + d] -= mean[d] / n;
+    if (centred) for (let i = 0; i < n; i++) for (let d = 0; d < 3; d++) out[base + i * D + d] -= mean[d] / n;
   }
   return out;
 }

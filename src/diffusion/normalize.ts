@@ -30,11 +30,12 @@ export function normalize(x: tf.Tensor, hCat: tf.Tensor, hInt: tf.Tensor, nodeMa
 /**
  * log-determinant of the position scaling, per molecule: -(n - 1) * 3 * log f_x
  * (EDM normalize's delta_log_px; positions live in the (n - 1) * 3 dim CoM-free subspace).
- * @param nNodes atom count per molecule
+ * @param nNodes denoised atom count per molecule
+ * @param centred false when fixed atoms set the frame: n * 3 degrees of freedom
  */
-export function deltaLogPx(nNodes: ArrayLike<number>, fx: number): Float64Array {
+export function deltaLogPx(nNodes: ArrayLike<number>, fx: number, centred = true): Float64Array {
   const out = new Float64Array(nNodes.length);
-  for (let b = 0; b < nNodes.length; b++) out[b] = -(nNodes[b] - 1) * 3 * Math.log(fx);
+  for (let b = 0; b < nNodes.length; b++) out[b] = -(centred ? nNodes[b] - 1 : nNodes[b]) * 3 * Math.log(fx);
   return out;
 }
 

@@ -5,7 +5,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { featureDim } from '../config.js';
-import { edgeMaskFromNodeMask, removeMeanWithMask } from '../egnn/geometry.js';
+import { removeMeanWithMask } from '../egnn/geometry.js';
+import { type MolGraph, disposeGraph, hasFixedAtoms, makeGraph } from '../graph/graph.js';
 import { integerOption } from '../options.js';
 import type { Rng } from '../random.js';
 import { type EdmModel, phi } from './model.js';
@@ -14,10 +15,23 @@ import { alphaOf, sigmaOf, transition } from './schedule.js';
 import { perMolecule } from './tensors.js';
 import { unnormalize } from './normalize.js';
 
-/** Re-centre the position part of z `[B, N, 3 + F]`, leave features alone. */
-function centrePositions(z: tf.Tensor, nodeMask: tf.Tensor): tf.Tensor {
-  const [B, N, D] = z.shape as number[];
-  return tf.concat([removeMeanWithMask(tf.slice(z, [0, 0, 0], [B, N, 3]), nodeMask), tf.slice(z, [0, 0, 3], [B, N, D - 3])], 2);
+/**
+ * Project z `[B, N, 3 + F]` back to the diffusion's space: re-centre the denoised positions
+ * (centred graphs), and keep the fixed atoms' values from `fixedFrom`.
+ */
+export function projectZ(z: tf.Tensor, graph: MolGraph, fixedFrom?: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const [B, N, D] = z.shape as number[];
+    let out = z;
+    if (graph.centred) {
+      out = tf.concat([removeMeanWithMask(tf.slice(z, [0, 0, 0], [B, N, 3]), graph.denoiseMask), tf.slice(z, [0, 0, 3], [B, N, D - 3])], 2);
+    }
+    if (hasFixedAtoms(graph) && fixedFrom) {
+      const keep = tf.sub(graph.nodeMask, graph.denoiseMask);
+      out = tf.add(tf.mul(out, graph.denoiseMask), tf.mul(fixedFrom, keep));
+    }
+    return out;
+  });
 }
 
 /**
@@ -25,16 +39,16 @@ function centrePositions(z: tf.Tensor, nodeMask: tf.Tensor): tf.Tensor {
  * mu = z_t / alpha_t|s - sigma2_t|s / (alpha_t|s sigma_t) eps_theta, sigma = sigma_t|s sigma_s / sigma_t.
  * @param s,t per-molecule times in [0, 1]
  * @param zt `[B, N, 3 + F]`
- * @param noise `[B, N, 3 + F]` standard normal (position part CoM-free)
- * @returns z_s `[B, N, 3 + F]` with CoM-free positions
+ * @param noise `[B, N, 3 + F]` standard normal (position part CoM-free, zero at fixed atoms)
+ * @returns z_s `[B, N, 3 + F]` with CoM-free denoised positions (centred graphs); fixed atoms
+ *   keep their z_t values
  */
 export function sampleZsGivenZt(
   model: EdmModel,
   s: ArrayLike<number>,
   t: ArrayLike<number>,
   zt: tf.Tensor,
-  nodeMask: tf.Tensor,
-  edgeMask: tf.Tensor,
+  graph: MolGraph,
   noise: tf.Tensor,
 ): tf.Tensor {
   return tf.tidy(() => {
@@ -50,9 +64,9 @@ export function sampleZsGivenZt(
       c.push(tr.sigma2 / tr.alpha / sigmaOf(gT));
       sd.push((tr.sigma * sigmaOf(gS)) / sigmaOf(gT));
     }
-    const epsT = phi(model, zt, t, nodeMask, edgeMask, true);
+    const epsT = phi(model, zt, t, graph, true);
     const mu = tf.sub(tf.mul(zt, perMolecule(a)), tf.mul(epsT, perMolecule(c)));
-    return centrePositions(tf.add(mu, tf.mul(perMolecule(sd), noise)), nodeMask);
+    return projectZ(tf.add(mu, tf.mul(perMolecule(sd), noise)), graph, zt);
   });
 }
 
@@ -77,8 +91,7 @@ export interface DecodedBatch {
 export function sampleXhGivenZ0(
   model: EdmModel,
   z0: tf.Tensor,
-  nodeMask: tf.Tensor,
-  edgeMask: tf.Tensor,
+  graph: MolGraph,
   noise: tf.Tensor,
 ): { x: tf.Tensor; oneHot: tf.Tensor; charges: tf.Tensor } {
   return tf.tidy(() => {
@@ -86,9 +99,11 @@ export function sampleXhGivenZ0(
     const K = model.config.dataset.atomDecoder.length;
     const g0 = model.schedule.gammaAt(0);
     const zeros = new Array<number>(B).fill(0);
-    const eps = phi(model, z0, zeros, nodeMask, edgeMask, true);
+    const { nodeMask } = graph;
+    const eps = phi(model, z0, zeros, graph, true);
     const muX = tf.div(tf.sub(z0, tf.mul(sigmaOf(g0), eps)), alphaOf(g0));
-    const xh = tf.add(muX, tf.mul(Math.exp(0.5 * g0), noise));
+    let xh = tf.add(muX, tf.mul(Math.exp(0.5 * g0), noise));
+    if (hasFixedAtoms(graph)) xh = tf.add(tf.mul(xh, graph.denoiseMask), tf.mul(z0, tf.sub(nodeMask, graph.denoiseMask)));
     const xRaw = tf.slice(xh, [0, 0, 0], [B, N, 3]);
     const hCat = tf.slice(z0, [0, 0, 3], [B, N, K]);
     const hInt = model.config.diffusion.includeCharges ? tf.slice(z0, [0, 0, D - 1], [B, N, 1]) : tf.zeros([B, N, 1]);
@@ -108,6 +123,18 @@ export interface SampleChainOptions {
   /** record the decoded positions/types of these batch rows every `chainEvery` steps */
   keepChainOf?: number[];
   chainEvery?: number;
+  /**
+   * Fixed atoms: `nFixed[b]` atoms after the denoised ones in row b, with their normalised values
+   * `xh` `[B, N, 3 + F]` (row-major; denoised rows ignored). They keep these values at every step.
+   */
+  fixed?: { nFixed: Int32Array; xh: Float32Array; centred?: boolean };
+  /** per-node context `[B, N, C]` for models trained with one */
+  context?: { values: Float32Array; dim: number };
+  /**
+   * Called after each step with z_s `[B, N, 3 + F]` and s; returns the z to continue from (e.g. a
+   * guided one). It must keep the shape; the sampler re-projects it and disposes the input.
+   */
+  guide?: (zs: tf.Tensor, s: number, graph: MolGraph) => tf.Tensor;
 }
 
 /** Output of `sampleChain`. */
@@ -125,27 +152,14 @@ export function denoisingSteps(steps: number, T: number): number {
   return integerOption('--steps', steps, 1, T);
 }
 
-/**
- * Generate a batch: z_T -> ... -> z_0 -> (x, h).
- * @param nNodes atom count of each molecule to make
- * @param rng seeded generator; the same seed gives the same molecules
- * @throws OptionError for steps < 1 or > T
- */
-export function sampleChain(model: EdmModel, nNodes: Int32Array, rng: Rng, opts: SampleChainOptions = {}): SampleChainResult {
-  const T = model.schedule.timesteps;
-  const steps = denoisingSteps(opts.steps ?? T, T);
-  const B = nNodes.length;
-  const N = Math.max(...nNodes);
-  const F = featureDim(model.config);
-  const D = 3 + F;
+/** Records decoded frames of some rows of z during a chain. */
+function chainRecorder(model: EdmModel, nNodes: Int32Array, N: number, rows: number[] | undefined): {
+  chains?: { x: Float32Array; atomTypes: Int32Array }[][];
+  record: (z: tf.Tensor) => void;
+} {
+  const chains = rows?.map(() => [] as { x: Float32Array; atomTypes: Int32Array }[]);
   const K = model.config.dataset.atomDecoder.length;
-  const mask = new Float32Array(B * N);
-  for (let b = 0; b < B; b++) for (let i = 0; i < nNodes[b]; i++) mask[b * N + i] = 1;
-  const nodeMask = tf.tensor3d(mask, [B, N, 1]);
-  const edgeMask = edgeMaskFromNodeMask(nodeMask);
-  const noiseTensor = (): tf.Tensor => tf.tensor3d(combinedNoise(rng, nNodes, N, F), [B, N, D]);
-  let z = noiseTensor();
-  const chains: SampleChainResult['chains'] = opts.keepChainOf?.map(() => []);
+  const B = nNodes.length;
   const record = (zCur: tf.Tensor): void => {
     if (!chains) return;
     const data = tf.tidy(() => {
@@ -154,7 +168,7 @@ export function sampleChain(model: EdmModel, nNodes: Int32Array, rng: Rng, opts:
     });
     const host = data.dataSync();
     data.dispose();
-    opts.keepChainOf!.forEach((row, c) => {
+    rows!.forEach((row, c) => {
       const n = nNodes[row];
       const x = new Float32Array(n * 3);
       const types = new Int32Array(n);
@@ -165,25 +179,68 @@ export function sampleChain(model: EdmModel, nNodes: Int32Array, rng: Rng, opts:
       chains[c].push({ x, atomTypes: types });
     });
   };
+  return { chains, record };
+}
+
+/**
+ * Generate a batch: z_T -> ... -> z_0 -> (x, h).
+ * @param nNodes atom count of each molecule to make (denoised + fixed atoms)
+ * @param rng seeded generator; the same seed gives the same molecules
+ * @throws OptionError for steps < 1 or > T
+ */
+export function sampleChain(model: EdmModel, nNodes: Int32Array, rng: Rng, opts: SampleChainOptions = {}): SampleChainResult {
+  const T = model.schedule.timesteps;
+  const steps = denoisingSteps(opts.steps ?? T, T);
+  const B = nNodes.length;
+  const N = Math.max(...nNodes);
+  const F = featureDim(model.config);
+  const D = 3 + F;
+  const graph = makeGraph({
+    nNodes,
+    N,
+    nFixed: opts.fixed?.nFixed,
+    centred: opts.fixed?.centred,
+    context: opts.context?.values,
+    contextDim: opts.context?.dim,
+  });
+  const fixedXh = opts.fixed ? tf.tensor3d(opts.fixed.xh, [B, N, D]) : undefined;
+  const noiseTensor = (): tf.Tensor => tf.tensor3d(combinedNoise(rng, graph.nDenoised, N, F, graph.centred), [B, N, D]);
+  let z = noiseTensor();
+  if (fixedXh) {
+    const zT = z;
+    z = projectZ(zT, graph, fixedXh);
+    zT.dispose();
+  }
+  const { chains, record } = chainRecorder(model, nNodes, N, opts.keepChainOf);
   const every = opts.chainEvery ?? Math.max(1, Math.floor(steps / 50));
   for (let k = steps; k >= 1; k--) {
     // stride the trained schedule: t = k / steps, s = (k - 1) / steps, rounded to grid steps
     const t = new Array<number>(B).fill(k / steps);
     const s = new Array<number>(B).fill((k - 1) / steps);
     const noise = noiseTensor();
-    const next = sampleZsGivenZt(model, s, t, z, nodeMask, edgeMask, noise);
+    let next = sampleZsGivenZt(model, s, t, z, graph, noise);
     tf.dispose([z, noise]);
+    if (opts.guide) {
+      const guided = opts.guide(next, (k - 1) / steps, graph);
+      if (guided !== next) {
+        next.dispose();
+        next = tf.tidy(() => projectZ(guided, graph, fixedXh));
+        guided.dispose();
+      }
+    }
     z = next;
     if (chains && ((steps - k + 1) % every === 0)) record(z);
     opts.onStep?.(steps - k + 1, steps);
   }
   const noise = noiseTensor();
-  const out = sampleXhGivenZ0(model, z, nodeMask, edgeMask, noise);
+  const out = sampleXhGivenZ0(model, z, graph, noise);
   const x = out.x.dataSync() as Float32Array;
   const typeTensor = tf.argMax(out.oneHot, 2);
   const typeIdx = typeTensor.dataSync();
   const chargeData = out.charges.dataSync();
-  tf.dispose([z, noise, out.x, out.oneHot, out.charges, typeTensor, nodeMask, edgeMask]);
+  tf.dispose([z, noise, out.x, out.oneHot, out.charges, typeTensor]);
+  if (fixedXh) fixedXh.dispose();
+  disposeGraph(graph);
   const atomTypes = new Int32Array(B * N).fill(-1);
   const charges = new Int32Array(B * N);
   for (let b = 0; b < B; b++) {
@@ -192,11 +249,9 @@ export function sampleChain(model: EdmModel, nNodes: Int32Array, rng: Rng, opts:
       charges[b * N + i] = chargeData[b * N + i];
     }
   }
-  if (chains) {
-    opts.keepChainOf!.forEach((row, c) => {
-      const n = nNodes[row];
-      chains[c].push({ x: x.slice(row * N * 3, row * N * 3 + n * 3), atomTypes: atomTypes.slice(row * N, row * N + n) });
-    });
-  }
+  chains?.forEach((frames, c) => {
+    const row = opts.keepChainOf![c];
+    frames.push({ x: x.slice(row * N * 3, row * N * 3 + nNodes[row] * 3), atomTypes: atomTypes.slice(row * N, row * N + nNodes[row]) });
+  });
   return { x, atomTypes, charges, nNodes, N, chains };
 }

@@ -12,6 +12,7 @@ import type { DynamicsConfig } from '../config.js';
 import { linear, silu } from './linear.js';
 import { coordDiff, removeMeanWithMask } from './geometry.js';
 import type { Params } from './params.js';
+import type { MolGraph } from '../graph/graph.js';
 
 /** Dense inputs of one network evaluation. */
 export interface DynamicsInput {
@@ -19,10 +20,8 @@ export interface DynamicsInput {
   xh: tf.Tensor;
   /** `[B, 1]` (or `[B]`): diffusion time t in [0, 1] per molecule */
   t: tf.Tensor;
-  /** `[B, N, 1]` */
-  nodeMask: tf.Tensor;
-  /** `[B, N, N, 1]` */
-  edgeMask: tf.Tensor;
+  /** masks (node, edge, denoise) and optional per-node context `[B, N, C]` */
+  graph: MolGraph;
   /**
    * no gradient will be taken: each block's intermediates are freed when the block ends, so the
    * peak memory is one block's `[B, N, N, H]` tensors instead of the whole network's
@@ -80,6 +79,7 @@ function coordUpdate(
   radials: tf.Tensor,
   nodeMask: tf.Tensor,
   edgeMask: tf.Tensor,
+  moveMask: tf.Tensor,
 ): tf.Tensor {
   let m = silu(edgeFirstLayer(h, radials, p[`${name}.coord_mlp.0.weight`], p[`${name}.coord_mlp.0.bias`]));
   m = silu(linear(m, p[`${name}.coord_mlp.2.weight`], p[`${name}.coord_mlp.2.bias`]));
@@ -88,6 +88,8 @@ function coordUpdate(
   const trans = tf.mul(diff, tf.mul(phi, edgeMask)); // [B, N, N, 3]
   let agg = tf.sum(trans, 2);
   if (cfg.normalizationFactor !== 1) agg = tf.div(agg, cfg.normalizationFactor);
+  // fixed context atoms (moveMask 0) keep their coordinates
+  if (moveMask !== nodeMask) agg = tf.mul(agg, moveMask);
   return tf.mul(tf.add(x, agg), nodeMask);
 }
 
@@ -95,19 +97,23 @@ function coordUpdate(
  * The noise prediction eps_theta(z_t, t) of EDM's `egnn_dynamics`.
  * @param p weights (see params.ts)
  * @param cfg architecture
- * @param input xh `[B, N, 3 + F]`, t `[B, 1]`, nodeMask `[B, N, 1]`, edgeMask `[B, N, N, 1]`
- * @returns `[B, N, 3 + F]`: the position part (x_final - x) with the centre of mass of real atoms
- *   removed, then the F predicted feature noises; zero at padded atoms.
+ * @param input xh `[B, N, 3 + F]`, t `[B, 1]`, graph (masks and context `[B, N, C]`, which is
+ *   appended after the time channel as in EGNN_dynamics_QM9._forward)
+ * @returns `[B, N, 3 + F]`: the position part (x_final - x), with the centre of mass of the
+ *   denoised atoms removed when the graph is centred, then the F predicted feature noises; zero
+ *   at padded and fixed atoms.
  *   Not wrapped in `tidy` so gradients can flow; callers own the tidy scope.
  */
 export function egnnDynamics(p: Params, cfg: DynamicsConfig, input: DynamicsInput): tf.Tensor {
-  const { nodeMask, edgeMask } = input;
+  const { nodeMask, edgeMask, denoiseMask, context } = input.graph;
   const [B, N, D] = input.xh.shape as number[];
   const xh = tf.mul(input.xh, nodeMask);
   const x0 = tf.slice(xh, [0, 0, 0], [B, N, 3]);
   const hIn = tf.slice(xh, [0, 0, 3], [B, N, D - 3]);
   const tNode = tf.mul(tf.reshape(input.t, [B, 1, 1]), tf.onesLike(tf.slice(hIn, [0, 0, 0], [B, N, 1])));
-  let h = linear(tf.concat([hIn, tNode], 2), p['embedding.weight'], p['embedding.bias']);
+  const embedIn = [hIn, tNode];
+  if (context) embedIn.push(tf.mul(context, nodeMask));
+  let h = linear(tf.concat(embedIn, 2), p['embedding.weight'], p['embedding.bias']);
   // d0_ij^2 of the input positions, fed to every layer (EGNN.forward; default norm_constant 1
   // only affects the unused direction there)
   const radial0 = coordDiff(x0, 1).radial;
@@ -118,13 +124,14 @@ export function egnnDynamics(p: Params, cfg: DynamicsConfig, input: DynamicsInpu
       const radials = tf.concat([radial, radial0], 3); // [B, N, N, 2], EquivariantBlock's edge_attr
       let hb = h;
       for (let g = 0; g < cfg.invSublayers; g++) hb = gcl(p, `e_block_${l}.gcl_${g}`, cfg, hb, radials, nodeMask, edgeMask);
-      return { x: coordUpdate(p, `e_block_${l}.gcl_equiv`, cfg, hb, x, diff, radials, nodeMask, edgeMask), h: tf.mul(hb, nodeMask) };
+      return { x: coordUpdate(p, `e_block_${l}.gcl_equiv`, cfg, hb, x, diff, radials, nodeMask, edgeMask, denoiseMask), h: tf.mul(hb, nodeMask) };
     };
     // the same operations either way; in inference a block's intermediates die with it
     ({ h, x } = input.inference ? tf.tidy(block) : block());
   }
-  const hOut = tf.mul(linear(h, p['embedding_out.weight'], p['embedding_out.bias']), nodeMask);
-  const vel = removeMeanWithMask(tf.mul(tf.sub(x, x0), nodeMask), nodeMask);
-  // drop the time channel appended to the input features
+  const hOut = tf.mul(linear(h, p['embedding_out.weight'], p['embedding_out.bias']), denoiseMask);
+  const moved = tf.mul(tf.sub(x, x0), denoiseMask);
+  const vel = input.graph.centred ? removeMeanWithMask(moved, denoiseMask) : moved;
+  // drop the time and context channels appended to the input features
   return tf.concat([vel, tf.slice(hOut, [0, 0, 0], [B, N, D - 3])], 2);
 }

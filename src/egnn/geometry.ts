@@ -28,17 +28,3 @@ export function coordDiff(x: tf.Tensor, normConstant: number): { radial: tf.Tens
   const norm = tf.sqrt(tf.add(radial, 1e-8));
   return { radial, diff: tf.div(d, tf.add(norm, normConstant)) };
 }
-
-/**
- * Edge mask of a fully connected graph over real atoms without self loops.
- * @param nodeMask `[B, N, 1]`
- * @returns `[B, N, N, 1]`, 1 where i != j and both atoms are real
- */
-export function edgeMaskFromNodeMask(nodeMask: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => {
-    const n = nodeMask.shape[1]!;
-    const pair = tf.mul(tf.expandDims(nodeMask, 2), tf.expandDims(nodeMask, 1)); // [B, N, N, 1]
-    const noDiag = tf.sub(1, tf.eye(n)).reshape([1, n, n, 1]);
-    return tf.mul(pair, noDiag);
-  });
-}

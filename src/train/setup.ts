@@ -6,7 +6,7 @@ import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { type BackendName, workerBackend } from '../backend.js';
 import { loadCheckpoint } from '../checkpoint/format.js';
-import { type EdmConfig, dynamicsInputDim } from '../config.js';
+import { CONFIG_VERSION, type EdmConfig, dynamicsInputDim } from '../config.js';
 import { initParams } from '../egnn/params.js';
 import { OptionError } from '../errors.js';
 import { integerOption, numberOption, optionalInteger, optionalNumber } from '../options.js';
@@ -87,7 +87,7 @@ export interface OpenedRun {
  */
 export function openRun(opts: TrainOptions, o: ResolvedOptions): OpenedRun {
   if (!opts.resume) {
-    const config: EdmConfig = { format: 'edm-ts-checkpoint', version: 1, dynamics: opts.dynamics, diffusion: opts.diffusion, dataset: opts.datasetInfo };
+    const config: EdmConfig = { format: 'edm-ts-checkpoint', version: CONFIG_VERSION, dynamics: opts.dynamics, diffusion: opts.diffusion, dataset: opts.datasetInfo };
     const init = initParams(config.dynamics, dynamicsInputDim(config), new Rng(`${o.seed}:init`));
     try {
       return { config, weights: freshWeights(init, o.recipe.lr) };

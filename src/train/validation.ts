@@ -23,11 +23,11 @@ export function validationNll(model: EdmModel, mols: Molecule[], batchSize: numb
     const part = sorted.slice(i, i + batchSize);
     const batch = makeBatch(part, model.config.dataset.atomDecoder);
     const B = part.length;
-    const N = batch.host.nodeMask.length / B;
+    const N = batch.graph.hostNodeMask.length / B;
     const F = featureDim(model.config);
     const tInt = Int32Array.from({ length: B }, () => rng.int(1, model.schedule.timesteps));
-    const epsT = tf.tensor3d(combinedNoise(rng, batch.nNodes, N, F), [B, N, 3 + F]);
-    const eps0 = tf.tensor3d(combinedNoise(rng, batch.nNodes, N, F), [B, N, 3 + F]);
+    const epsT = tf.tensor3d(combinedNoise(rng, batch.graph.nDenoised, N, F, batch.graph.centred), [B, N, 3 + F]);
+    const eps0 = tf.tensor3d(combinedNoise(rng, batch.graph.nDenoised, N, F, batch.graph.centred), [B, N, 3 + F]);
     const terms = nll(model, batch, { tInt, epsT, eps0 });
     for (let b = 0; b < B; b++) {
       const pN = (hist[String(batch.nNodes[b])] ?? 0) / total;

@@ -1,0 +1,145 @@
+/**
+ * Ligands in a pocket with an unconditional checkpoint: each ligand's centre of mass starts and
+ * stays at the site centre (the sampler keeps positions centre-of-mass free; the frame is then
+ * moved to the centre), and after every reverse step the positions take a guidance step down
+ * the pocket energy of energy.ts. Guidance 0 is plain EDM sampling placed at the centre.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Molecule } from '../data/molecule.js';
+import type { EdmModel } from '../diffusion/model.js';
+import { denoisingSteps, sampleChain } from '../diffusion/sampler.js';
+import type { MolGraph } from '../graph/graph.js';
+import { OptionError } from '../errors.js';
+import { Rng } from '../random.js';
+import { MAX_GUIDE_STEP, guidanceGradient, nearbyHeavy } from './energy.js';
+import type { PocketSite } from './site.js';
+
+/** Options of `sampleInPocket`. */
+export interface PocketSampleOptions {
+  /** ligands to make */
+  n: number;
+  seed: number | string;
+  /** denoising steps (default T) */
+  steps?: number;
+  /** strength of the pocket guidance; 0 turns it off */
+  guidance: number;
+  /** atoms per ligand, drawn uniformly from [lo, hi] (inclusive) */
+  sizeRange: [number, number];
+  /** ligands per batch (default all) */
+  batchSize?: number;
+  /** called after each step of each batch */
+  onProgress?: (ligandsDone: number, step: number, steps: number) => void;
+}
+
+/**
+ * Guidance constants, tuned on the development pockets (3rfm, 5ndu; 200 steps, 50 ligands x 2
+ * seeds): rotation alone keeps validity but leaves 8-26% of ligands clashing in 5ndu; per-atom
+ * moves throughout fix every clash but cost up to 40 validity points; per-atom moves only while
+ * s > 0.5, with rotation all along, fixed 86-100% at no measurable validity cost.
+ */
+/** move per unit of `guidance` and of energy gradient, at REF_STEPS steps */
+const GUIDE_RATE = 0.25;
+/** the moves per step shrink as steps grow, so the total guidance does not depend on --steps */
+const REF_STEPS = 200;
+/** per-atom part of the move, relative to the rigid part */
+const NONRIGID = 0.2;
+/** per-atom moves only while s is above this (later, the network repairs the geometry) */
+const NONRIGID_UNTIL_S = 0.5;
+/** largest rotation per step at REF_STEPS, rad */
+const MAX_ANGLE = 0.15;
+
+
+/**
+ * One guidance move of a ligand: mostly a rigid rotation about its centre (the network is
+ * rotation-equivariant, so a rotation does not disturb the molecule being formed), plus a small
+ * per-atom move for what a rotation cannot fix.
+ * @param x `[n * 3]` positions, protein frame; g `[n * 3]` energy gradient
+ */
+function guidedPositions(x: Float64Array, g: Float64Array, n: number, centre: readonly number[], strength: number, nonRigid: number, stepScale: number): Float64Array {
+  const out = new Float64Array(n * 3);
+  // torque of the forces -g about the centre, and an isotropic moment of inertia
+  const tau = [0, 0, 0];
+  let inertia = 1e-6;
+  for (let i = 0; i < n; i++) {
+    const r = [x[i * 3] - centre[0], x[i * 3 + 1] - centre[1], x[i * 3 + 2] - centre[2]];
+    const f = [-g[i * 3], -g[i * 3 + 1], -g[i * 3 + 2]];
+    tau[0] += r[1] * f[2] - r[2] * f[1];
+    tau[1] += r[2] * f[0] - r[0] * f[2];
+    tau[2] += r[0] * f[1] - r[1] * f[0];
+    inertia += r[0] * r[0] + r[1] * r[1] + r[2] * r[2];
+  }
+  const w = tau.map((v) => (strength * GUIDE_RATE * v) / inertia);
+  let angle = Math.hypot(w[0], w[1], w[2]);
+  const axis = angle > 0 ? w.map((v) => v / angle) : [1, 0, 0];
+  angle = Math.min(angle, MAX_ANGLE * stepScale);
+  const [c, sn] = [Math.cos(angle), Math.sin(angle)];
+  for (let i = 0; i < n; i++) {
+    const r = [x[i * 3] - centre[0], x[i * 3 + 1] - centre[1], x[i * 3 + 2] - centre[2]];
+    // Rodrigues: r cos + (k x r) sin + k (k . r)(1 - cos)
+    const kr = axis[0] * r[0] + axis[1] * r[1] + axis[2] * r[2];
+    const cross = [axis[1] * r[2] - axis[2] * r[1], axis[2] * r[0] - axis[0] * r[2], axis[0] * r[1] - axis[1] * r[0]];
+    const norm = Math.hypot(g[i * 3], g[i * 3 + 1], g[i * 3 + 2]);
+    const step = norm > 0 ? Math.min(MAX_GUIDE_STEP * stepScale, nonRigid * strength * GUIDE_RATE * norm) / norm : 0;
+    for (let d = 0; d < 3; d++) out[i * 3 + d] = centre[d] + r[d] * c + cross[d] * sn + axis[d] * kr * (1 - c) - step * g[i * 3 + d];
+  }
+  return out;
+}
+
+/**
+ * The guidance hook of `sampleChain`: a rotation of each ligand down the torque of the pocket
+ * energy's forces, plus (early on) a small per-atom step, evaluated at the noisy positions placed
+ * at the site centre.
+ */
+function pocketGuide(model: EdmModel, site: PocketSite, guidance: number, steps: number): (zs: tf.Tensor, s: number, graph: MolGraph) => tf.Tensor {
+  const stepScale = REF_STEPS / steps;
+  const protein = nearbyHeavy(site);
+  const fx = model.config.diffusion.normalizeFactors[0];
+  return (zs, s, graph) => {
+    const [B, N, D] = zs.shape as number[];
+    const z = zs.dataSync() as Float32Array;
+    const out = Float32Array.from(z);
+    const x = new Float64Array(N * 3);
+    for (let b = 0; b < B; b++) {
+      const n = graph.nDenoised[b];
+      for (let i = 0; i < n; i++) for (let d = 0; d < 3; d++) x[i * 3 + d] = z[(b * N + i) * D + d] * fx + site.centre[d];
+      const g = guidanceGradient(x, n, protein, site.centre, site.regionRadius);
+      const moved = guidedPositions(x, g, n, site.centre, guidance * stepScale, s > NONRIGID_UNTIL_S ? NONRIGID : 0, stepScale);
+      for (let i = 0; i < n; i++) for (let d = 0; d < 3; d++) out[(b * N + i) * D + d] = (moved[i * 3 + d] - site.centre[d]) / fx;
+    }
+    return tf.tensor3d(out, [B, N, D]);
+  };
+}
+
+/**
+ * Generate ligands in a pocket.
+ * @returns molecules in the protein's frame (Å), in generation order
+ * @throws OptionError for n < 1, a negative guidance or an empty size range
+ */
+export function sampleInPocket(model: EdmModel, site: PocketSite, opts: PocketSampleOptions): Molecule[] {
+  if (!(Number.isInteger(opts.n) && opts.n >= 1)) throw new OptionError(`-n must be a positive integer, got ${opts.n}`);
+  if (!(opts.guidance >= 0)) throw new OptionError(`--guidance must be >= 0, got ${opts.guidance}`);
+  const [lo, hi] = opts.sizeRange;
+  if (!(lo >= 1 && hi >= lo)) throw new OptionError(`ligand size range ${lo}..${hi} is empty`);
+  const rng = new Rng(`${opts.seed}:sizes`);
+  const sizes = Array.from({ length: opts.n }, () => rng.int(lo, hi));
+  const decoder = model.config.dataset.atomDecoder;
+  const batchSize = opts.batchSize ?? opts.n;
+  const steps = denoisingSteps(opts.steps ?? model.schedule.timesteps, model.schedule.timesteps);
+  const guide = opts.guidance > 0 ? pocketGuide(model, site, opts.guidance, steps) : undefined;
+  const out: Molecule[] = [];
+  for (let start = 0, k = 0; start < opts.n; start += batchSize, k++) {
+    const nNodes = Int32Array.from(sizes.slice(start, start + batchSize));
+    const res = sampleChain(model, nNodes, new Rng(`${opts.seed}:pocket${k}`), {
+      steps,
+      guide,
+      onStep: (step, steps) => opts.onProgress?.(start, step, steps),
+    });
+    for (let b = 0; b < nNodes.length; b++) {
+      const n = nNodes[b];
+      const positions = new Float32Array(n * 3);
+      for (let i = 0; i < n; i++) for (let d = 0; d < 3; d++) positions[i * 3 + d] = res.x[(b * res.N + i) * 3 + d] + site.centre[d];
+      out.push({ elements: Array.from({ length: n }, (_, i) => decoder[res.atomTypes[b * res.N + i]]), positions, name: `ligand ${start + b + 1}` });
+    }
+  }
+  return out;
+}
