@@ -8,6 +8,7 @@ import { UserError } from '../index.js';
 import { evaluateCommand } from './evaluate.js';
 import { importTorchCommand } from './import-torch.js';
 import { mergeCommand } from './merge.js';
+import { pocketCommand } from './pocket.js';
 import { sampleCommand } from './sample.js';
 import { trainCommand } from './train.js';
 
@@ -15,7 +16,7 @@ const cli = yargs(hideBin(process.argv))
   .scriptName('edm')
   .usage('$0 <command> [options]\n\nE(3) equivariant diffusion for 3D molecules (Hoogeboom et al., ICML 2022).')
   .strict()
-  .demandCommand(1, 'give a command: sample, evaluate, train, merge, import-torch')
+  .demandCommand(1, 'give a command: sample, pocket, evaluate, train, merge, import-torch')
   .help()
   .alias('h', 'help')
   .wrap(Math.min(110, process.stdout.columns ?? 100))
@@ -28,6 +29,7 @@ const cli = yargs(hideBin(process.argv))
   });
 
 sampleCommand(cli);
+pocketCommand(cli);
 evaluateCommand(cli);
 trainCommand(cli);
 importTorchCommand(cli);

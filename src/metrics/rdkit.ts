@@ -48,3 +48,38 @@ export function depictSmiles(rdkit: RDKitModule, smiles: string, width: number, 
 export async function rdkitVersion(): Promise<string> {
   return (await loadRDKit()).version();
 }
+
+/**
+ * RDKit's descriptor set of a molecule (MinimalLib `get_descriptors`: amw, CrippenClogP,
+ * NumHBA, NumHBD, tpsa, NumRotatableBonds, NumAromaticRings, ...).
+ * @param input SMILES or molblock
+ * @returns the descriptors, or null when RDKit cannot read the input
+ */
+export function rdkitDescriptors(rdkit: RDKitModule, input: string): Record<string, number> | null {
+  const mol = rdkit.get_mol(input);
+  try {
+    if (!mol || !mol.is_valid()) return null;
+    return JSON.parse(mol.get_descriptors()) as Record<string, number>;
+  } finally {
+    mol?.delete();
+  }
+}
+
+/**
+ * Atom count of a molblock once RDKit has added its implicit hydrogens.
+ * @returns the count, or null when RDKit cannot read the molblock
+ */
+export function atomsWithHydrogens(rdkit: RDKitModule, molblock: string): number | null {
+  const mol = rdkit.get_mol(molblock);
+  if (!mol || !mol.is_valid()) {
+    mol?.delete();
+    return null;
+  }
+  const withH = rdkit.get_mol(mol.add_hs());
+  try {
+    return withH && withH.is_valid() ? withH.get_num_atoms() : null;
+  } finally {
+    withH?.delete();
+    mol.delete();
+  }
+}

@@ -23,8 +23,8 @@ export interface PocketSampleOptions {
   steps?: number;
   /** strength of the pocket guidance; 0 turns it off */
   guidance: number;
-  /** atoms per ligand, drawn uniformly from [lo, hi] (inclusive) */
-  sizeRange: [number, number];
+  /** atoms of each ligand (length n) */
+  sizes: Int32Array;
   /** ligands per batch (default all) */
   batchSize?: number;
   /** called after each step of each batch */
@@ -113,15 +113,13 @@ function pocketGuide(model: EdmModel, site: PocketSite, guidance: number, steps:
 /**
  * Generate ligands in a pocket.
  * @returns molecules in the protein's frame (Å), in generation order
- * @throws OptionError for n < 1, a negative guidance or an empty size range
+ * @throws OptionError for n < 1, a negative guidance or sizes that do not match n
  */
 export function sampleInPocket(model: EdmModel, site: PocketSite, opts: PocketSampleOptions): Molecule[] {
   if (!(Number.isInteger(opts.n) && opts.n >= 1)) throw new OptionError(`-n must be a positive integer, got ${opts.n}`);
   if (!(opts.guidance >= 0)) throw new OptionError(`--guidance must be >= 0, got ${opts.guidance}`);
-  const [lo, hi] = opts.sizeRange;
-  if (!(lo >= 1 && hi >= lo)) throw new OptionError(`ligand size range ${lo}..${hi} is empty`);
-  const rng = new Rng(`${opts.seed}:sizes`);
-  const sizes = Array.from({ length: opts.n }, () => rng.int(lo, hi));
+  const sizes = Array.from(opts.sizes);
+  if (sizes.length !== opts.n || sizes.some((k) => !(k >= 1))) throw new OptionError(`ligand sizes must be ${opts.n} positive counts`);
   const decoder = model.config.dataset.atomDecoder;
   const batchSize = opts.batchSize ?? opts.n;
   const steps = denoisingSteps(opts.steps ?? model.schedule.timesteps, model.schedule.timesteps);

@@ -1,0 +1,83 @@
+/**
+ * `edm pocket`: ligands generated inside a protein binding site, scored for fit (clashes, pocket
+ * region), validity, QED and, when installed, AutoDock Vina.
+ */
+import type { Argv } from 'yargs';
+import {
+  DEFAULT_CHECKPOINT,
+  OptionError,
+  complexPdb,
+  formatLigandTable,
+  formatPocketReport,
+  formatSdf,
+  integerOption,
+  loadModel,
+  numberOption,
+  pocketRun,
+  startProgress,
+  writeFileAtomic,
+} from '../index.js';
+import { backendOption, defineCommand, numberFlag, startBackend, textFlag, userPath } from './common.js';
+
+/** `x,y,z` -> a point. @throws OptionError naming the option */
+function parseCenter(text: string): [number, number, number] {
+  const v = text.split(',').map((s) => Number(s.trim()));
+  if (v.length !== 3 || v.some((x) => !Number.isFinite(x))) throw new OptionError(`--center must be x,y,z in Å, got "${text}"`);
+  return v as [number, number, number];
+}
+
+/** Register the command. */
+export const pocketCommand = (y: Argv): Argv =>
+  defineCommand(y, 'pocket', 'generate ligands inside a protein binding site and score how they fit', (a) =>
+      a.options({
+        pdb: { type: 'string', demandOption: true, describe: 'protein structure (PDB): a whole protein or a pre-cut pocket' },
+        ligand: textFlag('reference ligand (SDF/XYZ): the pocket is the residues within --radius of it, and it is scored for comparison'),
+        center: textFlag('pocket centre x,y,z in Å (instead of --ligand)'),
+        radius: numberFlag('--radius', 'residues with an atom within this distance (Å) form the pocket', 10),
+        n: { alias: 'num', ...numberFlag('-n', 'number of ligands', 20) },
+        seed: numberFlag('--seed', 'integer seed: the same seed gives byte-identical output', 0),
+        checkpoint: textFlag('checkpoint folder', 'the shipped QM9 model (checkpoints/qm9-default)'),
+        steps: { ...numberFlag('--steps', 'denoising steps'), defaultDescription: 'all of the trained schedule (1000)' },
+        guidance: numberFlag('--guidance', 'strength of the pocket guidance (clash repulsion, keep in region); 0 = off', 1),
+        'n-atoms': { ...numberFlag('--n-atoms', 'atoms per ligand'), defaultDescription: "the reference ligand's size +- --size-margin, else the training histogram" },
+        'size-margin': numberFlag('--size-margin', 'ligand sizes are drawn within the reference size +- this', 2),
+        out: { type: 'string', default: 'pocket-ligands.sdf', describe: 'ligands (SDF, protein frame, scores as data fields)' },
+        complex: textFlag('also write pocket + ligands as one PDB file'),
+        table: textFlag('also write the per-ligand scores as a tab-separated table'),
+        json: textFlag('also write the whole report as JSON'),
+        dock: { type: 'boolean', default: true, describe: 'score with AutoDock Vina when vina/obabel are installed (--no-dock to skip)' },
+        backend: backendOption,
+      }),
+    async (argv) => {
+      const n = integerOption('-n', argv.n, 1);
+      const seed = integerOption('--seed', argv.seed, 0);
+      const center = argv.center ? parseCenter(argv.center) : undefined;
+      await startBackend(argv.backend);
+      const model = loadModel(argv.checkpoint ? userPath(argv.checkpoint) : DEFAULT_CHECKPOINT);
+      let progress: ReturnType<typeof startProgress> | undefined;
+      const { ligands, report } = await pocketRun(model, {
+        pdb: userPath(argv.pdb),
+        ligand: argv.ligand ? userPath(argv.ligand) : undefined,
+        center,
+        radius: numberOption('--radius', argv.radius, { above: 0 }),
+        n,
+        seed,
+        steps: argv.steps === undefined ? undefined : integerOption('--steps', argv.steps, 1),
+        guidance: numberOption('--guidance', argv.guidance, { atLeast: 0 }),
+        nAtoms: argv['n-atoms'] === undefined ? undefined : integerOption('--n-atoms', argv['n-atoms'], 1),
+        sizeMargin: integerOption('--size-margin', argv['size-margin'], 0),
+        dock: argv.dock,
+        onProgress: (done, step, steps) => {
+          progress ??= startProgress({ total: n * steps, barFormat: 'pocket |{bar}| {value}/{total} ligand-steps', line: (v, t) => `pocket: ${v}/${t} ligand-steps` });
+          progress.update(done * steps + step * Math.min(n - done, n));
+        },
+      });
+      progress?.stop();
+      writeFileAtomic(userPath(argv.out), formatSdf(ligands));
+      if (argv.complex) writeFileAtomic(userPath(argv.complex), complexPdb(report.pocketAtoms, ligands));
+      if (argv.table) writeFileAtomic(userPath(argv.table), formatLigandTable(report.ligands));
+      if (argv.json) writeFileAtomic(userPath(argv.json), JSON.stringify({ ...report, pocketAtoms: undefined }, null, 1));
+      process.stdout.write(formatPocketReport(report, `edm pocket: ${n} ligands in ${argv.pdb}`));
+      process.stdout.write(`ligands written to ${argv.out}\n`);
+    },
+  );

@@ -1,0 +1,105 @@
+/**
+ * Pocket run reports: a summary table (generated ligands against the reference ligand), a
+ * per-ligand table, JSON, and a complex PDB (pocket + ligands) for PyMOL/ChimeraX.
+ */
+import type { Molecule } from '../data/molecule.js';
+import { CLASH_DISTANCE } from './energy.js';
+import { type ProteinAtom, formatPdbAtoms } from './pdb.js';
+import type { LigandRow, PocketReport } from './run.js';
+
+const mean = (xs: number[]): number | undefined => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : undefined);
+const fmt = (v: number | undefined, digits = 2): string => (v === undefined || !Number.isFinite(v) ? 'n/a' : v.toFixed(digits));
+const pct = (v: number | undefined): string => (v === undefined ? 'n/a' : `${(100 * v).toFixed(1)}%`);
+
+/** Totals over generated ligands. Fractions in [0, 1]; Vina means over ligands that have a score. */
+export interface PocketTotals {
+  ligands: number;
+  validity: number;
+  noClash: number;
+  /** ligands with >= 90% of their atoms in the pocket region */
+  mostlyInside: number;
+  meanInside: number;
+  meanMinDistance?: number;
+  meanQed?: number;
+  meanVinaScore?: number;
+  meanVinaLocalOpt?: number;
+  meanVinaAfterMmff?: number;
+}
+
+/** Totals of a run's generated ligands. */
+export function pocketTotals(rows: LigandRow[]): PocketTotals {
+  const n = rows.length;
+  const defined = (f: (r: LigandRow) => number | undefined): number[] => rows.map(f).filter((v): v is number => v !== undefined && Number.isFinite(v));
+  return {
+    ligands: n,
+    validity: rows.filter((r) => r.valid).length / n,
+    noClash: rows.filter((r) => r.clashes === 0).length / n,
+    mostlyInside: rows.filter((r) => r.inside >= 0.9).length / n,
+    meanInside: mean(rows.map((r) => r.inside)) ?? 0,
+    meanMinDistance: mean(defined((r) => r.minDistance)),
+    meanQed: mean(defined((r) => r.qed)),
+    meanVinaScore: mean(defined((r) => r.vinaScore)),
+    meanVinaLocalOpt: mean(defined((r) => r.vinaLocalOpt)),
+    meanVinaAfterMmff: mean(defined((r) => r.vinaAfterMmff)),
+  };
+}
+
+/** The summary printed by `edm pocket`. */
+export function formatPocketReport(r: PocketReport, title: string): string {
+  const t = pocketTotals(r.ligands);
+  const ref = r.reference;
+  const lines = [
+    title,
+    `pocket: ${r.site.description}: ${r.site.pocketAtoms} atoms (${r.site.pocketHeavyAtoms} heavy); centre (${r.site.centre.map((v) => v.toFixed(2)).join(', ')}), region radius ${r.site.regionRadius.toFixed(2)} Å`,
+    `ligand sizes: ${r.sizes}; guidance ${r.guidance}; ${r.steps} steps; ${r.seconds.toFixed(1)} s`,
+    '',
+    `| measure | generated (${t.ligands}) | reference |`,
+    '| --- | --- | --- |',
+    `| validity (RDKit) | ${pct(t.validity)} | ${ref ? (ref.valid ? 'valid' : 'invalid') : 'n/a'} |`,
+    `| no heavy-atom clash (< ${CLASH_DISTANCE} Å) | ${pct(t.noClash)} | ${ref ? `${ref.clashes} clashes` : 'n/a'} |`,
+    `| >= 90% of atoms in pocket region | ${pct(t.mostlyInside)} | ${ref ? pct(ref.inside) : 'n/a'} |`,
+    `| mean fraction of atoms in region | ${pct(t.meanInside)} | ${ref ? pct(ref.inside) : 'n/a'} |`,
+    `| mean min distance to protein, Å | ${fmt(t.meanMinDistance)} | ${fmt(ref?.minDistance)} |`,
+    `| mean QED (valid) | ${fmt(t.meanQed, 3)} | ${fmt(ref?.qed, 3)} |`,
+    `| mean Vina score, kcal/mol | ${fmt(t.meanVinaScore)} | ${fmt(ref?.vinaScore)} |`,
+    `| mean Vina after local opt. | ${fmt(t.meanVinaLocalOpt)} | ${fmt(ref?.vinaLocalOpt)} |`,
+    `| mean Vina after MMFF94 | ${fmt(t.meanVinaAfterMmff)} | ${fmt(ref?.vinaAfterMmff)} |`,
+    `| atom / molecule stability (EDM) | ${pct(r.evaluation.atomStability)} / ${pct(r.evaluation.moleculeStability)} | |`,
+  ];
+  if (r.missing) lines.push('', `note: ${r.missing}`);
+  return lines.join('\n') + '\n';
+}
+
+/** Per-ligand table, tab-separated, one header line. */
+export function formatLigandTable(rows: LigandRow[]): string {
+  const head = ['ligand', 'atoms', 'heavy', 'valid', 'min_dist_A', 'clashes', 'inside', 'qed', 'vina', 'vina_local', 'vina_mmff', 'smiles'];
+  const body = rows.map((r) =>
+    [r.name, r.atoms, r.heavyAtoms, r.valid ? 1 : 0, fmt(r.minDistance), r.clashes, fmt(r.inside, 3), fmt(r.qed, 3), fmt(r.vinaScore), fmt(r.vinaLocalOpt), fmt(r.vinaAfterMmff), r.smiles ?? ''].join('\t'),
+  );
+  return [head.join('\t'), ...body].join('\n') + '\n';
+}
+
+/** Pocket atoms then each ligand as a HETATM residue `LIG` of chain `L` (residue number = ligand number). */
+export function complexPdb(pocket: ProteinAtom[], ligands: Molecule[]): string {
+  const ligAtoms: ProteinAtom[] = [];
+  ligands.forEach((m, k) => {
+    const count: Record<string, number> = {};
+    m.elements.forEach((e, i) => {
+      count[e] = (count[e] ?? 0) + 1;
+      ligAtoms.push({
+        name: `${e.toUpperCase()}${count[e]}`.slice(0, 4),
+        resName: 'LIG',
+        chain: 'L',
+        resSeq: k + 1,
+        iCode: '',
+        element: e,
+        x: m.positions[i * 3],
+        y: m.positions[i * 3 + 1],
+        z: m.positions[i * 3 + 2],
+        hetero: true,
+        line: 0,
+      });
+    });
+  });
+  return `REMARK   1 POCKET AND GENERATED LIGANDS (EDM-TS)\n${formatPdbAtoms(pocket)}TER\n${formatPdbAtoms(ligAtoms, pocket.length + 1)}END\n`;
+}

@@ -1,0 +1,157 @@
+/**
+ * A whole pocket run, as `edm pocket` does it: read the structure and the site, choose ligand
+ * sizes, generate, score (validity, fit, QED, Vina when installed) and report, with the
+ * reference ligand scored the same way for comparison.
+ */
+import type { Molecule } from '../data/molecule.js';
+import { readMolecules } from '../data/read.js';
+import { toMolBlock } from '../data/sdf.js';
+import { withBondsAndStability } from '../decode/write.js';
+import type { EdmModel } from '../diffusion/model.js';
+import { OptionError } from '../errors.js';
+import { type EvaluationReport, evaluateMolecules } from '../metrics/evaluate.js';
+import { qed } from '../metrics/qed.js';
+import { loadRDKit, sanitizedSmiles } from '../metrics/rdkit.js';
+import { type PocketFit, pocketFit } from './energy.js';
+import { sampleInPocket } from './generate.js';
+import { type ProteinAtom, readPdb } from './pdb.js';
+import { type PocketSite, pocketAsIs, pocketFromCentre, pocketFromLigand } from './site.js';
+import { ligandSizes, referenceSize } from './sizes.js';
+import { type DockingScores, VinaScorer, dockingTools } from './vina.js';
+
+/** Options of `pocketRun`. */
+export interface PocketRunOptions {
+  /** protein structure (PDB) */
+  pdb: string;
+  /** reference ligand (SDF/XYZ) defining the pocket */
+  ligand?: string;
+  /** pocket centre, Å (instead of a reference ligand) */
+  center?: [number, number, number];
+  /** residue selection radius, Å (default 10) */
+  radius?: number;
+  n: number;
+  seed: number | string;
+  steps?: number;
+  /** guidance strength, 0 = off (default 1) */
+  guidance?: number;
+  /** fixed ligand size */
+  nAtoms?: number;
+  /** +- around the reference ligand's size (default 2) */
+  sizeMargin?: number;
+  /** run Vina/obabel when installed (default true) */
+  dock?: boolean;
+  onProgress?: (ligandsDone: number, step: number, steps: number) => void;
+}
+
+/** Scores of one ligand. Distances Å, Vina kcal/mol. */
+export interface LigandRow extends PocketFit, DockingScores {
+  name: string;
+  atoms: number;
+  heavyAtoms: number;
+  valid: boolean;
+  smiles?: string;
+  qed?: number;
+}
+
+/** Everything a pocket run reports. */
+export interface PocketReport {
+  site: { description: string; centre: number[]; regionRadius: number; pocketAtoms: number; pocketHeavyAtoms: number };
+  sizes: string;
+  guidance: number;
+  steps: number;
+  ligands: LigandRow[];
+  reference?: LigandRow;
+  /** EDM's metrics of the generated ligands */
+  evaluation: EvaluationReport;
+  /** why Vina columns are absent, if they are */
+  missing?: string;
+  seconds: number;
+  /** the pocket's atoms (for a complex file) */
+  pocketAtoms: ProteinAtom[];
+}
+
+/** The site an option set asks for. @throws OptionError for contradictory options */
+function siteOf(opts: PocketRunOptions, reference: Molecule | undefined): PocketSite {
+  const protein = readPdb(opts.pdb);
+  const radius = opts.radius ?? 10;
+  if (!(radius > 0)) throw new OptionError(`--radius must be > 0 Å, got ${radius}`);
+  if (reference && opts.center) throw new OptionError('give either --ligand or --center, not both');
+  if (reference) return pocketFromLigand(protein, reference, radius, opts.ligand!);
+  if (opts.center) return pocketFromCentre(protein, opts.center, radius);
+  return pocketAsIs(protein);
+}
+
+type RDKit = Awaited<ReturnType<typeof loadRDKit>>;
+
+/** Score one ligand that already has bonds. */
+function scoreLigand(rdkit: RDKit, m: Molecule, site: PocketSite, vina: VinaScorer | undefined): LigandRow {
+  const smiles = sanitizedSmiles(rdkit, toMolBlock(m)) ?? undefined;
+  const row: LigandRow = {
+    name: m.name ?? '',
+    atoms: m.elements.length,
+    heavyAtoms: m.elements.filter((e) => e !== 'H').length,
+    valid: smiles !== undefined,
+    smiles,
+    ...pocketFit(m.elements, m.positions, site),
+  };
+  if (smiles) row.qed = qed(rdkit, smiles) ?? undefined;
+  if (vina && smiles) Object.assign(row, vina.score(m));
+  return row;
+}
+
+/**
+ * Generate ligands in a pocket and score them.
+ * @returns the ligands (protein frame, with bonds and scores as properties) and the report
+ * @throws InputError for unreadable/malformed structure or ligand files, an empty pocket or a
+ *   reference ligand far from the protein; OptionError for impossible options
+ */
+export async function pocketRun(model: EdmModel, opts: PocketRunOptions): Promise<{ ligands: Molecule[]; report: PocketReport }> {
+  const t0 = performance.now();
+  const rdkit = await loadRDKit();
+  const reference = opts.ligand ? readMolecules(opts.ligand)[0] : undefined;
+  const site = siteOf(opts, reference);
+  const withH = model.config.dataset.atomDecoder.includes('H');
+  const sizes = ligandSizes(model.config, opts.n, opts.seed, {
+    nAtoms: opts.nAtoms,
+    refAtoms: reference ? referenceSize(rdkit, reference, withH) : undefined,
+    margin: opts.sizeMargin ?? 2,
+  });
+  const guidance = opts.guidance ?? 1;
+  const steps = opts.steps ?? model.schedule.timesteps;
+  const raw = sampleInPocket(model, site, { n: opts.n, seed: opts.seed, steps, guidance, sizes: sizes.sizes, onProgress: opts.onProgress });
+  const ligands = withBondsAndStability(raw);
+  const evaluation = await evaluateMolecules(ligands);
+  const tools = opts.dock === false ? undefined : dockingTools();
+  const vina = tools && !tools.missing ? new VinaScorer(site) : undefined;
+  try {
+    const rows = ligands.map((m) => scoreLigand(rdkit, m, site, vina));
+    rows.forEach((r, i) => (ligands[i].properties = { ...ligands[i].properties, ...rowProperties(r) }));
+    const refRow = reference ? scoreLigand(rdkit, { ...reference, name: 'reference' }, site, vina) : undefined;
+    const report: PocketReport = {
+      site: { description: site.description, centre: site.centre, regionRadius: site.regionRadius, pocketAtoms: site.atoms.length, pocketHeavyAtoms: site.heavy.length / 3 },
+      sizes: sizes.note,
+      guidance,
+      steps,
+      ligands: rows,
+      reference: refRow,
+      evaluation,
+      missing: opts.dock === false ? 'Vina columns off (--no-dock)' : tools?.missing,
+      seconds: (performance.now() - t0) / 1000,
+      pocketAtoms: site.atoms,
+    };
+    return { ligands, report };
+  } finally {
+    vina?.close();
+  }
+}
+
+/** A row's scores as SDF data fields. */
+function rowProperties(r: LigandRow): Record<string, string | number> {
+  const p: Record<string, string | number> = { valid: r.valid ? 1 : 0, min_distance_A: r.minDistance.toFixed(2), clashes: r.clashes, inside_fraction: r.inside.toFixed(3) };
+  if (r.smiles) p.smiles = r.smiles;
+  if (r.qed !== undefined) p.qed = r.qed.toFixed(3);
+  if (r.vinaScore !== undefined) p.vina_score = r.vinaScore.toFixed(3);
+  if (r.vinaLocalOpt !== undefined) p.vina_local_opt = r.vinaLocalOpt.toFixed(3);
+  if (r.vinaAfterMmff !== undefined) p.vina_after_mmff94 = r.vinaAfterMmff.toFixed(3);
+  return p;
+}
