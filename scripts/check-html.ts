@@ -3,6 +3,7 @@
  *
  *   node --import tsx scripts/check-html.ts report.html --cards 50 [--screenshot out.png] [--chain]
  *   node --import tsx scripts/check-html.ts checkpoints/qm9-default/report.html --training
+ *   node --import tsx scripts/check-html.ts pocket.html --cards 50 --pocket
  *
  * (--screenshot writes out.png, the top of the page, and out-molecules.png, the first cards;
  * --training checks a training report: pictures, no molecules)
@@ -57,6 +58,10 @@ try {
   // viewers are drawn as cards scroll into view, as a reader would scroll to them
   await tab.locator('.card').first().scrollIntoViewIfNeeded();
   await tab.waitForSelector('.card .viewer[data-ready] canvas', { timeout: 30_000 });
+  if (args.includes('--pocket')) {
+    // the pocket section: pocket and ligands drawn together
+    await tab.waitForSelector('#pocket-viewer[data-ready] canvas', { timeout: 30_000 });
+  }
   if (args.includes('--chain')) {
     await tab.locator('#chain-viewer').scrollIntoViewIfNeeded();
     await tab.waitForSelector('#chain-viewer[data-ready] canvas', { timeout: 30_000 });

@@ -51,7 +51,7 @@ export { trainingReportHtml, type TrainingReportInput } from './report/html/trai
 export { writeTrainingReport } from './train/report.js';
 export { pocketRun, type PocketRunOptions, type PocketReport, type LigandRow } from './pocket/run.js';
 export { formatPocketReport, formatLigandTable, complexPdb, pocketTotals, type PocketTotals } from './pocket/report.js';
-export { readPdb, parsePdb, type Protein, type ProteinAtom } from './pocket/pdb.js';
+export { readPdb, parsePdb, formatPdbAtoms, type Protein, type ProteinAtom } from './pocket/pdb.js';
 export { pocketFromLigand, pocketFromCentre, pocketAsIs, type PocketSite } from './pocket/site.js';
 export { sampleInPocket, type PocketSampleOptions } from './pocket/generate.js';
 export { qed } from './metrics/qed.js';

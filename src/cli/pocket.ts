@@ -9,7 +9,9 @@ import {
   complexPdb,
   formatLigandTable,
   formatPocketReport,
+  formatPdbAtoms,
   formatSdf,
+  htmlReport,
   integerOption,
   loadModel,
   numberOption,
@@ -45,6 +47,8 @@ export const pocketCommand = (y: Argv): Argv =>
         complex: textFlag('also write pocket + ligands as one PDB file'),
         table: textFlag('also write the per-ligand scores as a tab-separated table'),
         json: textFlag('also write the whole report as JSON'),
+        html: textFlag('also write a self-contained HTML report: the pocket with its ligands in 3D, scores, a card per ligand'),
+        'max-html': numberFlag('--max-html', 'ligand cards in the HTML report', 100),
         dock: { type: 'boolean', default: true, describe: 'score with AutoDock Vina when vina/obabel are installed (--no-dock to skip)' },
         backend: backendOption,
       }),
@@ -76,8 +80,15 @@ export const pocketCommand = (y: Argv): Argv =>
       writeFileAtomic(userPath(argv.out), formatSdf(ligands));
       if (argv.complex) writeFileAtomic(userPath(argv.complex), complexPdb(report.pocketAtoms, ligands));
       if (argv.table) writeFileAtomic(userPath(argv.table), formatLigandTable(report.ligands));
-      if (argv.json) writeFileAtomic(userPath(argv.json), JSON.stringify({ ...report, pocketAtoms: undefined }, null, 1));
-      process.stdout.write(formatPocketReport(report, `edm pocket: ${n} ligands in ${argv.pdb}`));
+      if (argv.json) writeFileAtomic(userPath(argv.json), JSON.stringify({ ...report, pocketAtoms: undefined, referenceMolecule: undefined }, null, 1));
+      const summary = formatPocketReport(report, `edm pocket: ${n} ligands in ${argv.pdb}`);
+      if (argv.html) {
+        const pocket = { pdb: formatPdbAtoms(report.pocketAtoms), ligandsSdf: formatSdf(ligands), referenceSdf: report.referenceMolecule ? formatSdf([report.referenceMolecule]) : undefined, summary };
+        const details = [`seed ${seed}, ${report.steps} steps, guidance ${report.guidance}`, `${report.sizes}`];
+        const page = await htmlReport({ title: `edm pocket: ${argv.pdb}`, details, report: report.evaluation, molecules: ligands, maxMolecules: integerOption('--max-html', argv['max-html'], 1), pocket });
+        writeFileAtomic(userPath(argv.html), page);
+      }
+      process.stdout.write(summary);
       process.stdout.write(`ligands written to ${argv.out}\n`);
     },
   );

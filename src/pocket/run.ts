@@ -68,6 +68,8 @@ export interface PocketReport {
   seconds: number;
   /** the pocket's atoms (for a complex file) */
   pocketAtoms: ProteinAtom[];
+  /** the reference ligand as read */
+  referenceMolecule?: Molecule;
 }
 
 /** The site an option set asks for. @throws OptionError for contradictory options */
@@ -138,6 +140,7 @@ export async function pocketRun(model: EdmModel, opts: PocketRunOptions): Promis
       missing: opts.dock === false ? 'Vina columns off (--no-dock)' : tools?.missing,
       seconds: (performance.now() - t0) / 1000,
       pocketAtoms: site.atoms,
+      referenceMolecule: reference,
     };
     return { ligands, report };
   } finally {

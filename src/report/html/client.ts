@@ -89,3 +89,30 @@ export const PAGE_SCRIPT = `
   }
 })();
 `;
+
+/**
+ * Draws the pocket section: pocket atoms as lines, the reference ligand and the generated ligands
+ * as sticks, zoomed on the ligands. Marks `#pocket-viewer` ready and counts it in
+ * `document.body.dataset.viewers`.
+ */
+export const POCKET_SCRIPT = `
+(function () {
+  var el = document.getElementById('pocket-viewer');
+  if (!el) return;
+  var v = $3Dmol.createViewer(el, { backgroundColor: 'white' });
+  var pocket = v.addModel(document.getElementById('edm-pocket-pdb').textContent, 'pdb');
+  var ligands = [];
+  var records = document.getElementById('edm-pocket-ligands').textContent.split('$$$$');
+  for (var k = 0; k < records.length; k++) if (records[k].trim()) ligands.push(v.addModel(records[k].replace(/^\\r?\\n/, '') + '$$$$', 'sdf'));
+  var ref = document.getElementById('edm-pocket-reference');
+  var refModel = ref ? v.addModel(ref.textContent, 'sdf') : null;
+  v.setStyle({ model: pocket }, { line: { colorscheme: 'grayCarbon' } });
+  if (refModel) v.setStyle({ model: refModel }, { stick: { colorscheme: 'greenCarbon', radius: 0.22 } });
+  for (var j = 0; j < ligands.length; j++) v.setStyle({ model: ligands[j] }, { stick: { colorscheme: 'cyanCarbon', radius: 0.12 } });
+  v.zoomTo({ model: ligands.length ? ligands : [pocket] });
+  v.zoom(0.6);
+  v.render();
+  el.dataset.ready = '1';
+  document.body.dataset.viewers = String(Number(document.body.dataset.viewers || 0) + 1);
+})();
+`;

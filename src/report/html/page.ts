@@ -11,7 +11,7 @@ import type { DistributionStats } from '../../metrics/distributions.js';
 import type { EvaluationReport } from '../../metrics/evaluate.js';
 import { QM9_ANCHORS } from '../table.js';
 import { escapeHtml, moleculeCards } from './cards.js';
-import { PAGE_SCRIPT, threeDmolSource } from './client.js';
+import { PAGE_SCRIPT, POCKET_SCRIPT, threeDmolSource } from './client.js';
 import { reportPlots } from './plots.js';
 import { PAGE_STYLE } from './style.js';
 
@@ -30,6 +30,30 @@ export interface HtmlReportInput {
   maxMolecules?: number;
   /** frames of one molecule's denoising trajectory, from noise to the molecule */
   chain?: Molecule[];
+  /** a pocket run: the pocket and its ligands drawn together, and the pocket summary */
+  pocket?: PocketView;
+}
+
+/** What the pocket section draws. */
+export interface PocketView {
+  /** pocket atoms as PDB text */
+  pdb: string;
+  /** generated ligands as SDF text (protein frame) */
+  ligandsSdf: string;
+  /** the reference ligand as SDF text, if any */
+  referenceSdf?: string;
+  /** the pocket summary table (markdown text, shown as is) */
+  summary: string;
+}
+
+/** Text inside a `<script type="text/plain">`: no `<`, so nothing can close the element. */
+const plainScript = (id: string, text: string): string => `<script type="text/plain" id="${id}">${text.replace(/</g, ' ')}</script>`;
+
+function pocketSection(p: PocketView | undefined): string {
+  if (!p) return '';
+  return `<section><h2>Pocket</h2><p class="note">The pocket (grey lines), the reference ligand (green) and the generated ligands (cyan carbons) in the protein's frame. Drag to rotate, scroll to zoom.</p>
+<div id="pocket-viewer" class="chain"></div><pre class="pocket-summary">${escapeHtml(p.summary)}</pre>
+${plainScript('edm-pocket-pdb', p.pdb)}${plainScript('edm-pocket-ligands', p.ligandsSdf)}${p.referenceSdf ? plainScript('edm-pocket-reference', p.referenceSdf) : ''}</section>`;
 }
 
 const pct = (v: number | null | undefined): string => (v === null || v === undefined || Number.isNaN(v) ? 'n/a' : `${(100 * v).toFixed(1)}%`);
@@ -71,6 +95,7 @@ export async function htmlReport(input: HtmlReportInput): Promise<string> {
 <style>${PAGE_STYLE}</style></head>
 <body>
 <header><h1>${escapeHtml(input.title)}</h1>${(input.details ?? []).map((d) => `<p>${escapeHtml(d)}</p>`).join('')}</header>
+${pocketSection(input.pocket)}
 <section><h2>Summary</h2>${summaryTable(input.report)}</section>
 <section><h2>Distributions</h2><div class="plots">${plots.map((p) => `<figure>${p.svg}</figure>`).join('\n')}</div>
 ${input.trainStats ? '' : '<p class="note">No training data was given, so only this set is drawn.</p>'}</section>
@@ -80,6 +105,7 @@ ${chain}
 <script type="application/json" id="edm-molecules">${scriptJson(data)}</script>
 <script>${threeDmolSource()}</script>
 <script>${PAGE_SCRIPT}</script>
+${input.pocket ? `<script>${POCKET_SCRIPT}</script>` : ''}
 </body></html>
 `;
 }
