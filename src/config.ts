@@ -73,6 +73,19 @@ export interface TrainingProvenance {
   [key: string]: unknown;
 }
 
+/**
+ * A model conditioned on a protein pocket (DiffSBDD's form): pocket atoms are fixed nodes after
+ * the ligand's, with zero features and their identity in the per-node context
+ * `[is_pocket, one-hot of pocketTypes, other element]`; the frame is centred on them.
+ */
+export interface PocketConditioning {
+  kind: 'pocket';
+  /** elements with their own context channel; the rest share the `other` channel */
+  pocketTypes: string[];
+  /** pocket heavy atoms nearest the site centre that enter the graph (bounds memory) */
+  maxPocketNodes: number;
+}
+
 /** The whole configuration of a model. */
 export interface EdmConfig {
   format: 'edm-ts-checkpoint';
@@ -82,6 +95,8 @@ export interface EdmConfig {
   diffusion: DiffusionConfig;
   dataset: DatasetInfo;
   training?: TrainingProvenance;
+  /** absent for EDM's unconditional models */
+  conditioning?: PocketConditioning;
 }
 
 /** EDM's published QM9 settings (Hoogeboom et al. 2022, `outputs/edm_qm9/args.pickle`). */
@@ -179,5 +194,10 @@ export function validateConfig(raw: unknown, source: string): EdmConfig {
     check(posInt(Number(k)) && finite(v) && v >= 0, `dataset.nNodesHistogram entry ${k}: ${String(v)}`, source);
   }
   check(posInt(s.maxNAtoms), 'dataset.maxNAtoms must be a positive integer', source);
+  const k = c.conditioning;
+  if (k !== undefined) {
+    check(k.kind === 'pocket' && Array.isArray(k.pocketTypes) && posInt(k.maxPocketNodes), 'conditioning must be { kind: "pocket", pocketTypes, maxPocketNodes }', source);
+    check(d.contextNodeNf === k.pocketTypes.length + 2, 'dynamics.contextNodeNf must be pocketTypes + 2 for a pocket model', source);
+  }
   return c;
 }

@@ -55,6 +55,7 @@ export { readPdb, parsePdb, formatPdbAtoms, type Protein, type ProteinAtom } fro
 export { pocketFromLigand, pocketFromCentre, pocketAsIs, type PocketSite } from './pocket/site.js';
 export { sampleInPocket, type PocketSampleOptions } from './pocket/generate.js';
 export { qed } from './metrics/qed.js';
+export { trainPocketsCommandBody, trainPocketModel, findComplexPairs, loadComplexes, sampleConditional, sampleWithPocket, DEFAULT_POCKET_CONDITIONING, type PocketTrainRun } from './pocket/conditional.js';
 export { makeGraph, type MolGraph, type GraphSpec } from './graph/graph.js';
 export { startProgress, type Progress, type ProgressOptions, type ProgressPayload } from './report/progress.js';
 export type { EdmModel, EvaluationReport, EvaluateOptions, SampleOptions, SampleResult };

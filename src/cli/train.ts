@@ -8,10 +8,13 @@ import {
   EDM_QM9_DYNAMICS,
   type NoiseScheduleName,
   type StepReport,
+  integerOption,
   loadTrainingData,
+  numberOption,
   startProgress,
   storeTrainingReference,
   train,
+  trainPocketsCommandBody,
 } from '../index.js';
 import { backendOption, numberFlag, startBackend, userPath, defineCommand, textFlag } from './common.js';
 
@@ -46,10 +49,15 @@ export const trainCommand = (y: Argv): Argv =>
           'curve-samples': numberFlag('--curve-samples', 'molecules sampled (fixed seed) at each curve point', 200),
           'curve-steps': numberFlag('--curve-steps', 'denoising steps of the curve samples', 500),
           resume: { type: 'boolean', default: false, describe: 'continue exactly from the checkpoint in --out' },
+          pockets: textFlag('train a pocket-conditioned model on the pocket/ligand pairs (PDB + SDF) of this folder instead (uses --out, --steps (default 500), --nf, --layers, --lr, --timesteps, --seed)'),
           backend: backendOption,
         }),
     async (argv) => {
       await startBackend(argv.backend);
+      if (argv.pockets) {
+        await trainPockets(argv.pockets, argv);
+        return;
+      }
       const data = await loadTrainingData({
         qm9Dir: argv.qm9 ? userPath(argv.qm9) : DEFAULT_QM9_DIR,
         trainFile: argv['train-file'] ? userPath(argv['train-file']) : undefined,
@@ -121,4 +129,19 @@ function trainProgress(steps: number | undefined, epochs: number | undefined, ho
     },
     stop: () => progress.stop(),
   };
+}
+
+/** `edm train --pockets DIR`: the conditional model on a folder of complexes. */
+async function trainPockets(dir: string, argv: { out?: string; steps?: number; nf?: number; layers?: number; lr?: number; timesteps?: number; seed?: number }): Promise<void> {
+  await trainPocketsCommandBody({
+    dir: userPath(dir),
+    out: userPath(argv.out!),
+    steps: argv.steps === undefined ? 500 : integerOption('--steps', argv.steps, 1),
+    nf: integerOption('--nf', argv.nf!, 1),
+    layers: integerOption('--layers', argv.layers!, 1),
+    lr: numberOption('--lr', argv.lr!, { above: 0 }),
+    timesteps: integerOption('--timesteps', argv.timesteps!, 2),
+    seed: integerOption('--seed', argv.seed!, 0),
+    log: (line) => process.stderr.write(`${line}\n`),
+  });
 }

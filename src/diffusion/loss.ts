@@ -7,6 +7,8 @@ import { featureDim } from '../config.js';
 import type { Batch } from '../data/batch.js';
 import type { Rng } from '../random.js';
 import { type EdmModel, normalizedXh, phi } from './model.js';
+import { hasFixedAtoms } from '../graph/graph.js';
+import { projectZ } from './sampler.js';
 import { combinedNoise } from './noise.js';
 import { alphaOf, sigmaOf } from './schedule.js';
 import { perMolecule } from './tensors.js';
@@ -46,7 +48,9 @@ export function trainingLoss(model: EdmModel, batch: Batch, noise: StepNoise, de
   const xh = normalizedXh(model, batch);
   const g = Array.from(noise.tInt, (k) => model.schedule.gammaAt(k / T));
   const eps = tf.tensor3d(noise.eps, [B, N, D]);
-  const zt = tf.add(tf.mul(perMolecule(g.map(alphaOf)), xh), tf.mul(perMolecule(g.map(sigmaOf)), eps));
+  let zt = tf.add(tf.mul(perMolecule(g.map(alphaOf)), xh), tf.mul(perMolecule(g.map(sigmaOf)), eps));
+  // fixed context atoms (pocket) are given as they are, never noised
+  if (hasFixedAtoms(batch.graph)) zt = projectZ(zt, batch.graph, xh);
   const t = Array.from(noise.tInt, (k) => k / T);
   const sq = tf.square(tf.sub(eps, phi(model, zt, t, batch.graph))); // [B, N, D]
   // rows with t = 0 count only their position dims (their h term is constant in the weights)

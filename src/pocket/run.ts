@@ -14,6 +14,7 @@ import { qed } from '../metrics/qed.js';
 import { loadRDKit, sanitizedSmiles } from '../metrics/rdkit.js';
 import { type PocketFit, pocketFit } from './energy.js';
 import { sampleInPocket } from './generate.js';
+import { sampleConditional } from './conditional.js';
 import { type ProteinAtom, readPdb } from './pdb.js';
 import { type PocketSite, pocketAsIs, pocketFromCentre, pocketFromLigand } from './site.js';
 import { ligandSizes, referenceSize } from './sizes.js';
@@ -113,14 +114,18 @@ export async function pocketRun(model: EdmModel, opts: PocketRunOptions): Promis
   const reference = opts.ligand ? readMolecules(opts.ligand)[0] : undefined;
   const site = siteOf(opts, reference);
   const withH = model.config.dataset.atomDecoder.includes('H');
+  const conditional = model.config.conditioning !== undefined;
   const sizes = ligandSizes(model.config, opts.n, opts.seed, {
     nAtoms: opts.nAtoms,
     refAtoms: reference ? referenceSize(rdkit, reference, withH) : undefined,
     margin: opts.sizeMargin ?? 2,
   });
-  const guidance = opts.guidance ?? 1;
+  // a pocket model sees the pocket itself: no guidance
+  const guidance = conditional ? 0 : opts.guidance ?? 1;
   const steps = opts.steps ?? model.schedule.timesteps;
-  const raw = sampleInPocket(model, site, { n: opts.n, seed: opts.seed, steps, guidance, sizes: sizes.sizes, onProgress: opts.onProgress });
+  const raw = conditional
+    ? sampleConditional(model, site, { seed: opts.seed, steps, sizes: sizes.sizes, onProgress: opts.onProgress })
+    : sampleInPocket(model, site, { n: opts.n, seed: opts.seed, steps, guidance, sizes: sizes.sizes, onProgress: opts.onProgress });
   const ligands = withBondsAndStability(raw);
   const evaluation = await evaluateMolecules(ligands);
   const tools = opts.dock === false ? undefined : dockingTools();
