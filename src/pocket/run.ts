@@ -87,7 +87,7 @@ function siteOf(opts: PocketRunOptions, reference: Molecule | undefined): Pocket
 type RDKit = Awaited<ReturnType<typeof loadRDKit>>;
 
 /** Score one ligand that already has bonds. */
-function scoreLigand(rdkit: RDKit, m: Molecule, site: PocketSite, vina: VinaScorer | undefined): LigandRow {
+function scoreLigand(rdkit: RDKit, m: Molecule, site: PocketSite, vina: VinaScorer | undefined, dockInvalid = false): LigandRow {
   const smiles = sanitizedSmiles(rdkit, toMolBlock(m)) ?? undefined;
   const row: LigandRow = {
     name: m.name ?? '',
@@ -98,7 +98,8 @@ function scoreLigand(rdkit: RDKit, m: Molecule, site: PocketSite, vina: VinaScor
     ...pocketFit(m.elements, m.positions, site),
   };
   if (smiles) row.qed = qed(rdkit, smiles) ?? undefined;
-  if (vina && smiles) Object.assign(row, vina.score(m));
+  // invalid generated ligands cannot be typed reliably; a reference ligand is docked as given
+  if (vina && (smiles || dockInvalid)) Object.assign(row, vina.score(m));
   return row;
 }
 
@@ -133,7 +134,7 @@ export async function pocketRun(model: EdmModel, opts: PocketRunOptions): Promis
   try {
     const rows = ligands.map((m) => scoreLigand(rdkit, m, site, vina));
     rows.forEach((r, i) => (ligands[i].properties = { ...ligands[i].properties, ...rowProperties(r) }));
-    const refRow = reference ? scoreLigand(rdkit, { ...reference, name: 'reference' }, site, vina) : undefined;
+    const refRow = reference ? scoreLigand(rdkit, { ...reference, name: 'reference' }, site, vina, true) : undefined;
     const report: PocketReport = {
       site: { description: site.description, centre: site.centre, regionRadius: site.regionRadius, pocketAtoms: site.atoms.length, pocketHeavyAtoms: site.heavy.length / 3 },
       sizes: sizes.note,
