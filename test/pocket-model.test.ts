@@ -4,7 +4,9 @@
  * leaves the pocket alone.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend.js';
@@ -17,7 +19,8 @@ import { initParams } from '../src/egnn/params.js';
 import { type ComplexExample, makeComplexBatch } from '../src/pocket/complex.js';
 import { DEFAULT_POCKET_CONDITIONING, findComplexPairs, sampleWithPocket, trainPocketModel } from '../src/pocket/conditional.js';
 import { Rng } from '../src/random.js';
-import { SHARED, expectClose } from './helpers.js';
+import { ROOT, SHARED, expectClose } from './helpers.js';
+import { loadCheckpoint } from '../src/checkpoint/format.js';
 import { randomOrthogonal } from './equivariance.js';
 
 const c = DEFAULT_POCKET_CONDITIONING;
@@ -108,5 +111,21 @@ describe('pocket-conditional model', () => {
     const ligands = sampleWithPocket(model, examples[0].pocket, { seed: 2, steps: 10, sizes: Int32Array.from([5, 3]) });
     expect(ligands.map((l) => l.elements.length)).toEqual([5, 3]);
     for (const l of ligands) expect(Array.from(l.positions).every(Number.isFinite)).toBe(true);
+  });
+
+  it('edm train --pockets writes a pocket checkpoint that edm pocket samples from', (ctx) => {
+    const pockets = join(SHARED, 'data', 'pockets');
+    ctx.skip(!existsSync(pockets), `${pockets} absent: needs the development complexes`);
+    const dir = mkdtempSync(join(tmpdir(), 'edm-pocket-model-'));
+    const edm = (args: string[]): ReturnType<typeof spawnSync> => spawnSync(process.execPath, [join(ROOT, 'bin', 'edm.js'), ...args], { cwd: dir, encoding: 'utf8' });
+    const t = edm(['train', '--pockets', pockets, '--out', 'pm', '--steps', '3', '--nf', '8', '--layers', '1', '--timesteps', '20']);
+    expect(t.status, String(t.stderr)).toBe(0);
+    const ck = loadCheckpoint(join(dir, 'pm'));
+    expect(ck.config.conditioning?.kind).toBe('pocket');
+    expect(readFileSync(join(dir, 'pm', 'train-log.csv'), 'utf8').trim().split('\n')).toHaveLength(4);
+    const p = edm(['pocket', '--checkpoint', 'pm', '--pdb', join(pockets, '3rfm.pdb'), '--ligand', join(pockets, '3rfm_B_CFF.sdf'), '-n', '2', '--steps', '5', '--no-dock', '--out', 'l.sdf']);
+    expect(p.status, String(p.stderr)).toBe(0);
+    expect(String(p.stdout)).toMatch(/guidance 0/);
+    expect(readFileSync(join(dir, 'l.sdf'), 'utf8').split('$$$$').length - 1).toBe(2);
   });
 });
