@@ -81,6 +81,8 @@ export interface PocketTrainOptions {
   layers?: number;
   lr?: number;
   timesteps?: number;
+  /** divisor of the sums over neighbours (default 100, DiffSBDD's) */
+  normalizationFactor?: number;
   seed: number;
   onStep?: (step: number, loss: number) => void;
 }
@@ -99,7 +101,7 @@ export async function trainPocketModel(examples: ComplexExample[], opts: PocketT
     format: 'edm-ts-checkpoint',
     version: CONFIG_VERSION,
     // sums over ~100 neighbours instead of EDM's <= 28: scaled as DiffSBDD does (normalization_factor 100)
-    dynamics: { ...EDM_QM9_DYNAMICS, nf: opts.nf ?? 64, nLayers: opts.layers ?? 4, normalizationFactor: 100, contextNodeNf: pocketContextDim(c) },
+    dynamics: { ...EDM_QM9_DYNAMICS, nf: opts.nf ?? 64, nLayers: opts.layers ?? 4, normalizationFactor: opts.normalizationFactor ?? 100, contextNodeNf: pocketContextDim(c) },
     diffusion: { ...EDM_QM9_DIFFUSION, timesteps: opts.timesteps ?? 500 },
     dataset: { name: 'pockets', atomDecoder, nNodesHistogram: hist, maxNAtoms: Math.max(...examples.map((e) => e.ligand.elements.length)) },
     conditioning: c,
