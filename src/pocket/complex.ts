@@ -2,8 +2,11 @@
  * Protein-ligand complexes as graphs for the conditional model (DiffSBDD's form, Schneuing et
  * al. 2024): the ligand's atoms are denoised; the pocket's heavy atoms nearest the site centre
  * (at most `maxPocketNodes`, so memory stays bounded whatever the pocket's size) are fixed
- * context nodes with zero features and their element in the per-node context; positions are
- * centred on those pocket nodes, which breaks no symmetry because they never move.
+ * context nodes with zero features and their element in the per-node context. The frame's
+ * origin is the site centre, and the ligand's positions stay centre-of-mass free in it (the
+ * constraint covers the ligand only): in training the site centre is the ligand's own centroid,
+ * in sampling the reference ligand's centroid or the given centre, so a ligand cannot drift out
+ * of the pocket.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { PocketConditioning } from '../config.js';
@@ -18,7 +21,7 @@ export interface PocketNodes {
   elements: string[];
   /** `[P * 3]` Å */
   positions: Float64Array;
-  /** centroid of the nodes: the origin of the model's frame */
+  /** the site centre: the origin of the model's frame, where the ligand's centre of mass stays */
   origin: [number, number, number];
 }
 
@@ -39,14 +42,8 @@ export function pocketNodes(site: PocketSite, max: number): PocketNodes {
     .slice(0, max)
     .map((p) => p.a);
   const positions = new Float64Array(chosen.length * 3);
-  const origin: [number, number, number] = [0, 0, 0];
-  chosen.forEach((a, i) => {
-    positions.set([a.x, a.y, a.z], i * 3);
-    origin[0] += a.x / chosen.length;
-    origin[1] += a.y / chosen.length;
-    origin[2] += a.z / chosen.length;
-  });
-  return { elements: chosen.map((a) => a.element), positions, origin };
+  chosen.forEach((a, i) => positions.set([a.x, a.y, a.z], i * 3));
+  return { elements: chosen.map((a) => a.element), positions, origin: [...site.centre] };
 }
 
 /** One training or sampling example: a ligand (protein frame) and its pocket nodes. */
@@ -87,7 +84,8 @@ export function pocketRows(c: PocketConditioning, pockets: PocketNodes[], nLigan
 
 /**
  * A dense batch of complexes for training: ligand atoms first (denoised), pocket nodes after
- * (fixed, zero features, context), positions relative to each pocket's origin.
+ * (fixed, zero features, context), positions relative to each site's origin (the ligand's
+ * centroid, so the ligand's positions are centre-of-mass free).
  * @throws InputError for a ligand element outside `atomDecoder`
  */
 export function makeComplexBatch(examples: ComplexExample[], atomDecoder: string[], c: PocketConditioning): Batch {
@@ -113,7 +111,7 @@ export function makeComplexBatch(examples: ComplexExample[], atomDecoder: string
     x: tf.tensor3d(x, [B, N, 3]),
     hCat: tf.tensor3d(hCat, [B, N, K]),
     hInt: tf.tensor3d(hInt, [B, N, 1]),
-    graph: makeGraph({ nNodes, N, nFixed: rows.nFixed, context: rows.context, contextDim: pocketContextDim(c), centred: false }),
+    graph: makeGraph({ nNodes, N, nFixed: rows.nFixed, context: rows.context, contextDim: pocketContextDim(c), centred: true }),
     nNodes,
     host: { hCat, hInt },
   };

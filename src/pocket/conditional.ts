@@ -165,7 +165,7 @@ export function sampleWithPocket(model: EdmModel, pocket: PocketNodes, opts: Con
   for (let a = 0; a < B * N; a++) for (let d = 0; d < 3; d++) xh[a * D + d] = rows.fixedX[a * 3 + d] / fx;
   const res = sampleChain(model, nNodes, new Rng(`${opts.seed}:pocket-model`), {
     steps,
-    fixed: { nFixed: rows.nFixed, xh, centred: false },
+    fixed: { nFixed: rows.nFixed, xh, centred: true },
     context: { values: rows.context, dim: pocketContextDim(c) },
     onStep: (step, total) => opts.onProgress?.(0, step, total),
   });
