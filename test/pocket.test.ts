@@ -171,6 +171,24 @@ describe('edm pocket', () => {
     }
   });
 
+  it('grows ligands from a fixed fragment (RePaint inpainting) that stays where it was given', (ctx) => {
+    ctx.skip(!HAS_POCKETS, `${POCKETS} absent: needs a development complex`);
+    const cff = readMolecules(join(POCKETS, '3rfm_B_CFF.sdf'))[0];
+    const frag = cff.elements.slice(0, 6).map((e, i) => `${e} ${[0, 1, 2].map((d) => cff.positions[i * 3 + d]).join(' ')}`);
+    writeFileSync(join(dir, 'frag.xyz'), `6\nfragment\n${frag.join('\n')}\n`);
+    const base = ['pocket', '--pdb', join(POCKETS, '3rfm.pdb'), '--ligand', join(POCKETS, '3rfm_B_CFF.sdf'), '--fix-fragment', 'frag.xyz', '-n', '2', '--steps', '10', '--jumps', '2', '--no-dock'];
+    const r = edm([...base, '--out', 'grown.sdf']);
+    expect(r.status, String(r.stderr)).toBe(0);
+    for (const m of readMolecules(join(dir, 'grown.sdf'))) {
+      expect(m.elements.slice(0, 6)).toEqual(cff.elements.slice(0, 6));
+      for (let k = 0; k < 18; k++) expect(Math.abs(m.positions[k] - cff.positions[k])).toBeLessThan(0.1);
+    }
+    const bad = edm([...base, '--guidance', '1', '--out', 'bad.sdf']);
+    expect(bad.status).toBe(2);
+    expect(String(bad.stderr)).toMatch(/--fix-fragment places the ligand by its fragment/);
+    expect(existsSync(join(dir, 'bad.sdf'))).toBe(false);
+  });
+
   it('scores the reference ligand with Vina (score only and local optimisation)', (ctx) => {
     ctx.skip(!HAS_POCKETS, `${POCKETS} absent: needs a development complex`);
     const tools = dockingTools();

@@ -14,6 +14,7 @@ import { combinedNoise } from './noise.js';
 import { alphaOf, sigmaOf, transition } from './schedule.js';
 import { perMolecule } from './tensors.js';
 import { unnormalize } from './normalize.js';
+import { type InpaintSpec, combineKnown, renoise } from './inpaint.js';
 
 /**
  * Project z `[B, N, 3 + F]` back to the diffusion's space: re-centre the denoised positions
@@ -135,6 +136,8 @@ export interface SampleChainOptions {
    * guided one). It must keep the shape; the sampler re-projects it and disposes the input.
    */
   guide?: (zs: tf.Tensor, s: number, graph: MolGraph) => tf.Tensor;
+  /** known atoms to keep (RePaint inpainting, inpaint.ts) */
+  inpaint?: InpaintSpec;
 }
 
 /** Output of `sampleChain`. */
@@ -183,6 +186,36 @@ function chainRecorder(model: EdmModel, nNodes: Int32Array, N: number, rows: num
 }
 
 /**
+ * One step of a chain: z_s ~ p(z_s | z_t), then the guidance hook and the known atoms of
+ * inpainting, each followed by the projection back to the diffusion's space. Disposes `noise`.
+ */
+function reverseStep(
+  model: EdmModel,
+  zt: tf.Tensor,
+  t: number,
+  s: number,
+  graph: MolGraph,
+  noise: tf.Tensor,
+  opts: SampleChainOptions,
+  fixedXh: tf.Tensor | undefined,
+  rng: Rng,
+): tf.Tensor {
+  const B = graph.nNodes.length;
+  let z = sampleZsGivenZt(model, new Array<number>(B).fill(s), new Array<number>(B).fill(t), zt, graph, noise);
+  noise.dispose();
+  const apply = (f: (z: tf.Tensor) => tf.Tensor): void => {
+    const changed = f(z);
+    if (changed === z) return;
+    z.dispose();
+    z = tf.tidy(() => projectZ(changed, graph, fixedXh));
+    changed.dispose();
+  };
+  if (opts.guide) apply((cur) => opts.guide!(cur, s, graph));
+  if (opts.inpaint) apply((cur) => combineKnown(model, cur, s, opts.inpaint!, graph, rng));
+  return z;
+}
+
+/**
  * Generate a batch: z_T -> ... -> z_0 -> (x, h).
  * @param nNodes atom count of each molecule to make (denoised + fixed atoms)
  * @param rng seeded generator; the same seed gives the same molecules
@@ -213,22 +246,20 @@ export function sampleChain(model: EdmModel, nNodes: Int32Array, rng: Rng, opts:
   }
   const { chains, record } = chainRecorder(model, nNodes, N, opts.keepChainOf);
   const every = opts.chainEvery ?? Math.max(1, Math.floor(steps / 50));
+  const jumps = opts.inpaint?.jumps ?? 1;
   for (let k = steps; k >= 1; k--) {
     // stride the trained schedule: t = k / steps, s = (k - 1) / steps, rounded to grid steps
-    const t = new Array<number>(B).fill(k / steps);
-    const s = new Array<number>(B).fill((k - 1) / steps);
-    const noise = noiseTensor();
-    let next = sampleZsGivenZt(model, s, t, z, graph, noise);
-    tf.dispose([z, noise]);
-    if (opts.guide) {
-      const guided = opts.guide(next, (k - 1) / steps, graph);
-      if (guided !== next) {
-        next.dispose();
-        next = tf.tidy(() => projectZ(guided, graph, fixedXh));
-        guided.dispose();
+    for (let u = 0; u < jumps; u++) {
+      const next = reverseStep(model, z, k / steps, (k - 1) / steps, graph, noiseTensor(), opts, fixedXh, rng);
+      z.dispose();
+      z = next;
+      if (u < jumps - 1) {
+        // RePaint's resampling: back to t, and the step again
+        const back = renoise(model, z, (k - 1) / steps, k / steps, graph, rng);
+        z.dispose();
+        z = back;
       }
     }
-    z = next;
     if (chains && ((steps - k + 1) % every === 0)) record(z);
     opts.onStep?.(steps - k + 1, steps);
   }

@@ -8,6 +8,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { Molecule } from '../data/molecule.js';
 import type { EdmModel } from '../diffusion/model.js';
 import { denoisingSteps, sampleChain } from '../diffusion/sampler.js';
+import type { InpaintSpec } from '../diffusion/inpaint.js';
+import { ATOMIC_NUMBER } from '../data/batch.js';
 import type { MolGraph } from '../graph/graph.js';
 import { OptionError } from '../errors.js';
 import { Rng } from '../random.js';
@@ -29,6 +31,13 @@ export interface PocketSampleOptions {
   batchSize?: number;
   /** called after each step of each batch */
   onProgress?: (ligandsDone: number, step: number, steps: number) => void;
+  /**
+   * keep this fragment (protein frame, elements of the checkpoint) and grow the rest around it
+   * (RePaint inpainting); the ligands' first atoms are the fragment's. Guidance must be 0.
+   */
+  fragment?: Molecule;
+  /** RePaint resampling: times each step is taken with a fragment (default 5) */
+  jumps?: number;
 }
 
 /**
@@ -112,6 +121,52 @@ function pocketGuide(model: EdmModel, site: PocketSite, guidance: number, steps:
 }
 
 /**
+ * The inpainting spec of a fragment: its atoms first in every row, with normalised values in a
+ * frame centred on the fragment.
+ * @throws OptionError for an element the model does not know, or a ligand no larger than it
+ */
+function fragmentSpec(model: EdmModel, fragment: Molecule, nNodes: Int32Array, jumps: number): InpaintSpec {
+  const decoder = model.config.dataset.atomDecoder;
+  const { normalizeFactors: f, includeCharges } = model.config.diffusion;
+  const K = decoder.length;
+  const D = 3 + K + (includeCharges ? 1 : 0);
+  const B = nNodes.length;
+  const N = Math.max(...nNodes);
+  const m = fragment.elements.length;
+  if (nNodes.some((n) => n <= m)) throw new OptionError(`ligands must be larger than the fixed fragment (${m} atoms): raise --n-atoms or the reference size`);
+  const centroid = [0, 1, 2].map((d) => fragment.elements.reduce((acc, _, i) => acc + fragment.positions[i * 3 + d], 0) / m);
+  const known = new Float32Array(B * N);
+  const xh = new Float32Array(B * N * D);
+  fragment.elements.forEach((e, i) => {
+    const k = decoder.indexOf(e);
+    if (k < 0) throw new OptionError(`--fix-fragment: element ${e} is not one the checkpoint generates (${decoder.join(', ')})`);
+    for (let b = 0; b < B; b++) {
+      const a = b * N + i;
+      known[a] = 1;
+      for (let d = 0; d < 3; d++) xh[a * D + d] = (fragment.positions[i * 3 + d] - centroid[d]) / f[0];
+      xh[a * D + 3 + k] = 1 / f[1];
+      if (includeCharges) xh[a * D + D - 1] = (ATOMIC_NUMBER[e] ?? 0) / f[2];
+    }
+  });
+  return { known, xh, jumps };
+}
+
+/** Where a sampled ligand goes in the protein frame: its fragment onto the given one, else its centre of mass on the site centre. */
+function placement(x: Float32Array, row: number, N: number, site: PocketSite, fragment?: Molecule): number[] {
+  if (!fragment) return [...site.centre];
+  const m = fragment.elements.length;
+  return [0, 1, 2].map((d) => {
+    let given = 0;
+    let made = 0;
+    for (let i = 0; i < m; i++) {
+      given += fragment.positions[i * 3 + d] / m;
+      made += x[(row * N + i) * 3 + d] / m;
+    }
+    return given - made;
+  });
+}
+
+/**
  * Generate ligands in a pocket.
  * @returns molecules in the protein's frame (Å), in generation order
  * @throws OptionError for n < 1, a negative guidance or sizes that do not match n
@@ -124,6 +179,7 @@ export function sampleInPocket(model: EdmModel, site: PocketSite, opts: PocketSa
   const decoder = model.config.dataset.atomDecoder;
   const batchSize = opts.batchSize ?? opts.n;
   const steps = denoisingSteps(opts.steps ?? model.schedule.timesteps, model.schedule.timesteps);
+  if (opts.fragment && opts.guidance > 0) throw new OptionError('--fix-fragment places the ligand by its fragment: use it with --guidance 0');
   const guide = opts.guidance > 0 ? pocketGuide(model, site, opts.guidance, steps) : undefined;
   const out: Molecule[] = [];
   for (let start = 0, k = 0; start < opts.n; start += batchSize, k++) {
@@ -131,12 +187,14 @@ export function sampleInPocket(model: EdmModel, site: PocketSite, opts: PocketSa
     const res = sampleChain(model, nNodes, new Rng(`${opts.seed}:pocket${k}`), {
       steps,
       guide,
+      inpaint: opts.fragment ? fragmentSpec(model, opts.fragment, nNodes, opts.jumps ?? 5) : undefined,
       onStep: (step, steps) => opts.onProgress?.(start, step, steps),
     });
     for (let b = 0; b < nNodes.length; b++) {
       const n = nNodes[b];
       const positions = new Float32Array(n * 3);
-      for (let i = 0; i < n; i++) for (let d = 0; d < 3; d++) positions[i * 3 + d] = res.x[(b * res.N + i) * 3 + d] + site.centre[d];
+      const shift = placement(res.x, b, res.N, site, opts.fragment);
+      for (let i = 0; i < n; i++) for (let d = 0; d < 3; d++) positions[i * 3 + d] = res.x[(b * res.N + i) * 3 + d] + shift[d];
       out.push({ elements: Array.from({ length: n }, (_, i) => decoder[res.atomTypes[b * res.N + i]]), positions, name: `ligand ${start + b + 1}` });
     }
   }

@@ -41,6 +41,10 @@ export interface PocketRunOptions {
   sizeMargin?: number;
   /** run Vina/obabel when installed (default true) */
   dock?: boolean;
+  /** keep this fragment (SDF/XYZ, protein frame) and grow the rest (RePaint inpainting) */
+  fixFragment?: string;
+  /** RePaint resampling jumps with a fragment (default 5) */
+  jumps?: number;
   onProgress?: (ligandsDone: number, step: number, steps: number) => void;
 }
 
@@ -121,12 +125,15 @@ export async function pocketRun(model: EdmModel, opts: PocketRunOptions): Promis
     refAtoms: reference ? referenceSize(rdkit, reference, withH) : undefined,
     margin: opts.sizeMargin ?? 2,
   });
-  // a pocket model sees the pocket itself: no guidance
-  const guidance = conditional ? 0 : opts.guidance ?? 1;
+  const fragment = opts.fixFragment ? readMolecules(opts.fixFragment, model.config.dataset.atomDecoder)[0] : undefined;
+  if (fragment && conditional) throw new OptionError('--fix-fragment works with unconditional checkpoints');
+  if (fragment && (opts.guidance ?? 0) > 0) throw new OptionError('--fix-fragment places the ligand by its fragment: use it without --guidance');
+  // a pocket model sees the pocket itself, and a fragment places the ligand: no guidance
+  const guidance = conditional || fragment ? 0 : opts.guidance ?? 1;
   const steps = opts.steps ?? model.schedule.timesteps;
   const raw = conditional
     ? sampleConditional(model, site, { seed: opts.seed, steps, sizes: sizes.sizes, onProgress: opts.onProgress })
-    : sampleInPocket(model, site, { n: opts.n, seed: opts.seed, steps, guidance, sizes: sizes.sizes, onProgress: opts.onProgress });
+    : sampleInPocket(model, site, { n: opts.n, seed: opts.seed, steps, guidance, sizes: sizes.sizes, onProgress: opts.onProgress, fragment, jumps: opts.jumps });
   const ligands = withBondsAndStability(raw);
   const evaluation = await evaluateMolecules(ligands);
   const tools = opts.dock === false ? undefined : dockingTools();
