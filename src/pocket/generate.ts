@@ -49,7 +49,10 @@ export interface PocketSampleOptions {
  */
 /** move per unit of `guidance` and of energy gradient, at REF_STEPS steps */
 const GUIDE_RATE = 0.25;
-/** the moves per step shrink as steps grow, so the total guidance does not depend on --steps */
+/**
+ * the moves per step shrink as steps grow beyond this, so the total guidance does not depend on
+ * --steps; below it they stay at their REF_STEPS size (larger moves would tear molecules apart)
+ */
 const REF_STEPS = 200;
 /** per-atom part of the move, relative to the rigid part */
 const NONRIGID = 0.2;
@@ -101,7 +104,7 @@ function guidedPositions(x: Float64Array, g: Float64Array, n: number, centre: re
  * at the site centre.
  */
 function pocketGuide(model: EdmModel, site: PocketSite, guidance: number, steps: number): (zs: tf.Tensor, s: number, graph: MolGraph) => tf.Tensor {
-  const stepScale = REF_STEPS / steps;
+  const stepScale = Math.min(1, REF_STEPS / steps);
   const protein = nearbyHeavy(site);
   const fx = model.config.diffusion.normalizeFactors[0];
   return (zs, s, graph) => {
