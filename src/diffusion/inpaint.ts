@@ -23,6 +23,17 @@ export interface InpaintSpec {
   jumps?: number;
 }
 
+/** The known atoms as tensors, made once per chain: mask `[B, N, 1]`, values `[B, N, 3 + F]`. */
+export interface KnownAtoms {
+  mask: tf.Tensor3D;
+  xh: tf.Tensor3D;
+}
+
+/** Upload a spec's known atoms (the caller disposes them when the chain ends). */
+export function knownAtoms(spec: InpaintSpec, B: number, N: number, D: number): KnownAtoms {
+  return { mask: tf.tensor3d(spec.known, [B, N, 1]), xh: tf.tensor3d(spec.xh, [B, N, D]) };
+}
+
 /** Mean of the position part over the atoms with weight 1: `[B, N, D]`, `[B, N, 1]` -> `[B, 1, 3]`. */
 function maskedMeanX(z: tf.Tensor, w: tf.Tensor): tf.Tensor {
   const [B, N] = z.shape as number[];
@@ -35,13 +46,13 @@ function maskedMeanX(z: tf.Tensor, w: tf.Tensor): tf.Tensor {
  * centroid is the model's current centroid of those atoms. The caller re-projects the result.
  * @param zs `[B, N, 3 + F]`; s the time of zs
  */
-export function combineKnown(model: EdmModel, zs: tf.Tensor, s: number, spec: InpaintSpec, graph: MolGraph, rng: Rng): tf.Tensor {
+export function combineKnown(model: EdmModel, zs: tf.Tensor, s: number, known: KnownAtoms, graph: MolGraph, rng: Rng): tf.Tensor {
   const [B, N, D] = zs.shape as number[];
   const eps = combinedNoise(rng, graph.nDenoised, N, featureDim(model.config), graph.centred);
   return tf.tidy(() => {
     const g = model.schedule.gammaAt(s);
-    const w = tf.tensor3d(spec.known, [B, N, 1]);
-    const zKnown = tf.add(tf.mul(alphaOf(g), tf.tensor3d(spec.xh, [B, N, D])), tf.mul(sigmaOf(g), tf.tensor3d(eps, [B, N, D])));
+    const w = known.mask;
+    const zKnown = tf.add(tf.mul(alphaOf(g), known.xh), tf.mul(sigmaOf(g), tf.tensor3d(eps, [B, N, D])));
     const shift = tf.sub(maskedMeanX(zs, w), maskedMeanX(zKnown, w)); // [B, 1, 3]
     const moved = tf.add(zKnown, tf.concat([shift, tf.zeros([B, 1, D - 3])], 2));
     return tf.add(tf.mul(moved, w), tf.mul(zs, tf.sub(1, w)));

@@ -8,7 +8,7 @@ import type { Batch } from '../data/batch.js';
 import type { Rng } from '../random.js';
 import { type EdmModel, normalizedXh, phi } from './model.js';
 import { hasFixedAtoms } from '../graph/graph.js';
-import { projectZ } from './sampler.js';
+import { projectZ } from './space.js';
 import { combinedNoise } from './noise.js';
 import { alphaOf, sigmaOf } from './schedule.js';
 import { perMolecule } from './tensors.js';

@@ -5,8 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { featureDim } from '../config.js';
-import { removeMeanWithMask } from '../egnn/geometry.js';
-import { type MolGraph, disposeGraph, hasFixedAtoms, makeGraph } from '../graph/graph.js';
+import { type MolGraph, disposeGraph, makeGraph } from '../graph/graph.js';
 import { integerOption } from '../options.js';
 import type { Rng } from '../random.js';
 import { type EdmModel, phi } from './model.js';
@@ -14,26 +13,8 @@ import { combinedNoise } from './noise.js';
 import { alphaOf, sigmaOf, transition } from './schedule.js';
 import { perMolecule } from './tensors.js';
 import { unnormalize } from './normalize.js';
-import { type InpaintSpec, combineKnown, renoise } from './inpaint.js';
-
-/**
- * Project z `[B, N, 3 + F]` back to the diffusion's space: re-centre the denoised positions
- * (centred graphs), and keep the fixed atoms' values from `fixedFrom`.
- */
-export function projectZ(z: tf.Tensor, graph: MolGraph, fixedFrom?: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => {
-    const [B, N, D] = z.shape as number[];
-    let out = z;
-    if (graph.centred) {
-      out = tf.concat([removeMeanWithMask(tf.slice(z, [0, 0, 0], [B, N, 3]), graph.denoiseMask), tf.slice(z, [0, 0, 3], [B, N, D - 3])], 2);
-    }
-    if (hasFixedAtoms(graph) && fixedFrom) {
-      const keep = tf.sub(graph.nodeMask, graph.denoiseMask);
-      out = tf.add(tf.mul(out, graph.denoiseMask), tf.mul(fixedFrom, keep));
-    }
-    return out;
-  });
-}
+import { type InpaintSpec, type KnownAtoms, combineKnown, knownAtoms, renoise } from './inpaint.js';
+import { keepFixed, projectZ } from './space.js';
 
 /**
  * One ancestral step z_s ~ p(z_s | z_t), s < t (EDM sample_p_zs_given_zt):
@@ -103,8 +84,7 @@ export function sampleXhGivenZ0(
     const { nodeMask } = graph;
     const eps = phi(model, z0, zeros, graph, true);
     const muX = tf.div(tf.sub(z0, tf.mul(sigmaOf(g0), eps)), alphaOf(g0));
-    let xh = tf.add(muX, tf.mul(Math.exp(0.5 * g0), noise));
-    if (hasFixedAtoms(graph)) xh = tf.add(tf.mul(xh, graph.denoiseMask), tf.mul(z0, tf.sub(nodeMask, graph.denoiseMask)));
+    const xh = keepFixed(tf.add(muX, tf.mul(Math.exp(0.5 * g0), noise)), graph, z0);
     const xRaw = tf.slice(xh, [0, 0, 0], [B, N, 3]);
     const hCat = tf.slice(z0, [0, 0, 3], [B, N, K]);
     const hInt = model.config.diffusion.includeCharges ? tf.slice(z0, [0, 0, D - 1], [B, N, 1]) : tf.zeros([B, N, 1]);
@@ -198,6 +178,7 @@ function reverseStep(
   noise: tf.Tensor,
   opts: SampleChainOptions,
   fixedXh: tf.Tensor | undefined,
+  known: KnownAtoms | undefined,
   rng: Rng,
 ): tf.Tensor {
   const B = graph.nNodes.length;
@@ -211,7 +192,7 @@ function reverseStep(
     changed.dispose();
   };
   if (opts.guide) apply((cur) => opts.guide!(cur, s, graph));
-  if (opts.inpaint) apply((cur) => combineKnown(model, cur, s, opts.inpaint!, graph, rng));
+  if (known) apply((cur) => combineKnown(model, cur, s, known, graph, rng));
   return z;
 }
 
@@ -237,6 +218,7 @@ export function sampleChain(model: EdmModel, nNodes: Int32Array, rng: Rng, opts:
     contextDim: opts.context?.dim,
   });
   const fixedXh = opts.fixed ? tf.tensor3d(opts.fixed.xh, [B, N, D]) : undefined;
+  const known = opts.inpaint ? knownAtoms(opts.inpaint, B, N, D) : undefined;
   const noiseTensor = (): tf.Tensor => tf.tensor3d(combinedNoise(rng, graph.nDenoised, N, F, graph.centred), [B, N, D]);
   let z = noiseTensor();
   if (fixedXh) {
@@ -250,7 +232,7 @@ export function sampleChain(model: EdmModel, nNodes: Int32Array, rng: Rng, opts:
   for (let k = steps; k >= 1; k--) {
     // stride the trained schedule: t = k / steps, s = (k - 1) / steps, rounded to grid steps
     for (let u = 0; u < jumps; u++) {
-      const next = reverseStep(model, z, k / steps, (k - 1) / steps, graph, noiseTensor(), opts, fixedXh, rng);
+      const next = reverseStep(model, z, k / steps, (k - 1) / steps, graph, noiseTensor(), opts, fixedXh, known, rng);
       z.dispose();
       z = next;
       if (u < jumps - 1) {
@@ -271,6 +253,7 @@ export function sampleChain(model: EdmModel, nNodes: Int32Array, rng: Rng, opts:
   const chargeData = out.charges.dataSync();
   tf.dispose([z, noise, out.x, out.oneHot, out.charges, typeTensor]);
   if (fixedXh) fixedXh.dispose();
+  if (known) tf.dispose([known.mask, known.xh]);
   disposeGraph(graph);
   const atomTypes = new Int32Array(B * N).fill(-1);
   const charges = new Int32Array(B * N);

@@ -21,6 +21,8 @@ export interface MolGraph {
    * atom is fixed, so the unconditional model runs exactly EDM's operations.
    */
   denoiseMask: tf.Tensor3D;
+  /** `[B, N, 1]` 1 for fixed atoms (`nodeMask - denoiseMask`), when there are any */
+  fixedMask?: tf.Tensor3D;
   /** real atoms per molecule (denoised + fixed) */
   nNodes: Int32Array;
   /** denoised atoms per molecule */
@@ -94,6 +96,7 @@ export function makeGraph(spec: GraphSpec): MolGraph {
   }
   const nodeMask = tf.tensor3d(mask, [B, N, 1]);
   const denoiseMask = anyFixed ? tf.tensor3d(moving, [B, N, 1]) : nodeMask;
+  const fixedMask = anyFixed ? tf.tensor3d(Float32Array.from(mask, (v, a) => v - moving[a]), [B, N, 1]) : undefined;
   let context: tf.Tensor3D | undefined;
   if (spec.context) {
     const C = spec.contextDim ?? 0;
@@ -106,6 +109,7 @@ export function makeGraph(spec: GraphSpec): MolGraph {
     nodeMask,
     edgeMask: edgeMaskFromNodeMask(nodeMask),
     denoiseMask,
+    fixedMask,
     nNodes,
     nDenoised,
     centred: anyFixed ? spec.centred ?? false : true,
@@ -147,6 +151,7 @@ export function positionDof(g: MolGraph): Int32Array {
 export function disposeGraph(g: MolGraph): void {
   const ts: tf.Tensor[] = [g.nodeMask, g.edgeMask];
   if (hasFixedAtoms(g)) ts.push(g.denoiseMask);
+  if (g.fixedMask) ts.push(g.fixedMask);
   if (g.context) ts.push(g.context);
   tf.dispose(ts);
 }

@@ -10,9 +10,7 @@
  * SMARTS list is not part of RDKit's MinimalLib, so values can be higher than RDKit's QED for
  * molecules with alerts (equal otherwise, up to descriptor definitions).
  */
-import { type loadRDKit, rdkitDescriptors } from './rdkit.js';
-
-type RDKitModule = Awaited<ReturnType<typeof loadRDKit>>;
+import { type RDKitModule, rdkitDescriptors } from './rdkit.js';
 
 /** [a, b, c, d, e, f, dmax] per property (Bickerton et al. 2012, table S3). */
 const ADS: Record<string, readonly number[]> = {

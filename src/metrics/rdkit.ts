@@ -3,7 +3,10 @@
  * process; every RDKit molecule is deleted in a `finally`, and JSON results are parsed here.
  */
 import initRDKitModule from '@rdkit/rdkit';
-import type { MainModule as RDKitModule } from '@rdkit/rdkit';
+import type { MainModule } from '@rdkit/rdkit';
+
+/** The loaded RDKit MinimalLib module. */
+export type RDKitModule = MainModule;
 
 let loading: Promise<RDKitModule> | undefined;
 

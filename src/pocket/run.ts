@@ -11,7 +11,7 @@ import type { EdmModel } from '../diffusion/model.js';
 import { OptionError } from '../errors.js';
 import { type EvaluationReport, evaluateMolecules } from '../metrics/evaluate.js';
 import { qed } from '../metrics/qed.js';
-import { loadRDKit, sanitizedSmiles } from '../metrics/rdkit.js';
+import { type RDKitModule, loadRDKit, sanitizedSmiles } from '../metrics/rdkit.js';
 import { type PocketFit, pocketFit } from './energy.js';
 import { sampleInPocket } from './generate.js';
 import { sampleConditional } from './conditional.js';
@@ -88,10 +88,8 @@ function siteOf(opts: PocketRunOptions, reference: Molecule | undefined): Pocket
   return pocketAsIs(protein);
 }
 
-type RDKit = Awaited<ReturnType<typeof loadRDKit>>;
-
 /** Score one ligand that already has bonds. */
-function scoreLigand(rdkit: RDKit, m: Molecule, site: PocketSite, vina: VinaScorer | undefined, dockInvalid = false): LigandRow {
+function scoreLigand(rdkit: RDKitModule, m: Molecule, site: PocketSite, vina: VinaScorer | undefined, dockInvalid = false): LigandRow {
   const smiles = sanitizedSmiles(rdkit, toMolBlock(m)) ?? undefined;
   const row: LigandRow = {
     name: m.name ?? '',

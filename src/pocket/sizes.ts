@@ -9,9 +9,7 @@ import type { Molecule } from '../data/molecule.js';
 import { toMolBlock } from '../data/sdf.js';
 import { OptionError } from '../errors.js';
 import { Rng } from '../random.js';
-import { type loadRDKit, atomsWithHydrogens } from '../metrics/rdkit.js';
-
-type RDKitModule = Awaited<ReturnType<typeof loadRDKit>>;
+import { type RDKitModule, atomsWithHydrogens } from '../metrics/rdkit.js';
 
 /** Sizes drawn for a run, and how they were chosen. */
 export interface LigandSizes {
