@@ -189,19 +189,32 @@ describe('edm pocket', () => {
     expect(existsSync(join(dir, 'bad.sdf'))).toBe(false);
   });
 
-  it('scores the reference ligand with Vina (score only and local optimisation)', (ctx) => {
+  it('scores the reference ligand with Vina (score only, local optimisation, after MMFF94 in the fixed pocket)', (ctx) => {
     ctx.skip(!HAS_POCKETS, `${POCKETS} absent: needs a development complex`);
     const tools = dockingTools();
     ctx.skip(tools.missing !== undefined, `${tools.missing}`);
     const site = pocketFromLigand(readPdb(join(POCKETS, '3rfm.pdb')), readMolecules(join(POCKETS, '3rfm_B_CFF.sdf'))[0], 10, 'cff');
-    const vina = new VinaScorer(site);
+    ctx.skip(!tools.python, 'no python3 with Open Babel bindings (python3-openbabel) for the MMFF94 step');
+    const vina = new VinaScorer(site, tools.python);
     try {
-      const s = vina.score(readMolecules(join(POCKETS, '3rfm_B_CFF.sdf'))[0]);
+      const caffeine = readMolecules(join(POCKETS, '3rfm_B_CFF.sdf'))[0];
+      const s = vina.score(caffeine);
       expect(s.error).toBeUndefined();
       // caffeine in the A2A receptor: about -3.8 kcal/mol as deposited, lower after local optimisation
       expect(s.vinaScore!).toBeLessThan(-3);
       expect(s.vinaLocalOpt!).toBeLessThanOrEqual(s.vinaScore! + 1e-6);
       expect(Number.isFinite(s.vinaAfterMmff!)).toBe(true);
+      // a crystal pose relaxes a little: the energy falls, the pose stays (Å), no pocket atom moves
+      expect(s.mmffEnergyChange!).toBeLessThan(0);
+      expect(s.mmffRmsd!).toBeGreaterThan(0);
+      expect(s.mmffRmsd!).toBeLessThan(1);
+      // a ligand pushed into the protein is pushed back out, the pocket staying fixed
+      const shifted = { ...caffeine, positions: caffeine.positions.map((v, k) => v + (k % 3 === 0 ? 1.2 : 0)) };
+      const before = pocketFit(shifted.elements, shifted.positions, site);
+      const r = vina.score(shifted);
+      const after = pocketFit(shifted.elements, r.relaxedPositions!, site);
+      expect(r.mmffEnergyChange!).toBeLessThan(s.mmffEnergyChange!);
+      expect(after.minDistance).toBeGreaterThan(before.minDistance);
     } finally {
       vina.close();
     }

@@ -48,6 +48,7 @@ export const pocketCommand = (y: Argv): Argv =>
         out: { type: 'string', default: 'pocket-ligands.sdf', describe: 'ligands (SDF, protein frame, scores as data fields)' },
         complex: textFlag('also write pocket + ligands as one PDB file'),
         table: textFlag('also write the per-ligand scores as a tab-separated table'),
+        relaxed: textFlag('also write the ligands after their MMFF94 relaxation in the fixed pocket (SDF; needs Open Babel)'),
         json: textFlag('also write the whole report as JSON'),
         html: textFlag('also write a self-contained HTML report: the pocket with its ligands in 3D, scores, a card per ligand'),
         'max-html': numberFlag('--max-html', 'ligand cards in the HTML report', 100),
@@ -61,7 +62,7 @@ export const pocketCommand = (y: Argv): Argv =>
       await startBackend(argv.backend);
       const model = loadModel(argv.checkpoint ? userPath(argv.checkpoint) : DEFAULT_CHECKPOINT);
       let progress: ReturnType<typeof startProgress> | undefined;
-      const { ligands, report } = await pocketRun(model, {
+      const { ligands, report, relaxed } = await pocketRun(model, {
         pdb: userPath(argv.pdb),
         ligand: argv.ligand ? userPath(argv.ligand) : undefined,
         center,
@@ -84,6 +85,7 @@ export const pocketCommand = (y: Argv): Argv =>
       writeFileAtomic(userPath(argv.out), formatSdf(ligands));
       if (argv.complex) writeFileAtomic(userPath(argv.complex), complexPdb(report.pocketAtoms, ligands));
       if (argv.table) writeFileAtomic(userPath(argv.table), formatLigandTable(report.ligands));
+      if (argv.relaxed) writeFileAtomic(userPath(argv.relaxed), formatSdf(relaxed));
       if (argv.json) writeFileAtomic(userPath(argv.json), JSON.stringify({ ...report, pocketAtoms: undefined, referenceMolecule: undefined }, null, 1));
       const summary = formatPocketReport(report, `edm pocket: ${n} ligands in ${argv.pdb}`);
       if (argv.html) {

@@ -30,6 +30,27 @@ export function fragments(nAtoms: number, bonds: Bond[]): number[][] {
   return [...groups.values()];
 }
 
+/**
+ * The largest fragment of a molecule with bonds (most atoms, first on ties, as `checkValidity`),
+ * with its positions `[F * 3]` (Å) and bonds renumbered; the molecule itself when connected.
+ */
+export function largestFragment(m: Molecule): Molecule {
+  const bonds = m.bonds ?? [];
+  const frags = fragments(m.elements.length, bonds);
+  if (frags.length <= 1) return m;
+  let largest = frags[0];
+  for (const f of frags) if (f.length > largest.length) largest = f;
+  const index = new Map(largest.map((a, k) => [a, k]));
+  const positions = new Float32Array(largest.length * 3);
+  largest.forEach((a, k) => positions.set(m.positions.subarray(3 * a, 3 * a + 3), 3 * k));
+  return {
+    ...m,
+    elements: largest.map((a) => m.elements[a]),
+    positions,
+    bonds: bonds.filter((b) => index.has(b.i)).map((b) => ({ i: index.get(b.i)!, j: index.get(b.j)!, order: b.order })),
+  };
+}
+
 /** Validity of one molecule. */
 export interface ValidityResult {
   valid: boolean;

@@ -1,8 +1,9 @@
 /**
- * Ligands in a pocket with an unconditional checkpoint: each ligand's centre of mass starts and
- * stays at the site centre (the sampler keeps positions centre-of-mass free; the frame is then
- * moved to the centre), and after every reverse step the positions take a guidance step down
- * the pocket energy of energy.ts. Guidance 0 is plain EDM sampling placed at the centre.
+ * Ligands in a pocket with an unconditional checkpoint: each ligand's centre of mass starts at
+ * the site centre (the sampler keeps positions centre-of-mass free; the frame is then moved to
+ * the ligand's centre), and after every reverse step the ligand takes a guidance step down the
+ * pocket energy of energy.ts: rigid rotation and translation, early on a small per-atom move.
+ * Guidance 0 is plain EDM sampling placed at the centre.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Molecule } from '../data/molecule.js';
@@ -60,16 +61,26 @@ const NONRIGID = 0.2;
 const NONRIGID_UNTIL_S = 0.7;
 /** largest rotation per step at REF_STEPS, rad */
 const MAX_ANGLE = 0.3;
+/** rigid translation per unit of `guidance` and of mean force on the ligand's atoms */
+const TRANSLATE_RATE = 0.25;
 
 
 /**
- * One guidance move of a ligand: mostly a rigid rotation about its centre (the network is
- * rotation-equivariant, so a rotation does not disturb the molecule being formed), plus a small
- * per-atom move for what a rotation cannot fix.
+ * One guidance move of a ligand: mostly a rigid rotation about its centre of mass and a rigid
+ * translation (the network is E(3)-equivariant, so rigid moves do not disturb the molecule being
+ * formed), plus a small per-atom move for what a rigid move cannot fix.
  * @param x `[n * 3]` positions, protein frame; g `[n * 3]` energy gradient
+ * @param centre the ligand's centre of mass, protein frame
+ * @returns the rotated (and per-atom moved) positions, and the translation `[3]` (Å) to add to
+ *   the ligand's placement
  */
-function guidedPositions(x: Float64Array, g: Float64Array, n: number, centre: readonly number[], strength: number, nonRigid: number, stepScale: number): Float64Array {
+function guidedPositions(x: Float64Array, g: Float64Array, n: number, centre: readonly number[], strength: number, nonRigid: number, stepScale: number): { moved: Float64Array; translation: number[] } {
   const out = new Float64Array(n * 3);
+  // translation down the mean force, at most one per-atom step
+  const force = [0, 1, 2].map((d) => -g.reduce((acc, v, k) => (k % 3 === d ? acc + v : acc), 0) / n);
+  const fNorm = Math.hypot(force[0], force[1], force[2]);
+  const tLen = Math.min(MAX_GUIDE_STEP * stepScale, strength * TRANSLATE_RATE * fNorm);
+  const translation = force.map((v) => (fNorm > 0 ? (v / fNorm) * tLen : 0));
   // torque of the forces -g about the centre, and an isotropic moment of inertia
   const tau = [0, 0, 0];
   let inertia = 1e-6;
@@ -95,32 +106,39 @@ function guidedPositions(x: Float64Array, g: Float64Array, n: number, centre: re
     const step = norm > 0 ? Math.min(MAX_GUIDE_STEP * stepScale, nonRigid * strength * GUIDE_RATE * norm) / norm : 0;
     for (let d = 0; d < 3; d++) out[i * 3 + d] = centre[d] + r[d] * c + cross[d] * sn + axis[d] * kr * (1 - c) - step * g[i * 3 + d];
   }
-  return out;
+  return { moved: out, translation };
 }
 
 /**
- * The guidance hook of `sampleChain`: a rotation of each ligand down the torque of the pocket
- * energy's forces, plus (early on) a small per-atom step, evaluated at the noisy positions placed
- * at the site centre.
+ * The guidance hook of `sampleChain` for one batch: a rotation and a translation of each ligand
+ * down the torque and mean of the pocket energy's forces, plus (early on) a small per-atom step,
+ * evaluated at the noisy positions placed at the ligand's centre. The sampler's positions stay
+ * centre-of-mass free; each ligand's centre (site centre + accumulated translation) is kept in
+ * `centres` `[B * 3]`, Å, protein frame.
  */
-function pocketGuide(model: EdmModel, site: PocketSite, guidance: number, steps: number): (zs: tf.Tensor, s: number, graph: MolGraph) => tf.Tensor {
+function pocketGuide(model: EdmModel, site: PocketSite, guidance: number, steps: number, B: number): { guide: (zs: tf.Tensor, s: number, graph: MolGraph) => tf.Tensor; centres: Float64Array } {
   const stepScale = Math.min(1, REF_STEPS / steps);
   const protein = nearbyHeavy(site);
   const fx = model.config.diffusion.normalizeFactors[0];
-  return (zs, s, graph) => {
-    const [B, N, D] = zs.shape as number[];
+  const centres = new Float64Array(B * 3);
+  for (let b = 0; b < B; b++) centres.set(site.centre, b * 3);
+  const guide = (zs: tf.Tensor, s: number, graph: MolGraph): tf.Tensor => {
+    const [, N, D] = zs.shape as number[];
     const z = zs.dataSync() as Float32Array;
     const out = Float32Array.from(z);
     const x = new Float64Array(N * 3);
     for (let b = 0; b < B; b++) {
       const n = graph.nDenoised[b];
-      for (let i = 0; i < n; i++) for (let d = 0; d < 3; d++) x[i * 3 + d] = z[(b * N + i) * D + d] * fx + site.centre[d];
+      const centre = Array.from(centres.subarray(b * 3, b * 3 + 3));
+      for (let i = 0; i < n; i++) for (let d = 0; d < 3; d++) x[i * 3 + d] = z[(b * N + i) * D + d] * fx + centre[d];
       const g = guidanceGradient(x, n, protein, site.centre, site.regionRadius);
-      const moved = guidedPositions(x, g, n, site.centre, guidance * stepScale, s > NONRIGID_UNTIL_S ? NONRIGID : 0, stepScale);
-      for (let i = 0; i < n; i++) for (let d = 0; d < 3; d++) out[(b * N + i) * D + d] = (moved[i * 3 + d] - site.centre[d]) / fx;
+      const { moved, translation } = guidedPositions(x, g, n, centre, guidance * stepScale, s > NONRIGID_UNTIL_S ? NONRIGID : 0, stepScale);
+      for (let i = 0; i < n; i++) for (let d = 0; d < 3; d++) out[(b * N + i) * D + d] = (moved[i * 3 + d] - centre[d]) / fx;
+      for (let d = 0; d < 3; d++) centres[b * 3 + d] += translation[d];
     }
     return tf.tensor3d(out, [B, N, D]);
   };
+  return { guide, centres };
 }
 
 /**
@@ -154,9 +172,12 @@ function fragmentSpec(model: EdmModel, fragment: Molecule, nNodes: Int32Array, j
   return { known, xh, jumps };
 }
 
-/** Where a sampled ligand goes in the protein frame: its fragment onto the given one, else its centre of mass on the site centre. */
-function placement(x: Float32Array, row: number, N: number, site: PocketSite, fragment?: Molecule): number[] {
-  if (!fragment) return [...site.centre];
+/**
+ * Where a sampled ligand goes in the protein frame: its fragment onto the given one, else its
+ * centre of mass on `centre` (the site centre, moved by guidance).
+ */
+function placement(x: Float32Array, row: number, N: number, centre: ArrayLike<number>, fragment?: Molecule): number[] {
+  if (!fragment) return Array.from(centre);
   const m = fragment.elements.length;
   return [0, 1, 2].map((d) => {
     let given = 0;
@@ -183,20 +204,20 @@ export function sampleInPocket(model: EdmModel, site: PocketSite, opts: PocketSa
   const batchSize = opts.batchSize ?? opts.n;
   const steps = denoisingSteps(opts.steps ?? model.schedule.timesteps, model.schedule.timesteps);
   if (opts.fragment && opts.guidance > 0) throw new OptionError('--fix-fragment places the ligand by its fragment: use it with --guidance 0');
-  const guide = opts.guidance > 0 ? pocketGuide(model, site, opts.guidance, steps) : undefined;
   const out: Molecule[] = [];
   for (let start = 0, k = 0; start < opts.n; start += batchSize, k++) {
     const nNodes = Int32Array.from(sizes.slice(start, start + batchSize));
+    const guided = opts.guidance > 0 ? pocketGuide(model, site, opts.guidance, steps, nNodes.length) : undefined;
     const res = sampleChain(model, nNodes, new Rng(`${opts.seed}:pocket${k}`), {
       steps,
-      guide,
+      guide: guided?.guide,
       inpaint: opts.fragment ? fragmentSpec(model, opts.fragment, nNodes, opts.jumps ?? 5) : undefined,
       onStep: (step, steps) => opts.onProgress?.(start, step, steps),
     });
     for (let b = 0; b < nNodes.length; b++) {
       const n = nNodes[b];
       const positions = new Float32Array(n * 3);
-      const shift = placement(res.x, b, res.N, site, opts.fragment);
+      const shift = placement(res.x, b, res.N, guided ? guided.centres.subarray(b * 3, b * 3 + 3) : site.centre, opts.fragment);
       for (let i = 0; i < n; i++) for (let d = 0; d < 3; d++) positions[i * 3 + d] = res.x[(b * res.N + i) * 3 + d] + shift[d];
       out.push({ elements: Array.from({ length: n }, (_, i) => decoder[res.atomTypes[b * res.N + i]]), positions, name: `ligand ${start + b + 1}` });
     }

@@ -24,6 +24,10 @@ export interface PocketTotals {
   meanVinaScore?: number;
   meanVinaLocalOpt?: number;
   meanVinaAfterMmff?: number;
+  /** mean MMFF94 energy change of the in-pocket relaxation, kcal/mol */
+  meanMmffEnergyChange?: number;
+  /** mean heavy-atom RMSD of that relaxation, Å */
+  meanMmffRmsd?: number;
 }
 
 /** Totals of a run's generated ligands. */
@@ -41,6 +45,8 @@ export function pocketTotals(rows: LigandRow[]): PocketTotals {
     meanVinaScore: mean(defined((r) => r.vinaScore)),
     meanVinaLocalOpt: mean(defined((r) => r.vinaLocalOpt)),
     meanVinaAfterMmff: mean(defined((r) => r.vinaAfterMmff)),
+    meanMmffEnergyChange: mean(defined((r) => r.mmffEnergyChange)),
+    meanMmffRmsd: mean(defined((r) => r.mmffRmsd)),
   };
 }
 
@@ -63,7 +69,9 @@ export function formatPocketReport(r: PocketReport, title: string): string {
     `| mean QED (valid) | ${fmt(t.meanQed, 3)} | ${fmt(ref?.qed, 3)} |`,
     `| mean Vina score, kcal/mol | ${fmt(t.meanVinaScore)} | ${fmt(ref?.vinaScore)} |`,
     `| mean Vina after local opt. | ${fmt(t.meanVinaLocalOpt)} | ${fmt(ref?.vinaLocalOpt)} |`,
-    `| mean Vina after MMFF94 | ${fmt(t.meanVinaAfterMmff)} | ${fmt(ref?.vinaAfterMmff)} |`,
+    `| mean Vina after MMFF94 in pocket | ${fmt(t.meanVinaAfterMmff)} | ${fmt(ref?.vinaAfterMmff)} |`,
+    `| mean MMFF94 energy change, kcal/mol | ${fmt(t.meanMmffEnergyChange, 1)} | ${fmt(ref?.mmffEnergyChange, 1)} |`,
+    `| mean MMFF94 heavy-atom RMSD, Å | ${fmt(t.meanMmffRmsd)} | ${fmt(ref?.mmffRmsd)} |`,
     `| atom / molecule stability (EDM) | ${pct(r.evaluation.atomStability)} / ${pct(r.evaluation.moleculeStability)} | |`,
   ];
   if (r.missing) lines.push('', `note: ${r.missing}`);
@@ -72,9 +80,9 @@ export function formatPocketReport(r: PocketReport, title: string): string {
 
 /** Per-ligand table, tab-separated, one header line. */
 export function formatLigandTable(rows: LigandRow[]): string {
-  const head = ['ligand', 'atoms', 'heavy', 'valid', 'min_dist_A', 'clashes', 'inside', 'qed', 'vina', 'vina_local', 'vina_mmff', 'smiles'];
+  const head = ['ligand', 'atoms', 'heavy', 'valid', 'min_dist_A', 'clashes', 'inside', 'qed', 'vina', 'vina_local', 'vina_mmff', 'mmff_dE', 'mmff_rmsd_A', 'smiles'];
   const body = rows.map((r) =>
-    [r.name, r.atoms, r.heavyAtoms, r.valid ? 1 : 0, fmt(r.minDistance), r.clashes, fmt(r.inside, 3), fmt(r.qed, 3), fmt(r.vinaScore), fmt(r.vinaLocalOpt), fmt(r.vinaAfterMmff), r.smiles ?? ''].join('\t'),
+    [r.name, r.atoms, r.heavyAtoms, r.valid ? 1 : 0, fmt(r.minDistance), r.clashes, fmt(r.inside, 3), fmt(r.qed, 3), fmt(r.vinaScore), fmt(r.vinaLocalOpt), fmt(r.vinaAfterMmff), fmt(r.mmffEnergyChange, 1), fmt(r.mmffRmsd), r.smiles ?? ''].join('\t'),
   );
   return [head.join('\t'), ...body].join('\n') + '\n';
 }

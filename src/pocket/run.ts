@@ -12,6 +12,7 @@ import { OptionError } from '../errors.js';
 import { type EvaluationReport, evaluateMolecules } from '../metrics/evaluate.js';
 import { qed } from '../metrics/qed.js';
 import { type RDKitModule, loadRDKit, sanitizedSmiles } from '../metrics/rdkit.js';
+import { largestFragment } from '../metrics/validity.js';
 import { type PocketFit, pocketFit } from './energy.js';
 import { sampleInPocket } from './generate.js';
 import { sampleConditional } from './conditional.js';
@@ -48,7 +49,7 @@ export interface PocketRunOptions {
   onProgress?: (ligandsDone: number, step: number, steps: number) => void;
 }
 
-/** Scores of one ligand. Distances Å, Vina kcal/mol. */
+/** Scores of one ligand. Distances Å, Vina and MMFF94 kcal/mol. */
 export interface LigandRow extends PocketFit, DockingScores {
   name: string;
   atoms: number;
@@ -88,30 +89,44 @@ function siteOf(opts: PocketRunOptions, reference: Molecule | undefined): Pocket
   return pocketAsIs(protein);
 }
 
-/** Score one ligand that already has bonds. */
-function scoreLigand(rdkit: RDKitModule, m: Molecule, site: PocketSite, vina: VinaScorer | undefined, dockInvalid = false): LigandRow {
-  const smiles = sanitizedSmiles(rdkit, toMolBlock(m)) ?? undefined;
+/**
+ * Score one ligand that already has bonds. Fit (distances, clashes, region) is over all its
+ * atoms; QED, Vina and MMFF94 are for its largest fragment, the molecule validity judges (a
+ * stray H2 or CH4 beside a ligand is not what a chemist would dock).
+ * @returns the row, and the fragment in its relaxed pose when MMFF94 ran
+ */
+function scoreLigand(rdkit: RDKitModule, m: Molecule, site: PocketSite, vina: VinaScorer | undefined, dockInvalid = false): { row: LigandRow; relaxed?: Molecule } {
+  const valid = sanitizedSmiles(rdkit, toMolBlock(m)) !== null;
+  const ligand = largestFragment(m);
+  const smiles = valid ? sanitizedSmiles(rdkit, toMolBlock(ligand)) ?? undefined : undefined;
   const row: LigandRow = {
     name: m.name ?? '',
     atoms: m.elements.length,
     heavyAtoms: m.elements.filter((e) => e !== 'H').length,
-    valid: smiles !== undefined,
+    valid,
     smiles,
     ...pocketFit(m.elements, m.positions, site),
   };
   if (smiles) row.qed = qed(rdkit, smiles) ?? undefined;
   // invalid generated ligands cannot be typed reliably; a reference ligand is docked as given
-  if (vina && (smiles || dockInvalid)) Object.assign(row, vina.score(m));
-  return row;
+  if (!vina || !(smiles || dockInvalid)) return { row };
+  const { relaxedPositions, ...scores } = vina.score(ligand);
+  Object.assign(row, scores);
+  if (!relaxedPositions) return { row };
+  const fit = pocketFit(ligand.elements, relaxedPositions, site);
+  const props = { min_distance_A: fit.minDistance.toFixed(2), clashes: fit.clashes, inside_fraction: fit.inside.toFixed(3) };
+  return { row, relaxed: { ...ligand, positions: relaxedPositions, properties: props } };
 }
 
 /**
  * Generate ligands in a pocket and score them.
- * @returns the ligands (protein frame, with bonds and scores as properties) and the report
+ * @returns the ligands (protein frame, with bonds and scores as properties), the report, and the
+ *   ligands' largest fragments MMFF94-relaxed in the fixed pocket (those that were; empty
+ *   without Vina/Open Babel), with pose-dependent fields recomputed
  * @throws InputError for unreadable/malformed structure or ligand files, an empty pocket or a
  *   reference ligand far from the protein; OptionError for impossible options
  */
-export async function pocketRun(model: EdmModel, opts: PocketRunOptions): Promise<{ ligands: Molecule[]; report: PocketReport }> {
+export async function pocketRun(model: EdmModel, opts: PocketRunOptions): Promise<{ ligands: Molecule[]; report: PocketReport; relaxed: Molecule[] }> {
   const t0 = performance.now();
   const rdkit = await loadRDKit();
   const reference = opts.ligand ? readMolecules(opts.ligand)[0] : undefined;
@@ -135,11 +150,13 @@ export async function pocketRun(model: EdmModel, opts: PocketRunOptions): Promis
   const ligands = withBondsAndStability(raw);
   const evaluation = await evaluateMolecules(ligands);
   const tools = opts.dock === false ? undefined : dockingTools();
-  const vina = tools && !tools.missing ? new VinaScorer(site) : undefined;
+  const vina = tools?.vina && tools.obabel ? new VinaScorer(site, tools.python) : undefined;
   try {
-    const rows = ligands.map((m) => scoreLigand(rdkit, m, site, vina));
+    const scored = ligands.map((m) => scoreLigand(rdkit, m, site, vina));
+    const rows = scored.map((s) => s.row);
     rows.forEach((r, i) => (ligands[i].properties = { ...ligands[i].properties, ...rowProperties(r) }));
-    const refRow = reference ? scoreLigand(rdkit, { ...reference, name: 'reference' }, site, vina, true) : undefined;
+    const relaxed = scored.flatMap((s, i) => (s.relaxed ? [{ ...s.relaxed, properties: { ...ligands[i].properties, ...s.relaxed.properties } }] : []));
+    const refRow = reference ? scoreLigand(rdkit, { ...reference, name: 'reference' }, site, vina, true).row : undefined;
     const report: PocketReport = {
       site: { description: site.description, centre: site.centre, regionRadius: site.regionRadius, pocketAtoms: site.atoms.length, pocketHeavyAtoms: site.heavy.length / 3 },
       sizes: sizes.note,
@@ -153,7 +170,7 @@ export async function pocketRun(model: EdmModel, opts: PocketRunOptions): Promis
       pocketAtoms: site.atoms,
       referenceMolecule: reference,
     };
-    return { ligands, report };
+    return { ligands, report, relaxed };
   } finally {
     vina?.close();
   }
@@ -167,5 +184,8 @@ function rowProperties(r: LigandRow): Record<string, string | number> {
   if (r.vinaScore !== undefined) p.vina_score = r.vinaScore.toFixed(3);
   if (r.vinaLocalOpt !== undefined) p.vina_local_opt = r.vinaLocalOpt.toFixed(3);
   if (r.vinaAfterMmff !== undefined) p.vina_after_mmff94 = r.vinaAfterMmff.toFixed(3);
+  if (r.mmffEnergyChange !== undefined) p.mmff94_energy_change = r.mmffEnergyChange.toFixed(2);
+  if (r.mmffRmsd !== undefined) p.mmff94_rmsd_A = r.mmffRmsd.toFixed(3);
   return p;
 }
+
