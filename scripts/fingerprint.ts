@@ -30,7 +30,7 @@ const edm = (args: string[]): void => {
   if (r.status !== 0) throw new Error(`edm ${args.join(' ')} failed:\n${r.stderr}`);
 };
 
-edm(['sample', '-n', '20', '--seed', '1', '--out', 'fp.sdf', '--no-eval']);
+edm(['sample', '-n', '20', '--seed', '1', '--out', 'fp.sdf', '--no-eval', '--backend', 'wasm']);
 const sampleSha256 = createHash('sha256').update(readFileSync(join(dir, 'fp.sdf'))).digest('hex');
 
 writeFileSync(join(dir, 'fp.xyz'), formatXyz((await loadQm9Split(qm9, 'valid')).slice(0, 200)));

@@ -1,14 +1,20 @@
 /**
  * Compute backend selection. tfjs-node-gpu / tfjs-node are used when the user has installed
  * one (they are optional, never dependencies: their install step downloads a native library);
- * otherwise the WebAssembly backend (SIMD) runs everywhere Node.js does.
+ * otherwise the network runs in ONNX Runtime (`onnx`: onnxruntime-node, an optional dependency
+ * that carries its CPU library; training and the sampler's arithmetic stay on tfjs WebAssembly),
+ * else everything runs on the WebAssembly backend (SIMD), which works everywhere Node.js does.
  */
 import * as tf from '@tensorflow/tfjs';
 import { createRequire } from 'node:module';
 import { OptionError } from './errors.js';
+import type { EdmModel } from './diffusion/model.js';
+import { OnnxInference, loadOrt } from './onnx/session.js';
 
 /** Backends a user can ask for; `auto` picks the fastest one installed. */
-export type BackendName = 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+export type BackendName = 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'onnx' | 'wasm' | 'cpu';
+
+let onnxActive = false;
 
 const requireOptional = createRequire(import.meta.url);
 
@@ -32,8 +38,19 @@ let initialised: string | undefined;
 export async function initBackend(name: BackendName = 'auto'): Promise<string> {
   if (initialised) return initialised;
   const order: BackendName[] =
-    name === 'auto' ? ['tensorflow-gpu', 'tensorflow', 'wasm'] : [name];
+    name === 'auto' ? ['tensorflow-gpu', 'tensorflow', 'onnx', 'wasm'] : [name];
   for (const candidate of order) {
+    if (candidate === 'onnx') {
+      if (!loadOrt()) {
+        if (name !== 'auto') throw new OptionError('backend onnx: package onnxruntime-node is not installed (npm install onnxruntime-node)');
+        continue;
+      }
+      await import('@tensorflow/tfjs-backend-wasm');
+      if (await tf.setBackend('wasm')) {
+        onnxActive = true;
+        break;
+      }
+    }
     if (candidate === 'tensorflow-gpu' || candidate === 'tensorflow') {
       const pkg = candidate === 'tensorflow-gpu' ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node';
       if (!tryLoad(pkg)) {
@@ -50,8 +67,18 @@ export async function initBackend(name: BackendName = 'auto'): Promise<string> {
     if (name !== 'auto') throw new OptionError(`backend ${candidate} could not be initialised`);
   }
   await tf.ready();
-  initialised = tf.getBackend();
+  initialised = onnxActive ? 'onnx' : tf.getBackend();
   return initialised;
+}
+
+/**
+ * Run `model`'s network in ONNX Runtime for inference when the `onnx` backend is active (the
+ * weights are exported once; never for a model being trained). @returns whether it was attached
+ */
+export function useInferenceBackend(model: EdmModel): boolean {
+  if (!onnxActive) return false;
+  model.inference ??= new OnnxInference(model.config, model.params);
+  return true;
 }
 
 export { tf };

@@ -17,7 +17,7 @@ import { Rng } from './random.js';
 import { sampleMoleculesWithChains } from './generate/local.js';
 import type { SampleOptions, SampleResult } from './generate/types.js';
 
-export { initBackend, workerBackend, type BackendName } from './backend.js';
+export { initBackend, workerBackend, useInferenceBackend, type BackendName } from './backend.js';
 export { PACKAGE_ROOT, DEFAULT_CHECKPOINT, DEFAULT_QM9_DIR, DEFAULT_TRAIN_FILE } from './paths.js';
 export { integerOption, numberOption, optionalInteger, optionalNumber, shown } from './options.js';
 export { writeFileAtomic } from './data/files.js';

@@ -15,7 +15,8 @@ import { disposeGraph, makeGraph } from '../src/graph/graph.js';
 import { loadCheckpoint } from '../src/checkpoint/format.js';
 import { decodeModel } from '../src/onnx/proto.js';
 import { exportDynamics } from '../src/onnx/export.js';
-import { OnnxDynamics, loadOrt } from '../src/onnx/session.js';
+import { OnnxDynamics, OnnxInference, loadOrt } from '../src/onnx/session.js';
+import { sampleChain } from '../src/diffusion/sampler.js';
 import { Rng } from '../src/random.js';
 import { ROOT, TINY, expectClose } from './helpers.js';
 
@@ -31,9 +32,9 @@ async function compare(model: EdmModel, nNodes: number[], N: number, spec: { nFi
   const t = Float32Array.from({ length: B }, () => rng.uniform());
   const graph = makeGraph({ nNodes, N, nFixed: spec.nFixed, context, contextDim: C || undefined, centred: spec.centred });
   const tfjs = tf.tidy(() => egnnDynamics(model.params, model.config.dynamics, { xh: tf.tensor3d(xh, [B, N, D]), t: tf.tensor2d(t, [B, 1]), graph, inference: true }).dataSync() as Float32Array);
-  const onnx = await OnnxDynamics.create(model, { threads: 1, centred: graph.centred });
+  const onnx = OnnxDynamics.create(model.config, model.params, { threads: 1, centred: graph.centred });
   try {
-    const ort = await onnx.run({
+    const ort = onnx.run({
       xh,
       t,
       B,
@@ -46,7 +47,7 @@ async function compare(model: EdmModel, nNodes: number[], N: number, spec: { nFi
     return { tfjs, ort };
   } finally {
     disposeGraph(graph);
-    await onnx.close();
+    onnx.close();
   }
 }
 
@@ -85,5 +86,19 @@ describe('ONNX export of egnn_dynamics', () => {
     expectClose(ort, tfjs, 1e-4, 1e-5, 'conditional graph');
     const centred = await compare(model, [8, 6, 7], 8, { contextDim: 3, centred: true }, new Rng('onnx-branches-c'));
     expectClose(centred.ort, centred.tfjs, 1e-4, 1e-5, 'centred graph');
+  });
+
+  it('a whole 30-step trajectory with ONNX Runtime ends where the tfjs one does', (ctx) => {
+    ctx.skip(ORT_ABSENT, 'onnxruntime-node is not installed (an optional dependency)');
+    const ck = loadCheckpoint(join(ROOT, 'checkpoints', 'qm9-default'));
+    const nNodes = Int32Array.from([19, 9, 14]);
+    const tfjsModel = makeModel(ck.config, ck.params);
+    const ortModel: EdmModel = { ...tfjsModel, inference: new OnnxInference(ck.config, ck.params, 2) };
+    const a = sampleChain(tfjsModel, nNodes, new Rng('onnx-chain'), { steps: 30 });
+    const b = sampleChain(ortModel, nNodes, new Rng('onnx-chain'), { steps: 30 });
+    (ortModel.inference as OnnxInference).close();
+    expectClose(b.x, a.x, 1e-3, 1e-3, 'final positions, Å');
+    expect(Array.from(b.atomTypes)).toEqual(Array.from(a.atomTypes));
+    expect(Array.from(b.charges)).toEqual(Array.from(a.charges));
   });
 });

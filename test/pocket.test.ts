@@ -140,6 +140,11 @@ describe('edm pocket', () => {
   });
 
   it('places ligands in the site, reproducibly for a seed', (ctx) => {
+    const comDistance = (m: { elements: string[]; positions: Float32Array }): number => {
+      const n = m.elements.length;
+      const com = [0, 1, 2].map((d) => m.positions.filter((_, i) => i % 3 === d).reduce((s, v) => s + v, 0) / n);
+      return Math.hypot(com[0] - 7.76, com[1] + 33.41, com[2] + 32.85);
+    };
     ctx.skip(!HAS_POCKETS, `${POCKETS} absent: needs a development complex`);
     const args = ['pocket', '--pdb', join(POCKETS, '3rfm.pdb'), '--ligand', join(POCKETS, '3rfm_B_CFF.sdf'), '-n', '4', '--steps', '20', '--no-dock', '--seed', '3'];
     const a = edm([...args, '--out', 'a.sdf', '--complex', 'a.pdb', '--html', 'a.html']);
@@ -153,10 +158,14 @@ describe('edm pocket', () => {
       const n = m.elements.length;
       expect(n).toBeGreaterThanOrEqual(22);
       expect(n).toBeLessThanOrEqual(26);
-      // centre of mass at the caffeine's heavy-atom centroid (7.76, -33.41, -32.85)
-      const com = [0, 1, 2].map((d) => m.positions.filter((_, i) => i % 3 === d).reduce((s, v) => s + v, 0) / n);
-      expect(Math.hypot(com[0] - 7.76, com[1] + 33.41, com[2] + 32.85)).toBeLessThan(0.02);
+      // centre of mass starts at the caffeine's heavy-atom centroid (7.76, -33.41, -32.85) and
+      // guidance moves it by rigid translations that keep it well inside the 5.5 Å region
+      expect(comDistance(m)).toBeLessThan(2);
     }
+    // without guidance it stays exactly there
+    const c = edm([...args.map((v) => (v === '4' ? '2' : v)), '--guidance', '0', '--out', 'c.sdf']);
+    expect(c.status, String(c.stderr)).toBe(0);
+    for (const m of readMolecules(join(dir, 'c.sdf'))) expect(comDistance(m)).toBeLessThan(0.02);
     const complex = readFileSync(join(dir, 'a.pdb'), 'utf8');
     expect(complex.split('\n').filter((l) => l.startsWith('HETATM') && l.slice(17, 20) === 'LIG').length).toBe(ligands.reduce((s, m) => s + m.elements.length, 0));
     expect(readPdb(join(dir, 'a.pdb')).atoms.length).toBeGreaterThan(500);

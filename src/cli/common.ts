@@ -9,14 +9,14 @@ import type { ArgumentsCamelCase, Argv } from 'yargs';
 export const userPath = (p: string): string => resolve(process.cwd(), p);
 
 /** Backends `--backend` accepts. */
-export const BACKEND_CHOICES = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+export const BACKEND_CHOICES = ['auto', 'tensorflow-gpu', 'tensorflow', 'onnx', 'wasm', 'cpu'];
 
 /** The `--backend` option. */
 export const backendOption = {
   type: 'string',
   choices: BACKEND_CHOICES,
   default: 'auto',
-  describe: 'compute backend: auto picks tfjs-node(-gpu) when installed, else WebAssembly',
+  describe: 'compute backend: auto picks tfjs-node(-gpu) when installed, else ONNX Runtime for the network (onnxruntime-node), else WebAssembly',
 } as const;
 
 /** Start the compute backend chosen by `--backend`. */

@@ -14,6 +14,7 @@ import {
   htmlReport,
   integerOption,
   loadModel,
+  useInferenceBackend,
   numberOption,
   pocketRun,
   startProgress,
@@ -61,6 +62,7 @@ export const pocketCommand = (y: Argv): Argv =>
       const center = argv.center ? parseCenter(argv.center) : undefined;
       await startBackend(argv.backend);
       const model = loadModel(argv.checkpoint ? userPath(argv.checkpoint) : DEFAULT_CHECKPOINT);
+      useInferenceBackend(model);
       let progress: ReturnType<typeof startProgress> | undefined;
       const { ligands, report, relaxed } = await pocketRun(model, {
         pdb: userPath(argv.pdb),

@@ -18,6 +18,7 @@ import {
   integerOption,
   parseShard,
   loadModel,
+  useInferenceBackend,
   startProgress,
   writeFileAtomic,
   writeReportFiles,
@@ -73,6 +74,7 @@ export const sampleCommand = (y: Argv): Argv =>
       const backend = await startBackend(argv.backend);
       const ckDir = argv.checkpoint ? userPath(argv.checkpoint) : DEFAULT_CHECKPOINT;
       const model = loadModel(ckDir);
+      useInferenceBackend(model);
       // molecules are written and scored batch by batch, so memory does not grow with -n
       const evaluator = argv.eval ? await Evaluator.create() : undefined;
       const writer = new MoleculeStreamWriter(out);

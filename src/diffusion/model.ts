@@ -16,11 +16,22 @@ import { NoiseSchedule, alphaOf, sigmaOf, snrOf } from './schedule.js';
 import { deltaLogPx, normalize } from './normalize.js';
 import { normalCdf, perMolecule, sumExceptBatch } from './tensors.js';
 
+/**
+ * Another runtime's copy of the network for inference (e.g. ONNX Runtime, onnx/session.ts):
+ * eps_theta of z_t `[B, N, 3 + F]` at per-molecule times t on a graph, `[B, N, 3 + F]`. It holds
+ * its own copy of the weights, so it must not be attached to a model being trained.
+ */
+export interface InferenceNetwork {
+  eps(zt: tf.Tensor, t: ArrayLike<number>, graph: MolGraph): tf.Tensor;
+}
+
 /** A model ready to run: config, schedule and weights. */
 export interface EdmModel {
   config: EdmConfig;
   schedule: NoiseSchedule;
   params: Params;
+  /** when set, inference (sampling, NLL) runs the network here instead of tfjs */
+  inference?: InferenceNetwork;
 }
 
 /** Build a model from a config and weights. */
@@ -34,6 +45,7 @@ export function makeModel(config: EdmConfig, params: Params): EdmModel {
  * @param inference no gradient will be taken (sampling, NLL): uses less memory, same values
  */
 export function phi(model: EdmModel, zt: tf.Tensor, t: ArrayLike<number>, graph: MolGraph, inference = false): tf.Tensor {
+  if (inference && model.inference) return model.inference.eps(zt, t, graph);
   const tT = tf.tensor2d(Float32Array.from(t as ArrayLike<number>), [t.length, 1]);
   return egnnDynamics(model.params, model.config.dynamics, { xh: zt, t: tT, graph, inference });
 }

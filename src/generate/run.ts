@@ -2,6 +2,7 @@
  * `generate`: a whole sampling run from a checkpoint, in this thread or on worker threads (one
  * per core), with the same molecules either way. What `edm sample` and the learning curve call.
  */
+import { OptionError } from '../errors.js';
 import { availableParallelism } from 'node:os';
 import { type BackendName, workerBackend } from '../backend.js';
 import type { EdmModel } from '../diffusion/model.js';
@@ -69,7 +70,10 @@ export async function generate(checkpointDir: string, model: EdmModel, opts: Gen
   const plan = opts.shard ? shardPlan(whole, opts.shard.index, opts.shard.count) : whole;
   const steps = plan.steps ?? model.schedule.timesteps;
   const asked = optionalInteger('--workers', opts.workers);
-  const workers = Math.min(asked ?? availableParallelism(), plan.batches.length);
+  // a network in ONNX Runtime uses every core from one process (intra-op threads), and worker
+  // threads would compute on tfjs: one process, so the output does not depend on --workers
+  if (model.inference && asked !== undefined && asked > 1) throw new OptionError(`--workers ${asked}: the onnx backend runs one process on all cores; use --backend wasm for worker threads`);
+  const workers = model.inference ? 1 : Math.min(asked ?? availableParallelism(), plan.batches.length);
   const totalSteps = plan.batches.length * steps;
   const assembler = new Assembler(plan, opts.keep, opts.onBatch);
   const t0 = performance.now();

@@ -1,29 +1,48 @@
 /**
  * The exported network run by ONNX Runtime (`onnxruntime-node`, an optional dependency whose npm
- * package carries its x64 CPU library). ONNX Runtime's `run` is asynchronous, so this is an
- * async eps_theta; tfjs stays the fallback when the package is absent.
+ * package carries its x64 CPU library), as a synchronous eps_theta for the sampler.
+ *
+ * Why the native binding and not `InferenceSession`: the package's `InferenceSession.run` only
+ * wraps the binding's synchronous `run` in a promise (onnxruntime-node 1.30 dist/backend.js), and
+ * the sampler, the NLL and the public `sample` API are synchronous. The binding is the package's
+ * own; the version is pinned and `loadOrt` falls back to tfjs when its shape is not as expected.
  */
+import * as tf from '@tensorflow/tfjs';
 import { createRequire } from 'node:module';
-import type { EdmModel } from '../diffusion/model.js';
+import type { EdmConfig } from '../config.js';
 import { featureDim } from '../config.js';
+import type { Params } from '../egnn/params.js';
+import type { MolGraph } from '../graph/graph.js';
 import { exportDynamics } from './export.js';
 
-type Ort = typeof import('onnxruntime-node');
-const requireOptional = createRequire(import.meta.url);
-let ort: Ort | null | undefined;
+/** The parts of onnxruntime-node this module uses. */
+interface OrtBinding {
+  Tensor: new (type: 'float32', data: Float32Array, dims: number[]) => { data: unknown };
+  /** the native session class of dist/binding.js */
+  NativeSession: new () => {
+    loadModel(buffer: ArrayBufferLike, offset: number, length: number, options: object): void;
+    run(feeds: Record<string, unknown>, fetches: Record<string, null>, options: object): Record<string, { data: Float32Array }>;
+    dispose(): void;
+  };
+}
 
-/** onnxruntime-node if it loads here, else undefined (never throws). */
-export function loadOrt(): Ort | undefined {
+const requireOptional = createRequire(import.meta.url);
+let ort: OrtBinding | null | undefined;
+
+/** onnxruntime-node's tensor class and native session, if they load here; else undefined (never throws). */
+export function loadOrt(): OrtBinding | undefined {
   if (ort === undefined) {
     try {
-      ort = requireOptional('onnxruntime-node') as Ort;
+      const pkg = requireOptional('onnxruntime-node');
+      const native = requireOptional('onnxruntime-node/dist/binding.js');
+      native.initOrt();
+      ort = typeof native.binding?.InferenceSession === 'function' ? { Tensor: pkg.Tensor, NativeSession: native.binding.InferenceSession } : null;
     } catch {
       ort = null;
     }
   }
   return ort ?? undefined;
 }
-
 /** Host inputs of one evaluation; shapes as in export.ts. */
 export interface OnnxDynamicsInput {
   /** `[B, N, D]` */
@@ -42,44 +61,52 @@ export interface OnnxDynamicsInput {
   N: number;
 }
 
+/** Intra-op threads of a session unless told: the machines this runs on have 2 cores. */
+export const DEFAULT_ORT_THREADS = 2;
+
 /** One model's network in an ONNX Runtime session. */
 export class OnnxDynamics {
+  private readonly masks = new WeakMap<MolGraph, { nodeMask: Float32Array; edgeMask: Float32Array; denoiseMask: Float32Array; context?: Float32Array }>();
+
   private constructor(
-    private readonly ort: Ort,
-    private readonly session: import('onnxruntime-node').InferenceSession,
+    private readonly lib: OrtBinding,
+    private readonly session: InstanceType<OrtBinding['NativeSession']>,
     readonly D: number,
     readonly contextNf: number,
+    readonly threads: number,
   ) {}
 
   /**
-   * Export `model`'s network and open a session.
-   * @param threads intra-op threads (default 2)
+   * Export a network and open a session.
+   * @param threads intra-op threads (default 2); results are reproducible for a thread count
    * @param centred remove the centre of mass of the position output (unconditional models)
    * @throws Error when onnxruntime-node is not installed or rejects the graph
    */
-  static async create(model: EdmModel, opts: { threads?: number; centred?: boolean } = {}): Promise<OnnxDynamics> {
+  static create(config: EdmConfig, params: Params, opts: { threads?: number; centred?: boolean } = {}): OnnxDynamics {
     const lib = loadOrt();
     if (!lib) throw new Error('onnxruntime-node is not installed');
-    const D = 3 + featureDim(model.config);
-    const contextNf = model.config.dynamics.contextNodeNf ?? 0;
-    const bytes = exportDynamics(model.params, model.config.dynamics, { D, contextNf, centred: opts.centred ?? true });
-    const session = await lib.InferenceSession.create(bytes, {
-      intraOpNumThreads: opts.threads ?? 2,
+    const D = 3 + featureDim(config);
+    const contextNf = config.dynamics.contextNodeNf ?? 0;
+    const bytes = exportDynamics(params, config.dynamics, { D, contextNf, centred: opts.centred ?? true });
+    const threads = opts.threads ?? DEFAULT_ORT_THREADS;
+    const session = new lib.NativeSession();
+    session.loadModel(bytes.buffer, bytes.byteOffset, bytes.byteLength, {
+      intraOpNumThreads: threads,
       interOpNumThreads: 1,
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
     });
-    return new OnnxDynamics(lib, session, D, contextNf);
+    return new OnnxDynamics(lib, session, D, contextNf, threads);
   }
 
   /**
-   * eps_theta for one batch.
+   * eps_theta for one batch on host arrays.
    * @returns `[B, N, D]` row-major
    * @throws Error when an input's length does not match B, N, D
    */
-  async run(input: OnnxDynamicsInput): Promise<Float32Array> {
+  run(input: OnnxDynamicsInput): Float32Array {
     const { B, N } = input;
-    const T = this.ort.Tensor;
+    const T = this.lib.Tensor;
     const check = (name: string, a: ArrayLike<number>, n: number): void => {
       if (a.length !== n) throw new Error(`ONNX dynamics: ${name} has ${a.length} values, expected ${n}`);
     };
@@ -87,7 +114,7 @@ export class OnnxDynamics {
     check('node_mask', input.nodeMask, B * N);
     check('edge_mask', input.edgeMask, B * N * N);
     check('denoise_mask', input.denoiseMask, B * N);
-    const feeds: Record<string, import('onnxruntime-node').Tensor> = {
+    const feeds: Record<string, unknown> = {
       xh: new T('float32', input.xh, [B, N, this.D]),
       t: new T('float32', Float32Array.from(input.t), [B, 1]),
       node_mask: new T('float32', input.nodeMask, [B, N, 1]),
@@ -99,12 +126,60 @@ export class OnnxDynamics {
       check('context', input.context, B * N * this.contextNf);
       feeds.context = new T('float32', input.context, [B, N, this.contextNf]);
     }
-    const out = await this.session.run(feeds);
-    return out.eps.data as Float32Array;
+    return this.session.run(feeds, { eps: null }, {}).eps.data;
+  }
+
+  /**
+   * eps_theta on tfjs tensors, for `phi`: z_t `[B, N, D]`, t per molecule, the graph's masks
+   * (copied to the host once per graph). @returns `[B, N, D]`
+   */
+  eps(zt: tf.Tensor, t: ArrayLike<number>, graph: MolGraph): tf.Tensor {
+    const [B, N] = zt.shape as number[];
+    let m = this.masks.get(graph);
+    if (!m) {
+      m = {
+        nodeMask: graph.nodeMask.dataSync() as Float32Array,
+        edgeMask: graph.edgeMask.dataSync() as Float32Array,
+        denoiseMask: graph.denoiseMask.dataSync() as Float32Array,
+        context: graph.context?.dataSync() as Float32Array | undefined,
+      };
+      this.masks.set(graph, m);
+    }
+    const out = this.run({ xh: zt.dataSync() as Float32Array, t, B, N, ...m });
+    return tf.tensor3d(out, [B, N, this.D]);
   }
 
   /** Free the session. */
-  async close(): Promise<void> {
-    await this.session.release();
+  close(): void {
+    this.session.dispose();
+  }
+}
+
+/**
+ * The network of a model for `EdmModel.inference`: one ONNX Runtime session per output form
+ * (centred for plain sampling, uncentred for graphs with fixed atoms), made when first needed.
+ */
+export class OnnxInference {
+  private readonly sessions = new Map<boolean, OnnxDynamics>();
+
+  constructor(
+    private readonly config: EdmConfig,
+    private readonly params: Params,
+    readonly threads = DEFAULT_ORT_THREADS,
+  ) {}
+
+  eps(zt: tf.Tensor, t: ArrayLike<number>, graph: MolGraph): tf.Tensor {
+    let s = this.sessions.get(graph.centred);
+    if (!s) {
+      s = OnnxDynamics.create(this.config, this.params, { threads: this.threads, centred: graph.centred });
+      this.sessions.set(graph.centred, s);
+    }
+    return s.eps(zt, t, graph);
+  }
+
+  /** Free the sessions. */
+  close(): void {
+    for (const s of this.sessions.values()) s.close();
+    this.sessions.clear();
   }
 }
