@@ -3,8 +3,10 @@
  * architectures timed with EDM's PyTorch reference on this machine kind
  * (docs/architecture.md: batch 64 molecules of 19 atoms, 2 cores, torch 1.13 CPU).
  *
- * Prints molecule-steps/s (one denoising step of one molecule) and molecules/s (training), the
- * ratio to the reference figures, and peak memory; then the default `edm train` (nf 64, 4 layers,
+ * Prints molecule-steps/s (one denoising step of one molecule) on the tfjs backend (one thread,
+ * and one worker per core) and with the network in ONNX Runtime when onnxruntime-node is
+ * installed (one batch, one intra-op thread per core), molecules/s (training), the ratio to the
+ * reference figures, and peak memory; then the default `edm train` (nf 64, 4 layers,
  * batch 64, gradients on one worker per core) against the single-core trainer (this thread, one
  * gradient per batch), back to back. Options: --quick (one architecture, fewer repeats),
  * --train-only (only the trainer comparison), --json FILE.
@@ -30,6 +32,7 @@ import { datasetInfoFrom } from '../src/data/dataset.js';
 import { loadQm9Split } from '../src/data/qm9.js';
 import type { Molecule } from '../src/data/molecule.js';
 import { existsSync } from 'node:fs';
+import { OnnxInference, loadOrt } from '../src/onnx/session.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -79,6 +82,14 @@ for (const [name, nf, layers] of archs as [string, number, number][]) {
   const s = new Array(B).fill(0.499);
   const t = new Array(B).fill(0.5);
   const sampleMs = time(() => sampleZsGivenZt(model, s, t, z, batch.graph, noise).dispose(), quick ? 2 : 4);
+  // the same step with the network in ONNX Runtime (2 intra-op threads: one batch on both cores)
+  let onnxMs: number | undefined;
+  if (loadOrt()) {
+    const inference = new OnnxInference(config, vars, availableParallelism());
+    const ortModel = { ...model, inference };
+    onnxMs = time(() => sampleZsGivenZt(ortModel, s, t, z, batch.graph, noise).dispose(), quick ? 4 : 10);
+    inference.close();
+  }
   // training: loss, gradients (the optimiser update is negligible next to them)
   // batch 64 exceeds wasm32's 4 GiB heap with autodiff's saved tensors at these sizes:
   // train it in micro-batches (gradients of a batch are the sum over its micro-batches)
@@ -114,14 +125,18 @@ for (const [name, nf, layers] of archs as [string, number, number][]) {
     referenceSample: ref.sample,
     referenceTrain: ref.train,
     sampleRatio: (B / sampleMs) * 1000 / ref.sample,
+    onnxSampleMoleculeStepsPerSecond: onnxMs === undefined ? undefined : (B / onnxMs) * 1000,
+    onnxSampleRatio: onnxMs === undefined ? undefined : ((B / onnxMs) * 1000) / ref.sample,
     trainRatio: (B / trainMs) * 1000 / ref.train,
     rssMiB: process.memoryUsage().rss / 2 ** 20,
+    peakRssMiB: process.resourceUsage().maxRSS / 1024,
   };
   results.push(row);
+  const onnxText = row.onnxSampleMoleculeStepsPerSecond === undefined ? 'onnx: onnxruntime-node absent' : `onnx (one batch, ${availableParallelism()} threads): ${row.onnxSampleMoleculeStepsPerSecond.toFixed(1)} molecule-steps/s (x${row.onnxSampleRatio!.toFixed(2)})`;
   process.stdout.write(
     `${name}: sampling ${row.sampleMoleculeStepsPerSecond.toFixed(1)} molecule-steps/s (reference ${ref.sample}, x${row.sampleRatio.toFixed(2)}); ` +
-      `${workers} workers: ${parallelRate.toFixed(1)} molecule-steps/s (x${row.sampleRatioAllCores.toFixed(2)}); ` +
-      `training ${row.trainMoleculesPerSecond.toFixed(1)} molecules/s (reference ${ref.train}, x${row.trainRatio.toFixed(2)}${chunk < B ? `, chunks of ${chunk}` : ''}); rss ${row.rssMiB.toFixed(0)} MiB\n`,
+      `${workers} workers: ${parallelRate.toFixed(1)} molecule-steps/s (x${row.sampleRatioAllCores.toFixed(2)}); ${onnxText}; ` +
+      `training ${row.trainMoleculesPerSecond.toFixed(1)} molecules/s (reference ${ref.train}, x${row.trainRatio.toFixed(2)}${chunk < B ? `, chunks of ${chunk}` : ''}); rss ${row.rssMiB.toFixed(0)} MiB, peak ${row.peakRssMiB.toFixed(0)} MiB\n`,
   );
   tf.dispose([z, noise, ...Object.values(vars)]);
   disposeBatch(batch);

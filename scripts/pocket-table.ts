@@ -1,7 +1,7 @@
 /**
  * The `edm pocket` acceptance table on the development complexes of ../shared/data/pockets:
  *
- *   node --import tsx scripts/pocket-table.ts [--checkpoint DIR] [-n 50] [--steps 1000] [--guidance 1] [--seed 0] [--no-dock]
+ *   node --import tsx scripts/pocket-table.ts [--checkpoint DIR] [-n 50] [--steps 1000] [--guidance 1] [--seed 0] [--no-dock] [--backend auto]
  *
  * For each complex (pocket from its reference ligand) it generates n ligands and prints one
  * markdown row: validity, clash-free fraction (< 2.0 Å heavy-heavy), ligands with >= 90% of
@@ -11,7 +11,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_CHECKPOINT, initBackend, loadModel, pocketRun, pocketTotals } from '../src/index.js';
+import { DEFAULT_CHECKPOINT, initBackend, loadModel, pocketRun, pocketTotals, useInferenceBackend } from '../src/index.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const dir = resolve(root, '..', 'shared', 'data', 'pockets');
@@ -30,8 +30,9 @@ const COMPLEXES: [string, string, string][] = [
 const pct = (v: number): string => `${(100 * v).toFixed(0)}%`;
 const num = (v: number | undefined, d = 2): string => (v === undefined || !Number.isFinite(v) ? 'n/a' : v.toFixed(d));
 
-await initBackend('wasm');
+await initBackend(opt('--backend', 'auto') as 'auto');
 const model = loadModel(resolve(opt('--checkpoint', DEFAULT_CHECKPOINT)));
+useInferenceBackend(model);
 const n = Number(opt('-n', '50'));
 const steps = Number(opt('--steps', String(model.schedule.timesteps)));
 const guidance = Number(opt('--guidance', '1'));
