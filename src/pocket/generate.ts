@@ -48,22 +48,23 @@ export interface PocketSampleOptions {
  * in the noisiest 30% of the chain, with rotation all along, left 0-6% clashing at a validity
  * within seed noise of unguided sampling.
  */
-/** move per unit of `guidance` and of energy gradient, at REF_STEPS steps */
-const GUIDE_RATE = 0.25;
-/**
- * the moves per step shrink as steps grow beyond this, so the total guidance does not depend on
- * --steps; below it they stay at their REF_STEPS size (larger moves would tear molecules apart)
- */
-const REF_STEPS = 200;
-/** per-atom part of the move, relative to the rigid part */
-const NONRIGID = 0.2;
-/** per-atom moves only while s is above this (later, the network repairs the geometry) */
-const NONRIGID_UNTIL_S = 0.7;
-/** largest rotation per step at REF_STEPS, rad */
-const MAX_ANGLE = 0.3;
-/** rigid translation per unit of `guidance` and of mean force on the ligand's atoms */
-const TRANSLATE_RATE = 0.25;
-
+const GUIDE = {
+  /** move per unit of `guidance` and of energy gradient, at `refSteps` steps */
+  rate: 0.25,
+  /**
+   * the moves per step shrink as steps grow beyond this, so the total guidance does not depend
+   * on --steps; below it they stay at their size here (larger moves would tear molecules apart)
+   */
+  refSteps: 200,
+  /** per-atom part of the move, relative to the rigid part */
+  nonRigid: 0.2,
+  /** per-atom moves only while s is above this (later, the network repairs the geometry) */
+  nonRigidUntilS: 0.7,
+  /** largest rotation per step at `refSteps`, rad */
+  maxAngle: 0.3,
+  /** rigid translation per unit of `guidance` and of mean force on the ligand's atoms */
+  translateRate: 0.25,
+} as const;
 
 /**
  * One guidance move of a ligand: mostly a rigid rotation about its centre of mass and a rigid
@@ -79,7 +80,7 @@ function guidedPositions(x: Float64Array, g: Float64Array, n: number, centre: re
   // translation down the mean force, at most one per-atom step
   const force = [0, 1, 2].map((d) => -g.reduce((acc, v, k) => (k % 3 === d ? acc + v : acc), 0) / n);
   const fNorm = Math.hypot(force[0], force[1], force[2]);
-  const tLen = Math.min(MAX_GUIDE_STEP * stepScale, strength * TRANSLATE_RATE * fNorm);
+  const tLen = Math.min(MAX_GUIDE_STEP * stepScale, strength * GUIDE.translateRate * fNorm);
   const translation = force.map((v) => (fNorm > 0 ? (v / fNorm) * tLen : 0));
   // torque of the forces -g about the centre, and an isotropic moment of inertia
   const tau = [0, 0, 0];
@@ -92,10 +93,10 @@ function guidedPositions(x: Float64Array, g: Float64Array, n: number, centre: re
     tau[2] += r[0] * f[1] - r[1] * f[0];
     inertia += r[0] * r[0] + r[1] * r[1] + r[2] * r[2];
   }
-  const w = tau.map((v) => (strength * GUIDE_RATE * v) / inertia);
+  const w = tau.map((v) => (strength * GUIDE.rate * v) / inertia);
   let angle = Math.hypot(w[0], w[1], w[2]);
   const axis = angle > 0 ? w.map((v) => v / angle) : [1, 0, 0];
-  angle = Math.min(angle, MAX_ANGLE * stepScale);
+  angle = Math.min(angle, GUIDE.maxAngle * stepScale);
   const [c, sn] = [Math.cos(angle), Math.sin(angle)];
   for (let i = 0; i < n; i++) {
     const r = [x[i * 3] - centre[0], x[i * 3 + 1] - centre[1], x[i * 3 + 2] - centre[2]];
@@ -103,7 +104,7 @@ function guidedPositions(x: Float64Array, g: Float64Array, n: number, centre: re
     const kr = axis[0] * r[0] + axis[1] * r[1] + axis[2] * r[2];
     const cross = [axis[1] * r[2] - axis[2] * r[1], axis[2] * r[0] - axis[0] * r[2], axis[0] * r[1] - axis[1] * r[0]];
     const norm = Math.hypot(g[i * 3], g[i * 3 + 1], g[i * 3 + 2]);
-    const step = norm > 0 ? Math.min(MAX_GUIDE_STEP * stepScale, nonRigid * strength * GUIDE_RATE * norm) / norm : 0;
+    const step = norm > 0 ? Math.min(MAX_GUIDE_STEP * stepScale, nonRigid * strength * GUIDE.rate * norm) / norm : 0;
     for (let d = 0; d < 3; d++) out[i * 3 + d] = centre[d] + r[d] * c + cross[d] * sn + axis[d] * kr * (1 - c) - step * g[i * 3 + d];
   }
   return { moved: out, translation };
@@ -117,7 +118,7 @@ function guidedPositions(x: Float64Array, g: Float64Array, n: number, centre: re
  * `centres` `[B * 3]`, Å, protein frame.
  */
 function pocketGuide(model: EdmModel, site: PocketSite, guidance: number, steps: number, B: number): { guide: (zs: tf.Tensor, s: number, graph: MolGraph) => tf.Tensor; centres: Float64Array } {
-  const stepScale = Math.min(1, REF_STEPS / steps);
+  const stepScale = Math.min(1, GUIDE.refSteps / steps);
   const protein = nearbyHeavy(site);
   const fx = model.config.diffusion.normalizeFactors[0];
   const centres = new Float64Array(B * 3);
@@ -132,7 +133,7 @@ function pocketGuide(model: EdmModel, site: PocketSite, guidance: number, steps:
       const centre = Array.from(centres.subarray(b * 3, b * 3 + 3));
       for (let i = 0; i < n; i++) for (let d = 0; d < 3; d++) x[i * 3 + d] = z[(b * N + i) * D + d] * fx + centre[d];
       const g = guidanceGradient(x, n, protein, site.centre, site.regionRadius);
-      const { moved, translation } = guidedPositions(x, g, n, centre, guidance * stepScale, s > NONRIGID_UNTIL_S ? NONRIGID : 0, stepScale);
+      const { moved, translation } = guidedPositions(x, g, n, centre, guidance * stepScale, s > GUIDE.nonRigidUntilS ? GUIDE.nonRigid : 0, stepScale);
       for (let i = 0; i < n; i++) for (let d = 0; d < 3; d++) out[(b * N + i) * D + d] = (moved[i * 3 + d] - centre[d]) / fx;
       for (let d = 0; d < 3; d++) centres[b * 3 + d] += translation[d];
     }
