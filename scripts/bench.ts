@@ -9,7 +9,7 @@
  * reference figures, and peak memory; then the default `edm train` (nf 64, 4 layers,
  * batch 64, gradients on one worker per core) against the single-core trainer (this thread, one
  * gradient per batch), back to back. Options: --quick (one architecture, fewer repeats),
- * --train-only (only the trainer comparison), --json FILE.
+ * --train-only (only the trainer comparison), --sample-only (no trainer comparison), --json FILE.
  */
 import { writeFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
@@ -167,6 +167,10 @@ async function trainRate(workers: number, shards: number, steps: number): Promis
   return ((steps - 5) * 64) / ((stamps[steps - 1] - stamps[4]) / 1000);
 }
 const trainSteps = quick ? 25 : 60;
+if (args.includes('--sample-only')) {
+  if (jsonOut) writeFileSync(jsonOut, JSON.stringify(results, null, 1) + '\n');
+  process.exit(0);
+}
 const single = await trainRate(0, 1, trainSteps);
 const cores = availableParallelism();
 const parallel = await trainRate(cores, 2, trainSteps);
