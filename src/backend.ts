@@ -40,16 +40,9 @@ export async function initBackend(name: BackendName = 'auto'): Promise<string> {
   const order: BackendName[] =
     name === 'auto' ? ['tensorflow-gpu', 'tensorflow', 'onnx', 'wasm'] : [name];
   for (const candidate of order) {
-    if (candidate === 'onnx') {
-      if (!loadOrt()) {
-        if (name !== 'auto') throw new OptionError('backend onnx: package onnxruntime-node is not installed (npm install onnxruntime-node)');
-        continue;
-      }
-      await import('@tensorflow/tfjs-backend-wasm');
-      if (await tf.setBackend('wasm')) {
-        onnxActive = true;
-        break;
-      }
+    if (candidate === 'onnx' && !loadOrt()) {
+      if (name !== 'auto') throw new OptionError('backend onnx: package onnxruntime-node is not installed (npm install onnxruntime-node)');
+      continue;
     }
     if (candidate === 'tensorflow-gpu' || candidate === 'tensorflow') {
       const pkg = candidate === 'tensorflow-gpu' ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node';
@@ -58,9 +51,13 @@ export async function initBackend(name: BackendName = 'auto'): Promise<string> {
         continue;
       }
       if (await tf.setBackend('tensorflow')) break;
-    } else if (candidate === 'wasm') {
+    } else if (candidate === 'wasm' || candidate === 'onnx') {
+      // onnx: the network in ONNX Runtime, everything else on wasm
       await import('@tensorflow/tfjs-backend-wasm');
-      if (await tf.setBackend('wasm')) break;
+      if (await tf.setBackend('wasm')) {
+        onnxActive = candidate === 'onnx';
+        break;
+      }
     } else if (candidate === 'cpu') {
       if (await tf.setBackend('cpu')) break;
     }

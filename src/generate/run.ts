@@ -2,10 +2,10 @@
  * `generate`: a whole sampling run from a checkpoint, in this thread or on worker threads (one
  * per core), with the same molecules either way. What `edm sample` and the learning curve call.
  */
-import { OptionError } from '../errors.js';
 import { availableParallelism } from 'node:os';
 import { type BackendName, workerBackend } from '../backend.js';
 import type { EdmModel } from '../diffusion/model.js';
+import { OptionError } from '../errors.js';
 import { integerOption, optionalInteger } from '../options.js';
 import { runPlan } from './local.js';
 import { Assembler, planSampling, shardPlan } from './plan.js';

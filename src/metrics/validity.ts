@@ -30,6 +30,26 @@ export function fragments(nAtoms: number, bonds: Bond[]): number[][] {
   return [...groups.values()];
 }
 
+/** The fragment with most atoms, the first on ties (as Python's max over GetMolFrags). */
+function largestOf(frags: number[][]): number[] {
+  let largest = frags[0];
+  for (const f of frags) if (f.length > largest.length) largest = f;
+  return largest;
+}
+
+/** The sub-molecule on `atoms` (sorted indices): elements, positions `[F * 3]`, bonds renumbered. */
+function subMolecule(m: Molecule, bonds: Bond[], atoms: number[]): Molecule {
+  const index = new Map(atoms.map((a, k) => [a, k]));
+  const positions = new Float32Array(atoms.length * 3);
+  atoms.forEach((a, k) => positions.set(m.positions.subarray(3 * a, 3 * a + 3), 3 * k));
+  return {
+    ...m,
+    elements: atoms.map((a) => m.elements[a]),
+    positions,
+    bonds: bonds.filter((b) => index.has(b.i)).map((b) => ({ i: index.get(b.i)!, j: index.get(b.j)!, order: b.order })),
+  };
+}
+
 /**
  * The largest fragment of a molecule with bonds (most atoms, first on ties, as `checkValidity`),
  * with its positions `[F * 3]` (Å) and bonds renumbered; the molecule itself when connected.
@@ -37,18 +57,7 @@ export function fragments(nAtoms: number, bonds: Bond[]): number[][] {
 export function largestFragment(m: Molecule): Molecule {
   const bonds = m.bonds ?? [];
   const frags = fragments(m.elements.length, bonds);
-  if (frags.length <= 1) return m;
-  let largest = frags[0];
-  for (const f of frags) if (f.length > largest.length) largest = f;
-  const index = new Map(largest.map((a, k) => [a, k]));
-  const positions = new Float32Array(largest.length * 3);
-  largest.forEach((a, k) => positions.set(m.positions.subarray(3 * a, 3 * a + 3), 3 * k));
-  return {
-    ...m,
-    elements: largest.map((a) => m.elements[a]),
-    positions,
-    bonds: bonds.filter((b) => index.has(b.i)).map((b) => ({ i: index.get(b.i)!, j: index.get(b.j)!, order: b.order })),
-  };
+  return frags.length <= 1 ? m : subMolecule(m, bonds, largestOf(frags));
 }
 
 /** Validity of one molecule. */
@@ -71,11 +80,8 @@ export function checkValidity(rdkit: RDKitModule, m: Molecule, bonds: Bond[]): V
   const whole = sanitizedSmiles(rdkit, graphMolBlock(m.elements, bonds));
   if (whole === null) return { valid: false, reason: 'RDKit sanitization failed (valence)', fragments: frags.length };
   if (frags.length === 1) return { valid: true, smiles: whole, fragments: 1 };
-  let largest = frags[0];
-  for (const f of frags) if (f.length > largest.length) largest = f;
-  const index = new Map(largest.map((a, k) => [a, k]));
-  const subBonds = bonds.filter((b) => index.has(b.i)).map((b) => ({ i: index.get(b.i)!, j: index.get(b.j)!, order: b.order }));
-  const smiles = sanitizedSmiles(rdkit, graphMolBlock(largest.map((a) => m.elements[a]), subBonds));
+  const largest = subMolecule(m, bonds, largestOf(frags));
+  const smiles = sanitizedSmiles(rdkit, graphMolBlock(largest.elements, largest.bonds!));
   if (smiles === null) return { valid: false, reason: 'largest fragment failed sanitization', fragments: frags.length };
   return { valid: true, smiles, fragments: frags.length };
 }

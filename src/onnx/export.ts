@@ -25,29 +25,28 @@ export interface DynamicsExportOptions {
   centred: boolean;
 }
 
-/** Host copy of a weight, optionally rows [from, from + rows) of a `[in, out]` matrix. */
-function hostWeight(p: Params, name: string, from = 0, rows?: number): { data: Float32Array; dims: number[] } {
-  const t = p[name];
-  if (!t) throw new Error(`ONNX export: weight ${name} is missing`);
-  const all = t.dataSync() as Float32Array;
-  if (t.shape.length === 1) return { data: Float32Array.from(all), dims: [t.shape[0]] };
-  const [inDim, outDim] = t.shape as [number, number];
-  const r = rows ?? inDim - from;
-  return { data: all.slice(from * outDim, (from + r) * outDim), dims: [r, outDim] };
-}
 
 /** The network, op by op (mirrors egnn.ts; see there for the why of each step). */
 class DynamicsGraph {
   readonly g = new GraphBuilder();
+  /** host copies of the weights, each downloaded once (edge layers are cut in three slices) */
+  private readonly host = new Map<string, Float32Array>();
 
   constructor(
     private readonly p: Params,
     private readonly cfg: DynamicsConfig,
   ) {}
 
+  /** A weight as an initializer, optionally rows [from, from + rows) of a `[in, out]` matrix. */
   private w(name: string, from = 0, rows?: number, suffix = ''): string {
-    const { data, dims } = hostWeight(this.p, name, from, rows);
-    return this.g.weight(`${name}${suffix}`, data, dims);
+    const t = this.p[name];
+    if (!t) throw new Error(`ONNX export: weight ${name} is missing`);
+    let all = this.host.get(name);
+    if (!all) this.host.set(name, (all = t.dataSync() as Float32Array));
+    if (t.shape.length === 1) return this.g.weight(`${name}${suffix}`, Float32Array.from(all), [t.shape[0]]);
+    const [inDim, outDim] = t.shape as [number, number];
+    const r = rows ?? inDim - from;
+    return this.g.weight(`${name}${suffix}`, all.slice(from * outDim, (from + r) * outDim), [r, outDim]);
   }
 
   linear(x: string, name: string, bias = true): string {

@@ -77,22 +77,24 @@ const GUIDE = {
  */
 function guidedPositions(x: Float64Array, g: Float64Array, n: number, centre: readonly number[], strength: number, nonRigid: number, stepScale: number): { moved: Float64Array; translation: number[] } {
   const out = new Float64Array(n * 3);
-  // translation down the mean force, at most one per-atom step
-  const force = [0, 1, 2].map((d) => -g.reduce((acc, v, k) => (k % 3 === d ? acc + v : acc), 0) / n);
-  const fNorm = Math.hypot(force[0], force[1], force[2]);
-  const tLen = Math.min(MAX_GUIDE_STEP * stepScale, strength * GUIDE.translateRate * fNorm);
-  const translation = force.map((v) => (fNorm > 0 ? (v / fNorm) * tLen : 0));
-  // torque of the forces -g about the centre, and an isotropic moment of inertia
+  // net force and torque of the forces -g about the centre, and an isotropic moment of inertia
+  const force = [0, 0, 0];
   const tau = [0, 0, 0];
   let inertia = 1e-6;
   for (let i = 0; i < n; i++) {
     const r = [x[i * 3] - centre[0], x[i * 3 + 1] - centre[1], x[i * 3 + 2] - centre[2]];
     const f = [-g[i * 3], -g[i * 3 + 1], -g[i * 3 + 2]];
+    for (let d = 0; d < 3; d++) force[d] += f[d];
     tau[0] += r[1] * f[2] - r[2] * f[1];
     tau[1] += r[2] * f[0] - r[0] * f[2];
     tau[2] += r[0] * f[1] - r[1] * f[0];
     inertia += r[0] * r[0] + r[1] * r[1] + r[2] * r[2];
   }
+  // translation down the mean force, at most one per-atom step
+  const mean = force.map((v) => v / n);
+  const fNorm = Math.hypot(mean[0], mean[1], mean[2]);
+  const tLen = Math.min(MAX_GUIDE_STEP * stepScale, strength * GUIDE.translateRate * fNorm);
+  const translation = mean.map((v) => (fNorm > 0 ? (v / fNorm) * tLen : 0));
   const w = tau.map((v) => (strength * GUIDE.rate * v) / inertia);
   let angle = Math.hypot(w[0], w[1], w[2]);
   const axis = angle > 0 ? w.map((v) => v / angle) : [1, 0, 0];

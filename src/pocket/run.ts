@@ -96,9 +96,11 @@ function siteOf(opts: PocketRunOptions, reference: Molecule | undefined): Pocket
  * @returns the row, and the fragment in its relaxed pose when MMFF94 ran
  */
 function scoreLigand(rdkit: RDKitModule, m: Molecule, site: PocketSite, vina: VinaScorer | undefined, dockInvalid = false): { row: LigandRow; relaxed?: Molecule } {
-  const valid = sanitizedSmiles(rdkit, toMolBlock(m)) !== null;
+  const whole = sanitizedSmiles(rdkit, toMolBlock(m));
+  const valid = whole !== null;
   const ligand = largestFragment(m);
-  const smiles = valid ? sanitizedSmiles(rdkit, toMolBlock(ligand)) ?? undefined : undefined;
+  // a connected ligand is its own largest fragment: its SMILES is already known
+  const smiles = !valid ? undefined : ligand === m ? whole : sanitizedSmiles(rdkit, toMolBlock(ligand)) ?? undefined;
   const row: LigandRow = {
     name: m.name ?? '',
     atoms: m.elements.length,

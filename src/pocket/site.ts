@@ -47,10 +47,19 @@ function site(atoms: ProteinAtom[], centre: [number, number, number], regionRadi
 }
 
 /** Keep whole residues that have an atom for which `near` holds. */
-function residuesWhere(protein: Protein, near: (a: ProteinAtom) => boolean, skip: Set<string> = new Set()): ProteinAtom[] {
+function residuesWhere(atoms: ProteinAtom[], near: (a: ProteinAtom) => boolean, skip: Set<string> = new Set()): ProteinAtom[] {
   const keep = new Set<string>();
-  for (const a of protein.atoms) if (!skip.has(residueKey(a)) && near(a)) keep.add(residueKey(a));
-  return protein.atoms.filter((a) => keep.has(residueKey(a)));
+  for (const a of atoms) if (!skip.has(residueKey(a)) && near(a)) keep.add(residueKey(a));
+  return atoms.filter((a) => keep.has(residueKey(a)));
+}
+
+/** Whole residues of `atoms` with any atom closer than `cutoff` Å to any of `positions` (`[L * 3]`). */
+export function residuesNear(atoms: ProteinAtom[], positions: ArrayLike<number>, cutoff: number): ProteinAtom[] {
+  const c2 = cutoff * cutoff;
+  return residuesWhere(atoms, (a) => {
+    for (let k = 0; k < positions.length; k += 3) if (dist2(a, positions, k) < c2) return true;
+    return false;
+  });
 }
 
 /** Heavy atoms of a molecule (all atoms when it has only hydrogens). */
@@ -81,7 +90,7 @@ export function pocketFromLigand(protein: Protein, ligand: Molecule, radius: num
     }
   }
   const r2 = radius * radius;
-  const atoms = residuesWhere(protein, (a) => idx.some((i) => dist2(a, ligand.positions, i * 3) <= r2), self);
+  const atoms = residuesWhere(protein.atoms, (a) => idx.some((i) => dist2(a, ligand.positions, i * 3) <= r2), self);
   if (atoms.length === 0) {
     throw new InputError(
       `reference ligand is ${Math.sqrt(nearest).toFixed(1)} Å from the nearest protein atom of ${protein.source}, ` +
@@ -99,7 +108,7 @@ export function pocketFromLigand(protein: Protein, ligand: Molecule, radius: num
  */
 export function pocketFromCentre(protein: Protein, centre: [number, number, number], radius: number, regionRadius = DEFAULT_REGION_RADIUS): PocketSite {
   const r2 = radius * radius;
-  const atoms = residuesWhere(protein, (a) => dist2(a, centre, 0) <= r2);
+  const atoms = residuesWhere(protein.atoms, (a) => dist2(a, centre, 0) <= r2);
   if (atoms.length === 0) {
     throw new InputError(`no protein atom within ${radius} Å of the centre ${centre.join(',')}`, protein.source);
   }

@@ -14,8 +14,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Molecule } from '../data/molecule.js';
 import { toMolBlock } from '../data/sdf.js';
-import { type ProteinAtom, formatPdbAtoms, residueKey } from './pdb.js';
-import type { PocketSite } from './site.js';
+import { formatPdbAtoms } from './pdb.js';
+import { type PocketSite, residuesNear } from './site.js';
 
 /** Conjugate-gradient steps of the in-pocket MMFF94 relaxation ("short", as in DiffSBDD's protocol). */
 export const MMFF_STEPS = 200;
@@ -141,22 +141,6 @@ export class VinaScorer {
   close(): void {
     rmSync(this.dir, { recursive: true, force: true });
   }
-}
-
-
-/** Whole residues with any atom within `cutoff` Å of any of `positions` (`[L * 3]`). */
-export function residuesNear(atoms: ProteinAtom[], positions: ArrayLike<number>, cutoff: number): ProteinAtom[] {
-  const c2 = cutoff * cutoff;
-  const keep = new Set<string>();
-  for (const a of atoms) {
-    for (let k = 0; k < positions.length; k += 3) {
-      if ((a.x - positions[k]) ** 2 + (a.y - positions[k + 1]) ** 2 + (a.z - positions[k + 2]) ** 2 < c2) {
-        keep.add(residueKey(a));
-        break;
-      }
-    }
-  }
-  return atoms.filter((a) => keep.has(residueKey(a)));
 }
 
 /** Heavy-atom RMSD between a molecule's positions and `moved` (`[N * 3]`, same atom order), Å. */
