@@ -7,7 +7,8 @@
  * Records (1) the SHA-256 of the SDF of `edm sample -n 20 --seed 1` from the shipped checkpoint
  * (1000 steps) and (2) the first 100 training losses of a small fixed run (nf 32, 2 layers,
  * batch 16, lr 1e-3, seed 0) on the first 200 molecules of QM9's validation split. Compare two
- * outputs with `diff`. Needs ../shared/data/qm9; exits 2 with one line when it is absent.
+ * outputs with `diff`. Both run on the wasm backend (pinned: `auto` picks ONNX Runtime when it
+ * loads, whose float32 rounding differs). Needs ../shared/data/qm9; exits 2 with one line when it is absent.
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -34,7 +35,7 @@ edm(['sample', '-n', '20', '--seed', '1', '--out', 'fp.sdf', '--no-eval', '--bac
 const sampleSha256 = createHash('sha256').update(readFileSync(join(dir, 'fp.sdf'))).digest('hex');
 
 writeFileSync(join(dir, 'fp.xyz'), formatXyz((await loadQm9Split(qm9, 'valid')).slice(0, 200)));
-edm(['train', '--train-file', 'fp.xyz', '--atoms', 'H,C,N,O,F', '--nf', '32', '--layers', '2', '--batch-size', '16', '--lr', '1e-3', '--steps', '100', '--log-every', '1', '--validate-every', '0', '--out', 'run']);
+edm(['train', '--train-file', 'fp.xyz', '--atoms', 'H,C,N,O,F', '--nf', '32', '--layers', '2', '--batch-size', '16', '--lr', '1e-3', '--steps', '100', '--log-every', '1', '--validate-every', '0', '--backend', 'wasm', '--out', 'run']);
 const losses = readFileSync(join(dir, 'run', 'train-log.jsonl'), 'utf8')
   .trim()
   .split('\n')

@@ -68,6 +68,11 @@ export async function initBackend(name: BackendName = 'auto'): Promise<string> {
   return initialised;
 }
 
+/** Whether `initBackend` chose `onnx` (the network runs in ONNX Runtime). */
+export function isOnnxActive(): boolean {
+  return onnxActive;
+}
+
 /**
  * Run `model`'s network in ONNX Runtime for inference when the `onnx` backend is active (the
  * weights are exported once; never for a model being trained). @returns whether it was attached

@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync, cpSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '../src/backend.js';
+import { loadOrt } from '../src/onnx/session.js';
 import { saveCheckpoint } from '../src/checkpoint/format.js';
 import { formatXyz } from '../src/data/xyz.js';
 import { loadQm9Split } from '../src/data/qm9.js';
@@ -152,7 +153,7 @@ describe('edm command', () => {
       ? (await loadQm9Split(join(SHARED, 'data', 'qm9'), 'valid')).slice(0, 40)
       : Array.from({ length: 40 }, (_, i) => ({ elements: ['O', 'H', 'H'], positions: Float32Array.from([0, 0, 0, 0.96 + i * 1e-3, 0, 0, -0.24, 0.93, 0]) }));
     writeFileSync(join(dir, 'w.xyz'), formatXyz(mols));
-    const args = (out: string, workers: number) => ['train', '--train-file', 'w.xyz', '--atoms', 'H,C,N,O,F', '--nf', '16', '--layers', '2', '--batch-size', '9', '--lr', '1e-3', '--steps', '6', '--validate-every', '0', '--valid-file', 'w.xyz', '--valid-size', '8', '--workers', String(workers), '--curve-every', '3', '--curve-samples', '6', '--curve-steps', '4', '--out', out];
+    const args = (out: string, workers: number) => ['train', '--train-file', 'w.xyz', '--atoms', 'H,C,N,O,F', '--nf', '16', '--layers', '2', '--batch-size', '9', '--lr', '1e-3', '--steps', '6', '--validate-every', '0', '--valid-file', 'w.xyz', '--valid-size', '8', '--workers', String(workers), '--backend', 'wasm', '--curve-every', '3', '--curve-samples', '6', '--curve-steps', '4', '--out', out];
     const one = edm(args('w1', 1), dir);
     expect(one.code, one.stderr).toBe(0);
     const two = edm(args('w2', 2), dir);
@@ -190,12 +191,56 @@ describe('edm command', () => {
     expect(readFileSync(join(dir, 'w2', 'curve.svg'), 'utf8')).toMatch(/^<svg/);
   });
 
+  it('train on ONNX Runtime: kill -9 on 1 thread + --resume on 2 threads gives the losses and checkpoint bytes of an uninterrupted 2-thread run', async (ctx) => {
+    ctx.skip(loadOrt() === undefined, 'onnxruntime-node is not installed (an optional dependency)');
+    const mols = HAS_SHARED
+      ? (await loadQm9Split(join(SHARED, 'data', 'qm9'), 'valid')).slice(0, 40)
+      : Array.from({ length: 40 }, (_, i) => ({ elements: ['O', 'H', 'H'], positions: Float32Array.from([0, 0, 0, 0.96 + i * 1e-3, 0, 0, -0.24, 0.93, 0]) }));
+    writeFileSync(join(dir, 'ort.xyz'), formatXyz(mols));
+    const args = (out: string, threads: number) => ['train', '--train-file', 'ort.xyz', '--atoms', 'H,C,N,O,F', '--nf', '16', '--layers', '2', '--batch-size', '8', '--lr', '1e-3', '--steps', '30', '--checkpoint-every', '4', '--log-every', '1', '--validate-every', '0', '--backend', 'onnx', '--threads', String(threads), '--out', out];
+    const straight = edm(args('ort-straight', 2), dir);
+    expect(straight.code, straight.stderr).toBe(0);
+    const child = spawn(process.execPath, [BIN, ...args('ort-killed', 1)], { cwd: dir, stdio: 'ignore' });
+    const cfg = join(dir, 'ort-killed', 'config.json');
+    const t0 = Date.now();
+    while (Date.now() - t0 < 60_000) {
+      if (existsSync(cfg) && JSON.parse(readFileSync(cfg, 'utf8')).trainState?.state.step >= 4) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    child.kill('SIGKILL');
+    await new Promise((r) => child.on('exit', r));
+    // killed mid-run: the checkpoint it left is before the last step
+    expect(JSON.parse(readFileSync(cfg, 'utf8')).trainState.state.step).toBeLessThan(30);
+    const resumed = edm([...args('ort-killed', 2), '--resume'], dir);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const losses = (run: string): [number, number][] => {
+      const m = new Map<number, number>();
+      for (const line of readFileSync(join(dir, run, 'train-log.jsonl'), 'utf8').trim().split('\n')) {
+        const e = JSON.parse(line);
+        if (e.event === 'step') m.set(e.step, e.loss);
+      }
+      return [...m.entries()].sort((x, y) => x[0] - y[0]);
+    };
+    expect(losses('ort-straight').length).toBe(30);
+    expect(losses('ort-killed')).toEqual(losses('ort-straight'));
+    for (const f of ['train-state-step30.bin', 'weights-step30.bin']) {
+      expect(readFileSync(join(dir, 'ort-killed', f)).equals(readFileSync(join(dir, 'ort-straight', f))), f).toBe(true);
+    }
+    const log = readFileSync(join(dir, 'ort-killed', 'train-log.jsonl'), 'utf8');
+    expect(log).toMatch(/"event":"resume".*"engine":"onnx","threads":2/);
+    expect(JSON.parse(readFileSync(join(dir, 'ort-killed', 'config.json'), 'utf8')).trainState.state.compute).toEqual({ engine: 'onnx', threads: 2 });
+    // workers are a tfjs notion: asking for them on onnx is a clear error
+    const bad = edm([...args('ort-bad', 2), '--workers', '2'], dir);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--workers 2: the onnx backend computes gradients in one process/);
+  });
+
   it('train on 2 gradient workers resumes after kill -9 with the same losses as an uninterrupted run', async () => {
     const mols = HAS_SHARED
       ? (await loadQm9Split(join(SHARED, 'data', 'qm9'), 'valid')).slice(0, 40)
       : Array.from({ length: 40 }, () => ({ elements: ['O', 'H', 'H'], positions: Float32Array.from([0, 0, 0, 0.96, 0, 0, -0.24, 0.93, 0]) }));
     writeFileSync(join(dir, 'small.xyz'), formatXyz(mols));
-    const args = (out: string) => ['train', '--train-file', 'small.xyz', '--atoms', 'H,C,N,O,F', '--nf', '16', '--layers', '1', '--batch-size', '8', '--lr', '1e-3', '--steps', '14', '--checkpoint-every', '4', '--log-every', '1', '--validate-every', '0', '--workers', '2', '--out', out];
+    const args = (out: string) => ['train', '--train-file', 'small.xyz', '--atoms', 'H,C,N,O,F', '--nf', '16', '--layers', '1', '--batch-size', '8', '--lr', '1e-3', '--steps', '14', '--checkpoint-every', '4', '--log-every', '1', '--validate-every', '0', '--workers', '2', '--backend', 'wasm', '--out', out];
     const straight = edm(args('straight'), dir);
     expect(straight.code, straight.stderr).toBe(0);
     // start the same run, kill -9 once its step-8 checkpoint exists, then resume
@@ -208,6 +253,7 @@ describe('edm command', () => {
     }
     child.kill('SIGKILL');
     await new Promise((r) => child.on('exit', r));
+    expect(JSON.parse(readFileSync(cfg, 'utf8')).trainState.state.step).toBeLessThan(14);
     const resumed = edm([...args('killed'), '--resume'], dir);
     expect(resumed.code, resumed.stderr).toBe(0);
     const losses = (run: string): Map<number, number> => {

@@ -28,6 +28,40 @@ export function drawStepNoise(model: EdmModel, batch: Batch, rng: Rng): StepNois
   return { tInt, eps: combinedNoise(rng, batch.graph.nDenoised, N, featureDim(model.config), batch.graph.centred) };
 }
 
+/** What the L2 objective compares, for one batch and its noise. */
+export interface LossInputs {
+  /** `[B, N, 3 + F]` noised normalised data z_t (fixed atoms as given) */
+  zt: tf.Tensor;
+  /** `[B, N, 3 + F]` the noise eps_theta must predict */
+  eps: tf.Tensor;
+  /** per-molecule times t in [0, 1] */
+  t: number[];
+  /** `[B, 1, 3 + F]` 1, except 0 on the feature channels of rows with t = 0 */
+  channelWeight: tf.Tensor;
+}
+
+/**
+ * z_t = alpha_t x + sigma_t eps (EDM compute_loss), the target eps, t and the channel weights of a
+ * batch (tensors; the caller owns the tidy scope).
+ */
+export function lossInputs(model: EdmModel, batch: Batch, noise: StepNoise): LossInputs {
+  const T = model.schedule.timesteps;
+  const B = batch.nNodes.length;
+  const N = batch.graph.hostNodeMask.length / B;
+  const D = 3 + featureDim(model.config);
+  const xh = normalizedXh(model, batch);
+  const g = Array.from(noise.tInt, (k) => model.schedule.gammaAt(k / T));
+  const eps = tf.tensor3d(noise.eps, [B, N, D]);
+  let zt = tf.add(tf.mul(perMolecule(g.map(alphaOf)), xh), tf.mul(perMolecule(g.map(sigmaOf)), eps));
+  // fixed context atoms (pocket) are given as they are, never noised
+  if (hasFixedAtoms(batch.graph)) zt = projectZ(zt, batch.graph, xh);
+  const t = Array.from(noise.tInt, (k) => k / T);
+  // rows with t = 0 count only their position dims (their h term is constant in the weights)
+  const hWeight = Float32Array.from(noise.tInt, (k) => (k === 0 ? 0 : 1));
+  const channelWeight = tf.concat([tf.ones([B, 1, 3]), tf.mul(perMolecule(hWeight), tf.ones([1, 1, D - 3]))], 2);
+  return { zt, eps, t, channelWeight };
+}
+
 /**
  * Mean training loss of a batch (differentiable w.r.t. the model's parameters).
  *
@@ -41,21 +75,9 @@ export function drawStepNoise(model: EdmModel, batch: Batch, rng: Rng): StepNois
  * @returns scalar loss; the caller wraps it in `variableGrads`
  */
 export function trainingLoss(model: EdmModel, batch: Batch, noise: StepNoise, denomN: number): tf.Scalar {
-  const T = model.schedule.timesteps;
-  const B = batch.nNodes.length;
-  const N = batch.graph.hostNodeMask.length / B;
   const D = 3 + featureDim(model.config);
-  const xh = normalizedXh(model, batch);
-  const g = Array.from(noise.tInt, (k) => model.schedule.gammaAt(k / T));
-  const eps = tf.tensor3d(noise.eps, [B, N, D]);
-  let zt = tf.add(tf.mul(perMolecule(g.map(alphaOf)), xh), tf.mul(perMolecule(g.map(sigmaOf)), eps));
-  // fixed context atoms (pocket) are given as they are, never noised
-  if (hasFixedAtoms(batch.graph)) zt = projectZ(zt, batch.graph, xh);
-  const t = Array.from(noise.tInt, (k) => k / T);
+  const { zt, eps, t, channelWeight } = lossInputs(model, batch, noise);
   const sq = tf.square(tf.sub(eps, phi(model, zt, t, batch.graph))); // [B, N, D]
-  // rows with t = 0 count only their position dims (their h term is constant in the weights)
-  const hWeight = Float32Array.from(noise.tInt, (k) => (k === 0 ? 0 : 1));
-  const channelWeight = tf.concat([tf.ones([B, 1, 3]), tf.mul(perMolecule(hWeight), tf.ones([1, 1, D - 3]))], 2);
   const perRow = tf.div(tf.sum(tf.mul(sq, channelWeight), [1, 2]), D * denomN);
   return tf.mul(0.5, tf.mean(perRow)) as tf.Scalar;
 }

@@ -23,6 +23,8 @@ import { normalCdf, perMolecule, sumExceptBatch } from './tensors.js';
  */
 export interface InferenceNetwork {
   eps(zt: tf.Tensor, t: ArrayLike<number>, graph: MolGraph): tf.Tensor;
+  /** free what it holds (sessions) */
+  close?(): void;
 }
 
 /** A model ready to run: config, schedule and weights. */

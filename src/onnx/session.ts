@@ -16,7 +16,7 @@ import type { MolGraph } from '../graph/graph.js';
 import { exportDynamics } from './export.js';
 
 /** The parts of onnxruntime-node this module uses. */
-interface OrtBinding {
+export interface OrtBinding {
   Tensor: new (type: 'float32', data: Float32Array, dims: number[]) => { data: unknown };
   /** the native session class of dist/binding.js */
   NativeSession: new () => {
@@ -61,6 +61,60 @@ export interface OnnxDynamicsInput {
   N: number;
 }
 
+/** A native session of the binding. */
+export type NativeSession = InstanceType<OrtBinding['NativeSession']>;
+
+/** onnxruntime-node, or an Error saying it is not installed. */
+export function requireOrt(): OrtBinding {
+  const lib = loadOrt();
+  if (!lib) throw new Error('onnxruntime-node is not installed');
+  return lib;
+}
+
+/**
+ * Open a session on ONNX bytes: `threads` intra-op threads, sequential execution, all graph
+ * optimisations. @throws Error when ONNX Runtime rejects the graph
+ */
+export function openSession(lib: OrtBinding, bytes: Uint8Array, threads: number): NativeSession {
+  const session = new lib.NativeSession();
+  session.loadModel(bytes.buffer, bytes.byteOffset, bytes.byteLength, {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+  });
+  return session;
+}
+
+/**
+ * The network's input tensors (export.ts names) from host arrays.
+ * @throws Error when an input's length does not match B, N, D (and C), or a needed context is absent
+ */
+export function dynamicsFeeds(lib: OrtBinding, input: OnnxDynamicsInput, D: number, contextNf: number): Record<string, unknown> {
+  const { B, N } = input;
+  const T = lib.Tensor;
+  const check = (name: string, a: ArrayLike<number>, n: number): void => {
+    if (a.length !== n) throw new Error(`ONNX dynamics: ${name} has ${a.length} values, expected ${n}`);
+  };
+  check('xh', input.xh, B * N * D);
+  check('node_mask', input.nodeMask, B * N);
+  check('edge_mask', input.edgeMask, B * N * N);
+  check('denoise_mask', input.denoiseMask, B * N);
+  const feeds: Record<string, unknown> = {
+    xh: new T('float32', input.xh, [B, N, D]),
+    t: new T('float32', Float32Array.from(input.t), [B, 1]),
+    node_mask: new T('float32', input.nodeMask, [B, N, 1]),
+    edge_mask: new T('float32', input.edgeMask, [B, N, N, 1]),
+    denoise_mask: new T('float32', input.denoiseMask, [B, N, 1]),
+  };
+  if (contextNf > 0) {
+    if (!input.context) throw new Error('ONNX dynamics: the model needs a context input');
+    check('context', input.context, B * N * contextNf);
+    feeds.context = new T('float32', input.context, [B, N, contextNf]);
+  }
+  return feeds;
+}
+
 /** Intra-op threads of a session unless told: the machines this runs on have 2 cores. */
 export const DEFAULT_ORT_THREADS = 2;
 
@@ -70,7 +124,7 @@ export class OnnxDynamics {
 
   private constructor(
     private readonly lib: OrtBinding,
-    private readonly session: InstanceType<OrtBinding['NativeSession']>,
+    private readonly session: NativeSession,
     readonly D: number,
     readonly contextNf: number,
     readonly threads: number,
@@ -83,20 +137,12 @@ export class OnnxDynamics {
    * @throws Error when onnxruntime-node is not installed or rejects the graph
    */
   static create(config: EdmConfig, params: Params, opts: { threads?: number; centred?: boolean } = {}): OnnxDynamics {
-    const lib = loadOrt();
-    if (!lib) throw new Error('onnxruntime-node is not installed');
+    const lib = requireOrt();
     const D = 3 + featureDim(config);
     const contextNf = config.dynamics.contextNodeNf ?? 0;
     const bytes = exportDynamics(params, config.dynamics, { D, contextNf, centred: opts.centred ?? true });
     const threads = opts.threads ?? DEFAULT_ORT_THREADS;
-    const session = new lib.NativeSession();
-    session.loadModel(bytes.buffer, bytes.byteOffset, bytes.byteLength, {
-      intraOpNumThreads: threads,
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-      graphOptimizationLevel: 'all',
-    });
-    return new OnnxDynamics(lib, session, D, contextNf, threads);
+    return new OnnxDynamics(lib, openSession(lib, bytes, threads), D, contextNf, threads);
   }
 
   /**
@@ -105,28 +151,7 @@ export class OnnxDynamics {
    * @throws Error when an input's length does not match B, N, D
    */
   run(input: OnnxDynamicsInput): Float32Array {
-    const { B, N } = input;
-    const T = this.lib.Tensor;
-    const check = (name: string, a: ArrayLike<number>, n: number): void => {
-      if (a.length !== n) throw new Error(`ONNX dynamics: ${name} has ${a.length} values, expected ${n}`);
-    };
-    check('xh', input.xh, B * N * this.D);
-    check('node_mask', input.nodeMask, B * N);
-    check('edge_mask', input.edgeMask, B * N * N);
-    check('denoise_mask', input.denoiseMask, B * N);
-    const feeds: Record<string, unknown> = {
-      xh: new T('float32', input.xh, [B, N, this.D]),
-      t: new T('float32', Float32Array.from(input.t), [B, 1]),
-      node_mask: new T('float32', input.nodeMask, [B, N, 1]),
-      edge_mask: new T('float32', input.edgeMask, [B, N, N, 1]),
-      denoise_mask: new T('float32', input.denoiseMask, [B, N, 1]),
-    };
-    if (this.contextNf > 0) {
-      if (!input.context) throw new Error('ONNX dynamics: the model needs a context input');
-      check('context', input.context, B * N * this.contextNf);
-      feeds.context = new T('float32', input.context, [B, N, this.contextNf]);
-    }
-    return this.session.run(feeds, { eps: null }, {}).eps.data;
+    return this.session.run(dynamicsFeeds(this.lib, input, this.D, this.contextNf), { eps: null }, {}).eps.data;
   }
 
   /**

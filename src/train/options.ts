@@ -53,8 +53,13 @@ export interface TrainOptions {
    * a step depends on this number, never on `workers` (default 2; saved, and kept on resume)
    */
   shards?: number;
-  /** backend the gradient and sampling workers start (default: this thread's) */
+  /**
+   * backend the gradient and sampling workers start (default: this thread's); `onnx` computes
+   * gradients with ONNX Runtime in this thread (no workers) on `threads` threads
+   */
   backend?: BackendName;
+  /** ONNX Runtime intra-op threads with the onnx backend (default one per core); results do not depend on it */
+  threads?: number;
   /** learning curve: every `every` steps, sample and score a fixed set (see curve.ts) */
   curve?: { every: number; samples: number; steps: number };
 }

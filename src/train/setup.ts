@@ -4,7 +4,7 @@
  */
 import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
-import { type BackendName, workerBackend } from '../backend.js';
+import { type BackendName, isOnnxActive, workerBackend } from '../backend.js';
 import { loadCheckpoint } from '../checkpoint/format.js';
 import { CONFIG_VERSION, type EdmConfig, dynamicsInputDim } from '../config.js';
 import { initParams } from '../egnn/params.js';
@@ -27,12 +27,15 @@ export interface ResolvedOptions {
   logEvery: number;
   backend: BackendName;
   workers: number;
+  /** ONNX Runtime intra-op threads (onnx backend) */
+  threads: number;
 }
 
 /**
  * Check a run's options (messages name them as the CLI spells them) and fill in defaults:
  * batch 64, lr 1e-4, EMA 0.999, seed 0, clipping on, 2 shards, one gradient worker per core
- * on wasm and cpu (tfjs-node is threaded already: 0).
+ * on wasm and cpu (tfjs-node is threaded already: 0), and on onnx no worker but one ONNX Runtime
+ * thread per core.
  * @throws OptionError for an impossible value or no stop condition
  */
 export function resolveOptions(opts: TrainOptions): ResolvedOptions {
@@ -51,7 +54,11 @@ export function resolveOptions(opts: TrainOptions): ResolvedOptions {
     integerOption('--curve-samples', opts.curve.samples);
     integerOption('--curve-steps', opts.curve.steps, 1, opts.diffusion.timesteps);
   }
-  const backend = opts.backend ?? workerBackend();
+  const backend = opts.backend ?? (isOnnxActive() ? 'onnx' : workerBackend());
+  if (backend === 'onnx' && opts.workers !== undefined && opts.workers > 0) {
+    throw new OptionError(`--workers ${opts.workers}: the onnx backend computes gradients in one process on all cores (--threads); use --backend wasm for worker threads`);
+  }
+  const threads = integerOption('--threads', opts.threads ?? availableParallelism());
   return {
     recipe: {
       batchSize: integerOption('--batch-size', opts.batchSize ?? 64),
@@ -68,6 +75,7 @@ export function resolveOptions(opts: TrainOptions): ResolvedOptions {
     logEvery: integerOption('--log-every', opts.logEvery ?? 50),
     backend,
     workers: integerOption('--workers', opts.workers ?? (backend === 'wasm' || backend === 'cpu' ? availableParallelism() : 0), 0),
+    threads,
   };
 }
 

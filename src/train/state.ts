@@ -31,6 +31,12 @@ export interface SavedState {
   moleculesSeen: number;
   /** the recipe; kept on resume (early checkpoints have no shard count) */
   options: RecipeOptions;
+  /**
+   * where gradients were computed: tfjs (threads = gradient workers) or ONNX Runtime (intra-op
+   * threads). Neither thread count changes the bits; the engine does (float32 rounding).
+   * Absent in early checkpoints.
+   */
+  compute?: { engine: 'tfjs' | 'onnx'; threads: number };
 }
 
 /** What a resumed run keeps from the run that wrote the checkpoint. */

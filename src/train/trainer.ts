@@ -7,6 +7,7 @@
  */
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { useInferenceBackend } from '../backend.js';
 import { saveCheckpoint } from '../checkpoint/format.js';
 import type { EdmConfig, TrainingProvenance } from '../config.js';
 import { writeFileAtomic } from '../data/files.js';
@@ -18,6 +19,7 @@ import { Rng, type RngState } from '../random.js';
 import { curveSvg } from '../report/curve-plot.js';
 import { type CurveRow, isBest, probeSamples, readCurve, writeCurve } from './curve.js';
 import { type GradientEngine, LocalGradients, WorkerGradients } from './grad-pool.js';
+import { OnnxGradients } from './onnx-gradients.js';
 import { paramOrder } from './gradients.js';
 import { GradNormQueue } from './optimizer.js';
 import type { TrainOptions } from './options.js';
@@ -152,11 +154,25 @@ class TrainingRun {
     const curveDue = this.opts.curve !== undefined && this.step % this.opts.curve.every === 0;
     let validNll = NaN;
     if (this.validSet && ((this.o.validateEvery && this.step % this.o.validateEvery === 0) || curveDue)) {
-      validNll = validationNll(this.emaModel, this.validSet, this.o.recipe.batchSize);
+      validNll = await this.onEma((m) => validationNll(m, this.validSet!, this.o.recipe.batchSize));
       this.log({ event: 'validation', step: this.step, epoch: this.epoch, nll: validNll, molecules: this.validSet.length });
     }
     if (curveDue || (this.step % this.o.checkpointEvery === 0 && !this.done())) await this.save();
     if (curveDue) await this.curvePoint(validNll);
+  }
+
+  /**
+   * Run `fn` on the EMA model; with the onnx backend its network runs in ONNX Runtime on the
+   * EMA weights of this moment (exported for the call, freed after).
+   */
+  private async onEma<T>(fn: (model: EdmModel) => T | Promise<T>): Promise<T> {
+    const model: EdmModel = { ...this.emaModel };
+    if (this.o.backend === 'onnx') useInferenceBackend(model);
+    try {
+      return await fn(model);
+    } finally {
+      model.inference?.close?.();
+    }
   }
 
   /** Write a checkpoint (EMA weights and training state) to `dir`, atomically. */
@@ -176,6 +192,7 @@ class TrainingRun {
       cpuSeconds: this.cpuSeconds(),
       moleculesSeen: this.moleculesSeen,
       options: recipe,
+      compute: computeOf(this.o),
     };
     const training: TrainingProvenance = {
       command: this.opts.command,
@@ -211,7 +228,7 @@ class TrainingRun {
     const cpu0 = cpuNow();
     const t0 = performance.now();
     const curve = this.opts.curve!;
-    const m = await probeSamples(this.emaModel, this.opts.outDir, { samples: curve.samples, steps: curve.steps, workers: this.o.workers, backend: this.o.backend });
+    const m = await this.onEma((model) => probeSamples(model, this.opts.outDir, { samples: curve.samples, steps: curve.steps, workers: this.o.workers, backend: this.o.backend }));
     const row: CurveRow = {
       step: this.step,
       epoch: this.moleculesSeen / this.opts.train.length,
@@ -233,6 +250,17 @@ class TrainingRun {
   }
 }
 
+/** Where a run's gradients are computed: ONNX Runtime, worker threads or this thread. */
+function makeEngine(o: ResolvedOptions, config: EdmConfig, order: string[], shapes: Record<string, number[]>, weights: RunWeights): GradientEngine {
+  if (o.backend === 'onnx') return new OnnxGradients(config, order, shapes, o.threads);
+  return o.workers > 0 ? new WorkerGradients(o.workers, config, shapes, o.backend) : new LocalGradients(config, weights.raw);
+}
+
+/** The compute engine of a run as saved in its checkpoint. */
+function computeOf(o: ResolvedOptions): NonNullable<SavedState['compute']> {
+  return o.backend === 'onnx' ? { engine: 'onnx', threads: o.threads } : { engine: 'tfjs', threads: Math.max(1, o.workers) };
+}
+
 /**
  * Train (or resume training) a model; returns when a stop condition is met, after writing a
  * final checkpoint. Each step's batch is cut into `shards` micro-batches whose gradients are
@@ -250,9 +278,13 @@ export async function train(opts: TrainOptions): Promise<{ step: number; epoch: 
   try {
     const order = paramOrder(weights.raw);
     const shapes = Object.fromEntries(order.map((k) => [k, [...weights.raw[k].shape]]));
-    engine = o.workers > 0 ? new WorkerGradients(o.workers, config, shapes, o.backend) : new LocalGradients(config, weights.raw);
+    engine = makeEngine(o, config, order, shapes, weights);
     const run = new TrainingRun(opts, o, config, weights, engine, saved);
-    run.log({ event: opts.resume ? 'resume' : 'start', step: run.step, epoch: run.epoch, trainMolecules: opts.train.length, workers: o.workers, shards: o.recipe.shards });
+    const compute = computeOf(o);
+    run.log({ event: opts.resume ? 'resume' : 'start', step: run.step, epoch: run.epoch, trainMolecules: opts.train.length, workers: o.workers, shards: o.recipe.shards, ...compute });
+    if (saved?.compute && saved.compute.engine !== compute.engine) {
+      run.log({ event: 'note', message: `the checkpoint was trained on ${saved.compute.engine}, this run computes on ${compute.engine}: steps from here differ from an uninterrupted run in float32 rounding` });
+    }
     while (!run.done()) {
       const mols = run.nextBatch();
       if (!mols) break;
