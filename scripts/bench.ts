@@ -6,9 +6,11 @@
  * Prints molecule-steps/s (one denoising step of one molecule) on the tfjs backend (one thread,
  * and one worker per core) and with the network in ONNX Runtime when onnxruntime-node is
  * installed (one batch, one intra-op thread per core), molecules/s (training), the ratio to the
- * reference figures, and peak memory; then the default `edm train` (nf 64, 4 layers,
- * batch 64, gradients on one worker per core) against the single-core trainer (this thread, one
- * gradient per batch), back to back. Options: --quick (one architecture, fewer repeats),
+ * reference figures, and peak memory; the training step likewise on tfjs (one thread) and on
+ * ONNX Runtime (the exported training step, one intra-op thread per core, the trainer's two
+ * shards). Then `edm train` (nf 64, 4 layers, batch 64) on ONNX Runtime (the default when it
+ * loads) and on one tfjs worker per core, against the single-core trainer (tfjs in this thread,
+ * one gradient per batch), back to back. Options: --quick (one architecture, fewer repeats),
  * --train-only (only the trainer comparison), --sample-only (no trainer comparison), --json FILE.
  */
 import { writeFileSync } from 'node:fs';
@@ -33,6 +35,8 @@ import { loadQm9Split } from '../src/data/qm9.js';
 import type { Molecule } from '../src/data/molecule.js';
 import { existsSync } from 'node:fs';
 import { OnnxInference, loadOrt } from '../src/onnx/session.js';
+import { OnnxGradients } from '../src/train/onnx-gradients.js';
+import { flatten, makeShardTasks, paramOrder } from '../src/train/gradients.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -103,6 +107,24 @@ for (const [name, nf, layers] of archs as [string, number, number][]) {
       disposeBatch(part);
     }
   }, quick ? 1 : 2);
+  // the same training step on ONNX Runtime: loss and gradients of the 64 molecules in the
+  // trainer's 2 shards (the host optimiser update is negligible next to them)
+  let onnxTrainMs: number | undefined;
+  if (loadOrt()) {
+    const order = paramOrder(vars);
+    const engine = new OnnxGradients(config, order, Object.fromEntries(order.map((k) => [k, [...vars[k].shape]])), availableParallelism());
+    const weights = flatten(vars, order);
+    const tasks = makeShardTasks(model, mols, 2, rng);
+    const t0 = performance.now();
+    await engine.compute(weights, tasks, 29); // warm-up: session creation
+    const warm = performance.now() - t0;
+    const repeats = quick ? 2 : 4;
+    const t1 = performance.now();
+    for (let i = 0; i < repeats; i++) await engine.compute(weights, makeShardTasks(model, mols, 2, rng), 29);
+    onnxTrainMs = (performance.now() - t1) / repeats;
+    process.stdout.write(`${name}: ONNX training session start-up and first step ${(warm / 1000).toFixed(1)} s\n`);
+    await engine.close();
+  }
   // the same denoising step on every core: one worker thread per core, one batch of 64 each
   const workers = availableParallelism();
   const ckDir = join(mkdtempSync(join(tmpdir(), 'edm-bench-')), name);
@@ -128,6 +150,8 @@ for (const [name, nf, layers] of archs as [string, number, number][]) {
     onnxSampleMoleculeStepsPerSecond: onnxMs === undefined ? undefined : (B / onnxMs) * 1000,
     onnxSampleRatio: onnxMs === undefined ? undefined : ((B / onnxMs) * 1000) / ref.sample,
     trainRatio: (B / trainMs) * 1000 / ref.train,
+    onnxTrainMoleculesPerSecond: onnxTrainMs === undefined ? undefined : (B / onnxTrainMs) * 1000,
+    onnxTrainRatio: onnxTrainMs === undefined ? undefined : ((B / onnxTrainMs) * 1000) / ref.train,
     rssMiB: process.memoryUsage().rss / 2 ** 20,
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
   };
@@ -136,7 +160,8 @@ for (const [name, nf, layers] of archs as [string, number, number][]) {
   process.stdout.write(
     `${name}: sampling ${row.sampleMoleculeStepsPerSecond.toFixed(1)} molecule-steps/s (reference ${ref.sample}, x${row.sampleRatio.toFixed(2)}); ` +
       `${workers} workers: ${parallelRate.toFixed(1)} molecule-steps/s (x${row.sampleRatioAllCores.toFixed(2)}); ${onnxText}; ` +
-      `training ${row.trainMoleculesPerSecond.toFixed(1)} molecules/s (reference ${ref.train}, x${row.trainRatio.toFixed(2)}${chunk < B ? `, chunks of ${chunk}` : ''}); rss ${row.rssMiB.toFixed(0)} MiB, peak ${row.peakRssMiB.toFixed(0)} MiB\n`,
+      `training ${row.trainMoleculesPerSecond.toFixed(1)} molecules/s (reference ${ref.train}, x${row.trainRatio.toFixed(2)}${chunk < B ? `, chunks of ${chunk}` : ''}); ` +
+      `${row.onnxTrainMoleculesPerSecond === undefined ? 'onnx training: onnxruntime-node absent' : `onnx training ${row.onnxTrainMoleculesPerSecond.toFixed(1)} molecules/s (x${row.onnxTrainRatio!.toFixed(2)})`}; rss ${row.rssMiB.toFixed(0)} MiB, peak ${row.peakRssMiB.toFixed(0)} MiB\n`,
   );
   tf.dispose([z, noise, ...Object.values(vars)]);
   disposeBatch(batch);
@@ -146,7 +171,7 @@ for (const [name, nf, layers] of archs as [string, number, number][]) {
  * Training molecules/s of `train()` over `steps` steps on QM9's validation molecules (or the
  * synthetic ones when ../shared is absent), timed from the 5th step on (after start-up).
  */
-async function trainRate(workers: number, shards: number, steps: number): Promise<number> {
+async function trainRate(workers: number, shards: number, steps: number, trainBackend: 'wasm' | 'onnx' = 'wasm'): Promise<number> {
   const qm9 = join(process.cwd(), '..', 'shared', 'data', 'qm9');
   const data: Molecule[] = existsSync(qm9) ? (await loadQm9Split(qm9, 'valid')).slice(0, 4000) : Array.from({ length: 40 }, () => mols).flat();
   const stamps: number[] = [];
@@ -162,6 +187,7 @@ async function trainRate(workers: number, shards: number, steps: number): Promis
     checkpointEvery: 1_000_000,
     workers,
     shards,
+    backend: trainBackend,
     onStep: () => stamps.push(performance.now()),
   });
   return ((steps - 5) * 64) / ((stamps[steps - 1] - stamps[4]) / 1000);
@@ -174,10 +200,20 @@ if (args.includes('--sample-only')) {
 const single = await trainRate(0, 1, trainSteps);
 const cores = availableParallelism();
 const parallel = await trainRate(cores, 2, trainSteps);
-const trainRow = { defaultTrainMoleculesPerSecond: parallel, singleCoreTrainMoleculesPerSecond: single, ratio: parallel / single, workers: cores, rssMiB: process.memoryUsage().rss / 2 ** 20 };
+const onnx = loadOrt() ? await trainRate(0, 2, trainSteps, 'onnx') : undefined;
+const trainRow = {
+  onnxTrainMoleculesPerSecond: onnx,
+  onnxRatio: onnx === undefined ? undefined : onnx / single,
+  workersTrainMoleculesPerSecond: parallel,
+  singleCoreTrainMoleculesPerSecond: single,
+  workersRatio: parallel / single,
+  workers: cores,
+  rssMiB: process.memoryUsage().rss / 2 ** 20,
+};
 results.push(trainRow);
 process.stdout.write(
-  `edm train default (nf 64, 4 layers, batch 64, ${cores} gradient workers, 2 shards): ${parallel.toFixed(1)} molecules/s; ` +
-    `single-core trainer: ${single.toFixed(1)} molecules/s; x${trainRow.ratio.toFixed(2)}\n`,
+  `edm train (nf 64, 4 layers, batch 64, 2 shards): ` +
+    `${onnx === undefined ? 'onnx: onnxruntime-node absent' : `ONNX Runtime (${cores} threads, the default) ${onnx.toFixed(1)} molecules/s (x${trainRow.onnxRatio!.toFixed(2)})`}; ` +
+    `tfjs on ${cores} gradient workers ${parallel.toFixed(1)} molecules/s (x${trainRow.workersRatio.toFixed(2)}); single-core trainer ${single.toFixed(1)} molecules/s\n`,
 );
 if (jsonOut) writeFileSync(jsonOut, JSON.stringify(results, null, 1) + '\n');
