@@ -52,7 +52,12 @@ if (rows.length) writeFileAtomic(join(to, 'curve.svg'), await curveSvg(rows, `${
 const events = existsSync(join(from, 'train-log.jsonl'))
   ? readFileSync(join(from, 'train-log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l))
   : [];
-const runs = events.filter((e) => e.event === 'start' || e.event === 'resume').map((e) => `${e.time}: ${e.event} at step ${e.step}${e.workers !== undefined ? ` (${e.workers} gradient workers, ${e.shards} shards)` : ''}`);
+/** Where a run segment computed its gradients, as its start/resume event says. */
+const computeText = (e: Record<string, unknown>): string => {
+  if (e.engine === 'onnx') return ` (ONNX Runtime, ${e.threads} threads, ${e.shards} shards)`;
+  return e.workers !== undefined ? ` (${e.workers} gradient workers, ${e.shards} shards)` : '';
+};
+const runs = events.filter((e) => e.event === 'start' || e.event === 'resume').map((e) => `${e.time}: ${e.event} at step ${e.step}${computeText(e)}`);
 const t = best.config.training ?? {};
 const lt = latest.config.training ?? {};
 const d = best.config.dynamics;
@@ -70,7 +75,7 @@ const md = `# How this checkpoint was trained
 - Run so far: step ${lt.steps}, ${Number(lt.epochs).toFixed(2)} epochs, ${hours(lt.cpuSeconds)} CPU-hours${stepOf(latest) !== stepOf(best) ? '; its latest state is in `latest/`' : ''}
 - Last command: \`${lt.command}\`
 - Runs: ${runs.join('; ')}
-- CPU-hours count every core's time of training (WebAssembly backend, gradient workers), curve probes excluded.
+- CPU-hours count every core's time of training (all threads: ONNX Runtime's, or the WebAssembly gradient workers'), curve probes excluded.
 
 To continue training exactly: copy ${stepOf(latest) !== stepOf(best) ? '`latest/`' : 'this folder'} with \`train-log.jsonl\`, \`curve.csv\` and
 \`${CHECKPOINT_REFERENCE_FILE}\` to \`runs/A\`, then \`edm train --out runs/A --resume --hours H --curve-every K ...\`
