@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { initBackend } from '../src/backend.js';
 import { loadOrt } from '../src/onnx/session.js';
 import { saveCheckpoint } from '../src/checkpoint/format.js';
@@ -19,6 +19,31 @@ import { Rng } from '../src/random.js';
 import { ROOT, HAS_SHARED, SHARED, TINY, skipWithoutShared } from './helpers.js';
 
 const BIN = join(ROOT, 'bin', 'edm.js');
+
+/**
+ * Start `edm ARGS` (a training run writing to `out`) and kill it with SIGKILL once its checkpoint
+ * has reached `step` (or after 60 s). @returns the step of the checkpoint it left behind
+ */
+async function killAfterCheckpoint(args: string[], out: string, step: number): Promise<number> {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: dirname(out), stdio: 'ignore' });
+  const cfg = join(out, 'config.json');
+  const stepOf = (): number | undefined => (existsSync(cfg) ? JSON.parse(readFileSync(cfg, 'utf8')).trainState?.state.step : undefined);
+  const t0 = Date.now();
+  while (Date.now() - t0 < 60_000 && !((stepOf() ?? -1) >= step)) await new Promise((r) => setTimeout(r, 20));
+  child.kill('SIGKILL');
+  await new Promise((r) => child.on('exit', r));
+  return stepOf()!;
+}
+
+/** [step, loss] of every step in a run's train-log.jsonl, by step (after a resume the replayed steps overwrite). */
+function stepLosses(out: string): [number, number][] {
+  const m = new Map<number, number>();
+  for (const line of readFileSync(join(out, 'train-log.jsonl'), 'utf8').trim().split('\n')) {
+    const e = JSON.parse(line);
+    if (e.event === 'step') m.set(e.step, e.loss);
+  }
+  return [...m.entries()].sort((x, y) => x[0] - y[0]);
+}
 
 function edm(args: string[], cwd: string): { code: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', env: { ...process.env, EDM_CACHE_DIR: join(cwd, 'cache') } });
@@ -200,29 +225,12 @@ describe('edm command', () => {
     const args = (out: string, threads: number) => ['train', '--train-file', 'ort.xyz', '--atoms', 'H,C,N,O,F', '--nf', '16', '--layers', '2', '--batch-size', '8', '--lr', '1e-3', '--steps', '30', '--checkpoint-every', '4', '--log-every', '1', '--validate-every', '0', '--backend', 'onnx', '--threads', String(threads), '--out', out];
     const straight = edm(args('ort-straight', 2), dir);
     expect(straight.code, straight.stderr).toBe(0);
-    const child = spawn(process.execPath, [BIN, ...args('ort-killed', 1)], { cwd: dir, stdio: 'ignore' });
-    const cfg = join(dir, 'ort-killed', 'config.json');
-    const t0 = Date.now();
-    while (Date.now() - t0 < 60_000) {
-      if (existsSync(cfg) && JSON.parse(readFileSync(cfg, 'utf8')).trainState?.state.step >= 4) break;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    child.kill('SIGKILL');
-    await new Promise((r) => child.on('exit', r));
     // killed mid-run: the checkpoint it left is before the last step
-    expect(JSON.parse(readFileSync(cfg, 'utf8')).trainState.state.step).toBeLessThan(30);
+    expect(await killAfterCheckpoint(args('ort-killed', 1), join(dir, 'ort-killed'), 4)).toBeLessThan(30);
     const resumed = edm([...args('ort-killed', 2), '--resume'], dir);
     expect(resumed.code, resumed.stderr).toBe(0);
-    const losses = (run: string): [number, number][] => {
-      const m = new Map<number, number>();
-      for (const line of readFileSync(join(dir, run, 'train-log.jsonl'), 'utf8').trim().split('\n')) {
-        const e = JSON.parse(line);
-        if (e.event === 'step') m.set(e.step, e.loss);
-      }
-      return [...m.entries()].sort((x, y) => x[0] - y[0]);
-    };
-    expect(losses('ort-straight').length).toBe(30);
-    expect(losses('ort-killed')).toEqual(losses('ort-straight'));
+    expect(stepLosses(join(dir, 'ort-straight')).length).toBe(30);
+    expect(stepLosses(join(dir, 'ort-killed'))).toEqual(stepLosses(join(dir, 'ort-straight')));
     for (const f of ['train-state-step30.bin', 'weights-step30.bin']) {
       expect(readFileSync(join(dir, 'ort-killed', f)).equals(readFileSync(join(dir, 'ort-straight', f))), f).toBe(true);
     }
@@ -244,30 +252,12 @@ describe('edm command', () => {
     const straight = edm(args('straight'), dir);
     expect(straight.code, straight.stderr).toBe(0);
     // start the same run, kill -9 once its step-8 checkpoint exists, then resume
-    const child = spawn(process.execPath, [BIN, ...args('killed')], { cwd: dir, stdio: 'ignore' });
-    const cfg = join(dir, 'killed', 'config.json');
-    const t0 = Date.now();
-    while (Date.now() - t0 < 60_000) {
-      if (existsSync(cfg) && JSON.parse(readFileSync(cfg, 'utf8')).trainState?.state.step >= 8) break;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    child.kill('SIGKILL');
-    await new Promise((r) => child.on('exit', r));
-    expect(JSON.parse(readFileSync(cfg, 'utf8')).trainState.state.step).toBeLessThan(14);
+    expect(await killAfterCheckpoint(args('killed'), join(dir, 'killed'), 8)).toBeLessThan(14);
     const resumed = edm([...args('killed'), '--resume'], dir);
     expect(resumed.code, resumed.stderr).toBe(0);
-    const losses = (run: string): Map<number, number> => {
-      const m = new Map<number, number>();
-      for (const line of readFileSync(join(dir, run, 'train-log.jsonl'), 'utf8').trim().split('\n')) {
-        const e = JSON.parse(line);
-        if (e.event === 'step') m.set(e.step, e.loss); // after a resume, the replayed steps overwrite
-      }
-      return m;
-    };
-    const a = losses('straight');
-    const b = losses('killed');
-    expect(a.size).toBe(14);
-    expect([...b.entries()].sort((x, y) => x[0] - y[0])).toEqual([...a.entries()].sort((x, y) => x[0] - y[0]));
+    const a = stepLosses(join(dir, 'straight'));
+    expect(a.length).toBe(14);
+    expect(stepLosses(join(dir, 'killed'))).toEqual(a);
     expect(readFileSync(join(dir, 'killed', 'train-log.jsonl'), 'utf8')).toMatch(/"event":"resume"/);
   });
 });

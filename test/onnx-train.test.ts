@@ -19,7 +19,7 @@ import { disposeGraph, makeGraph } from '../src/graph/graph.js';
 import { loadOrt } from '../src/onnx/session.js';
 import { OnnxTrainingStep } from '../src/onnx/train-session.js';
 import { Rng } from '../src/random.js';
-import { ShardGradients, flatten, makeShardTasks, paramOrder } from '../src/train/gradients.js';
+import { ShardGradients, flatten, makeShardTasks, paramOrder, splitFlat } from '../src/train/gradients.js';
 import { OnnxGradients } from '../src/train/onnx-gradients.js';
 import { HAS_SHARED, NO_SHARED_REASON, ROOT, SHARED, TINY } from './helpers.js';
 
@@ -48,15 +48,7 @@ function worstRelative(ours: Record<string, ArrayLike<number>>, oracle: Record<s
 }
 
 /** Cut a flat `order` vector into named parts shaped like `like`. */
-function byName(flat: Float32Array, like: Params, order: string[]): Record<string, Float32Array> {
-  const out: Record<string, Float32Array> = {};
-  let off = 0;
-  for (const k of order) {
-    out[k] = flat.subarray(off, off + like[k].size);
-    off += like[k].size;
-  }
-  return out;
-}
+const byName = (flat: Float32Array, like: Params, order: string[]): Record<string, Float32Array> => splitFlat(flat, order, (k) => like[k].size);
 
 describe('ONNX Runtime training step', () => {
   beforeAll(async () => {

@@ -109,9 +109,10 @@ export class DynamicsGraph {
   readonly g = new GraphBuilder();
   /** host copies of the weights, each downloaded once (edge layers are cut in three slices) */
   private readonly host = new Map<string, Float32Array>();
-  /** weights declared as graph inputs (training), by name */
-  private readonly declared = new Set<string>();
-  private readonly shapes: Map<string, number[]>;
+  /** each weight (or row slice of one) made once: forward and backward passes share it */
+  private readonly weights = new Map<string, string>();
+  /** every parameter's shape, by name, in params.ts order */
+  readonly shapes: Map<string, number[]>;
 
   /**
    * @param p weights to store as initializers, or `undefined` to take every weight as a graph
@@ -133,15 +134,22 @@ export class DynamicsGraph {
     return s;
   }
 
-  /** A weight, optionally rows [from, from + rows) of a `[in, out]` matrix. */
+  /** A weight, optionally rows [from, from + rows) of a `[in, out]` matrix (made once per slice). */
   w(name: string, from = 0, rows?: number, suffix = ''): string {
     const shape = this.shape(name);
     const r = rows ?? shape[0] - from;
+    const key = `${name}[${from},${r}]`;
+    let value = this.weights.get(key);
+    if (!value) this.weights.set(key, (value = this.makeWeight(name, shape, from, r, suffix)));
+    return value;
+  }
+
+  /** A weight as a graph input (sliced in the graph) or as an initializer (sliced here). */
+  private makeWeight(name: string, shape: number[], from: number, r: number, suffix: string): string {
     if (!this.p) {
-      if (!this.declared.has(name)) this.g.input(name, shape);
-      this.declared.add(name);
-      if (shape.length === 1 || (from === 0 && r === shape[0])) return name;
-      return this.g.node('Slice', [name, this.g.ints([from]), this.g.ints([from + r]), this.g.ints([0])]);
+      // the whole weight is the graph input (declared once, through `w`'s memo); slices cut it
+      if (shape.length === 1 || (from === 0 && r === shape[0])) return this.g.input(name, shape);
+      return this.g.node('Slice', [this.w(name), this.g.ints([from]), this.g.ints([from + r]), this.g.ints([0])]);
     }
     const t = this.p[name];
     if (!t) throw new Error(`ONNX export: weight ${name} is missing`);

@@ -10,7 +10,6 @@
  * `grad:<parameter>` with the parameter's shape.
  */
 import type { DynamicsConfig } from '../config.js';
-import { paramShapes } from '../egnn/params.js';
 import { Backward } from './backward.js';
 import { DynamicsGraph, type DynamicsExportOptions } from './export.js';
 import { encodeModel } from './proto.js';
@@ -36,7 +35,7 @@ export function exportTrainingStep(cfg: DynamicsConfig, inNodeNf: number, opts: 
   g.output(g.node('Mul', [g.scalar(0.5), g.node('ReduceSum', [g.node('Mul', [err, gEps])], [['keepdims', 0]])]), 'loss', []);
   const back = new Backward(net, tape);
   back.run(gEps, opts.D, opts.centred);
-  for (const [name, shape] of paramShapes(cfg, inNodeNf)) {
+  for (const [name, shape] of net.shapes) {
     const grad = back.grads.get(name);
     if (!grad) throw new Error(`ONNX backward: no gradient for ${name}`);
     g.output(grad, gradOutput(name), shape);

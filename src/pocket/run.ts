@@ -190,4 +190,3 @@ function rowProperties(r: LigandRow): Record<string, string | number> {
   if (r.mmffRmsd !== undefined) p.mmff94_rmsd_A = r.mmffRmsd.toFixed(3);
   return p;
 }
-

@@ -44,33 +44,37 @@ export function paramOrder(params: Record<string, tf.Tensor>): string[] {
   return Object.keys(params).sort();
 }
 
-/** Total element count of parameters in `order`. */
-export function flatSize(params: Record<string, tf.Tensor>, order: string[]): number {
-  return order.reduce((n, k) => n + params[k].size, 0);
+/** Host arrays back to back in `order`: one float32 vector. */
+export function joinFlat(parts: Record<string, ArrayLike<number>>, order: string[]): Float32Array {
+  const out = new Float32Array(order.reduce((n, k) => n + parts[k].length, 0));
+  let off = 0;
+  for (const k of order) {
+    out.set(parts[k], off);
+    off += parts[k].length;
+  }
+  return out;
+}
+
+/** Views (no copy) into a flat vector, one per parameter of `order`, of `sizeOf(name)` values each. */
+export function splitFlat(flat: Float32Array, order: string[], sizeOf: (name: string) => number): Record<string, Float32Array> {
+  const out: Record<string, Float32Array> = {};
+  let off = 0;
+  for (const k of order) {
+    out[k] = flat.subarray(off, off + sizeOf(k));
+    off += out[k].length;
+  }
+  return out;
 }
 
 /** Copy tensors into one float32 vector in `order` (weights to send to workers). */
 export function flatten(params: Record<string, tf.Tensor>, order: string[]): Float32Array {
-  const out = new Float32Array(flatSize(params, order));
-  let off = 0;
-  for (const k of order) {
-    const t = params[k];
-    out.set(t.dataSync() as Float32Array, off);
-    off += t.size;
-  }
-  return out;
+  return joinFlat(Object.fromEntries(order.map((k) => [k, params[k].dataSync()])), order);
 }
 
 /** Cut a flat vector back into tensors shaped like `like` (caller disposes them). */
 export function unflatten(flat: Float32Array, like: Record<string, tf.Tensor>, order: string[]): Record<string, tf.Tensor> {
-  const out: Record<string, tf.Tensor> = {};
-  let off = 0;
-  for (const k of order) {
-    const t = like[k];
-    out[k] = tf.tensor(flat.subarray(off, off + t.size), t.shape);
-    off += t.size;
-  }
-  return out;
+  const views = splitFlat(flat, order, (k) => like[k].size);
+  return Object.fromEntries(order.map((k) => [k, tf.tensor(views[k], like[k].shape)]));
 }
 
 /**

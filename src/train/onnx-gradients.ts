@@ -12,7 +12,7 @@ import { lossInputs } from '../diffusion/loss.js';
 import { makeModel, type EdmModel } from '../diffusion/model.js';
 import { OnnxTrainingStep, type TrainingStepInput } from '../onnx/train-session.js';
 import type { GradientEngine } from './grad-pool.js';
-import type { ShardResult, ShardTask } from './gradients.js';
+import { type ShardResult, type ShardTask, joinFlat, splitFlat } from './gradients.js';
 
 /** Gradients on ONNX Runtime (one session per output form, made when first needed). */
 export class OnnxGradients implements GradientEngine {
@@ -36,13 +36,8 @@ export class OnnxGradients implements GradientEngine {
   }
 
   async compute(weights: Float32Array, tasks: ShardTask[], denomN: number): Promise<ShardResult[]> {
-    const byName: Record<string, Float32Array> = {};
-    let off = 0;
-    for (const k of this.order) {
-      const size = this.shapes[k].reduce((a, b) => a * b, 1);
-      byName[k] = weights.slice(off, off + size);
-      off += size;
-    }
+    // views: ONNX Runtime reads a typed array at its offset
+    const byName = splitFlat(weights, this.order, (k) => this.shapes[k].reduce((a, b) => a * b, 1));
     return tasks.map((task) => this.shard(byName, task, denomN));
   }
 
@@ -75,13 +70,7 @@ export class OnnxGradients implements GradientEngine {
         this.sessions.set(batch.graph.centred, session);
       }
       const { loss, grads } = session.run(weights, input);
-      const grad = new Float32Array(this.order.reduce((n, k) => n + grads[k].length, 0));
-      let off = 0;
-      for (const k of this.order) {
-        grad.set(grads[k], off);
-        off += grads[k].length;
-      }
-      return { index: task.index, loss, grad };
+      return { index: task.index, loss, grad: joinFlat(grads, this.order) };
     } finally {
       disposeBatch(batch);
     }
