@@ -87,6 +87,9 @@ describe('edm command', () => {
     const metrics = JSON.parse(readFileSync(join(dir, 'a.metrics.json'), 'utf8'));
     expect(metrics.molecules).toBe(4);
     expect(metrics.steps).toBe(8);
+    // outcomes spooled to disk during the run: all listed, no temporary file left behind
+    expect(metrics.outcomes.map((o: { index: number }) => o.index)).toEqual([0, 1, 2, 3]);
+    expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
     expect(readFileSync(join(dir, 'a.chain.xyz'), 'utf8').split('\n')[0]).toMatch(/^\d+$/);
   });
 

@@ -4,8 +4,12 @@
 import { describe, expect, it } from 'vitest';
 import type { Molecule } from '../src/data/molecule.js';
 import { bondOrder, inferBonds, stability } from '../src/decode/bonds.js';
-import { formatReport } from '../src/report/table.js';
-import { evaluateMolecules } from '../src/metrics/evaluate.js';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { formatReport, reportJson } from '../src/report/table.js';
+import { Evaluator, STABLE_SHARE_BINS, evaluateMolecules, type MoleculeOutcome } from '../src/metrics/evaluate.js';
+import { OutcomeSpool } from '../src/report/outcome-spool.js';
 
 function mol(atoms: [string, number, number, number][], name = ''): Molecule {
   return { elements: atoms.map((a) => a[0]), positions: Float32Array.from(atoms.flatMap((a) => [a[1], a[2], a[3]])), name };
@@ -162,5 +166,49 @@ describe('stability and validity', () => {
     const r = await evaluateMolecules([methane, ethene, ethyne], { trainSmiles: new Set(['[H]C([H])([H])[H]']) });
     expect(r.novelty).toBeCloseTo(2 / 3, 10);
     expect(r.counts.novel).toBe(2);
+  });
+});
+
+describe('a run of any size: the evaluator keeps a bounded number of outcomes', () => {
+  it('gives the same metrics and, through the spool, the same JSON as keeping every outcome', async () => {
+    const base = [methane, hypervalent, ethene, hypervalent, hypervalent, ethyne, benzene, methyl, disconnected, hypervalent];
+    const set = Array.from({ length: 4 }, (_, k) => base.map((m) => ({ ...m, name: `${m.name} ${k}` }))).flat();
+    const all = await evaluateMolecules(set, { trainSmiles: new Set(['[H]C#C[H]']) });
+    const dir = mkdtempSync(join(tmpdir(), 'edm-spool-'));
+    const spool = new OutcomeSpool(join(dir, 'r.metrics.json'));
+    const seen: MoleculeOutcome[] = [];
+    const keep = 3;
+    const e = await Evaluator.create({
+      keepOutcomes: keep,
+      onOutcome: (o) => {
+        seen.push(o);
+        spool.add(o);
+      },
+    });
+    for (let i = 0; i < set.length; i += 7) e.add(set.slice(i, i + 7));
+    const bounded = e.finish({ trainSmiles: new Set(['[H]C#C[H]']) });
+    // every outcome reached the sink in order; the report kept the first 3 and then valid ones until 3 valid
+    expect(seen).toEqual(all.outcomes);
+    const validIdx = all.outcomes.filter((o) => o.valid).map((o) => o.index);
+    expect(validIdx.length).toBeGreaterThan(keep);
+    const firstValid = validIdx.filter((i) => i < keep).length;
+    const expected = [0, 1, 2, ...validIdx.filter((i) => i >= keep).slice(0, keep - firstValid)];
+    expect(bounded.outcomes.map((o) => o.index)).toEqual(expected);
+    const { outcomes: _a, seconds: _s1, ...metricsAll } = all;
+    const { outcomes: _b, seconds: _s2, ...metricsBounded } = bounded;
+    expect(metricsBounded).toEqual(metricsAll);
+    // the running tallies agree with the per-molecule outcomes
+    expect(bounded.invalidReasons).toEqual({ 'RDKit sanitization failed (valence)': 16 });
+    const hist = new Array<number>(STABLE_SHARE_BINS + 1).fill(0);
+    for (const o of all.outcomes) hist[Math.floor((STABLE_SHARE_BINS * o.stableAtoms) / o.atoms)]++;
+    expect(bounded.stableShareHistogram).toEqual(hist);
+    expect(hist[STABLE_SHARE_BINS]).toBe(all.counts.stableMolecules);
+    // the spooled JSON is byte for byte the in-memory JSON of the keep-all report, and the spool is gone
+    const extra = { seed: 3 };
+    spool.writeJson({ ...bounded, seconds: all.seconds }, extra);
+    const text = readFileSync(join(dir, 'r.metrics.json'), 'utf8');
+    expect(text).toBe(reportJson(all, extra));
+    expect(JSON.parse(text).outcomes).toHaveLength(set.length);
+    expect(readdirSync(dir)).toEqual(['r.metrics.json']);
   });
 });

@@ -11,6 +11,7 @@ import {
   OptionError,
   Evaluator,
   MoleculeStreamWriter,
+  OutcomeSpool,
   formatReport,
   formatXyz,
   generate,
@@ -24,6 +25,9 @@ import {
   writeReportFiles,
 } from '../index.js';
 import { backendOption, defineCommand, numberFlag, referenceFromArgs, startBackend, textFlag, userPath } from './common.js';
+
+/** Valid molecules drawn in the --svg grid. */
+const SVG_MOLECULES = 48;
 
 /** `samples.sdf` -> `samples.<suffix>` */
 export function besideOutput(out: string, suffix: string): string {
@@ -75,8 +79,11 @@ export const sampleCommand = (y: Argv): Argv =>
       const ckDir = argv.checkpoint ? userPath(argv.checkpoint) : DEFAULT_CHECKPOINT;
       const model = loadModel(ckDir);
       useInferenceBackend(model);
-      // molecules are written and scored batch by batch, so memory does not grow with -n
-      const evaluator = argv.eval ? await Evaluator.create() : undefined;
+      // molecules are written and scored batch by batch, and their outcomes spooled to disk, so
+      // memory does not grow with -n; the evaluator keeps only what the SVG grid and HTML show
+      const jsonPath = besideOutput(out, '.metrics.json');
+      const spool = argv.eval ? new OutcomeSpool(jsonPath) : undefined;
+      const evaluator = spool ? await Evaluator.create({ keepOutcomes: Math.max(SVG_MOLECULES, html ? maxHtml : 0), onOutcome: (o) => spool.add(o) }) : undefined;
       const writer = new MoleculeStreamWriter(out);
       let progress: ReturnType<typeof startProgress> | undefined;
       let result;
@@ -108,6 +115,7 @@ export const sampleCommand = (y: Argv): Argv =>
         writer.commit();
       } catch (e) {
         writer.abort();
+        spool?.abort();
         throw e;
       }
       progress?.stop();
@@ -118,12 +126,16 @@ export const sampleCommand = (y: Argv): Argv =>
       const scored = evaluator ? ', scored on the way' : '';
       process.stdout.write(`wrote ${n} molecules to ${argv.out} (${result.steps} denoising steps, ${result.seconds.toFixed(1)} s${scored}, ${rate} molecule-steps/s on ${backend}${result.workers > 1 ? ` x ${result.workers} workers` : ''})\n`);
       if (result.chains.length > 0) process.stdout.write(`wrote denoising trajectories of ${result.chains.length} molecules to ${besideOutput(argv.out, '.chain.xyz')}\n`);
-      if (!evaluator) return;
-      const ref = await referenceFromArgs(argv.train, ckDir);
+      if (!evaluator || !spool) return;
+      const ref = await referenceFromArgs(argv.train, ckDir).catch((e) => {
+        spool.abort();
+        throw e;
+      });
       const r = evaluator.finish({ trainSmiles: ref?.smiles, trainStats: ref?.stats });
       process.stdout.write('\n' + formatReport(r, `metrics of ${n} samples from ${ckDir}${ref ? ` (novelty vs ${ref.source})` : ''}`));
-      const paths = { json: besideOutput(out, '.metrics.json'), svg: argv.svg ? userPath(argv.svg) : undefined };
-      await writeReportFiles(r, paths, 48, { checkpoint: ckDir, seed: argv.seed, steps: result.steps, samplingSeconds: result.seconds, backend, train: ref?.source ?? null });
+      const paths = { json: jsonPath, svg: argv.svg ? userPath(argv.svg) : undefined };
+      // writes the JSON from the spool and removes the spool, also on failure
+      await writeReportFiles(r, paths, SVG_MOLECULES, { checkpoint: ckDir, seed: argv.seed, steps: result.steps, samplingSeconds: result.seconds, backend, train: ref?.source ?? null }, spool);
       process.stdout.write(`metrics written to ${besideOutput(argv.out, '.metrics.json')}\n`);
       if (html) {
         const details = [`${n} molecules sampled with seed ${argv.seed}, ${result.steps} denoising steps, ${result.seconds.toFixed(1)} s on ${backend}`, ref ? `novelty vs ${ref.source}` : 'novelty: no training data'];

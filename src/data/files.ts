@@ -28,23 +28,69 @@ export function readText(path: string): string {
 }
 
 /**
- * Write a file atomically: a temporary file in the same folder, fsync, then rename, so a
- * reader never sees half a file and a crash leaves the old file (or none) in place.
+ * A file written piece by piece into a temporary file in the same folder, then fsynced and
+ * renamed into place by `commit`: a reader never sees half a file, and `abort` (or a crash)
+ * leaves the old file (or none) under the real name.
+ */
+export class AtomicFileWriter {
+  private readonly tmp: string;
+  private fd: number | undefined;
+
+  /** @throws InputError naming the path if its folder cannot be written */
+  constructor(readonly path: string) {
+    this.tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+    try {
+      this.fd = openSync(this.tmp, 'w');
+    } catch (e) {
+      throw cannotWrite(path, e);
+    }
+  }
+
+  /** Append text (UTF-8) or bytes. @throws InputError if the disk refuses them */
+  write(data: string | Uint8Array): void {
+    try {
+      writeSync(this.fd!, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
+    } catch (e) {
+      this.abort();
+      throw cannotWrite(this.path, e);
+    }
+  }
+
+  /** Flush and rename into place. @throws InputError if that fails (the temporary file is removed) */
+  commit(): void {
+    try {
+      fsyncSync(this.fd!);
+      closeSync(this.fd!);
+      this.fd = undefined;
+      renameSync(this.tmp, this.path);
+    } catch (e) {
+      this.abort();
+      throw cannotWrite(this.path, e);
+    }
+  }
+
+  /** Drop the temporary file. */
+  abort(): void {
+    if (this.fd !== undefined) {
+      try {
+        closeSync(this.fd);
+      } catch {
+        // already closed
+      }
+      this.fd = undefined;
+    }
+    rmSync(this.tmp, { force: true });
+  }
+}
+
+const cannotWrite = (path: string, e: unknown): InputError => new InputError(`cannot write file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, path);
+
+/**
+ * Write a file atomically (see `AtomicFileWriter`).
  * @throws InputError naming the path if it cannot be written
  */
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-  try {
-    const fd = openSync(tmp, 'w');
-    try {
-      writeSync(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw new InputError(`cannot write file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, path);
-  }
+  const w = new AtomicFileWriter(path);
+  w.write(data);
+  w.commit();
 }

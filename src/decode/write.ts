@@ -2,9 +2,7 @@
  * Writing generated molecules: bonds inferred from distances, stability as SDF data fields,
  * SDF or XYZ chosen by the file extension, written atomically.
  */
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import { writeFileAtomic } from '../data/files.js';
+import { AtomicFileWriter, writeFileAtomic } from '../data/files.js';
 import type { Molecule } from '../data/molecule.js';
 import { formatSdf } from '../data/sdf.js';
 import { formatXyz } from '../data/xyz.js';
@@ -38,44 +36,31 @@ function formatFor(path: string, mols: Molecule[]): string {
  * (or a crash) leaves no partial output under the real name.
  */
 export class MoleculeStreamWriter {
-  private readonly tmp: string;
-  private readonly fd: number;
+  private readonly file: AtomicFileWriter;
   /** molecules written so far */
   written = 0;
 
   /** @throws InputError for an unknown extension or an unwritable folder */
   constructor(readonly path: string) {
     formatFor(path, []);
-    this.tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-    try {
-      this.fd = openSync(this.tmp, 'w');
-    } catch (e) {
-      throw new InputError(`cannot write file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, path);
-    }
+    this.file = new AtomicFileWriter(path);
   }
 
   /** Append molecules (the same bytes as one write of all of them). */
   append(mols: Molecule[]): void {
     if (mols.length === 0) return;
-    writeSync(this.fd, formatFor(this.path, mols));
+    this.file.write(formatFor(this.path, mols));
     this.written += mols.length;
   }
 
   /** Flush and rename into place. */
   commit(): void {
-    fsyncSync(this.fd);
-    closeSync(this.fd);
-    renameSync(this.tmp, this.path);
+    this.file.commit();
   }
 
   /** Drop the temporary file. */
   abort(): void {
-    try {
-      closeSync(this.fd);
-    } catch {
-      // already closed
-    }
-    rmSync(this.tmp, { force: true });
+    this.file.abort();
   }
 }
 

@@ -60,8 +60,20 @@ export interface EvaluationReport {
     /** molecules with collapsed atoms (two atoms within MIN_ATOM_DISTANCE_ANGSTROM) */
     collapsed: number;
   };
+  /** invalid molecules by the reason RDKit gave */
+  invalidReasons: Record<string, number>;
+  /**
+   * Molecules by their share of stable atoms: entry k counts shares in [k/20, (k+1)/20) for
+   * k < 20, and entry 20 the stable molecules (share 1).
+   */
+  stableShareHistogram: number[];
   distributions?: DistributionComparison;
   stats: DistributionStats;
+  /**
+   * Per-molecule outcomes in molecule order: all of them, or with `keepOutcomes` the first
+   * `keepOutcomes` and then further valid ones until `keepOutcomes` valid ones are kept (what
+   * the SVG grid and HTML cards show), so memory does not grow with the number of molecules.
+   */
   outcomes: MoleculeOutcome[];
   /** time spent scoring, s */
   seconds: number;
@@ -77,7 +89,14 @@ export interface EvaluateOptions {
   onProgress?: (done: number, total: number) => void;
   /** molecules expected in all, for progress (default: those given so far) */
   total?: number;
+  /** keep only this many outcomes in the report (see `EvaluationReport.outcomes`; default all) */
+  keepOutcomes?: number;
+  /** called with each molecule's outcome as it is scored (e.g. to spool them to a file) */
+  onOutcome?: (o: MoleculeOutcome) => void;
 }
+
+/** Bins of `EvaluationReport.stableShareHistogram` below share 1. */
+export const STABLE_SHARE_BINS = 20;
 
 /** Whether two atoms of `m` are closer than MIN_ATOM_DISTANCE_ANGSTROM. */
 function hasCollapsedAtoms(m: Molecule): boolean {
@@ -95,8 +114,14 @@ export class Evaluator {
   /** milliseconds spent scoring (not waiting between batches) */
   private busy = 0;
   private readonly outcomes: MoleculeOutcome[] = [];
+  private keptValid = 0;
+  private readonly keep: number;
   private readonly stats = emptyStats();
   private readonly unique = new Set<string>();
+  private readonly reasons = new Map<string, number>();
+  private readonly stableShares = new Array<number>(STABLE_SHARE_BINS + 1).fill(0);
+  private scored = 0;
+  private collapsed = 0;
   private atoms = 0;
   private stableAtoms = 0;
   private stableMolecules = 0;
@@ -107,7 +132,9 @@ export class Evaluator {
   private constructor(
     private readonly rdkit: Awaited<ReturnType<typeof loadRDKit>>,
     private readonly opts: EvaluateOptions,
-  ) {}
+  ) {
+    this.keep = opts.keepOutcomes ?? Infinity;
+  }
 
   /** An evaluator with RDKit loaded. */
   static async create(opts: EvaluateOptions = {}): Promise<Evaluator> {
@@ -118,7 +145,7 @@ export class Evaluator {
   add(mols: Molecule[]): void {
     const t0 = performance.now();
     for (const m of mols) {
-      const index = this.outcomes.length;
+      const index = this.scored++;
       this.atoms += m.elements.length;
       const bonds = inferBonds(m);
       const s = stability(m, bonds);
@@ -132,9 +159,19 @@ export class Evaluator {
         this.valid++;
         this.unique.add(v.smiles!);
         if (v.fragments === 1) this.connectedValid++;
-      } else out.reason = v.reason;
+      } else if (v.reason) {
+        out.reason = v.reason;
+        this.reasons.set(v.reason, (this.reasons.get(v.reason) ?? 0) + 1);
+      }
+      if (out.collapsed) this.collapsed++;
       this.fragmentSum += v.fragments;
-      this.outcomes.push(out);
+      // integer arithmetic, so a share of exactly k/20 lands in bin k
+      this.stableShares[out.atoms ? Math.floor((STABLE_SHARE_BINS * out.stableAtoms) / out.atoms) : 0]++;
+      if (index < this.keep || (out.valid && this.keptValid < this.keep)) {
+        this.outcomes.push(out);
+        if (out.valid) this.keptValid++;
+      }
+      this.opts.onOutcome?.(out);
       this.opts.onProgress?.(index + 1, this.opts.total ?? index + 1);
     }
     this.busy += performance.now() - t0;
@@ -146,7 +183,7 @@ export class Evaluator {
    *   creation (it is only needed here)
    */
   finish(training: Pick<EvaluateOptions, 'trainSmiles' | 'trainStats'> = {}): EvaluationReport {
-    const n = this.outcomes.length;
+    const n = this.scored;
     const trainSmiles = training.trainSmiles ?? this.opts.trainSmiles;
     const trainStats = training.trainStats ?? this.opts.trainStats;
     let novel: number | null = null;
@@ -172,8 +209,10 @@ export class Evaluator {
         unique: this.unique.size,
         novel,
         connectedValid: this.connectedValid,
-        collapsed: this.outcomes.filter((o) => o.collapsed).length,
+        collapsed: this.collapsed,
       },
+      invalidReasons: Object.fromEntries(this.reasons),
+      stableShareHistogram: [...this.stableShares],
       distributions: trainStats ? compareStats(this.stats, trainStats) : undefined,
       stats: this.stats,
       outcomes: this.outcomes,

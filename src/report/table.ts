@@ -1,7 +1,7 @@
 /**
  * Human-readable report of an evaluation, with EDM's published figures beside ours.
  */
-import type { EvaluationReport } from '../metrics/evaluate.js';
+import type { EvaluationReport, MoleculeOutcome } from '../metrics/evaluate.js';
 
 const pct = (v: number | null | undefined): string => (v === null || v === undefined || Number.isNaN(v) ? '   n/a' : `${(100 * v).toFixed(1).padStart(5)}%`);
 
@@ -41,15 +41,32 @@ export function formatReport(r: EvaluationReport, title: string, withAnchors = t
     const pairs = Object.entries(d.bondLengthW1).sort((a, b) => a[0].localeCompare(b[0]));
     if (pairs.length) lines.push(`  bond-length W1 (Å): ${pairs.map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')}`);
   }
-  const reasons = new Map<string, number>();
-  for (const o of r.outcomes) if (!o.valid && o.reason) reasons.set(o.reason, (reasons.get(o.reason) ?? 0) + 1);
-  if (reasons.size) lines.push(`  invalid: ${[...reasons].map(([k, v]) => `${v} x ${k}`).join('; ')}`);
+  const reasons = Object.entries(r.invalidReasons);
+  if (reasons.length) lines.push(`  invalid: ${reasons.map(([k, v]) => `${v} x ${k}`).join('; ')}`);
   return lines.join('\n') + '\n';
 }
 
-/** The JSON form of a report (per-molecule outcomes included, bulky histograms left out). */
-export function reportJson(r: EvaluationReport, extra: Record<string, unknown> = {}): string {
-  const { stats: _s, ...rest } = r;
+/**
+ * The JSON form of a report around its per-molecule outcomes: `head` holds every metric (the
+ * bulky histograms of `stats` left out) and opens the `outcomes` array, `tail` closes it, and
+ * `outcomeLine` gives each outcome its line, joined by ",\n". Split so that a large run can
+ * stream its outcomes between the two (see `OutcomeSpool`).
+ * @param extra fields put first (e.g. checkpoint, seed)
+ */
+export function reportJsonParts(r: EvaluationReport, extra: Record<string, unknown> = {}): { head: string; tail: string } {
+  const { stats: _s, outcomes: _o, ...rest } = r;
   void _s;
-  return JSON.stringify({ ...extra, ...rest, validUnique: r.uniqueness === null ? null : r.validity * r.uniqueness }, null, 1) + '\n';
+  void _o;
+  const metrics = JSON.stringify({ ...extra, ...rest, validUnique: r.uniqueness === null ? null : r.validity * r.uniqueness }, null, 1);
+  // the object's closing "\n}" becomes the start of the outcomes array
+  return { head: `${metrics.slice(0, -2)},\n "outcomes": [\n`, tail: '\n ]\n}\n' };
+}
+
+/** One outcome's line in the JSON report. */
+export const outcomeLine = (o: MoleculeOutcome): string => `  ${JSON.stringify(o)}`;
+
+/** The JSON form of a report, with the outcomes it holds (see `reportJsonParts`). */
+export function reportJson(r: EvaluationReport, extra: Record<string, unknown> = {}): string {
+  const { head, tail } = reportJsonParts(r, extra);
+  return head + r.outcomes.map(outcomeLine).join(',\n') + tail;
 }

@@ -84,7 +84,7 @@ export async function htmlReport(input: HtmlReportInput): Promise<string> {
   const max = input.maxMolecules ?? 100;
   const shown = input.molecules.slice(0, max);
   const { html: cards, data } = await moleculeCards(shown, input.report.outcomes.slice(0, max));
-  const plots = await reportPlots(input.report.stats, input.trainStats, input.report.outcomes);
+  const plots = await reportPlots(input.report.stats, input.trainStats, input.report.stableShareHistogram);
   const chain = input.chain?.length
     ? `<section><h2>Denoising trajectory</h2><p class="note">${input.chain.length} frames of one molecule, from noise to the final molecule.</p><div id="chain-viewer" class="chain"></div>
 <script type="text/plain" id="edm-chain">${formatXyz(input.chain).replace(/</g, " ")}</script></section>`

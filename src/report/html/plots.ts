@@ -3,7 +3,7 @@
  * bond-length histograms per element pair, and how many atoms of each molecule are stable.
  */
 import { BOND_BIN_ANGSTROM, type DistributionStats } from '../../metrics/distributions.js';
-import type { MoleculeOutcome } from '../../metrics/evaluate.js';
+import { STABLE_SHARE_BINS } from '../../metrics/evaluate.js';
 import { vegaLiteSvg } from '../vega.js';
 
 /** One bar or point of a distribution: its key, share of its set, and which set. */
@@ -76,10 +76,12 @@ function bondLengthPanels(gen: DistributionStats, train: DistributionStats | und
  * The plots of an evaluation as SVG documents.
  * @param stats distributions of the scored molecules
  * @param train the training data's distributions, when known (drawn beside them)
+ * @param stableShareHistogram molecules by share of stable atoms (`EvaluationReport.stableShareHistogram`)
  */
-export async function reportPlots(stats: DistributionStats, train: DistributionStats | undefined, outcomes: MoleculeOutcome[]): Promise<{ title: string; svg: string }[]> {
+export async function reportPlots(stats: DistributionStats, train: DistributionStats | undefined, stableShareHistogram: number[]): Promise<{ title: string; svg: string }[]> {
   const sets = (counts: (s: DistributionStats) => Record<string, number>): Share[] => [...shares(counts(stats), 'this set'), ...(train ? shares(counts(train), 'training data') : [])];
-  const stableShare = outcomes.map((o) => ({ fraction: o.atoms ? o.stableAtoms / o.atoms : 0 }));
+  // the last bin (share 1, the stable molecules) gets its own bar
+  const stableShare = stableShareHistogram.map((count, k) => ({ from: k / STABLE_SHARE_BINS, to: (k + 1) / STABLE_SHARE_BINS, count }));
   const panels = bondLengthPanels(stats, train, 6);
   return [
     { title: 'Atom counts', svg: await vegaLiteSvg(comparedBars(sets((s) => s.nAtoms), 'Atoms per molecule', 'atoms', true)) },
@@ -93,8 +95,9 @@ export async function reportPlots(stats: DistributionStats, train: DistributionS
         data: { values: stableShare },
         mark: 'bar',
         encoding: {
-          x: { field: 'fraction', type: 'quantitative', bin: { step: 0.05, extent: [0, 1.0001] }, title: 'fraction of stable atoms' },
-          y: { aggregate: 'count', type: 'quantitative', title: 'molecules' },
+          x: { field: 'from', type: 'quantitative', bin: { binned: true, step: 1 / STABLE_SHARE_BINS }, title: 'fraction of stable atoms' },
+          x2: { field: 'to' },
+          y: { field: 'count', type: 'quantitative', title: 'molecules' },
         },
       }),
     },
