@@ -71,19 +71,25 @@ export class AtomicFileWriter {
 
   /** Drop the temporary file. */
   abort(): void {
-    if (this.fd !== undefined) {
-      try {
-        closeSync(this.fd);
-      } catch {
-        // already closed
-      }
-      this.fd = undefined;
-    }
-    rmSync(this.tmp, { force: true });
+    removeTemp(this.fd, this.tmp);
+    this.fd = undefined;
   }
 }
 
-const cannotWrite = (path: string, e: unknown): InputError => new InputError(`cannot write file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, path);
+/** Close `fd` (if open; errors ignored, it may be closed already) and delete the file `tmp`. */
+export function removeTemp(fd: number | undefined, tmp: string): void {
+  if (fd !== undefined) {
+    try {
+      closeSync(fd);
+    } catch {
+      // already closed
+    }
+  }
+  rmSync(tmp, { force: true });
+}
+
+/** The user-facing error for a file that cannot be written, with the system's reason. */
+export const cannotWrite = (path: string, e: unknown): InputError => new InputError(`cannot write file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, path);
 
 /**
  * Write a file atomically (see `AtomicFileWriter`).

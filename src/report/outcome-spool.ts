@@ -2,10 +2,9 @@
  * Per-molecule outcomes of a large run, spooled to disk as they are scored, so that the JSON
  * report can list every molecule while the evaluator keeps none of them in memory.
  */
-import { closeSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { openSync, readSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { AtomicFileWriter } from '../data/files.js';
-import { InputError } from '../errors.js';
+import { AtomicFileWriter, cannotWrite, removeTemp } from '../data/files.js';
 import type { EvaluationReport, MoleculeOutcome } from '../metrics/evaluate.js';
 import { outcomeLine, reportJsonParts } from './table.js';
 
@@ -33,18 +32,24 @@ export class OutcomeSpool {
       // read back by writeJson
       this.fd = openSync(this.tmp, 'w+');
     } catch (e) {
-      throw new InputError(`cannot write file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, jsonPath);
+      throw cannotWrite(jsonPath, e);
     }
   }
 
-  /** Spool one outcome (in molecule order). */
+  /** Spool one outcome (in molecule order). @throws InputError if the disk refuses it */
   add(o: MoleculeOutcome): void {
     this.pending += (this.count++ > 0 ? ',\n' : '') + outcomeLine(o);
     if (this.pending.length >= FLUSH_CHARS) this.flush();
   }
 
+  /** @throws InputError naming the report if the disk refuses the lines (the spool is removed) */
   private flush(): void {
-    if (this.pending) writeSync(this.fd!, this.pending);
+    try {
+      if (this.pending) writeSync(this.fd!, this.pending);
+    } catch (e) {
+      this.abort();
+      throw cannotWrite(this.jsonPath, e);
+    }
     this.pending = '';
   }
 
@@ -76,14 +81,7 @@ export class OutcomeSpool {
 
   /** Remove the spool. */
   abort(): void {
-    if (this.fd !== undefined) {
-      try {
-        closeSync(this.fd);
-      } catch {
-        // already closed
-      }
-      this.fd = undefined;
-    }
-    rmSync(this.tmp, { force: true });
+    removeTemp(this.fd, this.tmp);
+    this.fd = undefined;
   }
 }
