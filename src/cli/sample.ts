@@ -83,64 +83,64 @@ export const sampleCommand = (y: Argv): Argv =>
       // memory does not grow with -n; the evaluator keeps only what the SVG grid and HTML show
       const jsonPath = besideOutput(out, '.metrics.json');
       const spool = argv.eval ? new OutcomeSpool(jsonPath) : undefined;
-      const evaluator = spool ? await Evaluator.create({ keepOutcomes: Math.max(SVG_MOLECULES, html ? maxHtml : 0), onOutcome: (o) => spool.add(o) }) : undefined;
-      const writer = new MoleculeStreamWriter(out);
-      let progress: ReturnType<typeof startProgress> | undefined;
-      let result;
       try {
-        result = await generate(ckDir, model, {
-          n: argv.n!,
-          seed: argv.seed!,
-          batchSize: argv['batch-size'],
-          workers: argv.workers,
-          nAtoms: argv['n-atoms'],
-          steps: argv.steps,
-          chain: argv.chain,
-          shard: argv.shard ? parseShard(argv.shard) : undefined,
-          keep: html ? maxHtml : 0,
-          onBatch: (batch) => {
-            writer.append(batch.molecules);
-            evaluator?.add(batch.molecules);
-          },
-          onProgress: (p) => {
-            progress ??= startProgress({
-              total: p.totalSteps,
-              barFormat: `sample |{bar}| {percentage}% {done}/${argv.n} molecules ETA {eta_formatted}`,
-              line: (v, total, pl) => `sample: ${pl.done}/${argv.n} molecules, ${((100 * v) / total).toFixed(0)}% of denoising steps`,
-              initialPayload: { done: 0 },
-            });
-            progress.update(p.stepsDone, { done: p.molecules });
-          },
-        });
-        writer.commit();
-      } catch (e) {
-        writer.abort();
+        const evaluator = spool ? await Evaluator.create({ keepOutcomes: Math.max(SVG_MOLECULES, html ? maxHtml : 0), onOutcome: (o) => spool.add(o) }) : undefined;
+        const writer = new MoleculeStreamWriter(out);
+        let progress: ReturnType<typeof startProgress> | undefined;
+        let result;
+        try {
+          result = await generate(ckDir, model, {
+            n: argv.n!,
+            seed: argv.seed!,
+            batchSize: argv['batch-size'],
+            workers: argv.workers,
+            nAtoms: argv['n-atoms'],
+            steps: argv.steps,
+            chain: argv.chain,
+            shard: argv.shard ? parseShard(argv.shard) : undefined,
+            keep: html ? maxHtml : 0,
+            onBatch: (batch) => {
+              writer.append(batch.molecules);
+              evaluator?.add(batch.molecules);
+            },
+            onProgress: (p) => {
+              progress ??= startProgress({
+                total: p.totalSteps,
+                barFormat: `sample |{bar}| {percentage}% {done}/${argv.n} molecules ETA {eta_formatted}`,
+                line: (v, total, pl) => `sample: ${pl.done}/${argv.n} molecules, ${((100 * v) / total).toFixed(0)}% of denoising steps`,
+                initialPayload: { done: 0 },
+              });
+              progress.update(p.stepsDone, { done: p.molecules });
+            },
+          });
+          writer.commit();
+        } catch (e) {
+          writer.abort();
+          throw e;
+        }
+        progress?.stop();
+        const n = writer.written;
+        // a shard past the first --chain molecules has no trajectory to write
+        if (result.chains.length > 0) writeFileAtomic(besideOutput(out, '.chain.xyz'), formatXyz(result.chains.flat()));
+        const rate = ((n * result.steps) / result.seconds).toFixed(1);
+        const scored = evaluator ? ', scored on the way' : '';
+        process.stdout.write(`wrote ${n} molecules to ${argv.out} (${result.steps} denoising steps, ${result.seconds.toFixed(1)} s${scored}, ${rate} molecule-steps/s on ${backend}${result.workers > 1 ? ` x ${result.workers} workers` : ''})\n`);
+        if (result.chains.length > 0) process.stdout.write(`wrote denoising trajectories of ${result.chains.length} molecules to ${besideOutput(argv.out, '.chain.xyz')}\n`);
+        if (!evaluator || !spool) return;
+        const ref = await referenceFromArgs(argv.train, ckDir);
+        const r = evaluator.finish({ trainSmiles: ref?.smiles, trainStats: ref?.stats });
+        process.stdout.write('\n' + formatReport(r, `metrics of ${n} samples from ${ckDir}${ref ? ` (novelty vs ${ref.source})` : ''}`));
+        spool.writeJson(r, { checkpoint: ckDir, seed: argv.seed, steps: result.steps, samplingSeconds: result.seconds, backend, train: ref?.source ?? null });
+        if (argv.svg) await writeReportFiles(r, { svg: userPath(argv.svg) }, SVG_MOLECULES, {});
+        process.stdout.write(`metrics written to ${besideOutput(argv.out, '.metrics.json')}\n`);
+        if (html) {
+          const details = [`${n} molecules sampled with seed ${argv.seed}, ${result.steps} denoising steps, ${result.seconds.toFixed(1)} s on ${backend}`, ref ? `novelty vs ${ref.source}` : 'novelty: no training data'];
+          writeFileAtomic(html, await htmlReport({ title: `edm sample: ${ckDir}`, details, report: r, molecules: result.molecules, trainStats: ref?.stats, maxMolecules: maxHtml, chain: result.chains[0] }));
+          process.stdout.write(`HTML report written to ${argv.html}\n`);
+        }
+      } finally {
+        // writeJson removes the spool; this removes it when an error ends the run before that
         spool?.abort();
-        throw e;
-      }
-      progress?.stop();
-      const n = writer.written;
-      // a shard past the first --chain molecules has no trajectory to write
-      if (result.chains.length > 0) writeFileAtomic(besideOutput(out, '.chain.xyz'), formatXyz(result.chains.flat()));
-      const rate = ((n * result.steps) / result.seconds).toFixed(1);
-      const scored = evaluator ? ', scored on the way' : '';
-      process.stdout.write(`wrote ${n} molecules to ${argv.out} (${result.steps} denoising steps, ${result.seconds.toFixed(1)} s${scored}, ${rate} molecule-steps/s on ${backend}${result.workers > 1 ? ` x ${result.workers} workers` : ''})\n`);
-      if (result.chains.length > 0) process.stdout.write(`wrote denoising trajectories of ${result.chains.length} molecules to ${besideOutput(argv.out, '.chain.xyz')}\n`);
-      if (!evaluator || !spool) return;
-      const ref = await referenceFromArgs(argv.train, ckDir).catch((e) => {
-        spool.abort();
-        throw e;
-      });
-      const r = evaluator.finish({ trainSmiles: ref?.smiles, trainStats: ref?.stats });
-      process.stdout.write('\n' + formatReport(r, `metrics of ${n} samples from ${ckDir}${ref ? ` (novelty vs ${ref.source})` : ''}`));
-      const paths = { json: jsonPath, svg: argv.svg ? userPath(argv.svg) : undefined };
-      // writes the JSON from the spool and removes the spool, also on failure
-      await writeReportFiles(r, paths, SVG_MOLECULES, { checkpoint: ckDir, seed: argv.seed, steps: result.steps, samplingSeconds: result.seconds, backend, train: ref?.source ?? null }, spool);
-      process.stdout.write(`metrics written to ${besideOutput(argv.out, '.metrics.json')}\n`);
-      if (html) {
-        const details = [`${n} molecules sampled with seed ${argv.seed}, ${result.steps} denoising steps, ${result.seconds.toFixed(1)} s on ${backend}`, ref ? `novelty vs ${ref.source}` : 'novelty: no training data'];
-        writeFileAtomic(html, await htmlReport({ title: `edm sample: ${ckDir}`, details, report: r, molecules: result.molecules, trainStats: ref?.stats, maxMolecules: maxHtml, chain: result.chains[0] }));
-        process.stdout.write(`HTML report written to ${argv.html}\n`);
       }
     },
   );

@@ -38,7 +38,7 @@ export class AtomicFileWriter {
 
   /** @throws InputError naming the path if its folder cannot be written */
   constructor(readonly path: string) {
-    this.tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+    this.tmp = tempPathBeside(path);
     try {
       this.fd = openSync(this.tmp, 'w');
     } catch (e) {
@@ -49,7 +49,9 @@ export class AtomicFileWriter {
   /** Append text (UTF-8) or bytes. @throws InputError if the disk refuses them */
   write(data: string | Uint8Array): void {
     try {
-      writeSync(this.fd!, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
+      // strings go in as UTF-8 without an intermediate Buffer
+      if (typeof data === 'string') writeSync(this.fd!, data);
+      else writeSync(this.fd!, data);
     } catch (e) {
       this.abort();
       throw cannotWrite(this.path, e);
@@ -75,6 +77,9 @@ export class AtomicFileWriter {
     this.fd = undefined;
   }
 }
+
+/** A hidden temporary file beside `path`, unique to this process: `.<name>.<pid><tag>.tmp`. */
+export const tempPathBeside = (path: string, tag = ''): string => join(dirname(path), `.${basename(path)}.${process.pid}${tag}.tmp`);
 
 /** Close `fd` (if open; errors ignored, it may be closed already) and delete the file `tmp`. */
 export function removeTemp(fd: number | undefined, tmp: string): void {

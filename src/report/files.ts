@@ -3,7 +3,6 @@
  */
 import { writeFileAtomic } from '../data/files.js';
 import type { EvaluationReport } from '../metrics/evaluate.js';
-import type { OutcomeSpool } from './outcome-spool.js';
 import { svgGrid } from './svg.js';
 import { reportJson } from './table.js';
 
@@ -11,8 +10,6 @@ import { reportJson } from './table.js';
  * Write the JSON report and/or the SVG grid, each atomically (absent paths are skipped).
  * @param maxSvg valid molecules drawn at most
  * @param extra fields added at the top of the JSON (e.g. checkpoint, seed)
- * @param spool the outcomes of every molecule, when `r` kept only some (the JSON goes to the
- *   spool's path, which must be `paths.json`)
  * @throws InputError if a file cannot be written
  */
 export async function writeReportFiles(
@@ -20,11 +17,8 @@ export async function writeReportFiles(
   paths: { json?: string; svg?: string },
   maxSvg: number,
   extra: Record<string, unknown>,
-  spool?: OutcomeSpool,
 ): Promise<void> {
-  if (spool && spool.jsonPath !== paths.json) throw new Error(`the outcome spool belongs to ${spool.jsonPath}, not ${paths.json}`);
-  if (spool) spool.writeJson(r, extra);
-  else if (paths.json) writeFileAtomic(paths.json, reportJson(r, extra));
+  if (paths.json) writeFileAtomic(paths.json, reportJson(r, extra));
   if (paths.svg) {
     const items = r.outcomes
       .filter((o) => o.valid)

@@ -3,8 +3,7 @@
  * report can list every molecule while the evaluator keeps none of them in memory.
  */
 import { openSync, readSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import { AtomicFileWriter, cannotWrite, removeTemp } from '../data/files.js';
+import { AtomicFileWriter, cannotWrite, removeTemp, tempPathBeside } from '../data/files.js';
 import type { EvaluationReport, MoleculeOutcome } from '../metrics/evaluate.js';
 import { outcomeLine, reportJsonParts } from './table.js';
 
@@ -19,15 +18,15 @@ export class OutcomeSpool {
   private readonly tmp: string;
   private fd: number | undefined;
   private pending = '';
-  /** outcomes spooled so far */
-  count = 0;
+  /** outcomes spooled so far (the first has no separator before it) */
+  private count = 0;
 
   /**
    * @param jsonPath where the report will be written
    * @throws InputError naming `jsonPath` if its folder cannot be written
    */
   constructor(readonly jsonPath: string) {
-    this.tmp = join(dirname(jsonPath), `.${basename(jsonPath)}.${process.pid}.outcomes.tmp`);
+    this.tmp = tempPathBeside(jsonPath, '.outcomes');
     try {
       // read back by writeJson
       this.fd = openSync(this.tmp, 'w+');
