@@ -55,14 +55,19 @@ describe('ONNX Runtime training step', () => {
     await initBackend('wasm');
   });
 
-  it('matches tfjs autodiff for every parameter on QM9 batches with the shipped checkpoint (1e-4 relative), and its bits do not depend on the thread count', async (ctx) => {
+  it('matches tfjs autodiff for every parameter on QM9 batches with the shipped checkpoint (1e-4 relative), with EDM\'s loss and min-SNR weighting, and its bits do not depend on the thread count', async (ctx) => {
     ctx.skip(ORT_ABSENT, ORT_REASON);
     ctx.skip(!HAS_SHARED, NO_SHARED_REASON);
     const ck = loadCheckpoint(join(ROOT, 'checkpoints', 'qm9-default'));
     const mols = (await loadQm9Split(join(SHARED, 'data', 'qm9'), 'valid')).slice(0, 48);
     const order = paramOrder(ck.params);
     const shapes = Object.fromEntries(order.map((k) => [k, [...ck.params[k].shape]]));
-    const tasks = makeShardTasks(makeModel(ck.config, ck.params), mols, 3, new Rng('onnx-train-qm9'));
+    const model = makeModel(ck.config, ck.params);
+    // three shards with EDM's uniform weighting, one with min-SNR gamma 1.5 (weights from 1e-5 to 1)
+    const tasks = makeShardTasks(model, mols, 3, new Rng('onnx-train-qm9'));
+    const weighted = makeShardTasks(model, mols.slice(0, 16), 1, new Rng('onnx-train-min-snr'), { kind: 'min-snr', gamma: 1.5 });
+    expect(Math.min(...weighted[0].noise.weight!)).toBeLessThan(0.5);
+    tasks.push({ ...weighted[0], index: 3 });
     const weights = flatten(ck.params, order);
     const oracle = new ShardGradients(ck.config, ck.params);
     oracle.setWeights(weights);

@@ -4,7 +4,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '../src/backend.js';
@@ -17,7 +17,9 @@ import { train, type TrainOptions } from '../src/train/trainer.js';
 import { loadCheckpoint } from '../src/checkpoint/format.js';
 import { makeBatch } from '../src/data/batch.js';
 import { makeModel } from '../src/diffusion/model.js';
-import { trainingLoss } from '../src/diffusion/loss.js';
+import { lossWeightAt, trainingLoss } from '../src/diffusion/loss.js';
+import { NoiseSchedule, snrOf } from '../src/diffusion/schedule.js';
+import { checkLrSchedule, lrAt } from '../src/train/lr-schedule.js';
 import { combinedNoise } from '../src/diffusion/noise.js';
 import { initParams, type Params } from '../src/egnn/params.js';
 import { Rng } from '../src/random.js';
@@ -113,5 +115,83 @@ describe('training', () => {
     await expect(train({ ...base, outDir: '/tmp/x', batchSize: 0, maxSteps: 1 })).rejects.toThrow(/--batch-size must be a positive integer, got 0/);
     await expect(train({ ...base, outDir: '/tmp/x', train: [], maxSteps: 1 })).rejects.toThrow(/empty/);
     await expect(train({ ...base, outDir: '/tmp/x' })).rejects.toThrow(/say when to stop: --steps, --epochs or --hours/);
+    await expect(train({ ...base, outDir: '/tmp/x', hours: 1, lrSchedule: 'cosine' })).rejects.toThrow(/cosine decays to the last step: give --steps or --epochs/);
+    await expect(train({ ...base, outDir: '/tmp/x', maxSteps: 4, lrSchedule: 'cosine', warmupSteps: 4 })).rejects.toThrow(/--warmup-steps 4: must be an integer from 0 to 3/);
+    await expect(train({ ...base, outDir: '/tmp/x', maxSteps: 4, warmupSteps: 2 })).rejects.toThrow(/belong to --lr-schedule cosine/);
+    await expect(train({ ...base, outDir: '/tmp/x', maxSteps: 4, lossWeighting: { kind: 'min-snr', gamma: 0 } })).rejects.toThrow(/--snr-gamma must be/);
+    await expect(train({ ...base, outDir: '/tmp/x', maxSteps: 4, resume: true, from: '/tmp/y' })).rejects.toThrow(/give one of them/);
+  });
+
+  it('never starts a new run over an existing one, and a branch is written beside its parent, not over it', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'edm-train-guard-'));
+    await train({ ...base, outDir: join(root, 'a'), maxSteps: 2, validateEvery: 0 });
+    const log = readFileSync(join(root, 'a', 'train-log.jsonl'), 'utf8');
+    await expect(train({ ...base, outDir: join(root, 'a'), maxSteps: 2 })).rejects.toThrow(/already holds a run \(config.json\): --resume continues it/);
+    await expect(train({ ...base, outDir: join(root, 'a'), maxSteps: 4, from: join(root, 'a') })).rejects.toThrow(/already holds a run/);
+    await expect(train({ ...base, outDir: join(root, 'b'), maxSteps: 4, from: join(root, 'a', '.') + '/' })).resolves.toMatchObject({ step: 4 });
+    expect(readFileSync(join(root, 'a', 'train-log.jsonl'), 'utf8')).toBe(log);
+  });
+
+  it('min-SNR-gamma weights are min(SNR, gamma) / SNR of the schedule; uniform is 1', () => {
+    const schedule = new NoiseSchedule(1000, 'polynomial_2', 1e-5);
+    for (const t of [0, 0.01, 0.1, 0.3, 0.5, 0.7, 0.9, 1]) {
+      const g = schedule.gammaAt(t);
+      const snr = snrOf(g);
+      for (const gamma of [1.5, 5]) expect(lossWeightAt({ kind: 'min-snr', gamma }, g)).toBeCloseTo(Math.min(snr, gamma) / snr, 12);
+      expect(lossWeightAt({ kind: 'uniform' }, g)).toBe(1);
+    }
+    // low noise (SNR >> gamma) is down-weighted, high noise (SNR < gamma) keeps weight 1
+    expect(lossWeightAt({ kind: 'min-snr', gamma: 5 }, schedule.gammaAt(0.05))).toBeLessThan(0.05);
+    expect(lossWeightAt({ kind: 'min-snr', gamma: 5 }, schedule.gammaAt(0.9))).toBe(1);
+  });
+
+  it('a cosine schedule warms up linearly, passes the midpoint at the mean rate and ends at the final rate', () => {
+    const s = checkLrSchedule({ kind: 'cosine', startStep: 100, endStep: 210, warmupSteps: 10, finalLr: 1e-5 }, 1e-3);
+    expect(lrAt(s, 1e-3, 100)).toBeCloseTo(1e-4, 15);
+    expect(lrAt(s, 1e-3, 109)).toBeCloseTo(1e-3, 15);
+    expect(lrAt(s, 1e-3, 110)).toBeCloseTo(1e-3, 15);
+    expect(lrAt(s, 1e-3, 160)).toBeCloseTo((1e-3 + 1e-5) / 2, 15);
+    expect(lrAt(s, 1e-3, 210)).toBeCloseTo(1e-5, 15);
+    expect(lrAt(s, 1e-3, 500)).toBeCloseTo(1e-5, 15);
+    expect(lrAt({ kind: 'constant' }, 1e-3, 160)).toBe(1e-3);
+    expect(() => checkLrSchedule({ ...s, finalLr: 2e-3 }, 1e-3)).toThrow(/--final-lr 0.002: must be between 0 and --lr 0.001/);
+  });
+
+  it('a branch continues its parent exactly; with min-SNR and a cosine schedule it resumes exactly and logs the scheduled rates', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'edm-branch-'));
+    const q = { ...base, validateEvery: 0, logEvery: 1 };
+    await train({ ...q, outDir: join(root, 'p'), maxSteps: 4 });
+    const from = join(root, 'p');
+    // a branch that changes nothing is the parent's continuation, bit for bit (seed taken from the parent)
+    const same: number[] = [];
+    const steps: number[] = [];
+    await train({ ...q, seed: 99, lr: undefined, outDir: join(root, 'same'), maxSteps: 8, from, onStep: (s) => (same.push(s.loss), steps.push(s.step)) });
+    // the changed recipe: straight, and stopped at step 8 then resumed
+    const recipe = { lossWeighting: { kind: 'min-snr', gamma: 1.5 } as const, lrSchedule: 'cosine' as const, warmupSteps: 2, finalLr: 1e-5, lr: 2e-3 };
+    const straight: number[] = [];
+    await train({ ...q, ...recipe, outDir: join(root, 'c'), maxSteps: 12, from, onStep: (s) => straight.push(s.loss) });
+    const split: number[] = [];
+    // stopped at step 8 (as by Ctrl-C) of a run to step 12, then resumed
+    const stopSignal = { stop: false };
+    await train({ ...q, ...recipe, outDir: join(root, 'd'), maxSteps: 12, from, stopSignal, onStep: (s) => (split.push(s.loss), (stopSignal.stop = s.step === 8)) });
+    expect(split).toHaveLength(4);
+    // resuming keeps the saved recipe (schedule over steps 4-12, weighting) whatever is asked now
+    await train({ ...q, outDir: join(root, 'd'), maxSteps: 12, resume: true, onStep: (s) => split.push(s.loss) });
+    // the parent, resumed, gives what the unchanged branch gave
+    const parent: number[] = [];
+    await train({ ...q, outDir: join(root, 'p'), maxSteps: 8, resume: true, onStep: (s) => parent.push(s.loss) });
+    expect(steps).toEqual([5, 6, 7, 8]);
+    expect(same).toEqual(parent);
+    expect(straight).toHaveLength(8);
+    expect(split).toEqual(straight);
+    expect(straight.slice(0, 4)).not.toEqual(parent);
+    const logged = readFileSync(join(root, 'c', 'train-log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(logged[0]).toMatchObject({ event: 'branch', step: 4, recipe: expect.stringContaining('min-SNR gamma 1.5, cosine lr to 0.00001 over steps 4-12, 2 warm-up') });
+    const schedule = { kind: 'cosine' as const, startStep: 4, endStep: 12, warmupSteps: 2, finalLr: 1e-5 };
+    const rates = logged.filter((e) => e.event === 'step').map((e) => [e.step, e.lr]);
+    expect(rates.length).toBeGreaterThan(0);
+    for (const [step, lr] of rates) expect(lr).toBeCloseTo(lrAt(schedule, 2e-3, step - 1), 15);
+    const ck = loadCheckpoint(join(root, 'c'), true);
+    expect((ck.trainState!.state as { options: unknown }).options).toMatchObject({ lr: 2e-3, lossWeighting: { kind: 'min-snr', gamma: 1.5 }, lrSchedule: schedule, batchSize: 8 });
   });
 });

@@ -6,7 +6,9 @@ import {
   DEFAULT_QM9_DIR,
   EDM_QM9_DIFFUSION,
   EDM_QM9_DYNAMICS,
+  type LossWeighting,
   type NoiseScheduleName,
+  UserError,
   type StepReport,
   integerOption,
   loadTrainingData,
@@ -30,9 +32,15 @@ export const trainCommand = (y: Argv): Argv =>
           atoms: textFlag('atom decoder, comma separated', 'H,C,N,O,F for QM9, else the elements present'),
           nf: numberFlag('--nf', 'hidden width of the EGNN (EDM QM9: 256)', 64),
           layers: numberFlag('--layers', 'equivariant blocks of the EGNN (EDM QM9: 9)', 4),
-          'batch-size': numberFlag('--batch-size', 'molecules per optimiser step (EDM: 64)', 64),
-          lr: numberFlag('--lr', 'learning rate of AdamW (EDM: 1e-4)', 1e-4),
-          ema: numberFlag('--ema', 'EMA decay of the weights (EDM QM9: 0.9999)', 0.999),
+          'batch-size': recipeFlag('--batch-size', 'molecules per optimiser step (EDM: 64)', '64'),
+          lr: recipeFlag('--lr', 'learning rate of AdamW, the peak of a cosine schedule (EDM: 1e-4)', '1e-4'),
+          ema: recipeFlag('--ema', 'EMA decay of the weights (EDM QM9: 0.9999)', '0.999'),
+          'loss-weighting': { type: 'string', choices: ['uniform', 'min-snr'], describe: "weighting of the eps loss over t: uniform (EDM's) or min-SNR-gamma (Hang et al. 2023: min(SNR, gamma) / SNR)", defaultDescription: 'uniform; a branch keeps its parent\'s' },
+          'snr-gamma': { ...numberFlag('--snr-gamma', 'gamma of --loss-weighting min-snr (Hang et al.: 5)'), defaultDescription: '5' },
+          'lr-schedule': { type: 'string', choices: ['constant', 'cosine'], describe: "learning rate over the run: constant (EDM's) or a warm-up then a cosine decay to --final-lr at the last step (needs --steps or --epochs)", defaultDescription: "constant; a branch keeps its parent's" },
+          'warmup-steps': { ...numberFlag('--warmup-steps', 'linear warm-up steps of --lr-schedule cosine'), defaultDescription: '0' },
+          'final-lr': { ...numberFlag('--final-lr', 'learning rate at the end of --lr-schedule cosine'), defaultDescription: '0' },
+          from: textFlag('branch a new run (in --out) from this checkpoint folder: weights, optimiser, step, data and noise streams and CPU-hours continue from it; its recipe is kept except for the options given here (for trials of a recipe change)'),
           schedule: { type: 'string', default: 'polynomial_2', describe: 'noise schedule: polynomial_<power> or cosine (EDM: polynomial_2)' },
           timesteps: numberFlag('--timesteps', 'diffusion steps T (EDM: 1000)', 1000),
           seed: numberFlag('--seed', 'integer seed of initialisation, batches and noise (a resumed run must give the same)', 0),
@@ -45,7 +53,7 @@ export const trainCommand = (y: Argv): Argv =>
           'valid-size': numberFlag('--valid-size', 'validation molecules (a fixed random subset)', 500),
           workers: { ...numberFlag('--workers', 'threads computing gradients (0 = this thread); results do not depend on it'), defaultDescription: 'one per core on WebAssembly' },
           threads: { ...numberFlag('--threads', 'ONNX Runtime threads computing gradients with the onnx backend; results do not depend on it'), defaultDescription: 'one per core' },
-          shards: numberFlag('--shards', 'micro-batches per step, summed in a fixed order: results depend on this, not on --workers (kept on --resume)', 2),
+          shards: recipeFlag('--shards', 'micro-batches per step, summed in a fixed order: results depend on this, not on --workers (kept on --resume)', '2'),
           'curve-every': numberFlag('--curve-every', 'steps between learning-curve points (sample, score, write curve.csv; 0: never)', 0),
           'curve-samples': numberFlag('--curve-samples', 'molecules sampled (fixed seed) at each curve point', 200),
           'curve-steps': numberFlag('--curve-steps', 'denoising steps of the curve samples', 500),
@@ -75,7 +83,7 @@ export const trainCommand = (y: Argv): Argv =>
       };
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
-      const progress = trainProgress(argv.steps, argv.epochs, argv.hours, argv['batch-size']!, data.train.length);
+      const progress = trainProgress(argv.steps, argv.epochs, argv.hours, argv['batch-size'] ?? 64, data.train.length);
       const result = await train({
         outDir,
         train: data.train,
@@ -86,6 +94,11 @@ export const trainCommand = (y: Argv): Argv =>
         batchSize: argv['batch-size'],
         lr: argv.lr,
         emaDecay: argv.ema,
+        lossWeighting: lossWeighting(argv['loss-weighting'], argv['snr-gamma']),
+        lrSchedule: argv['lr-schedule'] as 'constant' | 'cosine' | undefined,
+        warmupSteps: argv['warmup-steps'],
+        finalLr: argv['final-lr'],
+        from: argv.from ? userPath(argv.from) : undefined,
         seed: argv.seed,
         maxSteps: argv.steps,
         epochs: argv.epochs,
@@ -110,6 +123,24 @@ export const trainCommand = (y: Argv): Argv =>
       process.stdout.write(`trained to step ${result.step} (epoch ${result.epoch}); checkpoint in ${result.checkpoint}\n`);
     },
   );
+
+/**
+ * A recipe option: no yargs default, so that a branch (`--from`) can tell what was typed; the
+ * library fills in the default of a fresh run.
+ */
+function recipeFlag(label: string, describe: string, defaultDescription: string): ReturnType<typeof numberFlag> & { defaultDescription: string } {
+  return { ...numberFlag(label, describe), defaultDescription: `${defaultDescription}; a branch keeps its parent's` };
+}
+
+/**
+ * `--loss-weighting` as the library takes it.
+ * @throws UserError for --snr-gamma without min-snr
+ */
+function lossWeighting(kind: string | undefined, gamma: number | undefined): LossWeighting | undefined {
+  if (gamma !== undefined && kind !== 'min-snr') throw new UserError('--snr-gamma belongs to --loss-weighting min-snr');
+  if (kind === undefined) return undefined;
+  return kind === 'min-snr' ? { kind: 'min-snr', gamma: gamma ?? 5 } : { kind: 'uniform' };
+}
 
 /**
  * Progress of a run: counts steps when it has a step or epoch budget, else seconds of --hours.
@@ -141,7 +172,7 @@ async function trainPockets(dir: string, argv: { out?: string; steps?: number; n
     steps: argv.steps === undefined ? 500 : integerOption('--steps', argv.steps, 1),
     nf: integerOption('--nf', argv.nf!, 1),
     layers: integerOption('--layers', argv.layers!, 1),
-    lr: numberOption('--lr', argv.lr!, { above: 0 }),
+    lr: numberOption('--lr', argv.lr ?? 1e-4, { above: 0 }),
     timesteps: integerOption('--timesteps', argv.timesteps!, 2),
     seed: integerOption('--seed', argv.seed!, 0),
     log: (line) => process.stderr.write(`${line}\n`),

@@ -1,6 +1,7 @@
 /**
  * The training objective: L2 on eps (EDM compute_loss with t0_always=False, training mode,
- * loss_type 'l2'; Hoogeboom et al. 2022, eq. 9 with w(t) = 1).
+ * loss_type 'l2'; Hoogeboom et al. 2022, eq. 9 with w(t) = 1), optionally weighted over t
+ * (min-SNR-gamma, Hang et al. 2023) to train faster; the likelihood bound (NLL) is unweighted.
  */
 import * as tf from '@tensorflow/tfjs';
 import { featureDim } from '../config.js';
@@ -10,22 +11,51 @@ import { type EdmModel, normalizedXh, phi } from './model.js';
 import { hasFixedAtoms } from '../graph/graph.js';
 import { projectZ } from './space.js';
 import { combinedNoise } from './noise.js';
-import { alphaOf, sigmaOf } from './schedule.js';
+import { alphaOf, sigmaOf, snrOf } from './schedule.js';
 import { perMolecule } from './tensors.js';
 
 /** Randomness of one training step, drawn on the host so a seeded run is reproducible. */
 export interface StepNoise {
   tInt: Int32Array;
   eps: Float32Array;
+  /** per-molecule loss weight w(t) `[B]` (absent: 1, EDM's uniform weighting) */
+  weight?: Float32Array;
 }
 
-/** Draw t ~ U{0..T} per molecule and eps (CoM-free positions), in that order. */
-export function drawStepNoise(model: EdmModel, batch: Batch, rng: Rng): StepNoise {
+/**
+ * How the eps loss is weighted over t: `uniform` is EDM's (w = 1); `min-snr` is min-SNR-gamma
+ * (Hang et al. 2023, eq. 11 for an eps loss): w(t) = min(SNR(t), gamma) / SNR(t), which takes
+ * weight off the low-noise steps whose eps error says little about x.
+ */
+export type LossWeighting = { kind: 'uniform' } | { kind: 'min-snr'; gamma: number };
+
+/** EDM's weighting. */
+export const UNIFORM_WEIGHTING: LossWeighting = { kind: 'uniform' };
+
+/**
+ * The loss weight w(t) of a diffusion time under a weighting.
+ * @param gamma the schedule's gamma(t) (SNR = exp(-gamma))
+ * @returns w in (0, 1]
+ */
+export function lossWeightAt(weighting: LossWeighting, gamma: number): number {
+  if (weighting.kind === 'uniform') return 1;
+  // min(SNR, g) / SNR written as min(1, g / SNR), finite for any SNR
+  return Math.min(1, weighting.gamma / snrOf(gamma));
+}
+
+/**
+ * Draw t ~ U{0..T} per molecule and eps (CoM-free positions), in that order; the loss weights
+ * follow from t (no randomness), so a weighting never changes the random stream.
+ */
+export function drawStepNoise(model: EdmModel, batch: Batch, rng: Rng, weighting: LossWeighting = UNIFORM_WEIGHTING): StepNoise {
   const B = batch.nNodes.length;
   const N = batch.graph.hostNodeMask.length / B;
+  const T = model.schedule.timesteps;
   const tInt = new Int32Array(B);
-  for (let b = 0; b < B; b++) tInt[b] = rng.int(0, model.schedule.timesteps);
-  return { tInt, eps: combinedNoise(rng, batch.graph.nDenoised, N, featureDim(model.config), batch.graph.centred) };
+  for (let b = 0; b < B; b++) tInt[b] = rng.int(0, T);
+  const eps = combinedNoise(rng, batch.graph.nDenoised, N, featureDim(model.config), batch.graph.centred);
+  if (weighting.kind === 'uniform') return { tInt, eps };
+  return { tInt, eps, weight: Float32Array.from(tInt, (k) => lossWeightAt(weighting, model.schedule.gammaAt(k / T))) };
 }
 
 /** What the L2 objective compares, for one batch and its noise. */
@@ -36,7 +66,7 @@ export interface LossInputs {
   eps: tf.Tensor;
   /** per-molecule times t in [0, 1] */
   t: number[];
-  /** `[B, 1, 3 + F]` 1, except 0 on the feature channels of rows with t = 0 */
+  /** `[B, 1, 3 + F]` the molecule's w(t), except 0 on the feature channels of rows with t = 0 */
   channelWeight: tf.Tensor;
 }
 
@@ -57,17 +87,19 @@ export function lossInputs(model: EdmModel, batch: Batch, noise: StepNoise): Los
   if (hasFixedAtoms(batch.graph)) zt = projectZ(zt, batch.graph, xh);
   const t = Array.from(noise.tInt, (k) => k / T);
   // rows with t = 0 count only their position dims (their h term is constant in the weights)
-  const hWeight = Float32Array.from(noise.tInt, (k) => (k === 0 ? 0 : 1));
-  const channelWeight = tf.concat([tf.ones([B, 1, 3]), tf.mul(perMolecule(hWeight), tf.ones([1, 1, D - 3]))], 2);
+  const w = noise.weight ?? new Float32Array(B).fill(1);
+  const hWeight = Float32Array.from(noise.tInt, (k, b) => (k === 0 ? 0 : w[b]));
+  const channelWeight = tf.concat([tf.mul(perMolecule(w), tf.ones([1, 1, 3])), tf.mul(perMolecule(hWeight), tf.ones([1, 1, D - 3]))], 2);
   return { zt, eps, t, channelWeight };
 }
 
 /**
  * Mean training loss of a batch (differentiable w.r.t. the model's parameters).
  *
- * For t > 0: 0.5 ||eps - eps_theta(z_t, t)||^2 / ((3 + F) * denomN). For t = 0 (EDM keeps it in
- * the L2 objective): -log p(x, h | z_0) without constants, whose x part is the same L2 on the
- * position dims and whose h part does not depend on the weights.
+ * For t > 0: 0.5 w(t) ||eps - eps_theta(z_t, t)||^2 / ((3 + F) * denomN), w from `noise.weight`
+ * (1 by default). For t = 0 (EDM keeps it in the L2 objective): -log p(x, h | z_0) without
+ * constants, whose x part is the same L2 on the position dims and whose h part does not depend
+ * on the weights.
  *
  * `denomN` replaces EDM's padded atom count (eps.shape[1]): our batches are grouped by size, so
  * padding varies; a fixed denominator (the dataset's max atom count, 29 for QM9, close to

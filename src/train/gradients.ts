@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { EdmConfig } from '../config.js';
 import { disposeBatch, makeBatch } from '../data/batch.js';
 import type { Molecule } from '../data/molecule.js';
-import { type StepNoise, drawStepNoise, trainingLoss } from '../diffusion/loss.js';
+import { type LossWeighting, type StepNoise, UNIFORM_WEIGHTING, drawStepNoise, trainingLoss } from '../diffusion/loss.js';
 import { type EdmModel, makeModel } from '../diffusion/model.js';
 import type { Params } from '../egnn/params.js';
 import type { Rng } from '../random.js';
@@ -99,12 +99,13 @@ export function splitShards<T>(items: T[], shards: number): T[][] {
 /**
  * Draw each shard's noise from `rng`, shard after shard (so the stream does not depend on
  * where the shards run), and package the tasks.
- * @param model any model with the run's schedule (only T and the feature layout are used)
+ * @param model any model with the run's schedule (only T, gamma and the feature layout are used)
+ * @param weighting the loss weighting over t (its weights travel with the noise)
  */
-export function makeShardTasks(model: EdmModel, molecules: Molecule[], shards: number, rng: Rng): ShardTask[] {
+export function makeShardTasks(model: EdmModel, molecules: Molecule[], shards: number, rng: Rng, weighting: LossWeighting = UNIFORM_WEIGHTING): ShardTask[] {
   return splitShards(molecules, shards).map((part, index) => {
     const batch = makeBatch(part, model.config.dataset.atomDecoder);
-    const noise = drawStepNoise(model, batch, rng);
+    const noise = drawStepNoise(model, batch, rng, weighting);
     disposeBatch(batch);
     return { index, molecules: part, noise };
   });

@@ -43,12 +43,13 @@ export class AdamW {
    * One update, as torch.optim.AdamW (amsgrad): p <- p (1 - lr wd); m, v moments;
    * vmax = max(vmax, v); p <- p - lr m_hat / (sqrt(vmax / bc2) + eps).
    * @param grads gradient per variable name (already clipped)
+   * @param lr this update's learning rate (a schedule's value; default the constructor's)
    */
-  apply(grads: Record<string, tf.Tensor>): void {
+  apply(grads: Record<string, tf.Tensor>, lr = this.opts.lr): void {
     for (const k of Object.keys(this.vars)) {
       if (!grads[k]) throw new Error(`AdamW: no gradient for parameter ${k}`);
     }
-    const { lr, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weightDecay = 1e-12 } = this.opts;
+    const { beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weightDecay = 1e-12 } = this.opts;
     this.step++;
     const bc1 = 1 - beta1 ** this.step;
     const bc2 = 1 - beta2 ** this.step;

@@ -4,6 +4,7 @@
  */
 import type { BackendName } from '../backend.js';
 import type { DatasetInfo, DiffusionConfig, DynamicsConfig } from '../config.js';
+import type { LossWeighting } from '../diffusion/loss.js';
 import type { Molecule } from '../data/molecule.js';
 
 /** Options of `train`. */
@@ -35,6 +36,25 @@ export interface TrainOptions {
   /** stop with an error after this many skipped (non-finite) steps */
   maxNanSteps?: number;
   resume?: boolean;
+  /**
+   * branch from this checkpoint folder (it needs a training state): weights, EMA, optimiser
+   * moments, step, epoch, random streams and CPU-hours continue from it into `outDir`, with its
+   * recipe except what is given here (batchSize, lr, emaDecay, shards, lossWeighting,
+   * lrSchedule); its seed is kept. For controlled trials of a recipe change from one point.
+   */
+  from?: string;
+  /** loss weighting over t (default uniform, EDM's; a branch keeps its parent's) */
+  lossWeighting?: LossWeighting;
+  /**
+   * `cosine`: warm up over `warmupSteps`, then decay from `lr` to `finalLr` by the last step
+   * (`maxSteps`, or the step `epochs` ends at); a branch decays over its own steps.
+   * Default constant (EDM's; a branch keeps its parent's)
+   */
+  lrSchedule?: 'constant' | 'cosine';
+  /** linear warm-up steps of a cosine schedule (default 0) */
+  warmupSteps?: number;
+  /** last learning rate of a cosine schedule (default 0) */
+  finalLr?: number;
   /** provenance stored in the checkpoint (e.g. the command line) */
   command?: string;
   /** set to stop after the current step (e.g. from SIGINT); a checkpoint is written */

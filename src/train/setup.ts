@@ -2,15 +2,19 @@
  * Start-up of a training run: the options checked and completed with EDM's defaults, then the
  * weights, either fresh or read back from a checkpoint for an exact resume.
  */
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { type BackendName, isOnnxActive, workerBackend } from '../backend.js';
 import { loadCheckpoint } from '../checkpoint/format.js';
 import { CONFIG_VERSION, type EdmConfig, dynamicsInputDim } from '../config.js';
+import { type LossWeighting, UNIFORM_WEIGHTING } from '../diffusion/loss.js';
 import { initParams } from '../egnn/params.js';
 import { OptionError } from '../errors.js';
 import { integerOption, numberOption, optionalInteger, optionalNumber } from '../options.js';
 import { Rng } from '../random.js';
+import { CONSTANT_LR, type LrSchedule, checkLrSchedule } from './lr-schedule.js';
 import { type RecipeOptions, type RunWeights, type SavedState, freshWeights, restoreWeights } from './state.js';
 import type { TrainOptions } from './options.js';
 
@@ -18,6 +22,8 @@ import type { TrainOptions } from './options.js';
 export interface ResolvedOptions {
   /** the recipe asked for (a resumed run keeps the checkpoint's instead: see `openRun`) */
   recipe: RecipeOptions;
+  /** the parts of the recipe given in the options (a branch overrides its parent's with them) */
+  asked: Partial<RecipeOptions>;
   seed: number;
   maxNanSteps: number;
   checkpointEvery: number;
@@ -59,14 +65,11 @@ export function resolveOptions(opts: TrainOptions): ResolvedOptions {
     throw new OptionError(`--workers ${opts.workers}: the onnx backend computes gradients in one process on all cores (--threads); use --backend wasm for worker threads`);
   }
   const threads = integerOption('--threads', opts.threads ?? availableParallelism());
+  if (opts.resume && opts.from) throw new OptionError('--resume continues the run in --out; --from branches a new run from another checkpoint: give one of them');
+  const asked = askedRecipe(opts);
   return {
-    recipe: {
-      batchSize: integerOption('--batch-size', opts.batchSize ?? 64),
-      lr: numberOption('--lr', opts.lr ?? 1e-4, { above: 0 }),
-      emaDecay: numberOption('--ema', opts.emaDecay ?? 0.999, { atLeast: 0, below: 1 }),
-      clipGrad: opts.clipGrad ?? true,
-      shards: integerOption('--shards', opts.shards ?? 2),
-    },
+    recipe: { batchSize: 64, lr: 1e-4, emaDecay: 0.999, clipGrad: true, shards: 2, lossWeighting: UNIFORM_WEIGHTING, ...asked },
+    asked,
     seed: integerOption('--seed', opts.seed ?? 0, Number.MIN_SAFE_INTEGER),
     maxNanSteps: integerOption('maxNanSteps', opts.maxNanSteps ?? 100, 0),
     checkpointEvery: integerOption('--checkpoint-every', opts.checkpointEvery ?? 500),
@@ -79,6 +82,56 @@ export function resolveOptions(opts: TrainOptions): ResolvedOptions {
   };
 }
 
+/**
+ * The recipe options given in `opts`, checked (messages name them as the CLI spells them); a
+ * cosine schedule is completed by `openRun`, which knows the step it starts from.
+ * @throws OptionError for an impossible value
+ */
+function askedRecipe(opts: TrainOptions): Partial<RecipeOptions> {
+  const out: Partial<RecipeOptions> = {};
+  if (opts.batchSize !== undefined) out.batchSize = integerOption('--batch-size', opts.batchSize);
+  if (opts.lr !== undefined) out.lr = numberOption('--lr', opts.lr, { above: 0 });
+  if (opts.emaDecay !== undefined) out.emaDecay = numberOption('--ema', opts.emaDecay, { atLeast: 0, below: 1 });
+  if (opts.clipGrad !== undefined) out.clipGrad = opts.clipGrad;
+  if (opts.shards !== undefined) out.shards = integerOption('--shards', opts.shards);
+  if (opts.lossWeighting !== undefined) out.lossWeighting = checkWeighting(opts.lossWeighting);
+  if (opts.lrSchedule !== undefined && opts.lrSchedule !== 'constant' && opts.lrSchedule !== 'cosine') {
+    throw new OptionError(`--lr-schedule ${String(opts.lrSchedule)}: must be constant or cosine`);
+  }
+  if (opts.lrSchedule !== 'cosine' && (opts.warmupSteps !== undefined || opts.finalLr !== undefined)) {
+    throw new OptionError('--warmup-steps and --final-lr belong to --lr-schedule cosine');
+  }
+  if (opts.lrSchedule === 'constant') out.lrSchedule = CONSTANT_LR;
+  return out;
+}
+
+/** @throws OptionError for an unknown weighting or a gamma that is not positive */
+function checkWeighting(w: LossWeighting): LossWeighting {
+  if (w.kind === 'uniform') return w;
+  if (w.kind !== 'min-snr') throw new OptionError(`--loss-weighting ${String((w as { kind: unknown }).kind)}: must be uniform or min-snr`);
+  return { kind: 'min-snr', gamma: numberOption('--snr-gamma', w.gamma, { above: 0 }) };
+}
+
+/**
+ * The cosine schedule asked for, over the steps from `startStep` to the run's end.
+ * @throws OptionError when the run has no step budget or the numbers are impossible
+ */
+function cosineFrom(opts: TrainOptions, startStep: number, lr: number, batchSize: number): LrSchedule {
+  const endStep = opts.maxSteps ?? (opts.epochs !== undefined ? Math.ceil((opts.epochs * opts.train.length) / batchSize) : undefined);
+  if (endStep === undefined) throw new OptionError('--lr-schedule cosine decays to the last step: give --steps or --epochs');
+  return checkLrSchedule({ kind: 'cosine', startStep, endStep, warmupSteps: opts.warmupSteps ?? 0, finalLr: opts.finalLr ?? 0 }, lr);
+}
+
+/**
+ * Refuse to start a new run over an existing one (its checkpoint or log would be overwritten).
+ * @throws OptionError naming the folder
+ */
+function refuseExistingRun(outDir: string): void {
+  for (const f of ['config.json', 'train-log.jsonl']) {
+    if (existsSync(join(outDir, f))) throw new OptionError(`${outDir} already holds a run (${f}): --resume continues it; choose another --out for a new one`);
+  }
+}
+
 /** A run's configuration and tensors, and the saved state of a resumed run. */
 export interface OpenedRun {
   config: EdmConfig;
@@ -87,15 +140,18 @@ export interface OpenedRun {
 }
 
 /**
- * Fresh weights (EDM's initialisation from the seed), or the checkpoint in `outDir` for
- * `resume`. A resumed run keeps the checkpoint's recipe (`o.recipe` is updated; early
- * checkpoints without a shard count continue with the one asked for).
- * @throws OptionError when the seed differs from the checkpoint's; CheckpointError for a
- *   missing or incomplete checkpoint
+ * Fresh weights (EDM's initialisation from the seed), the checkpoint in `outDir` for `resume`,
+ * or the one in `from` for a branch. A resumed run keeps the checkpoint's recipe; a branch keeps
+ * it except for what `opts` gives, and keeps its seed (`o.recipe` and `o.seed` are updated;
+ * early checkpoints without a shard count continue with the one asked for).
+ * @throws OptionError when the seed differs from the checkpoint's on resume, or when a new run
+ *   would overwrite an existing one; CheckpointError for a missing or incomplete checkpoint
  */
 export function openRun(opts: TrainOptions, o: ResolvedOptions): OpenedRun {
-  if (!opts.resume) {
+  if (!opts.resume) refuseExistingRun(opts.outDir);
+  if (!opts.resume && !opts.from) {
     const config: EdmConfig = { format: 'edm-ts-checkpoint', version: CONFIG_VERSION, dynamics: opts.dynamics, diffusion: opts.diffusion, dataset: opts.datasetInfo };
+    if (opts.lrSchedule === 'cosine') o.recipe.lrSchedule = cosineFrom(opts, 0, o.recipe.lr, o.recipe.batchSize);
     const init = initParams(config.dynamics, dynamicsInputDim(config), new Rng(`${o.seed}:init`));
     try {
       return { config, weights: freshWeights(init, o.recipe.lr) };
@@ -103,13 +159,23 @@ export function openRun(opts: TrainOptions, o: ResolvedOptions): OpenedRun {
       tf.dispose(Object.values(init));
     }
   }
-  const ck = loadCheckpoint(opts.outDir, true);
+  const dir = opts.from ?? opts.outDir;
+  if (opts.from && resolve(opts.from) === resolve(opts.outDir)) throw new OptionError(`--from ${opts.from}: a branch is written to another folder than its parent (--out)`);
+  const ck = loadCheckpoint(dir, true);
   const saved = ck.trainState!.state as unknown as SavedState;
   const tensors = ck.trainState!.tensors;
   try {
-    if (saved.seed !== o.seed) throw new OptionError(`resume: the checkpoint was trained with seed ${saved.seed}, not ${o.seed}`);
-    o.recipe = { ...saved.options, shards: saved.options.shards ?? o.recipe.shards };
-    return { config: ck.config, weights: restoreWeights(opts.outDir, ck.params, tensors, saved), saved };
+    const shards = saved.options.shards ?? o.recipe.shards;
+    if (opts.from) {
+      o.seed = saved.seed;
+      o.recipe = { ...saved.options, shards, ...o.asked };
+      if (opts.lrSchedule === 'cosine') o.recipe.lrSchedule = cosineFrom(opts, saved.step, o.recipe.lr, o.recipe.batchSize);
+    } else {
+      if (saved.seed !== o.seed) throw new OptionError(`resume: the checkpoint was trained with seed ${saved.seed}, not ${o.seed}`);
+      o.recipe = { ...saved.options, shards };
+    }
+    const weights = restoreWeights(dir, ck.params, tensors, { ...saved, options: o.recipe });
+    return { config: ck.config, weights, saved };
   } finally {
     tf.dispose([...Object.values(tensors), ...Object.values(ck.params)]);
   }

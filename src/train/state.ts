@@ -8,6 +8,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { Params } from '../egnn/params.js';
 import { CheckpointError } from '../errors.js';
 import type { RngState } from '../random.js';
+import type { LossWeighting } from '../diffusion/loss.js';
+import type { LrSchedule } from './lr-schedule.js';
 import { AdamW } from './optimizer.js';
 
 /** The JSON part of the training state (`state` of the checkpoint's train state). */
@@ -42,10 +44,15 @@ export interface SavedState {
 /** What a resumed run keeps from the run that wrote the checkpoint. */
 export interface RecipeOptions {
   batchSize: number;
+  /** AdamW's learning rate (the peak of a cosine schedule) */
   lr: number;
   emaDecay: number;
   clipGrad: boolean;
   shards?: number;
+  /** loss weighting over t (absent in older checkpoints: uniform, EDM's) */
+  lossWeighting?: LossWeighting;
+  /** learning-rate schedule (absent in older checkpoints: constant, EDM's) */
+  lrSchedule?: LrSchedule;
 }
 
 /** Weights being trained, their EMA and the optimiser: the tensors of a run. */

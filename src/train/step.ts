@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Molecule } from '../data/molecule.js';
+import type { LossWeighting } from '../diffusion/loss.js';
 import type { EdmModel } from '../diffusion/model.js';
 import type { Rng } from '../random.js';
 import type { GradientEngine } from './grad-pool.js';
@@ -29,6 +30,8 @@ export interface StepContext {
   queue: GradNormQueue;
   /** noise stream of the run (each step draws its t and eps from it) */
   noiseRng: Rng;
+  /** loss weighting over t */
+  lossWeighting: LossWeighting;
 }
 
 /** What a step did. */
@@ -43,11 +46,12 @@ export interface StepOutcome {
 
 /**
  * One training step on a batch of molecules.
+ * @param lr the learning rate of this update (the run's schedule at this step)
  * @throws UserError when a gradient worker fails; tensors made here are freed in any case
  */
-export async function trainStep(ctx: StepContext, molecules: Molecule[]): Promise<StepOutcome> {
+export async function trainStep(ctx: StepContext, molecules: Molecule[], lr: number): Promise<StepOutcome> {
   const { raw, ema, optimizer } = ctx.weights;
-  const tasks = makeShardTasks(ctx.model, molecules, ctx.shards, ctx.noiseRng);
+  const tasks = makeShardTasks(ctx.model, molecules, ctx.shards, ctx.noiseRng, ctx.lossWeighting);
   const results = await ctx.engine.compute(flatten(raw, ctx.order), tasks, ctx.denomN);
   const { loss, grad } = combineShards(
     results,
@@ -65,7 +69,7 @@ export async function trainStep(ctx: StepContext, molecules: Molecule[]): Promis
   }
   const grads = unflatten(grad, raw, ctx.order);
   try {
-    optimizer.apply(grads);
+    optimizer.apply(grads, lr);
   } finally {
     tf.dispose(Object.values(grads));
   }

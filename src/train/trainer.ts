@@ -13,6 +13,7 @@ import type { EdmConfig, TrainingProvenance } from '../config.js';
 import { writeFileAtomic } from '../data/files.js';
 import { bucketedBatches } from '../data/dataset.js';
 import type { Molecule } from '../data/molecule.js';
+import { UNIFORM_WEIGHTING } from '../diffusion/loss.js';
 import { type EdmModel, makeModel } from '../diffusion/model.js';
 import { UserError } from '../errors.js';
 import { Rng, type RngState } from '../random.js';
@@ -21,6 +22,7 @@ import { type CurveRow, isBest, probeSamples, readCurve, writeCurve } from './cu
 import { type GradientEngine, LocalGradients, WorkerGradients } from './grad-pool.js';
 import { OnnxGradients } from './onnx-gradients.js';
 import { paramOrder } from './gradients.js';
+import { CONSTANT_LR, describeLrSchedule, lrAt } from './lr-schedule.js';
 import { GradNormQueue } from './optimizer.js';
 import type { TrainOptions } from './options.js';
 import { type ResolvedOptions, openRun, resolveOptions } from './setup.js';
@@ -88,6 +90,7 @@ class TrainingRun {
       emaDecay: o.recipe.emaDecay,
       queue: new GradNormQueue(saved?.gradNorms ?? [3000]),
       noiseRng: new Rng(`${o.seed}:noise`, saved?.noiseRng),
+      lossWeighting: o.recipe.lossWeighting ?? UNIFORM_WEIGHTING,
     };
     this.emaModel = makeModel(config, weights.ema);
     this.validSet = opts.valid ? new Rng(`${o.seed}:validset`).shuffle([...opts.valid]).slice(0, o.validSize) : undefined;
@@ -109,6 +112,11 @@ class TrainingRun {
   /** CPU seconds of training over the whole run, curve probes excluded. */
   cpuSeconds(): number {
     return this.cpuBefore + cpuNow() - this.cpuStart - this.probeCpu;
+  }
+
+  /** The learning rate of the next update (the recipe's schedule at this step). */
+  lr(): number {
+    return lrAt(this.o.recipe.lrSchedule ?? CONSTANT_LR, this.o.recipe.lr, this.step);
   }
 
   /** Whether a stop condition holds. */
@@ -136,7 +144,8 @@ class TrainingRun {
 
   /** One step with its bookkeeping, validation, checkpoint and curve point. */
   async advance(mols: Molecule[]): Promise<void> {
-    const s = await trainStep(this.ctx, mols);
+    const lr = this.lr();
+    const s = await trainStep(this.ctx, mols, lr);
     if (!s.applied) {
       this.nanSteps++;
       this.log({ event: 'nonfinite', step: this.step, loss: s.loss, gradNorm: s.gradNorm, nanSteps: this.nanSteps });
@@ -150,7 +159,7 @@ class TrainingRun {
     if (now - this.rate.since > 5000) this.rate = { since: now, molecules: 0, last: (this.rate.molecules / (now - this.rate.since)) * 1000 };
     const epochProgress = this.batchIndex / this.batches.length;
     this.opts.onStep?.({ step: this.step, epoch: this.epoch, epochProgress, loss: s.loss, gradNorm: s.gradNorm, moleculesPerSecond: this.rate.last, nanSteps: this.nanSteps });
-    if (this.step % this.o.logEvery === 0) this.log({ event: 'step', step: this.step, epoch: this.epoch, loss: s.loss, gradNorm: s.gradNorm, molPerSec: this.rate.last });
+    if (this.step % this.o.logEvery === 0) this.log({ event: 'step', step: this.step, epoch: this.epoch, loss: s.loss, gradNorm: s.gradNorm, lr, molPerSec: this.rate.last });
     const curveDue = this.opts.curve !== undefined && this.step % this.opts.curve.every === 0;
     let validNll = NaN;
     if (this.validSet && ((this.o.validateEvery && this.step % this.o.validateEvery === 0) || curveDue)) {
@@ -212,9 +221,7 @@ class TrainingRun {
 
   /** The recipe in words, for titles. */
   recipe(): string {
-    const d = this.config.dynamics;
-    const { lr, batchSize, emaDecay } = this.o.recipe;
-    return `nf ${d.nf}, ${d.nLayers} layers, lr ${lr}, batch ${batchSize}, EMA ${emaDecay}`;
+    return describeRecipe(this.config, this.o);
   }
 
   /** Write report.html (learning curves) beside the checkpoint. */
@@ -250,6 +257,15 @@ class TrainingRun {
   }
 }
 
+/** A run's recipe in words: architecture, optimiser, loss weighting and lr schedule. */
+export function describeRecipe(config: EdmConfig, o: Pick<ResolvedOptions, 'recipe'>): string {
+  const d = config.dynamics;
+  const { lr, batchSize, emaDecay, lossWeighting, lrSchedule } = o.recipe;
+  const weighting = lossWeighting?.kind === 'min-snr' ? `, min-SNR gamma ${lossWeighting.gamma}` : '';
+  const schedule = lrSchedule?.kind === 'cosine' ? `, ${describeLrSchedule(lrSchedule)}` : '';
+  return `nf ${d.nf}, ${d.nLayers} layers, lr ${lr}, batch ${batchSize}, EMA ${emaDecay}${weighting}${schedule}`;
+}
+
 /** Where a run's gradients are computed: ONNX Runtime, worker threads or this thread. */
 function makeEngine(o: ResolvedOptions, config: EdmConfig, order: string[], shapes: Record<string, number[]>, weights: RunWeights): GradientEngine {
   if (o.backend === 'onnx') return new OnnxGradients(config, order, shapes, o.threads);
@@ -281,7 +297,8 @@ export async function train(opts: TrainOptions): Promise<{ step: number; epoch: 
     engine = makeEngine(o, config, order, shapes, weights);
     const run = new TrainingRun(opts, o, config, weights, engine, saved);
     const compute = computeOf(o);
-    run.log({ event: opts.resume ? 'resume' : 'start', step: run.step, epoch: run.epoch, trainMolecules: opts.train.length, workers: o.workers, shards: o.recipe.shards, ...compute });
+    const event = opts.resume ? 'resume' : opts.from ? 'branch' : 'start';
+    run.log({ event, step: run.step, epoch: run.epoch, ...(opts.from ? { from: opts.from } : {}), recipe: run.recipe(), trainMolecules: opts.train.length, workers: o.workers, shards: o.recipe.shards, ...compute });
     if (saved?.compute && saved.compute.engine !== compute.engine) {
       run.log({ event: 'note', message: `the checkpoint was trained on ${saved.compute.engine}, this run computes on ${compute.engine}: steps from here differ from an uninterrupted run in float32 rounding` });
     }
