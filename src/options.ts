@@ -43,23 +43,25 @@ export function optionalInteger(label: string, value: unknown, min = 1, max = Nu
  * @param bounds `above`: strictly greater than; `atLeast`: >=; `below`: strictly less than
  * @throws OptionError naming the option and echoing the value
  */
-export function numberOption(label: string, value: unknown, bounds: { above?: number; atLeast?: number; below?: number } = {}): number {
+export function numberOption(label: string, value: unknown, bounds: { above?: number; atLeast?: number; below?: number; atMost?: number } = {}): number {
   const v = asNumber(value);
   const parts: string[] = [];
   if (bounds.above !== undefined) parts.push(`> ${bounds.above}`);
   if (bounds.atLeast !== undefined) parts.push(`>= ${bounds.atLeast}`);
   if (bounds.below !== undefined) parts.push(`< ${bounds.below}`);
+  if (bounds.atMost !== undefined) parts.push(`<= ${bounds.atMost}`);
   const ok =
     v !== undefined &&
     Number.isFinite(v) &&
     (bounds.above === undefined || v > bounds.above) &&
     (bounds.atLeast === undefined || v >= bounds.atLeast) &&
-    (bounds.below === undefined || v < bounds.below);
+    (bounds.below === undefined || v < bounds.below) &&
+    (bounds.atMost === undefined || v <= bounds.atMost);
   if (!ok) throw new OptionError(`${label} must be a number${parts.length ? ` ${parts.join(' and ')}` : ''}, got ${shown(value)}`);
   return v;
 }
 
 /** `numberOption` for an optional value: undefined passes through. */
-export function optionalNumber(label: string, value: unknown, bounds: { above?: number; atLeast?: number; below?: number } = {}): number | undefined {
+export function optionalNumber(label: string, value: unknown, bounds: { above?: number; atLeast?: number; below?: number; atMost?: number } = {}): number | undefined {
   return value === undefined ? undefined : numberOption(label, value, bounds);
 }

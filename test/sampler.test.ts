@@ -1,13 +1,15 @@
 /**
  * Sampling: reproducible for a seed, CoM-free positions, no tensors leaked across steps,
- * strided schedules, and impossible options rejected.
+ * strided schedules, the temperature and the Langevin corrector, and impossible options rejected.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend.js';
 import { makeModel, phi, type EdmModel } from '../src/diffusion/model.js';
 import { disposeGraph, graphFromNodeMask } from '../src/graph/graph.js';
-import { sampleChain } from '../src/diffusion/sampler.js';
+import { langevinStep, sampleChain } from '../src/diffusion/sampler.js';
+import { combinedNoise } from '../src/diffusion/noise.js';
+import { sigmaOf } from '../src/diffusion/schedule.js';
 import { initParams } from '../src/egnn/params.js';
 import { Rng } from '../src/random.js';
 import { sampleMolecules } from '../src/generate/local.js';
@@ -72,5 +74,85 @@ describe('sampler', () => {
     expect(() => sampleMolecules(model, { n: 1, steps: 0, seed: 1 })).toThrow(/steps must be an integer in 1\.\.1000/);
     expect(() => sampleMolecules(model, { n: 1, steps: 1001, seed: 1 })).toThrow(/1\.\.1000/);
     expect(() => sampleMolecules(model, { n: 1, nAtoms: 1, seed: 1 })).toThrow(/--n-atoms/);
+    expect(() => sampleMolecules(model, { n: 1, seed: 1, temperature: -0.5 })).toThrow(/--temperature must be a number >= 0, got -0.5/);
+    expect(() => sampleMolecules(model, { n: 1, seed: 1, corrector: { steps: 1, snr: 0.1, fraction: 1.5 } })).toThrow(/--corrector-fraction must be a number > 0 and <= 1, got 1.5/);
+    expect(() => sampleMolecules(model, { n: 1, seed: 1, corrector: { steps: 0, snr: 0.1, fraction: 0.2 } })).toThrow(/--corrector-steps/);
+    expect(() => sampleMolecules(model, { n: 1, seed: 1, corrector: { steps: 1, snr: 0, fraction: 0.2 } })).toThrow(/--corrector-snr/);
+  });
+
+  it('the temperature scales the reverse step\'s noise: z_s(tau) = mu + tau sd noise', () => {
+    // the first step's output (chain frame 0) from the same z_T and noise at three temperatures
+    const frame = (temperature: number): Float32Array =>
+      sampleChain(model, Int32Array.from([6, 4]), new Rng('temp'), { steps: 2, keepChainOf: [0, 1], chainEvery: 1, temperature }).chains!.flatMap((c) => Array.from(c[0].x)) as unknown as Float32Array;
+    const [f0, fHalf, f1] = [frame(0), frame(0.5), frame(1)];
+    let spread = 0;
+    for (let i = 0; i < f0.length; i++) {
+      spread = Math.max(spread, Math.abs(f1[i] - f0[i]));
+      expect(fHalf[i] - f0[i]).toBeCloseTo(0.5 * (f1[i] - f0[i]), 4);
+    }
+    // the noise term is not negligible at this step, so the check has teeth
+    expect(spread).toBeGreaterThan(0.1);
+    // temperature 1 is EDM's sampler, bit for bit
+    const a = sampleChain(model, Int32Array.from([6]), new Rng('t1'), { steps: 5 });
+    const b = sampleChain(model, Int32Array.from([6]), new Rng('t1'), { steps: 5, temperature: 1 });
+    expect(Buffer.from(b.x.buffer).equals(Buffer.from(a.x.buffer))).toBe(true);
+  });
+
+  it('a Langevin step is z + e score + sqrt(2 e) noise with e = 2 alpha (r |noise| / |score|)^2 per molecule', () => {
+    // a network whose eps is z / 2, so the score is -z / (2 sigma_s)
+    const half: EdmModel = { ...model, inference: { eps: (zt) => tf.mul(zt, 0.5) } };
+    const nodeMask = tf.tensor3d(Float32Array.from([1, 1, 1, 1, 1, 1, 1, 1, 0, 0]), [2, 5, 1]);
+    const graph = graphFromNodeMask(nodeMask);
+    const zRng = new Rng('langevin-z');
+    const zHost = combinedNoise(zRng, [5, 3], 5, 6);
+    const z = tf.tensor3d(zHost, [2, 5, 9]);
+    const rng = new Rng('langevin');
+    const noise = combinedNoise(new Rng('langevin', rng.state()), [5, 3], 5, 6);
+    const [s, alpha, r] = [0.1, 0.999, 0.2];
+    const got = langevinStep(half, z, s, alpha, graph, r, rng, undefined);
+    const out = got.dataSync();
+    const sigma = sigmaOf(model.schedule.gammaAt(s));
+    for (let b = 0; b < 2; b++) {
+      let g2 = 0;
+      let n2 = 0;
+      for (let k = b * 45; k < (b + 1) * 45; k++) {
+        g2 += (zHost[k] / (2 * sigma)) ** 2;
+        n2 += noise[k] ** 2;
+      }
+      const e = 2 * alpha * r * r * (n2 / g2);
+      for (let k = b * 45; k < (b + 1) * 45; k++) expect(out[k]).toBeCloseTo(zHost[k] - (e * zHost[k]) / (2 * sigma) + Math.sqrt(2 * e) * noise[k], 4);
+    }
+    tf.dispose([nodeMask, z, got]);
+    disposeGraph(graph);
+  });
+
+  it('the corrector evaluates the network at s after each predictor step of the chain\'s last part, and keeps positions CoM-free', () => {
+    const calls: number[] = [];
+    const counting: EdmModel = {
+      ...model,
+      inference: {
+        eps: (zt, t, graph) => {
+          calls.push(t[0]);
+          return phi(model, zt, t, graph, true);
+        },
+      },
+    };
+    const plain = sampleChain(counting, Int32Array.from([6]), new Rng('pc'), { steps: 10 });
+    // 10 predictor steps and p(x, h | z_0)
+    expect(calls).toHaveLength(11);
+    calls.length = 0;
+    const pc = sampleChain(counting, Int32Array.from([6, 5]), new Rng('pc'), { steps: 10, corrector: { steps: 2, snr: 0.1, fraction: 0.3 } });
+    // predictor at t = 1.0 ... 0.1; after the steps to s = 0.3, 0.2, 0.1, two corrector calls at s; then z_0
+    const predictor = (t: number): string[] => [t.toFixed(1)];
+    const expected = [1, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4].flatMap(predictor).concat(['0.3', '0.3', '0.3', '0.2', '0.2', '0.2', '0.1', '0.1', '0.1', '0.0']);
+    expect(calls.map((t) => t.toFixed(1))).toEqual(expected);
+    for (const [b, n] of [[0, 6], [1, 5]]) {
+      for (let d = 0; d < 3; d++) {
+        let s = 0;
+        for (let i = 0; i < n; i++) s += pc.x[(b * pc.N + i) * 3 + d];
+        expect(Math.abs(s / n)).toBeLessThan(1e-3);
+      }
+    }
+    expect(Array.from(pc.x.slice(0, 18))).not.toEqual(Array.from(plain.x.slice(0, 18)));
   });
 });

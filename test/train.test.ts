@@ -146,7 +146,8 @@ describe('training', () => {
   });
 
   it('a cosine schedule warms up linearly, passes the midpoint at the mean rate and ends at the final rate', () => {
-    const s = checkLrSchedule({ kind: 'cosine', startStep: 100, endStep: 210, warmupSteps: 10, finalLr: 1e-5 }, 1e-3);
+    const cosine = { kind: 'cosine', startStep: 100, endStep: 210, warmupSteps: 10, finalLr: 1e-5 } as const;
+    const s = checkLrSchedule(cosine, 1e-3);
     expect(lrAt(s, 1e-3, 100)).toBeCloseTo(1e-4, 15);
     expect(lrAt(s, 1e-3, 109)).toBeCloseTo(1e-3, 15);
     expect(lrAt(s, 1e-3, 110)).toBeCloseTo(1e-3, 15);
@@ -154,7 +155,7 @@ describe('training', () => {
     expect(lrAt(s, 1e-3, 210)).toBeCloseTo(1e-5, 15);
     expect(lrAt(s, 1e-3, 500)).toBeCloseTo(1e-5, 15);
     expect(lrAt({ kind: 'constant' }, 1e-3, 160)).toBe(1e-3);
-    expect(() => checkLrSchedule({ ...s, finalLr: 2e-3 }, 1e-3)).toThrow(/--final-lr 0.002: must be between 0 and --lr 0.001/);
+    expect(() => checkLrSchedule({ ...cosine, finalLr: 2e-3 }, 1e-3)).toThrow(/--final-lr 0.002: must be between 0 and --lr 0.001/);
   });
 
   it('a branch continues its parent exactly; with min-SNR and a cosine schedule it resumes exactly and logs the scheduled rates', async () => {

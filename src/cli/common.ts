@@ -47,6 +47,24 @@ export function numberFlag(label: string, describe: string, defaultValue?: numbe
   return { describe, ...(defaultValue !== undefined ? { default: defaultValue } : {}), coerce: numberArg(label), requiresArg: true };
 }
 
+/** The sampler's options, shared by `edm sample` and `edm pocket`. */
+export const samplerFlags = {
+  temperature: numberFlag('--temperature', "scale of the reverse steps' noise: 1 is EDM's sampler; lower values give more stable, less diverse molecules (README: temperature table)", 1),
+  'corrector-steps': numberFlag('--corrector-steps', 'Langevin corrector steps after each denoising step of the last --corrector-fraction of the chain (Song et al. 2021; 0: none)', 0),
+  'corrector-snr': numberFlag('--corrector-snr', "signal-to-noise ratio setting the corrector's step size", 0.1),
+  'corrector-fraction': numberFlag('--corrector-fraction', 'last part of the chain (0-1] that gets corrector steps', 0.2),
+};
+
+/**
+ * `temperature` and `corrector` of the sampler from the shared flags.
+ * @throws UserError for corrector settings without --corrector-steps
+ */
+export function samplerArgs(argv: { temperature?: number; 'corrector-steps'?: number; 'corrector-snr'?: number; 'corrector-fraction'?: number }): { temperature?: number; corrector?: { steps: number; snr: number; fraction: number } } {
+  const steps = argv['corrector-steps'] ?? 0;
+  if (steps === 0) return { temperature: argv.temperature };
+  return { temperature: argv.temperature, corrector: { steps, snr: argv['corrector-snr']!, fraction: argv['corrector-fraction']! } };
+}
+
 /**
  * Run a command body; user mistakes become one line on stderr and exit code 2, bugs keep
  * their stack trace and exit code 1.

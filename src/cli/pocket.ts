@@ -20,7 +20,7 @@ import {
   startProgress,
   writeFileAtomic,
 } from '../index.js';
-import { backendOption, defineCommand, numberFlag, startBackend, textFlag, userPath } from './common.js';
+import { backendOption, defineCommand, numberFlag, samplerArgs, samplerFlags, startBackend, textFlag, userPath } from './common.js';
 
 /** `x,y,z` -> a point. @throws OptionError naming the option */
 function parseCenter(text: string): [number, number, number] {
@@ -54,6 +54,7 @@ export const pocketCommand = (y: Argv): Argv =>
         html: textFlag('also write a self-contained HTML report: the pocket with its ligands in 3D, scores, a card per ligand'),
         'max-html': numberFlag('--max-html', 'ligand cards in the HTML report', 100),
         dock: { type: 'boolean', default: true, describe: 'score with AutoDock Vina when vina/obabel are installed (--no-dock to skip)' },
+        ...samplerFlags,
         backend: backendOption,
       }),
     async (argv) => {
@@ -75,6 +76,7 @@ export const pocketCommand = (y: Argv): Argv =>
         guidance: argv.guidance === undefined ? undefined : numberOption('--guidance', argv.guidance, { atLeast: 0 }),
         fixFragment: argv['fix-fragment'] ? userPath(argv['fix-fragment']) : undefined,
         jumps: integerOption('--jumps', argv.jumps, 1),
+        ...samplerArgs(argv),
         nAtoms: argv['n-atoms'] === undefined ? undefined : integerOption('--n-atoms', argv['n-atoms'], 1),
         sizeMargin: integerOption('--size-margin', argv['size-margin'], 0),
         dock: argv.dock,

@@ -24,7 +24,7 @@ import {
   writeFileAtomic,
   writeReportFiles,
 } from '../index.js';
-import { backendOption, defineCommand, numberFlag, referenceFromArgs, startBackend, textFlag, userPath } from './common.js';
+import { backendOption, defineCommand, numberFlag, referenceFromArgs, samplerArgs, samplerFlags, startBackend, textFlag, userPath } from './common.js';
 
 /** Valid molecules drawn in the --svg grid. */
 const SVG_MOLECULES = 48;
@@ -44,6 +44,14 @@ function assertWritable(path: string): void {
     throw new InputError('cannot write: the folder is not writable', path);
   }
   if (existsSync(path) && statSync(path).isDirectory()) throw new InputError('cannot write: it is a folder', path);
+}
+
+/** The sampler's settings in words when they differ from EDM's, for reports. */
+function samplerWords(s: ReturnType<typeof samplerArgs>): string {
+  const parts = [];
+  if (s.temperature !== undefined && s.temperature !== 1) parts.push(`temperature ${s.temperature}`);
+  if (s.corrector) parts.push(`${s.corrector.steps} corrector step(s) (snr ${s.corrector.snr}) in the last ${s.corrector.fraction * 100}%`);
+  return parts.length ? ` (${parts.join(', ')})` : '';
 }
 
 /** Register the command. */
@@ -66,6 +74,7 @@ export const sampleCommand = (y: Argv): Argv =>
           html: textFlag('also write a self-contained HTML report (3D views, plots; opens offline)'),
           shard: textFlag('make only shard i of k (0-based, e.g. 0/4): the k shards, joined by edm merge, are the run without --shard'),
           'max-html': numberFlag('--max-html', 'molecule cards in the HTML report', 100),
+          ...samplerFlags,
           backend: backendOption,
         }),
     async (argv) => {
@@ -75,6 +84,7 @@ export const sampleCommand = (y: Argv): Argv =>
       const html = argv.html ? userPath(argv.html) : undefined;
       if (html) assertWritable(html);
       const maxHtml = integerOption('--max-html', argv['max-html'], 1);
+      const sampler = samplerArgs(argv);
       const backend = await startBackend(argv.backend);
       const ckDir = argv.checkpoint ? userPath(argv.checkpoint) : DEFAULT_CHECKPOINT;
       const model = loadModel(ckDir);
@@ -96,6 +106,7 @@ export const sampleCommand = (y: Argv): Argv =>
             workers: argv.workers,
             nAtoms: argv['n-atoms'],
             steps: argv.steps,
+            ...sampler,
             chain: argv.chain,
             shard: argv.shard ? parseShard(argv.shard) : undefined,
             keep: html ? maxHtml : 0,
@@ -130,11 +141,11 @@ export const sampleCommand = (y: Argv): Argv =>
         const ref = await referenceFromArgs(argv.train, ckDir);
         const r = evaluator.finish({ trainSmiles: ref?.smiles, trainStats: ref?.stats });
         process.stdout.write('\n' + formatReport(r, `metrics of ${n} samples from ${ckDir}${ref ? ` (novelty vs ${ref.source})` : ''}`));
-        spool.writeJson(r, { checkpoint: ckDir, seed: argv.seed, steps: result.steps, samplingSeconds: result.seconds, backend, train: ref?.source ?? null });
+        spool.writeJson(r, { checkpoint: ckDir, seed: argv.seed, steps: result.steps, temperature: sampler.temperature ?? 1, corrector: sampler.corrector ?? null, samplingSeconds: result.seconds, backend, train: ref?.source ?? null });
         if (argv.svg) await writeReportFiles(r, { svg: userPath(argv.svg) }, SVG_MOLECULES, {});
         process.stdout.write(`metrics written to ${besideOutput(argv.out, '.metrics.json')}\n`);
         if (html) {
-          const details = [`${n} molecules sampled with seed ${argv.seed}, ${result.steps} denoising steps, ${result.seconds.toFixed(1)} s on ${backend}`, ref ? `novelty vs ${ref.source}` : 'novelty: no training data'];
+          const details = [`${n} molecules sampled with seed ${argv.seed}, ${result.steps} denoising steps${samplerWords(sampler)}, ${result.seconds.toFixed(1)} s on ${backend}`, ref ? `novelty vs ${ref.source}` : 'novelty: no training data'];
           writeFileAtomic(html, await htmlReport({ title: `edm sample: ${ckDir}`, details, report: r, molecules: result.molecules, trainStats: ref?.stats, maxMolecules: maxHtml, chain: result.chains[0] }));
           process.stdout.write(`HTML report written to ${argv.html}\n`);
         }

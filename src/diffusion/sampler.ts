@@ -1,17 +1,19 @@
 /**
  * Ancestral sampling: z_T ~ N(0, I) (CoM-free positions), p(z_s | z_t) down to z_0, then
  * p(x, h | z_0). Reference: EDM en_diffusion.py sample, sample_p_zs_given_zt,
- * sample_p_xh_given_z0; Hoogeboom et al. 2022, algorithm 2.
+ * sample_p_xh_given_z0; Hoogeboom et al. 2022, algorithm 2. Two options beyond EDM: a
+ * temperature scaling the reverse steps' noise, and Langevin corrector steps after the predictor
+ * steps of the last part of the chain (Song et al. 2021, predictor-corrector sampling).
  */
 import * as tf from '@tensorflow/tfjs';
 import { featureDim } from '../config.js';
 import { type MolGraph, disposeGraph, makeGraph } from '../graph/graph.js';
-import { integerOption } from '../options.js';
+import { integerOption, numberOption } from '../options.js';
 import type { Rng } from '../random.js';
 import { type EdmModel, phi } from './model.js';
 import { combinedNoise } from './noise.js';
 import { alphaOf, sigmaOf, transition } from './schedule.js';
-import { perMolecule } from './tensors.js';
+import { perMolecule, sumExceptBatch } from './tensors.js';
 import { unnormalize } from './normalize.js';
 import { type InpaintSpec, type KnownAtoms, combineKnown, knownAtoms, renoise } from './inpaint.js';
 import { keepFixed, projectZ } from './space.js';
@@ -118,6 +120,66 @@ export interface SampleChainOptions {
   guide?: (zs: tf.Tensor, s: number, graph: MolGraph) => tf.Tensor;
   /** known atoms to keep (RePaint inpainting, inpaint.ts) */
   inpaint?: InpaintSpec;
+  /** scale of the reverse steps' noise (1: EDM's sampler; below 1 trades diversity for precision) */
+  temperature?: number;
+  /** Langevin corrector steps after the predictor steps of the last part of the chain */
+  corrector?: CorrectorOptions;
+}
+
+/**
+ * Langevin corrector (Song et al. 2021, "Score-Based Generative Modeling through SDEs",
+ * algorithm 5 for the VP SDE): after each predictor step to time s in the last `fraction` of
+ * the chain, `steps` times z <- z + e score + sqrt(2 e) noise, with score = -eps_theta(z, s) /
+ * sigma_s and e = 2 alpha (snr |noise| / |score|)^2 per molecule, alpha = alpha_t|s^2.
+ */
+export interface CorrectorOptions {
+  /** corrector steps after each predictor step (>= 1) */
+  steps: number;
+  /** Song et al.'s signal-to-noise ratio r of the step size (they use 0.01-0.17) */
+  snr: number;
+  /** the last part of the chain (0 < fraction <= 1) that gets corrector steps */
+  fraction: number;
+}
+
+/**
+ * Check sampler options (messages name them as the CLI spells them).
+ * @throws OptionError for a temperature that is negative or not finite, or an impossible corrector
+ */
+export function checkSamplerOptions(o: { temperature?: number; corrector?: CorrectorOptions }): void {
+  if (o.temperature !== undefined) numberOption('--temperature', o.temperature, { atLeast: 0 });
+  if (o.corrector) {
+    integerOption('--corrector-steps', o.corrector.steps, 1);
+    numberOption('--corrector-snr', o.corrector.snr, { above: 0 });
+    numberOption('--corrector-fraction', o.corrector.fraction, { above: 0, atMost: 1 });
+  }
+}
+
+/**
+ * One Langevin corrector step at time s (see CorrectorOptions). Noise is drawn from `rng` in the
+ * diffusion's space (CoM-free positions, zero at fixed atoms and padding).
+ * @param z `[B, N, 3 + F]` z_s after the predictor step
+ * @param s the time of z_s in [0, 1]
+ * @param alpha alpha_t|s^2 of the predictor step just taken
+ * @param snr Song et al.'s r
+ * @returns the corrected z `[B, N, 3 + F]`, projected back to the diffusion's space
+ */
+export function langevinStep(model: EdmModel, z: tf.Tensor, s: number, alpha: number, graph: MolGraph, snr: number, rng: Rng, fixedXh: tf.Tensor | undefined): tf.Tensor {
+  const [B, N, D] = z.shape as number[];
+  const noise = tf.tensor3d(combinedNoise(rng, graph.nDenoised, N, D - 3, graph.centred), [B, N, D]);
+  try {
+    return tf.tidy(() => {
+      const sigma = sigmaOf(model.schedule.gammaAt(s));
+      const eps = tf.mul(phi(model, z, new Array<number>(B).fill(s), graph, true), graph.denoiseMask);
+      const score = tf.div(eps, -sigma);
+      const scoreNorm = sumExceptBatch(tf.square(score)).dataSync();
+      const noiseNorm = sumExceptBatch(tf.square(noise)).dataSync();
+      const e = Array.from(scoreNorm, (g2, b) => (g2 > 0 ? 2 * alpha * snr * snr * (noiseNorm[b] / g2) : 0));
+      const moved = tf.add(z, tf.add(tf.mul(score, perMolecule(e)), tf.mul(noise, perMolecule(e.map((v) => Math.sqrt(2 * v))))));
+      return projectZ(moved, graph, fixedXh);
+    });
+  } finally {
+    noise.dispose();
+  }
 }
 
 /** Output of `sampleChain`. */
@@ -182,8 +244,10 @@ function reverseStep(
   rng: Rng,
 ): tf.Tensor {
   const B = graph.nNodes.length;
-  let z = sampleZsGivenZt(model, new Array<number>(B).fill(s), new Array<number>(B).fill(t), zt, graph, noise);
-  noise.dispose();
+  const tau = opts.temperature ?? 1;
+  const scaled = tau === 1 ? noise : tf.mul(noise, tau);
+  let z = sampleZsGivenZt(model, new Array<number>(B).fill(s), new Array<number>(B).fill(t), zt, graph, scaled);
+  tf.dispose([noise, scaled]);
   const apply = (f: (z: tf.Tensor) => tf.Tensor): void => {
     const changed = f(z);
     if (changed === z) return;
@@ -191,6 +255,15 @@ function reverseStep(
     z = tf.tidy(() => projectZ(changed, graph, fixedXh));
     changed.dispose();
   };
+  const c = opts.corrector;
+  if (c && s > 0 && s <= c.fraction) {
+    const alpha = 1 - transition(model.schedule.gammaAt(t), model.schedule.gammaAt(s)).sigma2;
+    for (let j = 0; j < c.steps; j++) {
+      const next = langevinStep(model, z, s, alpha, graph, c.snr, rng, fixedXh);
+      z.dispose();
+      z = next;
+    }
+  }
   if (opts.guide) apply((cur) => opts.guide!(cur, s, graph));
   if (known) apply((cur) => combineKnown(model, cur, s, known, graph, rng));
   return z;
@@ -205,6 +278,7 @@ function reverseStep(
 export function sampleChain(model: EdmModel, nNodes: Int32Array, rng: Rng, opts: SampleChainOptions = {}): SampleChainResult {
   const T = model.schedule.timesteps;
   const steps = denoisingSteps(opts.steps ?? T, T);
+  checkSamplerOptions(opts);
   const B = nNodes.length;
   const N = Math.max(...nNodes);
   const F = featureDim(model.config);
@@ -245,7 +319,8 @@ export function sampleChain(model: EdmModel, nNodes: Int32Array, rng: Rng, opts:
     if (chains && ((steps - k + 1) % every === 0)) record(z);
     opts.onStep?.(steps - k + 1, steps);
   }
-  const noise = noiseTensor();
+  const tau = opts.temperature ?? 1;
+  const noise = tau === 1 ? noiseTensor() : tf.tidy(() => tf.mul(noiseTensor(), tau));
   const out = sampleXhGivenZ0(model, z, graph, noise);
   const x = out.x.dataSync() as Float32Array;
   const typeTensor = tf.argMax(out.oneHot, 2);

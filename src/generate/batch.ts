@@ -5,7 +5,10 @@ import type { Molecule } from '../data/molecule.js';
 import type { EdmModel } from '../diffusion/model.js';
 import { sampleChain } from '../diffusion/sampler.js';
 import { Rng } from '../random.js';
-import type { BatchResult } from './types.js';
+import type { BatchResult, SamplingPlan } from './types.js';
+
+/** What every batch of a run shares: the seed and the sampler's settings (plain data). */
+export type BatchSettings = Pick<SamplingPlan, 'seed' | 'steps' | 'temperature' | 'corrector'>;
 
 /**
  * Denoise one batch with its own random stream, derived from the run's seed and the batch
@@ -16,14 +19,14 @@ export function sampleBatch(
   model: EdmModel,
   nNodes: Int32Array,
   index: number,
-  seed: string,
-  steps: number | undefined,
+  settings: BatchSettings,
   chain: number,
   onStep?: (step: number, steps: number) => void,
 ): BatchResult {
   const decoder = model.config.dataset.atomDecoder;
   const keep = Array.from({ length: Math.min(chain, nNodes.length) }, (_, r) => r);
-  const out = sampleChain(model, nNodes, new Rng(`${seed}:batch${index}`), { steps, keepChainOf: keep.length ? keep : undefined, onStep });
+  const { seed, steps, temperature, corrector } = settings;
+  const out = sampleChain(model, nNodes, new Rng(`${seed}:batch${index}`), { steps, temperature, corrector, keepChainOf: keep.length ? keep : undefined, onStep });
   const molecules: Molecule[] = [];
   for (let b = 0; b < nNodes.length; b++) {
     const k = nNodes[b];

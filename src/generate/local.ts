@@ -16,7 +16,7 @@ export function runPlan(model: EdmModel, plan: SamplingPlan, onProgress?: (done:
   let done = 0;
   plan.batches.forEach((nNodes, index) => {
     const chain = chainInBatch(plan, done);
-    assembler.add(sampleBatch(model, nNodes, plan.first.batch + index, plan.seed, plan.steps, chain, (step, steps) => onProgress?.(done, step, steps)));
+    assembler.add(sampleBatch(model, nNodes, plan.first.batch + index, plan, chain, (step, steps) => onProgress?.(done, step, steps)));
     done += nNodes.length;
     onProgress?.(done, 0, 0);
   });

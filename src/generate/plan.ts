@@ -5,7 +5,7 @@
 import { sampleNNodes } from '../data/dataset.js';
 import type { Molecule } from '../data/molecule.js';
 import type { EdmModel } from '../diffusion/model.js';
-import { denoisingSteps } from '../diffusion/sampler.js';
+import { checkSamplerOptions, denoisingSteps } from '../diffusion/sampler.js';
 import { OptionError } from '../errors.js';
 import { integerOption, optionalInteger } from '../options.js';
 import { Rng } from '../random.js';
@@ -14,7 +14,8 @@ import type { BatchResult, PlanOptions, SampleResult, SamplingPlan } from './typ
 /**
  * Draw the molecule sizes and cut them into batches. The plan depends only on the options,
  * never on the number of workers, so a seed gives the same molecules everywhere.
- * @throws OptionError for n < 1, batchSize < 1, a bad atom count, steps outside 1..T, chain < 0
+ * @throws OptionError for n < 1, batchSize < 1, a bad atom count, steps outside 1..T, chain < 0,
+ *   a negative temperature or an impossible corrector
  */
 export function planSampling(model: EdmModel, opts: PlanOptions): SamplingPlan {
   const n = integerOption('-n', opts.n);
@@ -22,13 +23,14 @@ export function planSampling(model: EdmModel, opts: PlanOptions): SamplingPlan {
   const nAtoms = optionalInteger('--n-atoms', opts.nAtoms, 2, 1000);
   const steps = opts.steps === undefined ? undefined : denoisingSteps(opts.steps, model.schedule.timesteps);
   const chain = integerOption('--chain', opts.chain ?? 0, 0);
+  checkSamplerOptions(opts);
   const seed = String(opts.seed);
   // sizes sorted so that each batch pads to nearly its own size: edge work grows with N^2, and
   // random sizes would pad a batch of 50 QM9-sized molecules to about 27 atoms for a mean of 18
   const sizes = nAtoms !== undefined ? new Int32Array(n).fill(nAtoms) : sampleNNodes(model.config.dataset.nNodesHistogram, n, new Rng(`${seed}:sizes`)).sort();
   const batches: Int32Array[] = [];
   for (let start = 0; start < n; start += batchSize) batches.push(sizes.slice(start, Math.min(n, start + batchSize)));
-  return { seed, steps, chain, batches, first: { batch: 0, molecule: 0 } };
+  return { seed, steps, temperature: opts.temperature, corrector: opts.corrector, chain, batches, first: { batch: 0, molecule: 0 } };
 }
 
 /**

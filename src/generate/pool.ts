@@ -40,7 +40,7 @@ export function sampleInWorkers(
       if (next >= plan.batches.length) return;
       const index = next++;
       const batch = plan.first.batch + index;
-      w.postMessage({ kind: 'batch', index, batch, nNodes: plan.batches[index], steps: plan.steps, seed: plan.seed, chain: chainInBatch(plan, chainBefore[index]) });
+      w.postMessage({ kind: 'batch', index, batch, nNodes: plan.batches[index], settings: { seed: plan.seed, steps: plan.steps, temperature: plan.temperature, corrector: plan.corrector }, chain: chainInBatch(plan, chainBefore[index]) });
     };
     for (let k = 0; k < workers; k++) {
       const w = startWorker(import.meta.url, 'worker', { checkpoint, backend });

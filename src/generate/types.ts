@@ -3,6 +3,7 @@
  * boundaries).
  */
 import type { Molecule } from '../data/molecule.js';
+import type { CorrectorOptions } from '../diffusion/sampler.js';
 
 /** Options of `sampleMolecules` (this thread). */
 export interface SampleOptions extends PlanOptions {
@@ -37,12 +38,18 @@ export interface PlanOptions {
   nAtoms?: number;
   /** keep the denoising trajectory of the first `chain` molecules */
   chain?: number;
+  /** scale of the reverse steps' noise (default 1, EDM's sampler; see sampler.ts) */
+  temperature?: number;
+  /** Langevin corrector steps in the last part of the chain (default none; see sampler.ts) */
+  corrector?: CorrectorOptions;
 }
 
 /** A sampling run cut into batches: sizes drawn up front, then one task per batch. */
 export interface SamplingPlan {
   seed: string;
   steps?: number;
+  temperature?: number;
+  corrector?: CorrectorOptions;
   chain: number;
   batches: Int32Array[];
   /**

@@ -1,21 +1,21 @@
 /**
  * A sampling worker: loads the checkpoint once, then denoises the batches it is sent.
- * Messages in: { kind: 'batch', index, batch, nNodes, steps, seed, chain }; out: progress and results.
+ * Messages in: { kind: 'batch', index, batch, nNodes, settings, chain }; out: progress and results.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { type BackendName, initBackend } from '../backend.js';
 import { loadCheckpoint } from '../checkpoint/format.js';
 import { makeModel } from '../diffusion/model.js';
-import { sampleBatch } from './batch.js';
+import { type BatchSettings, sampleBatch } from './batch.js';
 
 const { checkpoint, backend } = workerData as { checkpoint: string; backend: BackendName };
 await initBackend(backend);
 const ck = loadCheckpoint(checkpoint);
 const model = makeModel(ck.config, ck.params);
-parentPort!.on('message', (msg: { kind: 'batch'; index: number; batch: number; nNodes: Int32Array; steps: number; seed: string; chain: number }) => {
+parentPort!.on('message', (msg: { kind: 'batch'; index: number; batch: number; nNodes: Int32Array; settings: BatchSettings; chain: number }) => {
   try {
     // `batch` is the batch's place in the whole run (its random stream); `index` its place here
-    const out = sampleBatch(model, msg.nNodes, msg.batch, msg.seed, msg.steps, msg.chain, (step) =>
+    const out = sampleBatch(model, msg.nNodes, msg.batch, msg.settings, msg.chain, (step) =>
       parentPort!.postMessage({ kind: 'progress', index: msg.index, step }),
     );
     parentPort!.postMessage({ kind: 'result', index: msg.index, out });

@@ -17,7 +17,7 @@ import type { Molecule } from '../data/molecule.js';
 import { readMolecules } from '../data/read.js';
 import { drawStepNoise, trainingLoss } from '../diffusion/loss.js';
 import { type EdmModel, makeModel } from '../diffusion/model.js';
-import { denoisingSteps, sampleChain } from '../diffusion/sampler.js';
+import { type CorrectorOptions, denoisingSteps, sampleChain } from '../diffusion/sampler.js';
 import { initParams } from '../egnn/params.js';
 import { InputError } from '../errors.js';
 import { Rng } from '../random.js';
@@ -136,6 +136,10 @@ export interface ConditionalSampleOptions {
   /** ligand atom counts (heavy atoms) */
   sizes: Int32Array;
   onProgress?: (ligandsDone: number, step: number, steps: number) => void;
+  /** scale of the reverse steps' noise (default 1, EDM's; see sampler.ts) */
+  temperature?: number;
+  /** Langevin corrector steps in the last part of the chain (see sampler.ts) */
+  corrector?: CorrectorOptions;
 }
 
 /**
@@ -165,6 +169,8 @@ export function sampleWithPocket(model: EdmModel, pocket: PocketNodes, opts: Con
   for (let a = 0; a < B * N; a++) for (let d = 0; d < 3; d++) xh[a * D + d] = rows.fixedX[a * 3 + d] / fx;
   const res = sampleChain(model, nNodes, new Rng(`${opts.seed}:pocket-model`), {
     steps,
+    temperature: opts.temperature,
+    corrector: opts.corrector,
     fixed: { nFixed: rows.nFixed, xh, centred: true },
     context: { values: rows.context, dim: pocketContextDim(c) },
     onStep: (step, total) => opts.onProgress?.(0, step, total),

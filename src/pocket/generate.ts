@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Molecule } from '../data/molecule.js';
 import type { EdmModel } from '../diffusion/model.js';
-import { denoisingSteps, sampleChain } from '../diffusion/sampler.js';
+import { type CorrectorOptions, denoisingSteps, sampleChain } from '../diffusion/sampler.js';
 import type { InpaintSpec } from '../diffusion/inpaint.js';
 import { ATOMIC_NUMBER } from '../data/batch.js';
 import type { MolGraph } from '../graph/graph.js';
@@ -39,6 +39,10 @@ export interface PocketSampleOptions {
   fragment?: Molecule;
   /** RePaint resampling: times each step is taken with a fragment (default 5) */
   jumps?: number;
+  /** scale of the reverse steps' noise (default 1, EDM's; see sampler.ts) */
+  temperature?: number;
+  /** Langevin corrector steps in the last part of the chain (see sampler.ts) */
+  corrector?: CorrectorOptions;
 }
 
 /**
@@ -213,6 +217,8 @@ export function sampleInPocket(model: EdmModel, site: PocketSite, opts: PocketSa
     const guided = opts.guidance > 0 ? pocketGuide(model, site, opts.guidance, steps, nNodes.length) : undefined;
     const res = sampleChain(model, nNodes, new Rng(`${opts.seed}:pocket${k}`), {
       steps,
+      temperature: opts.temperature,
+      corrector: opts.corrector,
       guide: guided?.guide,
       inpaint: opts.fragment ? fragmentSpec(model, opts.fragment, nNodes, opts.jumps ?? 5) : undefined,
       onStep: (step, steps) => opts.onProgress?.(start, step, steps),

@@ -8,6 +8,7 @@ import { readMolecules } from '../data/read.js';
 import { toMolBlock } from '../data/sdf.js';
 import { withBondsAndStability } from '../decode/write.js';
 import type { EdmModel } from '../diffusion/model.js';
+import type { CorrectorOptions } from '../diffusion/sampler.js';
 import { OptionError } from '../errors.js';
 import { type EvaluationReport, evaluateMolecules } from '../metrics/evaluate.js';
 import { qed } from '../metrics/qed.js';
@@ -46,6 +47,10 @@ export interface PocketRunOptions {
   fixFragment?: string;
   /** RePaint resampling jumps with a fragment (default 5) */
   jumps?: number;
+  /** scale of the reverse steps' noise (default 1, EDM's; see sampler.ts) */
+  temperature?: number;
+  /** Langevin corrector steps in the last part of the chain (see sampler.ts) */
+  corrector?: CorrectorOptions;
   onProgress?: (ligandsDone: number, step: number, steps: number) => void;
 }
 
@@ -147,8 +152,8 @@ export async function pocketRun(model: EdmModel, opts: PocketRunOptions): Promis
   const guidance = conditional || fragment ? 0 : opts.guidance ?? 1;
   const steps = opts.steps ?? model.schedule.timesteps;
   const raw = conditional
-    ? sampleConditional(model, site, { seed: opts.seed, steps, sizes: sizes.sizes, onProgress: opts.onProgress })
-    : sampleInPocket(model, site, { n: opts.n, seed: opts.seed, steps, guidance, sizes: sizes.sizes, onProgress: opts.onProgress, fragment, jumps: opts.jumps });
+    ? sampleConditional(model, site, { seed: opts.seed, steps, sizes: sizes.sizes, onProgress: opts.onProgress, temperature: opts.temperature, corrector: opts.corrector })
+    : sampleInPocket(model, site, { n: opts.n, seed: opts.seed, steps, guidance, sizes: sizes.sizes, onProgress: opts.onProgress, fragment, jumps: opts.jumps, temperature: opts.temperature, corrector: opts.corrector });
   const ligands = withBondsAndStability(raw);
   const evaluation = await evaluateMolecules(ligands);
   const tools = opts.dock === false ? undefined : dockingTools();
