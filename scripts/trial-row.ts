@@ -69,7 +69,11 @@ const json = join(resolve(a.work!), `${tag}.json`);
 const edm = join(PACKAGE_ROOT, 'bin', 'edm.js');
 const run = (args: string[]): void => {
   process.stderr.write(`trial-row: edm ${args.join(' ')}\n`);
-  execFileSync(process.execPath, [edm, ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
+  try {
+    execFileSync(process.execPath, [edm, ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
+  } catch {
+    fail(`edm ${args[0]} failed (its message is above); nothing was written to ${mdPath}`);
+  }
 };
 if (!existsSync(sdf)) {
   run(['sample', '-n', a.samples!, '--seed', '0', '--steps', a.steps!, '--temperature', a.temperature!, '--checkpoint', ckDir, '--out', `${sdf}.part.sdf`, '--no-eval']);

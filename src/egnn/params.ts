@@ -7,36 +7,17 @@
 import * as tf from '@tensorflow/tfjs';
 import type { DynamicsConfig } from '../config.js';
 import type { Rng } from '../random.js';
+import { dynamicsParamShapes } from './definition.js';
 
 /** Named weights of a model. Every tensor is float32. */
 export type Params = Record<string, tf.Tensor>;
 
-/** Shape of every parameter, by name, in insertion order (weights `[in, out]`). */
+/**
+ * Shape of every parameter, by name, in insertion order (weights `[in, out]`), as the network's
+ * one definition declares them (definition.ts).
+ */
 export function paramShapes(cfg: DynamicsConfig, inNodeNf: number): Map<string, number[]> {
-  const H = cfg.nf;
-  const edgeIn = 2 * H + 2; // [h_i, h_j, d_ij^2, d0_ij^2]
-  const s = new Map<string, number[]>();
-  const lin = (name: string, i: number, o: number, bias = true): void => {
-    s.set(`${name}.weight`, [i, o]);
-    if (bias) s.set(`${name}.bias`, [o]);
-  };
-  lin('embedding', inNodeNf, H);
-  lin('embedding_out', H, inNodeNf);
-  for (let l = 0; l < cfg.nLayers; l++) {
-    for (let g = 0; g < cfg.invSublayers; g++) {
-      const p = `e_block_${l}.gcl_${g}`;
-      lin(`${p}.edge_mlp.0`, edgeIn, H);
-      lin(`${p}.edge_mlp.2`, H, H);
-      lin(`${p}.node_mlp.0`, 2 * H, H);
-      lin(`${p}.node_mlp.2`, H, H);
-      if (cfg.attention) lin(`${p}.att_mlp.0`, H, 1);
-    }
-    const q = `e_block_${l}.gcl_equiv`;
-    lin(`${q}.coord_mlp.0`, edgeIn, H);
-    lin(`${q}.coord_mlp.2`, H, H);
-    lin(`${q}.coord_mlp.4`, H, 1, false);
-  }
-  return s;
+  return dynamicsParamShapes(cfg, inNodeNf);
 }
 
 /**

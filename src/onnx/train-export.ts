@@ -1,17 +1,18 @@
 /**
- * Export of one training step's arithmetic: the forward network (export.ts, weights as graph
- * inputs), EDM's L2 loss on eps and its hand-derived gradient (backward.ts), so ONNX Runtime
- * returns the loss and d loss / d weight for every parameter. The optimiser stays on the host
- * (train/optimizer.ts), so clipping, the NaN guard and checkpoints are shared with tfjs training.
+ * Export of one training step's arithmetic: the network and EDM's L2 loss of
+ * egnn/definition.ts (weights as graph inputs) and the loss's gradient derived by reverse mode
+ * (net/autodiff.ts), so ONNX Runtime returns the loss and d loss / d weight for every parameter.
+ * The optimiser stays on the host (train/optimizer.ts), so clipping, the NaN guard and
+ * checkpoints are shared with tfjs training.
  *
  * Extra inputs: eps `[B, N, D]` (the noise the network must predict) and loss_weight `[B, 1, D]`
- * (per molecule and channel: 1 / (B D denomN), 0 for the feature channels of t = 0 rows; see
- * diffusion/loss.ts). Outputs: loss (scalar) = 0.5 sum(loss_weight (eps - eps_theta)^2), and
- * `grad:<parameter>` with the parameter's shape.
+ * (see definition.ts trainingGraph). Outputs: loss (scalar) and `grad:<parameter>` with the
+ * parameter's shape.
  */
 import type { DynamicsConfig } from '../config.js';
-import { Backward } from './backward.js';
-import { DynamicsGraph, type DynamicsExportOptions } from './export.js';
+import { type DynamicsSignature, trainingGraph } from '../egnn/definition.js';
+import { gradients } from '../net/autodiff.js';
+import { type EmitOutput, emitOnnx } from './emit.js';
 import { encodeModel } from './proto.js';
 
 /** Name of the graph output holding a parameter's gradient. */
@@ -19,27 +20,17 @@ export const gradOutput = (param: string): string => `grad:${param}`;
 
 /**
  * Export the training step of a network.
- * @param inNodeNf embedding input width F + 1 + C
+ * @param inNodeNf embedding input width F + 1 + C (must agree with D and the context width)
  * @returns serialised ModelProto (opset 17)
- * @throws Error for an aggregation other than `sum`
+ * @throws Error for an aggregation other than `sum`, or an inNodeNf that disagrees with opts
  */
-export function exportTrainingStep(cfg: DynamicsConfig, inNodeNf: number, opts: DynamicsExportOptions): Uint8Array {
-  if (cfg.aggregation !== 'sum') throw new Error(`ONNX export: aggregation ${cfg.aggregation} is not supported`);
-  const net = new DynamicsGraph(undefined, cfg, inNodeNf);
-  const g = net.g;
-  const tape = net.forward(opts);
-  const eps = g.input('eps', ['B', 'N', opts.D]);
-  const weight = g.input('loss_weight', ['B', 1, opts.D]);
-  const err = g.node('Sub', [tape.eps, eps]);
-  const gEps = g.node('Mul', [err, weight]);
-  g.output(g.node('Mul', [g.scalar(0.5), g.node('ReduceSum', [g.node('Mul', [err, gEps])], [['keepdims', 0]])]), 'loss', []);
-  const back = new Backward(net, tape);
-  back.run(gEps, opts.D, opts.centred);
-  for (const [name, shape] of net.shapes) {
-    const grad = back.grads.get(name);
-    if (!grad) throw new Error(`ONNX backward: no gradient for ${name}`);
-    g.output(grad, gradOutput(name), shape);
-  }
+export function exportTrainingStep(cfg: DynamicsConfig, inNodeNf: number, opts: DynamicsSignature): Uint8Array {
+  if (inNodeNf !== opts.D - 3 + 1 + opts.contextNf) throw new Error(`ONNX training export: inNodeNf ${inNodeNf} does not fit D ${opts.D} and context ${opts.contextNf}`);
+  const net = trainingGraph(cfg, opts);
+  const params = [...net.g.params.values()];
+  const grads = gradients(net.g, net.loss, params);
+  const outputs: EmitOutput[] = [{ value: net.loss, name: 'loss', dims: [] }, ...params.map((p) => ({ value: grads.get(p)!, name: gradOutput(p.name!), dims: p.shape }))];
+  const b = emitOnnx(net.g, outputs);
   const doc = `egnn_dynamics training step, nf ${cfg.nf}, ${cfg.nLayers} layers, D ${opts.D}, context ${opts.contextNf}, centred ${opts.centred}`;
-  return encodeModel(g.model('egnn_dynamics_train', doc));
+  return encodeModel(b.model('egnn_dynamics_train', doc));
 }

@@ -2,14 +2,16 @@
  * `report.html` beside a training run's checkpoint, drawn from its curve.csv and
  * train-log.jsonl (see report/html/training.ts).
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { writeFileAtomic } from '../data/files.js';
 import { trainingReportHtml } from '../report/html/training.js';
 import { readCurve } from './curve.js';
 
 /**
- * Write `dir/report.html` from the run's files (atomically).
+ * Write `dir/report.html` from the run's files (atomically); the curves of trial arms kept in
+ * `dir/trials/NAME.csv` (curve.csv files of other runs or branches) are drawn beside its own
+ * against CPU-hours.
  * @param details lines under the title (recipe, provenance)
  */
 export async function writeTrainingReport(dir: string, title: string, details: string[]): Promise<void> {
@@ -22,6 +24,13 @@ export async function writeTrainingReport(dir: string, title: string, details: s
     : [];
   const losses = events.filter((e) => e.event === 'step').map((e) => ({ step: Number(e.step), loss: Number(e.loss) }));
   const validation = events.filter((e) => e.event === 'validation').map((e) => ({ step: Number(e.step), nll: Number(e.nll) }));
-  const html = await trainingReportHtml({ title, details, curve: readCurve(join(dir, 'curve.csv')), losses, validation });
+  const trialsDir = join(dir, 'trials');
+  const arms = existsSync(trialsDir)
+    ? readdirSync(trialsDir)
+        .filter((f) => f.endsWith('.csv'))
+        .sort()
+        .map((f) => ({ name: basename(f, '.csv'), curve: readCurve(join(trialsDir, f)) }))
+    : [];
+  const html = await trainingReportHtml({ title, details, curve: readCurve(join(dir, 'curve.csv')), losses, validation, arms });
   writeFileAtomic(join(dir, 'report.html'), html);
 }

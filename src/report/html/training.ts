@@ -19,6 +19,37 @@ export interface TrainingReportInput {
   losses: { step: number; loss: number }[];
   /** `validation` events of train-log.jsonl */
   validation: { step: number; nll: number }[];
+  /** curves of trial arms (branches or other runs) drawn with this run's against CPU-hours */
+  arms?: { name: string; curve: CurveRow[] }[];
+}
+
+/**
+ * Molecule and atom stability of every arm against CPU-hours, one colour per arm, so trials are
+ * compared at equal compute (`this run` is the report's own curve).
+ */
+async function armsSvg(own: CurveRow[], arms: { name: string; curve: CurveRow[] }[]): Promise<string> {
+  const values = [{ name: 'this run', curve: own }, ...arms].flatMap(({ name, curve }) =>
+    curve.flatMap((r) => [
+      { arm: name, cpu_hours: r.cpu_hours, metric: 'molecule stability', value: r.molecule_stability },
+      { arm: name, cpu_hours: r.cpu_hours, metric: 'atom stability', value: r.atom_stability },
+    ]),
+  );
+  return vegaLiteSvg({
+    title: 'Trials: the fixed sample set against CPU-hours',
+    data: { values },
+    facet: { column: { field: 'metric', type: 'nominal', title: null } },
+    resolve: { scale: { y: 'independent' } },
+    spec: {
+      width: 330,
+      height: 240,
+      mark: { type: 'line', point: true },
+      encoding: {
+        x: { field: 'cpu_hours', type: 'quantitative', title: 'CPU-hours', scale: { zero: false } },
+        y: { field: 'value', type: 'quantitative', title: null, axis: { format: '.0%' }, scale: { zero: false } },
+        color: { field: 'arm', type: 'nominal', title: 'arm' },
+      },
+    },
+  });
 }
 
 /** Mean of consecutive points so that at most `max` remain (a readable loss line). */
@@ -37,6 +68,7 @@ function thin(points: { step: number; loss: number }[], max: number): { step: nu
 export async function trainingReportHtml(input: TrainingReportInput): Promise<string> {
   const pictures: string[] = [];
   if (input.curve.length) pictures.push(await curveSvg(input.curve, 'Fixed sample set and validation NLL'));
+  if (input.arms?.length) pictures.push(await armsSvg(input.curve, input.arms));
   const lines = [
     ...thin(input.losses, 800).map((p) => ({ step: p.step, value: p.loss, series: 'training loss (mean per step)' })),
   ];
