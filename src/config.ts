@@ -43,7 +43,10 @@ export interface DiffusionConfig {
   noisePrecision: number;
   /** normalisation factors for [x, one-hot, charges] (EDM: [1, 4, 10]) */
   normalizeFactors: [number, number, number];
-  /** training loss: `l2` on eps (EDM default) or the `vlb` weighting */
+  /**
+   * training loss: `l2` on eps (EDM default) or EDM's `vlb` weighting. Only `l2` is trained here
+   * (`edm train` refuses to continue a `vlb` checkpoint); either samples and evaluates.
+   */
   lossType: 'l2' | 'vlb';
   /** whether the integer charge (atomic number) is a feature */
   includeCharges: boolean;

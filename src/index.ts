@@ -2,12 +2,15 @@
  * edm-ts library API: everything the `edm` command does, for programs.
  *
  * ```ts
- * import { initBackend, loadModel, sample, evaluate, writeSdf } from 'edm-ts';
+ * import { writeFileSync } from 'node:fs';
+ * import { DEFAULT_CHECKPOINT, evaluate, formatSdf, initBackend, loadModel, sample } from 'edm-ts';
  * await initBackend();
- * const model = loadModel('checkpoints/qm9-default');
- * const molecules = sample(model, { n: 10, seed: 1 });
+ * const model = loadModel(DEFAULT_CHECKPOINT);
+ * const molecules = sample(model, { n: 10, seed: 1, steps: 100 });
  * const report = await evaluate(molecules);
+ * writeFileSync('example.sdf', formatSdf(molecules));
  * ```
+ * (examples/library.ts is this example as a file; `npm test` type-checks it)
  */
 import { loadCheckpoint } from './checkpoint/format.js';
 import type { Molecule } from './data/molecule.js';

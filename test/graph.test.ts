@@ -4,7 +4,11 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { initBackend } from '../src/backend.js';
+import { loadCheckpoint, saveCheckpoint } from '../src/checkpoint/format.js';
 import { CONFIG_VERSION, type EdmConfig, dynamicsInputDim, validateConfig } from '../src/config.js';
 import { egnnDynamics } from '../src/egnn/egnn.js';
 import { initParams } from '../src/egnn/params.js';
@@ -12,7 +16,7 @@ import { makeModel } from '../src/diffusion/model.js';
 import { sampleChain } from '../src/diffusion/sampler.js';
 import { disposeGraph, makeGraph, positionDof } from '../src/graph/graph.js';
 import { Rng } from '../src/random.js';
-import { TINY, expectClose } from './helpers.js';
+import { ROOT, TINY, expectClose } from './helpers.js';
 import { randomOrthogonal, transformPositions } from './equivariance.js';
 
 const CTX: EdmConfig = { ...TINY, version: 2, dynamics: { ...TINY.dynamics, contextNodeNf: 2 } };
@@ -94,8 +98,16 @@ describe('graph with fixed atoms and context', () => {
     }
   });
 
-  it('loads version 1 configs and rejects context in them', () => {
-    expect(CONFIG_VERSION).toBe(2);
+  it('loads the stored version 1 checkpoint and a version 2 one with context written now; rejects context in version 1 configs', async () => {
+    const v1 = loadCheckpoint(join(ROOT, 'checkpoints', 'qm9-default'));
+    expect(v1.config.version).toBe(1);
+    expect(v1.config.dynamics.contextNodeNf).toBeUndefined();
+    const dir = mkdtempSync(join(tmpdir(), 'edm-v2-'));
+    await saveCheckpoint(dir, CTX, initParams(CTX.dynamics, dynamicsInputDim(CTX), new Rng('v2')));
+    const v2 = loadCheckpoint(dir);
+    expect(v2.config.version).toBe(CONFIG_VERSION);
+    expect(v2.config.dynamics.contextNodeNf).toBe(2);
+    expect(v2.params['embedding.weight'].shape).toEqual([dynamicsInputDim(CTX), CTX.dynamics.nf]);
     expect(validateConfig(TINY, 'v1.json').dynamics.contextNodeNf).toBeUndefined();
     const bad = { ...TINY, dynamics: { ...TINY.dynamics, contextNodeNf: 2 } };
     expect(() => validateConfig(bad, 'bad.json')).toThrow(/contextNodeNf needs config version 2/);

@@ -4,7 +4,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '../src/backend.js';
@@ -130,6 +130,10 @@ describe('training', () => {
     await expect(train({ ...base, outDir: join(root, 'a'), maxSteps: 4, from: join(root, 'a') })).rejects.toThrow(/already holds a run/);
     await expect(train({ ...base, outDir: join(root, 'b'), maxSteps: 4, from: join(root, 'a', '.') + '/' })).resolves.toMatchObject({ step: 4 });
     expect(readFileSync(join(root, 'a', 'train-log.jsonl'), 'utf8')).toBe(log);
+    // a checkpoint of EDM's 'vlb' loss is refused, not silently trained with L2
+    const cfgPath = join(root, 'b', 'config.json');
+    writeFileSync(cfgPath, readFileSync(cfgPath, 'utf8').replace('"lossType": "l2"', '"lossType": "vlb"'));
+    await expect(train({ ...base, outDir: join(root, 'b'), maxSteps: 6, resume: true })).rejects.toThrow(/trained with EDM's 'vlb' loss; edm train implements the 'l2' loss only/);
   });
 
   it('min-SNR-gamma weights are min(SNR, gamma) / SNR of the schedule; uniform is 1', () => {

@@ -162,6 +162,8 @@ export function openRun(opts: TrainOptions, o: ResolvedOptions): OpenedRun {
   const dir = opts.from ?? opts.outDir;
   if (opts.from && resolve(opts.from) === resolve(opts.outDir)) throw new OptionError(`--from ${opts.from}: a branch is written to another folder than its parent (--out)`);
   const ck = loadCheckpoint(dir, true);
+  // EDM's 'vlb' loss weights eps errors by the likelihood bound; training here is L2 only
+  if (ck.config.diffusion.lossType !== 'l2') throw new OptionError(`${dir}: the checkpoint was trained with EDM's '${ck.config.diffusion.lossType}' loss; edm train implements the 'l2' loss only, so it cannot continue it (sampling and evaluation work)`);
   const saved = ck.trainState!.state as unknown as SavedState;
   const tensors = ck.trainState!.tensors;
   try {
