@@ -129,7 +129,8 @@ for (const [name, nf, layers] of archs as [string, number, number][]) {
   const workers = availableParallelism();
   const ckDir = join(mkdtempSync(join(tmpdir(), 'edm-bench-')), name);
   await saveCheckpoint(ckDir, config, vars);
-  const plan = { seed: 'bench', steps: 20, chain: 0, batches: Array.from({ length: workers }, () => new Int32Array(B).fill(N)), first: { batch: 0, molecule: 0 } };
+  const batches = Array.from({ length: workers }, (_, w) => ({ ids: Int32Array.from({ length: B }, (_, i) => w * B + i), nNodes: new Int32Array(B).fill(N) }));
+  const plan = { seed: 'bench', steps: 20, chain: 0, batches, range: { start: 0, end: workers * B } };
   await sampleInWorkers(ckDir, backend as 'wasm', { ...plan, steps: 2 }, workers); // start-up and warm-up
   const tw = performance.now();
   await sampleInWorkers(ckDir, backend as 'wasm', plan, workers);

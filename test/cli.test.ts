@@ -93,28 +93,61 @@ describe('edm command', () => {
     expect(readFileSync(join(dir, 'a.chain.xyz'), 'utf8').split('\n')[0]).toMatch(/^\d+$/);
   });
 
-  it('4 shards run as separate processes and merged are byte-identical to the single run', () => {
-    const run = ['sample', '-n', '10', '--batch-size', '2', '--seed', '3', '--steps', '6', '--checkpoint', ck, '--no-eval', '--chain', '3'];
-    const single = edm([...run, '--out', 'whole.sdf'], dir);
-    expect(single.code, single.stderr).toBe(0);
-    for (let i = 0; i < 4; i++) {
-      const r = edm([...run, '--shard', `${i}/4`, '--out', `shard${i}.sdf`], dir);
+  it('molecule i of a seed is the same whatever -n, batch size, workers or shard count (WebAssembly: byte for byte), and the library gives what edm sample gives', async () => {
+    const run = ['sample', '-n', '10', '--seed', '3', '--steps', '6', '--checkpoint', ck, '--no-eval', '--backend', 'wasm'];
+    const ok = (args: string[]): void => {
+      const r = edm(args, dir);
       expect(r.code, r.stderr).toBe(0);
+    };
+    const bytes = (f: string): Buffer => readFileSync(join(dir, f));
+    ok([...run, '--batch-size', '2', '--chain', '3', '--out', 'whole.sdf']);
+    // batch sizes and workers
+    for (const [name, extra] of [['b3.sdf', ['--batch-size', '3']], ['b50.sdf', ['--batch-size', '50']], ['w1.sdf', ['--batch-size', '2', '--workers', '1']]] as const) {
+      ok([...run, ...extra, '--out', name]);
+      expect(bytes(name).equals(bytes('whole.sdf')), name).toBe(true);
     }
-    const merged = edm(['merge', 'shard3.sdf', 'shard1.sdf', 'shard0.sdf', 'shard2.sdf', '--out', 'merged.sdf', '--no-train'], dir);
-    expect(merged.code, merged.stderr).toBe(0);
-    expect(merged.stdout).toMatch(/merged 10 molecules from 4 files into merged\.sdf; none missing/);
-    expect(readFileSync(join(dir, 'merged.sdf')).equals(readFileSync(join(dir, 'whole.sdf')))).toBe(true);
-    // the trajectories of the first 3 molecules too, shard after shard
-    expect([0, 1, 2, 3].map((i) => existsSync(join(dir, `shard${i}.chain.xyz`)))).toEqual([true, true, false, false]);
-    const chains = [0, 1].map((i) => readFileSync(join(dir, `shard${i}.chain.xyz`), 'utf8')).join('');
+    // a shorter run is the beginning of a longer one
+    ok([...run.map((a) => (a === '10' ? '4' : a)), '--out', 'n4.sdf']);
+    const blocks = (f: string): string[] => readFileSync(join(dir, f), 'utf8').split('$$$$\n').filter(Boolean);
+    expect(blocks('n4.sdf')).toEqual(blocks('whole.sdf').slice(0, 4));
+    // 3 and 4 shards (any count up to n), merged in any order
+    for (const k of [3, 4]) {
+      const names = Array.from({ length: k }, (_, i) => `k${k}-shard${i}.sdf`);
+      names.forEach((name, i) => ok([...run, '--batch-size', '2', '--chain', '3', '--shard', `${i}/${k}`, '--out', name]));
+      const merged = edm(['merge', ...[...names].reverse(), '--out', `merged${k}.sdf`, '--no-train'], dir);
+      expect(merged.code, merged.stderr).toBe(0);
+      expect(merged.stdout).toMatch(new RegExp(`merged 10 molecules from ${k} files into merged${k}\\.sdf; none missing`));
+      expect(bytes(`merged${k}.sdf`).equals(bytes('whole.sdf')), `${k} shards`).toBe(true);
+    }
+    // the trajectories of the first 3 molecules, shard after shard (4 shards: molecules 0-1, 2-4, ...)
+    expect([0, 1, 2, 3].map((i) => existsSync(join(dir, `k4-shard${i}.chain.xyz`)))).toEqual([true, true, false, false]);
+    const chains = [0, 1].map((i) => readFileSync(join(dir, `k4-shard${i}.chain.xyz`), 'utf8')).join('');
     expect(chains).toBe(readFileSync(join(dir, 'whole.chain.xyz'), 'utf8'));
-    const twice = edm(['merge', 'shard0.sdf', 'shard0.sdf', '--out', 'twice.sdf', '--no-train'], dir);
-    expect([twice.code, twice.stderr]).toEqual([2, expect.stringMatching(/shard0\.sdf: sample 1 is also in .*shard0\.sdf/)]);
-    const tooMany = edm([...run, '--shard', '5/6', '--out', 'x.sdf'], dir);
-    expect([tooMany.code, tooMany.stderr]).toEqual([2, expect.stringMatching(/the run has only 5 batches; use at most 5 shards/)]);
+    // the library's sample(): the same coordinates as the SDF (4 decimals)
+    const { loadModel, sample } = await import('../src/index.js');
+    const lib = sample(loadModel(ck), { n: 10, seed: 3, steps: 6 });
+    const written = parseSdf(readFileSync(join(dir, 'whole.sdf'), 'utf8'), 'whole.sdf');
+    expect(lib.map((m) => m.elements)).toEqual(written.map((m) => m.elements));
+    expect(lib.map((m) => Array.from(m.positions, (v) => v.toFixed(4)))).toEqual(written.map((m) => Array.from(m.positions, (v) => v.toFixed(4))));
+    const twice = edm(['merge', 'k4-shard0.sdf', 'k4-shard0.sdf', '--out', 'twice.sdf', '--no-train'], dir);
+    expect([twice.code, twice.stderr]).toEqual([2, expect.stringMatching(/k4-shard0\.sdf: sample 1 is also in .*k4-shard0\.sdf/)]);
+    const tooMany = edm([...run, '--shard', '10/11', '--out', 'x.sdf'], dir);
+    expect([tooMany.code, tooMany.stderr]).toEqual([2, expect.stringMatching(/the run has only 10 molecules; use at most 10 shards/)]);
     const badForm = edm([...run, '--shard', '4/4', '--out', 'x.sdf'], dir);
     expect(badForm.stderr).toMatch(/--shard must be i\/k with 0 <= i < k \(e\.g\. 0\/4 to 3\/4\), got "4\/4"/);
+  });
+
+  it('on ONNX Runtime, shards merged equal the single run to float32 rounding (batch composition changes the rounding)', (ctx) => {
+    ctx.skip(loadOrt() === undefined, 'onnxruntime-node is not installed (an optional dependency)');
+    const run = ['sample', '-n', '10', '--batch-size', '2', '--seed', '3', '--steps', '6', '--checkpoint', ck, '--no-eval', '--backend', 'onnx'];
+    expect(edm([...run, '--out', 'onnx-whole.sdf'], dir).code).toBe(0);
+    for (let i = 0; i < 3; i++) expect(edm([...run, '--shard', `${i}/3`, '--out', `onnx-shard${i}.sdf`], dir).code).toBe(0);
+    expect(edm(['merge', 'onnx-shard0.sdf', 'onnx-shard1.sdf', 'onnx-shard2.sdf', '--out', 'onnx-merged.sdf', '--no-train'], dir).code).toBe(0);
+    const [whole, merged] = ['onnx-whole.sdf', 'onnx-merged.sdf'].map((f) => parseSdf(readFileSync(join(dir, f), 'utf8'), f));
+    expect(merged.map((m) => m.elements)).toEqual(whole.map((m) => m.elements));
+    let worst = 0;
+    merged.forEach((m, k) => m.positions.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - whole[k].positions[i])))));
+    expect(worst).toBeLessThan(1e-3);
   });
 
   const bad: [string, string[], RegExp][] = [

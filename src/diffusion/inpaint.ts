@@ -8,9 +8,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { featureDim } from '../config.js';
 import type { MolGraph } from '../graph/graph.js';
-import type { Rng } from '../random.js';
 import type { EdmModel } from './model.js';
-import { combinedNoise } from './noise.js';
+import { type NoiseSource, combinedNoise } from './noise.js';
 import { alphaOf, sigmaOf, transition } from './schedule.js';
 
 /** Known atoms of a batch. */
@@ -46,7 +45,7 @@ function maskedMeanX(z: tf.Tensor, w: tf.Tensor): tf.Tensor {
  * centroid is the model's current centroid of those atoms. The caller re-projects the result.
  * @param zs `[B, N, 3 + F]`; s the time of zs
  */
-export function combineKnown(model: EdmModel, zs: tf.Tensor, s: number, known: KnownAtoms, graph: MolGraph, rng: Rng): tf.Tensor {
+export function combineKnown(model: EdmModel, zs: tf.Tensor, s: number, known: KnownAtoms, graph: MolGraph, rng: NoiseSource): tf.Tensor {
   const [B, N, D] = zs.shape as number[];
   const eps = combinedNoise(rng, graph.nDenoised, N, featureDim(model.config), graph.centred);
   return tf.tidy(() => {
@@ -63,7 +62,7 @@ export function combineKnown(model: EdmModel, zs: tf.Tensor, s: number, known: K
  * Re-noise z_s back to t: z_t = alpha_t|s z_s + sigma_t|s eps (q(z_t | z_s), EDM's transition),
  * eps centre-of-mass free like every noise of the graph.
  */
-export function renoise(model: EdmModel, zs: tf.Tensor, s: number, t: number, graph: MolGraph, rng: Rng): tf.Tensor {
+export function renoise(model: EdmModel, zs: tf.Tensor, s: number, t: number, graph: MolGraph, rng: NoiseSource): tf.Tensor {
   const [B, N, D] = zs.shape as number[];
   const tr = transition(model.schedule.gammaAt(t), model.schedule.gammaAt(s));
   const eps = combinedNoise(rng, graph.nDenoised, N, featureDim(model.config), graph.centred);

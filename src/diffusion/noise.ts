@@ -6,7 +6,13 @@
 import type { Rng } from '../random.js';
 
 /**
- * Draw eps `[B, N, 3 + F]` (row-major Float32Array) from the seeded generator.
+ * Where noise comes from: one generator for a whole batch, or one per molecule (row b draws from
+ * `rng[b]`, so a molecule's noise does not depend on the other rows of its batch).
+ */
+export type NoiseSource = Rng | Rng[];
+
+/**
+ * Draw eps `[B, N, 3 + F]` (row-major Float32Array) from the seeded generator(s).
  * @param nNodes denoised atom count per molecule (atoms 0..n-1 are denoised, the rest fixed
  *   or padding, see graph.ts)
  * @param N padded atom count
@@ -14,12 +20,13 @@ import type { Rng } from '../random.js';
  * @param centred remove the positions' mean (EDM); false when fixed atoms set the frame
  * @returns the noise; position part has zero mean over denoised atoms when centred; zero elsewhere
  */
-export function combinedNoise(rng: Rng, nNodes: ArrayLike<number>, N: number, F: number, centred = true): Float32Array {
+export function combinedNoise(source: NoiseSource, nNodes: ArrayLike<number>, N: number, F: number, centred = true): Float32Array {
   const B = nNodes.length;
   const D = 3 + F;
   const out = new Float32Array(B * N * D);
   for (let b = 0; b < B; b++) {
     const n = nNodes[b];
+    const rng = Array.isArray(source) ? source[b] : source;
     const base = b * N * D;
     const mean = [0, 0, 0];
     for (let i = 0; i < n; i++) {

@@ -9,9 +9,8 @@ import * as tf from '@tensorflow/tfjs';
 import { featureDim } from '../config.js';
 import { type MolGraph, disposeGraph, makeGraph } from '../graph/graph.js';
 import { integerOption, numberOption } from '../options.js';
-import type { Rng } from '../random.js';
 import { type EdmModel, phi } from './model.js';
-import { combinedNoise } from './noise.js';
+import { type NoiseSource, combinedNoise } from './noise.js';
 import { alphaOf, sigmaOf, transition } from './schedule.js';
 import { perMolecule, sumExceptBatch } from './tensors.js';
 import { unnormalize } from './normalize.js';
@@ -163,7 +162,7 @@ export function checkSamplerOptions(o: { temperature?: number; corrector?: Corre
  * @param snr Song et al.'s r
  * @returns the corrected z `[B, N, 3 + F]`, projected back to the diffusion's space
  */
-export function langevinStep(model: EdmModel, z: tf.Tensor, s: number, alpha: number, graph: MolGraph, snr: number, rng: Rng, fixedXh: tf.Tensor | undefined): tf.Tensor {
+export function langevinStep(model: EdmModel, z: tf.Tensor, s: number, alpha: number, graph: MolGraph, snr: number, rng: NoiseSource, fixedXh: tf.Tensor | undefined): tf.Tensor {
   const [B, N, D] = z.shape as number[];
   const noise = tf.tensor3d(combinedNoise(rng, graph.nDenoised, N, D - 3, graph.centred), [B, N, D]);
   try {
@@ -241,7 +240,7 @@ function reverseStep(
   opts: SampleChainOptions,
   fixedXh: tf.Tensor | undefined,
   known: KnownAtoms | undefined,
-  rng: Rng,
+  rng: NoiseSource,
 ): tf.Tensor {
   const B = graph.nNodes.length;
   const tau = opts.temperature ?? 1;
@@ -272,10 +271,11 @@ function reverseStep(
 /**
  * Generate a batch: z_T -> ... -> z_0 -> (x, h).
  * @param nNodes atom count of each molecule to make (denoised + fixed atoms)
- * @param rng seeded generator; the same seed gives the same molecules
+ * @param rng seeded generator, or one per molecule (row b draws all its noise from rng[b]);
+ *   the same seeds give the same molecules
  * @throws OptionError for steps < 1 or > T
  */
-export function sampleChain(model: EdmModel, nNodes: Int32Array, rng: Rng, opts: SampleChainOptions = {}): SampleChainResult {
+export function sampleChain(model: EdmModel, nNodes: Int32Array, rng: NoiseSource, opts: SampleChainOptions = {}): SampleChainResult {
   const T = model.schedule.timesteps;
   const steps = denoisingSteps(opts.steps ?? T, T);
   checkSamplerOptions(opts);

@@ -4,7 +4,7 @@
 import type { Molecule } from '../data/molecule.js';
 import type { EdmModel } from '../diffusion/model.js';
 import { sampleBatch } from './batch.js';
-import { Assembler, chainInBatch, planSampling } from './plan.js';
+import { Assembler, planSampling } from './plan.js';
 import type { SampleOptions, SampleResult, SamplingPlan } from './types.js';
 
 /**
@@ -14,12 +14,11 @@ import type { SampleOptions, SampleResult, SamplingPlan } from './types.js';
  */
 export function runPlan(model: EdmModel, plan: SamplingPlan, onProgress?: (done: number, step: number, steps: number) => void, assembler = new Assembler(plan)): SampleResult {
   let done = 0;
-  plan.batches.forEach((nNodes, index) => {
-    const chain = chainInBatch(plan, done);
-    assembler.add(sampleBatch(model, nNodes, plan.first.batch + index, plan, chain, (step, steps) => onProgress?.(done, step, steps)));
-    done += nNodes.length;
+  for (const batch of plan.batches) {
+    assembler.add(sampleBatch(model, batch, plan, (step, steps) => onProgress?.(done, step, steps)), batch.ids);
+    done += batch.ids.length;
     onProgress?.(done, 0, 0);
-  });
+  }
   return assembler.result();
 }
 

@@ -1,6 +1,7 @@
 /**
- * Planning a sampling run (sizes drawn up front, cut into batches) and assembling its results in
- * plan order, so a seed gives the same molecules whatever runs the batches.
+ * Planning a sampling run (sizes drawn up front, molecules grouped by size into batches) and
+ * assembling its results in molecule order, so a seed gives the same molecules whatever runs
+ * the batches: molecule i has its own random stream (see types.ts SamplingPlan).
  */
 import { sampleNNodes } from '../data/dataset.js';
 import type { Molecule } from '../data/molecule.js';
@@ -9,77 +10,95 @@ import { checkSamplerOptions, denoisingSteps } from '../diffusion/sampler.js';
 import { OptionError } from '../errors.js';
 import { integerOption, optionalInteger } from '../options.js';
 import { Rng } from '../random.js';
-import type { BatchResult, PlanOptions, SampleResult, SamplingPlan } from './types.js';
+import type { BatchResult, PlanOptions, PlannedBatch, SampleResult, SamplingPlan } from './types.js';
+
+/** Batches of this many at most are grouped by size together (memory of the reordering). */
+const WINDOW_BATCHES = 16;
 
 /**
- * Draw the molecule sizes and cut them into batches. The plan depends only on the options,
- * never on the number of workers, so a seed gives the same molecules everywhere.
- * @throws OptionError for n < 1, batchSize < 1, a bad atom count, steps outside 1..T, chain < 0,
- *   a negative temperature or an impossible corrector
+ * The default batch size of a run of `n` molecules: at most 50, and small runs split in two so
+ * that two cores share them (the library and `edm sample` alike).
  */
-export function planSampling(model: EdmModel, opts: PlanOptions): SamplingPlan {
+export function defaultBatchSize(n: number): number {
+  return Math.min(50, Math.ceil(n / 2));
+}
+
+/** The random stream of molecule `id` of a run with `seed`. */
+export const moleculeRng = (seed: string, id: number): Rng => new Rng(`${seed}:mol${id}`);
+
+/**
+ * Draw the molecule sizes and cut them into batches. Molecules are grouped by size within
+ * windows of 16 batches aligned to the run's indices, so that each batch pads to nearly its own
+ * size (edge work grows with N^2). With `shard`, only that 0-based part of `count` contiguous
+ * index ranges is planned: the shards' molecules, in shard order, are the whole run's.
+ * @throws OptionError for n < 1, batchSize < 1, a bad atom count, steps outside 1..T, chain < 0,
+ *   a negative temperature, an impossible corrector, or a shard count above n
+ */
+export function planSampling(model: EdmModel, opts: PlanOptions, shard?: { index: number; count: number }): SamplingPlan {
   const n = integerOption('-n', opts.n);
-  const batchSize = integerOption('--batch-size', opts.batchSize ?? 64);
+  const batchSize = integerOption('--batch-size', opts.batchSize ?? defaultBatchSize(n));
   const nAtoms = optionalInteger('--n-atoms', opts.nAtoms, 2, 1000);
   const steps = opts.steps === undefined ? undefined : denoisingSteps(opts.steps, model.schedule.timesteps);
   const chain = integerOption('--chain', opts.chain ?? 0, 0);
   checkSamplerOptions(opts);
   const seed = String(opts.seed);
-  // sizes sorted so that each batch pads to nearly its own size: edge work grows with N^2, and
-  // random sizes would pad a batch of 50 QM9-sized molecules to about 27 atoms for a mean of 18
-  const sizes = nAtoms !== undefined ? new Int32Array(n).fill(nAtoms) : sampleNNodes(model.config.dataset.nNodesHistogram, n, new Rng(`${seed}:sizes`)).sort();
-  const batches: Int32Array[] = [];
-  for (let start = 0; start < n; start += batchSize) batches.push(sizes.slice(start, Math.min(n, start + batchSize)));
-  return { seed, steps, temperature: opts.temperature, corrector: opts.corrector, chain, batches, first: { batch: 0, molecule: 0 } };
+  let [start, end] = [0, n];
+  if (shard) {
+    integerOption('the shard count', shard.count);
+    integerOption('the shard index', shard.index, 0, shard.count - 1);
+    if (shard.count > n) throw new OptionError(`--shard ${shard.index}/${shard.count}: the run has only ${n} molecules; use at most ${n} shards`);
+    [start, end] = [Math.floor((shard.index * n) / shard.count), Math.floor(((shard.index + 1) * n) / shard.count)];
+  }
+  // one stream of sizes, molecule by molecule: a longer run begins with a shorter one's sizes
+  const sizes = nAtoms !== undefined ? new Int32Array(end).fill(nAtoms) : sampleNNodes(model.config.dataset.nNodesHistogram, end, new Rng(`${seed}:sizes`));
+  const window = batchSize * WINDOW_BATCHES;
+  const batches: PlannedBatch[] = [];
+  for (let w0 = Math.floor(start / window) * window; w0 < end; w0 += window) {
+    const ids = Array.from({ length: Math.min(end, w0 + window) - Math.max(start, w0) }, (_, k) => Math.max(start, w0) + k);
+    ids.sort((a, b) => sizes[a] - sizes[b] || a - b);
+    for (let k = 0; k < ids.length; k += batchSize) {
+      const part = Int32Array.from(ids.slice(k, k + batchSize));
+      batches.push({ ids: part, nNodes: Int32Array.from(part, (i) => sizes[i]) });
+    }
+  }
+  return { seed, steps, temperature: opts.temperature, corrector: opts.corrector, chain, batches, range: { start, end } };
 }
 
 /**
- * The `index`-th of `count` shards of a plan (0-based): a contiguous run of its batches, so that
- * the shards' molecules, in shard order, are exactly the whole plan's. Batches keep their
- * place in the whole run (their random streams), whatever machine runs the shard.
- * @throws OptionError when index is not in 0..count-1 or the shard would have no batch
- */
-export function shardPlan(plan: SamplingPlan, index: number, count: number): SamplingPlan {
-  integerOption('the shard count', count);
-  integerOption('the shard index', index, 0, count - 1);
-  const B = plan.batches.length;
-  if (count > B) throw new OptionError(`--shard ${index}/${count}: the run has only ${B} batches; use at most ${B} shards or a smaller --batch-size`);
-  const lo = Math.floor((index * B) / count);
-  const hi = Math.floor(((index + 1) * B) / count);
-  const before = plan.batches.slice(0, lo).reduce((n, b) => n + b.length, 0);
-  return { ...plan, batches: plan.batches.slice(lo, hi), first: { batch: plan.first.batch + lo, molecule: plan.first.molecule + before } };
-}
-
-/** Trajectories to keep in a batch: the run keeps those of its first `plan.chain` molecules. */
-export function chainInBatch(plan: SamplingPlan, moleculesBefore: number): number {
-  return Math.max(0, plan.chain - (plan.first.molecule + moleculesBefore));
-}
-
-/**
- * Finished batches, given in plan order, become named molecules (`sample k`, k counted over the
- * whole run) with their trajectory frames; each batch is handed on at once (to be written and
- * scored while the run goes on), and at most `keep` molecules are kept.
+ * Finished batches, given in plan order, become named molecules (`sample k`, k = run-wide index
+ * + 1) with their trajectory frames, handed on in molecule order as soon as every molecule
+ * before them is done (a window of batches at most waits); at most `keep` molecules are kept.
  */
 export class Assembler {
   private readonly molecules: Molecule[] = [];
   private readonly chains: Molecule[][] = [];
-  private count = 0;
-  private chainCount = 0;
+  private readonly waiting = new Map<number, { molecule: Molecule; chain?: Molecule[] }>();
+  private next: number;
 
   constructor(
     private readonly plan: SamplingPlan,
     private readonly keep = Number.POSITIVE_INFINITY,
     private readonly onBatch?: (batch: SampleResult) => void,
-  ) {}
+  ) {
+    this.next = plan.range.start;
+  }
 
-  /** Add the next batch of the plan. */
-  add(r: BatchResult): void {
-    const k0 = this.plan.first.molecule;
-    const molecules = r.molecules.map((m) => ({ ...m, name: `sample ${k0 + ++this.count}` }));
-    const chains = r.chains.map((frames) => {
-      const k = k0 + ++this.chainCount;
-      return frames.map((f, fi) => ({ ...f, name: `sample ${k} frame ${fi}` }));
+  /** Add the next batch of the plan (`ids`: its molecules' run-wide indices). */
+  add(r: BatchResult, ids: Int32Array): void {
+    let c = 0;
+    r.molecules.forEach((m, k) => {
+      const id = ids[k];
+      const chain = id < this.plan.chain ? r.chains[c++].map((f, fi) => ({ ...f, name: `sample ${id + 1} frame ${fi}` })) : undefined;
+      this.waiting.set(id, { molecule: { ...m, name: `sample ${id + 1}` }, chain });
     });
+    const molecules: Molecule[] = [];
+    const chains: Molecule[][] = [];
+    for (let got = this.waiting.get(this.next); got; got = this.waiting.get(this.next)) {
+      this.waiting.delete(this.next++);
+      molecules.push(got.molecule);
+      if (got.chain) chains.push(got.chain);
+    }
+    if (molecules.length === 0) return;
     this.onBatch?.({ molecules, chains });
     for (const m of molecules) if (this.molecules.length < this.keep) this.molecules.push(m);
     this.chains.push(...chains);

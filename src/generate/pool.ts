@@ -6,7 +6,7 @@ import type { Worker } from 'node:worker_threads';
 import type { BackendName } from '../backend.js';
 import { UserError } from '../errors.js';
 import { startWorker } from '../workers.js';
-import { Assembler, chainInBatch } from './plan.js';
+import { Assembler } from './plan.js';
 import type { BatchResult, SampleResult, SamplingPlan } from './types.js';
 
 /**
@@ -29,8 +29,7 @@ export function sampleInWorkers(
   let next = 0;
   let finished = 0;
   let doneMolecules = 0;
-  const chainBefore: number[] = [];
-  plan.batches.reduce((acc, b, i) => ((chainBefore[i] = acc), acc + b.length), 0);
+  const settings = { seed: plan.seed, steps: plan.steps, temperature: plan.temperature, corrector: plan.corrector, chain: plan.chain };
   return new Promise((resolve, reject) => {
     const pool: Worker[] = [];
     const stopAll = (): void => {
@@ -39,8 +38,7 @@ export function sampleInWorkers(
     const feed = (w: Worker): void => {
       if (next >= plan.batches.length) return;
       const index = next++;
-      const batch = plan.first.batch + index;
-      w.postMessage({ kind: 'batch', index, batch, nNodes: plan.batches[index], settings: { seed: plan.seed, steps: plan.steps, temperature: plan.temperature, corrector: plan.corrector }, chain: chainInBatch(plan, chainBefore[index]) });
+      w.postMessage({ kind: 'batch', index, batch: plan.batches[index], settings });
     };
     for (let k = 0; k < workers; k++) {
       const w = startWorker(import.meta.url, 'worker', { checkpoint, backend });
@@ -53,10 +51,10 @@ export function sampleInWorkers(
         } else if (msg.kind === 'result') {
           results[msg.index] = msg.out!;
           while (nextInOrder < results.length && results[nextInOrder]) {
-            assembler.add(results[nextInOrder]!);
+            assembler.add(results[nextInOrder]!, plan.batches[nextInOrder].ids);
             results[nextInOrder++] = undefined;
           }
-          doneMolecules += plan.batches[msg.index].length;
+          doneMolecules += plan.batches[msg.index].ids.length;
           finished++;
           onProgress?.(doneMolecules, stepsOf.reduce((a, b) => a + b, 0));
           if (finished === plan.batches.length) {

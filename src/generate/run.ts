@@ -8,7 +8,7 @@ import type { EdmModel } from '../diffusion/model.js';
 import { OptionError } from '../errors.js';
 import { integerOption, optionalInteger } from '../options.js';
 import { runPlan } from './local.js';
-import { Assembler, planSampling, shardPlan } from './plan.js';
+import { Assembler, planSampling } from './plan.js';
 import { sampleInWorkers } from './pool.js';
 import type { PlanOptions, SampleResult, SamplingPlan } from './types.js';
 
@@ -33,7 +33,7 @@ export interface GenerateOptions extends PlanOptions {
   onBatch?: (batch: SampleResult) => void;
   /** molecules kept in the result (default all; a large run handed on by onBatch keeps few) */
   keep?: number;
-  /** make only this 0-based shard of `count` (see `shardPlan`): concatenated in order, the shards are the whole run */
+  /** make only this 0-based shard of `count` <= n (see `planSampling`): concatenated in order, the shards are the whole run */
   shard?: { index: number; count: number };
 }
 
@@ -48,13 +48,6 @@ export interface GenerateResult extends SampleResult {
   plan: SamplingPlan;
 }
 
-/**
- * The default batch size of a run of `n` molecules: at most 50, and small runs split in two so
- * that two cores share them.
- */
-export function defaultBatchSize(n: number): number {
-  return Math.min(50, Math.ceil(n / 2));
-}
 
 /**
  * Sample molecules from a checkpoint (EDM's ancestral sampling, sizes from the training
@@ -65,9 +58,7 @@ export function defaultBatchSize(n: number): number {
  */
 export async function generate(checkpointDir: string, model: EdmModel, opts: GenerateOptions): Promise<GenerateResult> {
   const n = integerOption('-n', opts.n);
-  const batchSize = opts.batchSize ?? defaultBatchSize(n);
-  const whole = planSampling(model, { ...opts, n, batchSize });
-  const plan = opts.shard ? shardPlan(whole, opts.shard.index, opts.shard.count) : whole;
+  const plan = planSampling(model, { ...opts, n }, opts.shard);
   const steps = plan.steps ?? model.schedule.timesteps;
   const asked = optionalInteger('--workers', opts.workers);
   // a network in ONNX Runtime uses every core from one process (intra-op threads), and worker
@@ -88,7 +79,7 @@ export async function generate(checkpointDir: string, model: EdmModel, opts: Gen
       assembler,
     );
   } else {
-    const size = plan.batches[0].length;
+    const size = plan.batches[0].ids.length;
     result = runPlan(model, plan, (molecules, step) => opts.onProgress?.({ stepsDone: Math.floor(molecules / size) * steps + step, totalSteps, molecules }), assembler);
   }
   return { ...result, steps, workers, seconds: (performance.now() - t0) / 1000, plan };

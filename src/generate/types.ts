@@ -30,7 +30,7 @@ export interface PlanOptions {
   n: number;
   /** seed of the run: sizes and every batch's noise derive from it */
   seed: number | string;
-  /** molecules denoised together (default 64; memory grows with batchSize * atoms^2) */
+  /** molecules denoised together (default min(50, ceil(n / 2)); memory grows with batchSize * atoms^2) */
   batchSize?: number;
   /** denoising steps, 1..T (default: the model's T) */
   steps?: number;
@@ -44,17 +44,27 @@ export interface PlanOptions {
   corrector?: CorrectorOptions;
 }
 
-/** A sampling run cut into batches: sizes drawn up front, then one task per batch. */
+/** Molecules denoised together: their run-wide indices and atom counts. */
+export interface PlannedBatch {
+  /** run-wide molecule indices: each keys its molecule's random stream and its name */
+  ids: Int32Array;
+  nNodes: Int32Array;
+}
+
+/**
+ * A sampling run cut into batches: sizes drawn up front, molecule by molecule from one stream
+ * (so a longer run begins with a shorter one's sizes), then one task per batch. Molecule i's
+ * noise comes from its own stream, so molecule i of a seed does not depend on the run's length,
+ * batch size, workers or shards.
+ */
 export interface SamplingPlan {
   seed: string;
   steps?: number;
   temperature?: number;
   corrector?: CorrectorOptions;
+  /** the whole run's first `chain` molecules keep their trajectories */
   chain: number;
-  batches: Int32Array[];
-  /**
-   * where this plan starts in the whole run: its first batch's index (which keys the batch's
-   * random stream) and its first molecule's (0 for a whole run; a shard starts later)
-   */
-  first: { batch: number; molecule: number };
+  batches: PlannedBatch[];
+  /** the run-wide indices [start, end) of this plan's molecules (a shard's part of the run) */
+  range: { start: number; end: number };
 }

@@ -1,21 +1,22 @@
 /**
  * A sampling worker: loads the checkpoint once, then denoises the batches it is sent.
- * Messages in: { kind: 'batch', index, batch, nNodes, settings, chain }; out: progress and results.
+ * Messages in: { kind: 'batch', index, batch, settings }; out: progress and results.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { type BackendName, initBackend } from '../backend.js';
 import { loadCheckpoint } from '../checkpoint/format.js';
 import { makeModel } from '../diffusion/model.js';
 import { type BatchSettings, sampleBatch } from './batch.js';
+import type { PlannedBatch } from './types.js';
 
 const { checkpoint, backend } = workerData as { checkpoint: string; backend: BackendName };
 await initBackend(backend);
 const ck = loadCheckpoint(checkpoint);
 const model = makeModel(ck.config, ck.params);
-parentPort!.on('message', (msg: { kind: 'batch'; index: number; batch: number; nNodes: Int32Array; settings: BatchSettings; chain: number }) => {
+parentPort!.on('message', (msg: { kind: 'batch'; index: number; batch: PlannedBatch; settings: BatchSettings }) => {
   try {
-    // `batch` is the batch's place in the whole run (its random stream); `index` its place here
-    const out = sampleBatch(model, msg.nNodes, msg.batch, msg.settings, msg.chain, (step) =>
+    // `index` is the batch's place in the plan
+    const out = sampleBatch(model, msg.batch, msg.settings, (step) =>
       parentPort!.postMessage({ kind: 'progress', index: msg.index, step }),
     );
     parentPort!.postMessage({ kind: 'result', index: msg.index, out });

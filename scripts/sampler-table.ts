@@ -1,0 +1,74 @@
+/**
+ * The sampler's options on one checkpoint, as a markdown table: for each setting, `edm sample`
+ * (seed 0, sizes from the training histogram) then `edm evaluate` on the written SDF (EDM's
+ * protocol, novelty against the checkpoint's training SMILES), one row with atom / molecule
+ * stability, validity, connected validity, uniqueness, novelty, valid x unique x novel,
+ * atom-type TV and the bond-length W1 of every pair.
+ *
+ *   node --import tsx scripts/sampler-table.ts --checkpoint checkpoints/qm9-default \
+ *     [-n 1000] [--steps 1000] [--work .scratch/sampler] \
+ *     --setting "tau 1=--temperature 1" --setting "tau 0.8=--temperature 0.8" ...
+ *
+ * A setting is LABEL=FLAGS (flags of edm sample). Samples already written under --work are
+ * scored again rather than drawn again. Exits 2 with a one-line error for bad arguments or a
+ * failed edm command.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { PACKAGE_ROOT } from '../src/paths.js';
+
+const fail = (msg: string): never => {
+  process.stderr.write(`sampler-table: ${msg}\n`);
+  process.exit(2);
+};
+
+const { values: a } = parseArgs({
+  options: {
+    checkpoint: { type: 'string' },
+    n: { type: 'string', short: 'n', default: '1000' },
+    steps: { type: 'string', default: '1000' },
+    work: { type: 'string', default: join(PACKAGE_ROOT, '.scratch', 'sampler') },
+    setting: { type: 'string', multiple: true, default: [] },
+  },
+});
+if (!a.checkpoint || a.setting!.length === 0) fail('usage: sampler-table.ts --checkpoint DIR [-n 1000] [--steps 1000] --setting "LABEL=FLAGS" ...');
+const ckDir = resolve(a.checkpoint!);
+if (!existsSync(join(ckDir, 'config.json'))) fail(`${ckDir}: not a checkpoint (no config.json)`);
+const work = resolve(a.work!);
+mkdirSync(work, { recursive: true });
+const edm = join(PACKAGE_ROOT, 'bin', 'edm.js');
+const run = (args: string[]): void => {
+  process.stderr.write(`sampler-table: edm ${args.join(' ')}\n`);
+  try {
+    execFileSync(process.execPath, [edm, ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
+  } catch {
+    fail(`edm ${args[0]} failed (its message is above)`);
+  }
+};
+
+const PAIRS = ['C-C', 'C-H', 'C-N', 'C-O', 'H-N', 'H-O', 'N-N', 'N-O'];
+const pct = (v: number | null): string => (v === null ? '-' : (100 * v).toFixed(1));
+const rows: string[] = [];
+for (const setting of a.setting!) {
+  const eq = setting.indexOf('=');
+  if (eq < 1) fail(`--setting ${setting}: expected LABEL=FLAGS`);
+  const label = setting.slice(0, eq);
+  const flags = setting.slice(eq + 1).split(/\s+/).filter(Boolean);
+  const tag = `${label}-n${a.n}-s${a.steps}`.replace(/[^\w.-]/g, '_');
+  const sdf = join(work, `${tag}.sdf`);
+  const json = join(work, `${tag}.json`);
+  if (!existsSync(sdf)) {
+    const part = join(work, `${tag}.part.sdf`);
+    run(['sample', '-n', a.n!, '--seed', '0', '--steps', a.steps!, ...flags, '--checkpoint', ckDir, '--out', part, '--no-eval']);
+    renameSync(part, sdf);
+  }
+  run(['evaluate', sdf, '--checkpoint', ckDir, '--json', json]);
+  const r = JSON.parse(readFileSync(json, 'utf8'));
+  const vun = r.counts.novel === null ? null : r.counts.novel / r.molecules;
+  const w1 = PAIRS.map((p) => (r.distributions?.bondLengthW1?.[p] ?? NaN).toFixed(3));
+  rows.push(`| ${label} | ${pct(r.atomStability)} | ${pct(r.moleculeStability)} | ${pct(r.validity)} | ${pct(r.connectedValidity)} | ${pct(r.uniqueness)} | ${pct(r.novelty)} | ${pct(vun)} | ${(r.distributions?.atomTypesTV ?? NaN).toFixed(3)} | ${w1.join(' | ')} |`);
+  process.stdout.write(`${rows[rows.length - 1]}\n`);
+}
+process.stdout.write(`\n${a.n} molecules x ${a.steps} steps from ${ckDir}\n\n| setting | atom stab. | mol. stab. | validity | connected | uniqueness | novelty | V x U x N | atom-type TV | ${PAIRS.map((p) => `W1 ${p}`).join(' | ')} |\n|${' --- |'.repeat(9 + PAIRS.length)}\n${rows.join('\n')}\n`);
