@@ -76,10 +76,11 @@ export function isOnnxActive(): boolean {
 /**
  * Run `model`'s network in ONNX Runtime for inference when the `onnx` backend is active (the
  * weights are exported once; never for a model being trained). @returns whether it was attached
+ * @param threads ONNX Runtime intra-op threads (default one per core)
  */
-export function useInferenceBackend(model: EdmModel): boolean {
+export function useInferenceBackend(model: EdmModel, threads?: number): boolean {
   if (!onnxActive) return false;
-  model.inference ??= new OnnxInference(model.config, model.params);
+  model.inference ??= new OnnxInference(model.config, model.params, threads);
   return true;
 }
 

@@ -47,6 +47,20 @@ export function numberFlag(label: string, describe: string, defaultValue?: numbe
   return { describe, ...(defaultValue !== undefined ? { default: defaultValue } : {}), coerce: numberArg(label), requiresArg: true };
 }
 
+/** `--threads`: ONNX Runtime's intra-op threads for sampling (`edm sample`, `edm pocket`). */
+export const threadsFlag = { ...numberFlag('--threads', 'ONNX Runtime threads of the network (onnx backend); output is reproducible for a thread count'), defaultDescription: 'one per core' };
+
+/**
+ * The `--threads` asked for, checked against the backend that started.
+ * @throws UserError for a count that is not a positive integer, or --threads on a tfjs backend
+ */
+export function threadsArg(threads: number | undefined, backend: string): number | undefined {
+  if (threads === undefined) return undefined;
+  if (!(Number.isInteger(threads) && threads >= 1)) throw new UserError(`--threads must be a positive integer, got ${threads}`);
+  if (backend !== 'onnx') throw new UserError(`--threads ${threads}: it sets ONNX Runtime's threads, and this run computes on ${backend} (use --workers there)`);
+  return threads;
+}
+
 /** The sampler's options, shared by `edm sample` and `edm pocket`. */
 export const samplerFlags = {
   temperature: numberFlag('--temperature', "scale of the reverse steps' noise: 1 is EDM's sampler; lower values give more stable, less diverse molecules (README: temperature table)", 1),

@@ -20,7 +20,7 @@ import {
   startProgress,
   writeFileAtomic,
 } from '../index.js';
-import { backendOption, defineCommand, numberFlag, samplerArgs, samplerFlags, startBackend, textFlag, userPath } from './common.js';
+import { backendOption, defineCommand, numberFlag, samplerArgs, samplerFlags, startBackend, threadsArg, threadsFlag, textFlag, userPath } from './common.js';
 
 /** `x,y,z` -> a point. @throws OptionError naming the option */
 function parseCenter(text: string): [number, number, number] {
@@ -55,15 +55,16 @@ export const pocketCommand = (y: Argv): Argv =>
         'max-html': numberFlag('--max-html', 'ligand cards in the HTML report', 100),
         dock: { type: 'boolean', default: true, describe: 'score with AutoDock Vina when vina/obabel are installed (--no-dock to skip)' },
         ...samplerFlags,
+        threads: threadsFlag,
         backend: backendOption,
       }),
     async (argv) => {
       const n = integerOption('-n', argv.n, 1);
       const seed = integerOption('--seed', argv.seed, 0);
       const center = argv.center ? parseCenter(argv.center) : undefined;
-      await startBackend(argv.backend);
+      const backend = await startBackend(argv.backend);
       const model = loadModel(argv.checkpoint ? userPath(argv.checkpoint) : DEFAULT_CHECKPOINT);
-      useInferenceBackend(model);
+      useInferenceBackend(model, threadsArg(argv.threads, backend));
       let progress: ReturnType<typeof startProgress> | undefined;
       const { ligands, report, relaxed } = await pocketRun(model, {
         pdb: userPath(argv.pdb),

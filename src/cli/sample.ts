@@ -24,7 +24,7 @@ import {
   writeFileAtomic,
   writeReportFiles,
 } from '../index.js';
-import { backendOption, defineCommand, numberFlag, referenceFromArgs, samplerArgs, samplerFlags, startBackend, textFlag, userPath } from './common.js';
+import { backendOption, defineCommand, numberFlag, referenceFromArgs, samplerArgs, samplerFlags, startBackend, threadsArg, threadsFlag, textFlag, userPath } from './common.js';
 
 /** Valid molecules drawn in the --svg grid. */
 const SVG_MOLECULES = 48;
@@ -75,6 +75,7 @@ export const sampleCommand = (y: Argv): Argv =>
           shard: textFlag('make only shard i of k (0-based, e.g. 0/4): the k shards, joined by edm merge, are the run without --shard'),
           'max-html': numberFlag('--max-html', 'molecule cards in the HTML report', 100),
           ...samplerFlags,
+          threads: threadsFlag,
           backend: backendOption,
         }),
     async (argv) => {
@@ -88,7 +89,7 @@ export const sampleCommand = (y: Argv): Argv =>
       const backend = await startBackend(argv.backend);
       const ckDir = argv.checkpoint ? userPath(argv.checkpoint) : DEFAULT_CHECKPOINT;
       const model = loadModel(ckDir);
-      useInferenceBackend(model);
+      useInferenceBackend(model, threadsArg(argv.threads, backend));
       // molecules are written and scored batch by batch, and their outcomes spooled to disk, so
       // memory does not grow with -n; the evaluator keeps only what the SVG grid and HTML show
       const jsonPath = besideOutput(out, '.metrics.json');

@@ -7,6 +7,7 @@
  * the sampler, the NLL and the public `sample` API are synchronous. The binding is the package's
  * own; the version is pinned and `loadOrt` falls back to tfjs when its shape is not as expected.
  */
+import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { createRequire } from 'node:module';
 import type { EdmConfig } from '../config.js';
@@ -115,8 +116,8 @@ export function dynamicsFeeds(lib: OrtBinding, input: OnnxDynamicsInput, D: numb
   return feeds;
 }
 
-/** Intra-op threads of a session unless told: the machines this runs on have 2 cores. */
-export const DEFAULT_ORT_THREADS = 2;
+/** Intra-op threads of a session unless told: one per core. */
+export const defaultOrtThreads = (): number => availableParallelism();
 
 /** One model's network in an ONNX Runtime session. */
 export class OnnxDynamics {
@@ -132,7 +133,7 @@ export class OnnxDynamics {
 
   /**
    * Export a network and open a session.
-   * @param threads intra-op threads (default 2); results are reproducible for a thread count
+   * @param threads intra-op threads (default one per core); results are reproducible for a thread count
    * @param centred remove the centre of mass of the position output (unconditional models)
    * @throws Error when onnxruntime-node is not installed or rejects the graph
    */
@@ -141,7 +142,7 @@ export class OnnxDynamics {
     const D = 3 + featureDim(config);
     const contextNf = config.dynamics.contextNodeNf ?? 0;
     const bytes = exportDynamics(params, config.dynamics, { D, contextNf, centred: opts.centred ?? true });
-    const threads = opts.threads ?? DEFAULT_ORT_THREADS;
+    const threads = opts.threads ?? defaultOrtThreads();
     return new OnnxDynamics(lib, openSession(lib, bytes, threads), D, contextNf, threads);
   }
 
@@ -190,7 +191,7 @@ export class OnnxInference {
   constructor(
     private readonly config: EdmConfig,
     private readonly params: Params,
-    readonly threads = DEFAULT_ORT_THREADS,
+    readonly threads = defaultOrtThreads(),
   ) {}
 
   eps(zt: tf.Tensor, t: ArrayLike<number>, graph: MolGraph): tf.Tensor {

@@ -5,7 +5,7 @@
 import type { EdmConfig } from '../config.js';
 import { dynamicsInputDim, featureDim } from '../config.js';
 import { paramShapes } from '../egnn/params.js';
-import { DEFAULT_ORT_THREADS, type NativeSession, type OnnxDynamicsInput, type OrtBinding, dynamicsFeeds, openSession, requireOrt } from './session.js';
+import { defaultOrtThreads, type NativeSession, type OnnxDynamicsInput, type OrtBinding, dynamicsFeeds, openSession, requireOrt } from './session.js';
 import { exportTrainingStep, gradOutput } from './train-export.js';
 
 /** Host inputs of one training step. */
@@ -51,7 +51,7 @@ export class OnnxTrainingStep {
     const contextNf = config.dynamics.contextNodeNf ?? 0;
     const inNodeNf = dynamicsInputDim(config);
     const bytes = exportTrainingStep(config.dynamics, inNodeNf, { D, contextNf, centred: opts.centred ?? true });
-    const threads = opts.threads ?? DEFAULT_ORT_THREADS;
+    const threads = opts.threads ?? defaultOrtThreads();
     return new OnnxTrainingStep(lib, openSession(lib, bytes, threads), paramShapes(config.dynamics, inNodeNf), D, contextNf, threads);
   }
 
