@@ -13,16 +13,13 @@
  * scored again rather than drawn again. Exits 2 with a one-line error for bad arguments or a
  * failed edm command.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PACKAGE_ROOT } from '../src/paths.js';
+import { failer, sampleAndScore } from './sample-score.js';
 
-const fail = (msg: string): never => {
-  process.stderr.write(`sampler-table: ${msg}\n`);
-  process.exit(2);
-};
+const fail = failer('sampler-table');
 
 const { values: a } = parseArgs({
   options: {
@@ -38,15 +35,6 @@ const ckDir = resolve(a.checkpoint!);
 if (!existsSync(join(ckDir, 'config.json'))) fail(`${ckDir}: not a checkpoint (no config.json)`);
 const work = resolve(a.work!);
 mkdirSync(work, { recursive: true });
-const edm = join(PACKAGE_ROOT, 'bin', 'edm.js');
-const run = (args: string[]): void => {
-  process.stderr.write(`sampler-table: edm ${args.join(' ')}\n`);
-  try {
-    execFileSync(process.execPath, [edm, ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
-  } catch {
-    fail(`edm ${args[0]} failed (its message is above)`);
-  }
-};
 
 const PAIRS = ['C-C', 'C-H', 'C-N', 'C-O', 'H-N', 'H-O', 'N-N', 'N-O'];
 const pct = (v: number | null): string => (v === null ? '-' : (100 * v).toFixed(1));
@@ -57,15 +45,7 @@ for (const setting of a.setting!) {
   const label = setting.slice(0, eq);
   const flags = setting.slice(eq + 1).split(/\s+/).filter(Boolean);
   const tag = `${label}-n${a.n}-s${a.steps}`.replace(/[^\w.-]/g, '_');
-  const sdf = join(work, `${tag}.sdf`);
-  const json = join(work, `${tag}.json`);
-  if (!existsSync(sdf)) {
-    const part = join(work, `${tag}.part.sdf`);
-    run(['sample', '-n', a.n!, '--seed', '0', '--steps', a.steps!, ...flags, '--checkpoint', ckDir, '--out', part, '--no-eval']);
-    renameSync(part, sdf);
-  }
-  run(['evaluate', sdf, '--checkpoint', ckDir, '--json', json]);
-  const r = JSON.parse(readFileSync(json, 'utf8'));
+  const r = sampleAndScore('sampler-table', ckDir, join(work, `${tag}.sdf`), ['-n', a.n!, '--seed', '0', '--steps', a.steps!, ...flags]);
   const vun = r.counts.novel === null ? null : r.counts.novel / r.molecules;
   const w1 = PAIRS.map((p) => (r.distributions?.bondLengthW1?.[p] ?? NaN).toFixed(3));
   rows.push(`| ${label} | ${pct(r.atomStability)} | ${pct(r.moleculeStability)} | ${pct(r.validity)} | ${pct(r.connectedValidity)} | ${pct(r.uniqueness)} | ${pct(r.novelty)} | ${pct(vun)} | ${(r.distributions?.atomTypesTV ?? NaN).toFixed(3)} | ${w1.join(' | ')} |`);

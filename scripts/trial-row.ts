@@ -12,7 +12,6 @@
  * points at 20% on 1,000 samples; call no difference below 4 points (about 2 standard errors of
  * a difference). Exits 2 with a one-line error for a missing checkpoint or table.
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -24,6 +23,7 @@ import { makeModel } from '../src/diffusion/model.js';
 import { DEFAULT_QM9_DIR, PACKAGE_ROOT } from '../src/paths.js';
 import { Rng } from '../src/random.js';
 import { validationNll } from '../src/train/validation.js';
+import { failer, sampleAndScore } from './sample-score.js';
 
 /** Heading of the table the rows go to (created after `## Trials` when absent). */
 const TABLE_HEADING = '### Decision protocol: 1,000 samples';
@@ -39,10 +39,7 @@ molecule, the trainer's 300 fixed molecules). Noise: about +-1.3 points of molec
 | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 `;
 
-const fail = (msg: string): never => {
-  process.stderr.write(`trial-row: ${msg}\n`);
-  process.exit(2);
-};
+const fail = failer('trial-row');
 
 const { values: a } = parseArgs({
   options: {
@@ -65,22 +62,7 @@ if (!existsSync(mdPath)) fail(`${mdPath}: not found`);
 mkdirSync(a.work!, { recursive: true });
 const tag = `${a.arm}-${basename(ckDir)}-t${a.temperature}`.replace(/[^\w.-]/g, '_');
 const sdf = join(resolve(a.work!), `${tag}.sdf`);
-const json = join(resolve(a.work!), `${tag}.json`);
-const edm = join(PACKAGE_ROOT, 'bin', 'edm.js');
-const run = (args: string[]): void => {
-  process.stderr.write(`trial-row: edm ${args.join(' ')}\n`);
-  try {
-    execFileSync(process.execPath, [edm, ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
-  } catch {
-    fail(`edm ${args[0]} failed (its message is above); nothing was written to ${mdPath}`);
-  }
-};
-if (!existsSync(sdf)) {
-  run(['sample', '-n', a.samples!, '--seed', '0', '--steps', a.steps!, '--temperature', a.temperature!, '--checkpoint', ckDir, '--out', `${sdf}.part.sdf`, '--no-eval']);
-  execFileSync('mv', [`${sdf}.part.sdf`, sdf]);
-}
-run(['evaluate', sdf, '--checkpoint', ckDir, '--json', json]);
-const r = JSON.parse(readFileSync(json, 'utf8')) as Record<string, number | null>;
+const r = sampleAndScore('trial-row', ckDir, sdf, ['-n', a.samples!, '--seed', '0', '--steps', a.steps!, '--temperature', a.temperature!]) as Record<string, number | null>;
 
 // validation NLL as the trainer measures it (train/trainer.ts: seed 0's fixed subset of 300)
 await initBackend('auto');
