@@ -4,7 +4,7 @@
  * checkpoint.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync, strToU8 } from 'fflate';
@@ -16,6 +16,7 @@ import { initParams } from '../src/egnn/params.js';
 import { CHECKPOINT_REFERENCE_FILE, computeReference, loadReference, saveReference } from '../src/metrics/reference.js';
 import { curveSvg } from '../src/report/curve-plot.js';
 import { type CurveRow, isBest, readCurve, writeCurve } from '../src/train/curve.js';
+import { writeTrainingReport } from '../src/train/report.js';
 import { ShardGradients, combineShards, flatten, makeShardTasks, paramOrder, splitShards } from '../src/train/gradients.js';
 import { Rng } from '../src/random.js';
 import { TINY, expectClose } from './helpers.js';
@@ -93,6 +94,19 @@ describe('learning curve', () => {
     expect(svg).toMatch(/^<svg/);
     for (const text of ['CPU-hours of training', 'epochs', 'molecule stability', 'validation NLL', 'test run']) expect(svg).toContain(text);
     await expect(curveSvg([], 'x')).rejects.toThrow(/no rows/);
+  });
+
+  it('the training report draws the trial arms kept in trials/ beside the run against CPU-hours', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edm-arms-'));
+    writeCurve(join(dir, 'curve.csv'), [row(100, 0.1, 0.8), row(200, 0.3, 0.85)]);
+    mkdirSync(join(dir, 'trials'));
+    writeCurve(join(dir, 'trials', 'min-snr-5.csv'), [row(300, 0.35, 0.9)]);
+    writeCurve(join(dir, 'trials', 'cosine.csv'), [row(300, 0.31, 0.88)]);
+    await writeTrainingReport(dir, 'arms', []);
+    const html = readFileSync(join(dir, 'report.html'), 'utf8');
+    expect(html).toContain('Trials: the fixed sample set against CPU-hours');
+    // one legend entry per arm and the run itself
+    for (const arm of ['this run', 'min-snr-5', 'cosine']) expect(html).toContain(`>${arm}</text>`);
   });
 });
 
