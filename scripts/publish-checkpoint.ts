@@ -20,7 +20,7 @@ import { type LoadedCheckpoint, loadCheckpoint, saveCheckpoint } from '../src/ch
 import { countParams } from '../src/egnn/params.js';
 import { writeFileAtomic } from '../src/data/files.js';
 import { CHECKPOINT_REFERENCE_FILE } from '../src/metrics/reference.js';
-import { type CurveRow, readCurve } from '../src/train/curve.js';
+import { type CurveRow, readCurve } from '../src/report/curve-data.js';
 import { curveSvg } from '../src/report/curve-plot.js';
 import { writeTrainingReport } from '../src/train/report.js';
 

@@ -42,7 +42,7 @@ export { train, type TrainOptions, type StepReport } from './train/trainer.js';
 export { lossWeightAt, UNIFORM_WEIGHTING, type LossWeighting } from './diffusion/loss.js';
 export { lrAt, CONSTANT_LR, type LrSchedule } from './train/lr-schedule.js';
 export { loadTrainingData, storeTrainingReference, type TrainingData, type TrainingDataOptions } from './train/data.js';
-export { readCurve, writeCurve, CURVE_COLUMNS, type CurveRow } from './train/curve.js';
+export { readCurve, writeCurve, CURVE_COLUMNS, type CurveRow } from './report/curve-data.js';
 export { curveSvg } from './report/curve-plot.js';
 export { generate, type GenerateOptions, type GenerateProgress, type GenerateResult } from './generate/run.js';
 export { planSampling, defaultBatchSize } from './generate/plan.js';

@@ -142,6 +142,26 @@ describe('architecture', () => {
     expect(bad).toEqual([]);
   });
 
+  it('every import in src goes to its own layer or a lower one, in the order docs/architecture.md gives', () => {
+    const doc = readFileSync(join(ROOT, 'docs', 'architecture.md'), 'utf8');
+    const line = doc.slice(doc.indexOf('<!-- layers -->')).split('\n')[1];
+    const layers = line.replace(/`/g, '').split(',').map((s) => s.trim());
+    expect(layers.length).toBeGreaterThan(10);
+    const layerOf = (file: string): string => relative(SRC, file).split('/')[0].replace(/\.ts$/, '');
+    // every part of src has a place in the order
+    const parts = [...new Set(tsFiles(SRC).map(layerOf))];
+    expect(parts.filter((p) => !layers.includes(p))).toEqual([]);
+    const upward: string[] = [];
+    for (const f of tsFiles(SRC)) {
+      const from = layerOf(f);
+      for (const spec of importsOf(f).filter((s) => s.startsWith('.'))) {
+        const to = layerOf(resolve(dirname(f), spec.replace(/\.js$/, '.ts')));
+        if (layers.indexOf(to) > layers.indexOf(from)) upward.push(`${relative(SRC, f)} (${from}) imports ${spec} (${to})`);
+      }
+    }
+    expect(upward).toEqual([]);
+  });
+
   it('src has no import cycle', () => {
     const graph = new Map<string, string[]>();
     for (const f of tsFiles(SRC)) {

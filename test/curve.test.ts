@@ -15,7 +15,7 @@ import { makeModel } from '../src/diffusion/model.js';
 import { initParams } from '../src/egnn/params.js';
 import { CHECKPOINT_REFERENCE_FILE, computeReference, loadReference, saveReference } from '../src/metrics/reference.js';
 import { curveSvg } from '../src/report/curve-plot.js';
-import { type CurveRow, isBest, readCurve, writeCurve } from '../src/train/curve.js';
+import { type CurveRow, isBest, readCurve, writeCurve } from '../src/report/curve-data.js';
 import { writeTrainingReport } from '../src/train/report.js';
 import { ShardGradients, combineShards, flatten, makeShardTasks, paramOrder, splitShards } from '../src/train/gradients.js';
 import { Rng } from '../src/random.js';

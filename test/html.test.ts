@@ -12,7 +12,7 @@ import type { Molecule } from '../src/data/molecule.js';
 import { evaluateMolecules } from '../src/metrics/evaluate.js';
 import { htmlReport } from '../src/report/html/page.js';
 import { trainingReportHtml } from '../src/report/html/training.js';
-import type { CurveRow } from '../src/train/curve.js';
+import type { CurveRow } from '../src/report/curve-data.js';
 import { ROOT } from './helpers.js';
 
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';

@@ -2,7 +2,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend.js';
-import { linear } from '../src/egnn/linear.js';
+import { linear } from '../src/net/linear.js';
 import { expectClose } from './helpers.js';
 
 describe('linear', () => {

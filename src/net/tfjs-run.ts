@@ -1,10 +1,10 @@
 /**
  * Run an op graph (net/ir.ts) on tfjs: each op as the tfjs op of the same arithmetic, so tfjs
  * autodiff of a run is an independent check of the exported backward pass. Dense layers go
- * through egnn/linear.ts (its fast gradient on the WebAssembly backend).
+ * through net/linear.ts (its fast gradient on the WebAssembly backend).
  */
 import * as tf from '@tensorflow/tfjs';
-import { linear } from '../egnn/linear.js';
+import { linear } from './linear.js';
 import type { OpGraph, OpNode, Value } from './ir.js';
 
 /** What one run is given and what it returns. */

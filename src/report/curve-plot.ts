@@ -3,7 +3,7 @@
  * and epochs, as a standalone SVG drawn by Vega-Lite (rendered in Node, no browser).
  */
 import { vegaLiteSvg } from './vega.js';
-import type { CurveRow } from '../train/curve.js';
+import type { CurveRow } from './curve-data.js';
 
 /** Curve metrics drawn as percentages, with their legend names. */
 const PERCENT_METRICS: [keyof CurveRow, string][] = [

@@ -1,34 +1,13 @@
 /**
- * The learning curve: at fixed steps, sample a fixed-seed set of molecules from the EMA weights
- * and record EDM's metrics with the validation NLL in `curve.csv` beside the checkpoint, against
- * steps, epochs and CPU-hours (the currency of a 2-core machine).
+ * The learning curve's measurement: at fixed steps, sample a fixed-seed set of molecules from the
+ * EMA weights and score them (EDM's metrics); the trainer records them with the validation NLL in
+ * `curve.csv` (report/curve-data.ts) against steps, epochs and CPU-hours.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import type { BackendName } from '../backend.js';
-import { writeFileAtomic } from '../data/files.js';
 import type { EdmModel } from '../diffusion/model.js';
+import type { CurveRow } from '../report/curve-data.js';
 import { evaluateMolecules } from '../metrics/evaluate.js';
 import { generate } from '../generate/run.js';
-
-/** Columns of curve.csv, in order. Fractions in [0, 1]; NLL in nats per molecule. */
-export const CURVE_COLUMNS = [
-  'step',
-  'epoch',
-  'cpu_hours',
-  'wall_hours',
-  'atom_stability',
-  'molecule_stability',
-  'validity',
-  'uniqueness',
-  'connected_validity',
-  'valid_nll',
-  'samples',
-  'sampling_steps',
-  'probe_seconds',
-] as const;
-
-/** One row of curve.csv. */
-export type CurveRow = Record<(typeof CURVE_COLUMNS)[number], number>;
 
 /** How a curve point is measured. */
 export interface CurveProbeOptions {
@@ -76,30 +55,4 @@ export async function probeSamples(
     samples: r.molecules,
     sampling_steps: opts.steps,
   };
-}
-
-/** Read curve.csv (empty when absent). @throws Error naming the file and line for a bad row */
-export function readCurve(path: string): CurveRow[] {
-  if (!existsSync(path)) return [];
-  const lines = readFileSync(path, 'utf8').trim().split('\n');
-  const header = lines[0].split(',');
-  return lines.slice(1).filter(Boolean).map((line, i) => {
-    const cells = line.split(',');
-    if (cells.length !== header.length) throw new Error(`${path}:${i + 2}: ${cells.length} cells, expected ${header.length}`);
-    return Object.fromEntries(header.map((h, j) => [h, Number(cells[j])])) as CurveRow;
-  });
-}
-
-/** Write rows to curve.csv atomically. */
-export function writeCurve(path: string, rows: CurveRow[]): void {
-  const fmt = (v: number): string => (Number.isInteger(v) ? String(v) : v.toPrecision(6));
-  const body = rows.map((r) => CURVE_COLUMNS.map((c) => fmt(r[c] ?? NaN)).join(',')).join('\n');
-  writeFileAtomic(path, `${CURVE_COLUMNS.join(',')}\n${body}${rows.length ? '\n' : ''}`);
-}
-
-/** Whether `row` beats every row of `rows` (molecule stability, then atom stability). */
-export function isBest(row: CurveRow, rows: CurveRow[]): boolean {
-  return rows.every(
-    (r) => row.molecule_stability > r.molecule_stability || (row.molecule_stability === r.molecule_stability && row.atom_stability > r.atom_stability),
-  );
 }

@@ -6,7 +6,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { writeFileAtomic } from '../data/files.js';
 import { trainingReportHtml } from '../report/html/training.js';
-import { readCurve } from './curve.js';
+import { readCurve } from '../report/curve-data.js';
 
 /**
  * Write `dir/report.html` from the run's files (atomically); the curves of trial arms kept in

@@ -2,7 +2,7 @@
  * The training report (`report.html` beside a checkpoint): the learning curve of the fixed sample
  * set, the validation NLL and the training loss, against steps and CPU-hours. Self-contained.
  */
-import type { CurveRow } from '../../train/curve.js';
+import type { CurveRow } from '../curve-data.js';
 import { curveSvg } from '../curve-plot.js';
 import { vegaLiteSvg } from '../vega.js';
 import { escapeHtml } from './cards.js';
