@@ -256,7 +256,7 @@ function reverseStep(
   };
   const c = opts.corrector;
   if (c && s > 0 && s <= c.fraction) {
-    const alpha = 1 - transition(model.schedule.gammaAt(t), model.schedule.gammaAt(s)).sigma2;
+    const alpha = transition(model.schedule.gammaAt(t), model.schedule.gammaAt(s)).alpha ** 2;
     for (let j = 0; j < c.steps; j++) {
       const next = langevinStep(model, z, s, alpha, graph, c.snr, rng, fixedXh);
       z.dispose();
