@@ -135,7 +135,8 @@ describe('edm command', () => {
     expect([tooMany.code, tooMany.stderr]).toEqual([2, expect.stringMatching(/the run has only 10 molecules; use at most 10 shards/)]);
     const badForm = edm([...run, '--shard', '4/4', '--out', 'x.sdf'], dir);
     expect(badForm.stderr).toMatch(/--shard must be i\/k with 0 <= i < k \(e\.g\. 0\/4 to 3\/4\), got "4\/4"/);
-  });
+    // 17 edm processes: minutes on a loaded 2-core machine
+  }, 400_000);
 
   it('on ONNX Runtime, shards merged equal the single run to float32 rounding (batch composition changes the rounding)', (ctx) => {
     ctx.skip(loadOrt() === undefined, 'onnxruntime-node is not installed (an optional dependency)');
