@@ -164,14 +164,17 @@ export function checkSamplerOptions(o: { temperature?: number; corrector?: Corre
  */
 export function langevinStep(model: EdmModel, z: tf.Tensor, s: number, alpha: number, graph: MolGraph, snr: number, rng: NoiseSource, fixedXh: tf.Tensor | undefined): tf.Tensor {
   const [B, N, D] = z.shape as number[];
-  const noise = tf.tensor3d(combinedNoise(rng, graph.nDenoised, N, D - 3, graph.centred), [B, N, D]);
+  const host = combinedNoise(rng, graph.nDenoised, N, D - 3, graph.centred);
+  // |noise|^2 per molecule from the host copy: no device pass or read-back for it
+  const noiseNorm = new Float64Array(B);
+  for (let i = 0; i < host.length; i++) noiseNorm[Math.floor(i / (N * D))] += host[i] * host[i];
+  const noise = tf.tensor3d(host, [B, N, D]);
   try {
     return tf.tidy(() => {
       const sigma = sigmaOf(model.schedule.gammaAt(s));
-      const eps = tf.mul(phi(model, z, new Array<number>(B).fill(s), graph, true), graph.denoiseMask);
-      const score = tf.div(eps, -sigma);
+      // eps_theta is zero at padded and fixed atoms already (egnn definition)
+      const score = tf.div(phi(model, z, new Array<number>(B).fill(s), graph, true), -sigma);
       const scoreNorm = sumExceptBatch(tf.square(score)).dataSync();
-      const noiseNorm = sumExceptBatch(tf.square(noise)).dataSync();
       const e = Array.from(scoreNorm, (g2, b) => (g2 > 0 ? 2 * alpha * snr * snr * (noiseNorm[b] / g2) : 0));
       const moved = tf.add(z, tf.add(tf.mul(score, perMolecule(e)), tf.mul(noise, perMolecule(e.map((v) => Math.sqrt(2 * v))))));
       return projectZ(moved, graph, fixedXh);

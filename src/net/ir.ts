@@ -116,6 +116,27 @@ export class OpGraph {
     return v;
   }
 
+  /**
+   * Ids of the values `outputs` depend on (nodes of the graph to run or emit for them), made once
+   * per set of outputs and cached: runs on the denoising loop's path ask for it every step.
+   */
+  neededFor(outputs: Value[]): Set<number> {
+    const key = outputs.map((o) => o.id).join(',');
+    let needed = this.needed.get(key);
+    if (needed && this.neededAt.get(key) === this.nodes.length) return needed;
+    needed = new Set(outputs.map((o) => o.id));
+    for (let i = this.nodes.length - 1; i >= 0; i--) {
+      const n = this.nodes[i];
+      if (needed.has(n.output.id)) for (const v of n.inputs) needed.add(v.id);
+    }
+    this.needed.set(key, needed);
+    this.neededAt.set(key, this.nodes.length);
+    return needed;
+  }
+  private readonly needed = new Map<string, Set<number>>();
+  /** graph size when each cached set was made (appending nodes makes it stale) */
+  private readonly neededAt = new Map<string, number>();
+
   /** Append a node; its output shape follows from the op's rule. @throws Error for shapes that do not fit */
   add(spec: OpSpec, inputs: Value[]): Value {
     const out = this.value(this.shapeOf(spec, inputs), 'node');

@@ -94,11 +94,7 @@ export function runGraph(graph: OpGraph, outputs: Value[], feeds: Record<string,
     const t = feeds[v.name!];
     if (t) values.set(v.id, t);
   }
-  const needed = new Set(outputs.map((o) => o.id));
-  for (let i = graph.nodes.length - 1; i >= 0; i--) {
-    const n = graph.nodes[i];
-    if (needed.has(n.output.id)) for (const v of n.inputs) needed.add(v.id);
-  }
+  const needed = graph.neededFor(outputs);
   const keep = new Set(outputs.map((o) => o.id));
   const last = lastUseOf(graph);
   const get = (v: Value): tf.Tensor => {

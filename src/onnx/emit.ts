@@ -22,11 +22,7 @@ export interface EmitOutput {
  * @returns the builder holding the graph
  */
 export function emitOnnx(graph: OpGraph, outputs: EmitOutput[], weights?: Record<string, Float32Array>): GraphBuilder {
-  const needed = new Set(outputs.map((o) => o.value.id));
-  for (let i = graph.nodes.length - 1; i >= 0; i--) {
-    const n = graph.nodes[i];
-    if (needed.has(n.output.id)) for (const v of n.inputs) needed.add(v.id);
-  }
+  const needed = graph.neededFor(outputs.map((o) => o.value));
   const e = new OnnxEmitter(graph, weights);
   for (const n of graph.nodes) if (needed.has(n.output.id)) e.node(n);
   for (const o of outputs) e.b.output(e.name(o.value), o.name, o.dims);
