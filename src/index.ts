@@ -61,7 +61,9 @@ export { readPdb, parsePdb, formatPdbAtoms, type Protein, type ProteinAtom } fro
 export { pocketFromLigand, pocketFromCentre, pocketAsIs, type PocketSite } from './pocket/site.js';
 export { sampleInPocket, type PocketSampleOptions } from './pocket/generate.js';
 export { qed } from './metrics/qed.js';
-export { trainPocketsCommandBody, trainPocketModel, findComplexPairs, loadComplexes, sampleConditional, sampleWithPocket, DEFAULT_POCKET_CONDITIONING, type PocketTrainRun } from './pocket/conditional.js';
+export { findComplexPairs, loadComplexes, loadComplexTrainingData, pocketDynamics, sampleConditional, sampleWithPocket, DEFAULT_POCKET_CONDITIONING, type ComplexTrainingData, type ComplexFiles } from './pocket/conditional.js';
+export type { ComplexExample, PocketNodes } from './data/complex.js';
+export { type TrainingExample, makeTrainingBatch } from './data/examples.js';
 export { makeGraph, type MolGraph, type GraphSpec } from './graph/graph.js';
 export { startProgress, type Progress, type ProgressOptions, type ProgressPayload } from './report/progress.js';
 export type { EdmModel, EvaluationReport, EvaluateOptions, SampleOptions, SampleResult };

@@ -17,6 +17,7 @@ import { CHECKPOINT_REFERENCE_FILE, computeReference, loadReference, saveReferen
 import { curveSvg } from '../src/report/curve-plot.js';
 import { type CurveRow, isBest, readCurve, writeCurve } from '../src/report/curve-data.js';
 import { writeTrainingReport } from '../src/train/report.js';
+import { exampleNodes } from '../src/data/examples.js';
 import { ShardGradients, combineShards, flatten, makeShardTasks, paramOrder, splitShards } from '../src/train/gradients.js';
 import { Rng } from '../src/random.js';
 import { TINY, expectClose } from './helpers.js';
@@ -49,18 +50,18 @@ describe('data-parallel gradients', () => {
     const eps = new Float32Array(mols.length * N * D);
     let row = 0;
     for (const t of split) {
-      const n = Math.max(...t.molecules.map((m) => m.elements.length));
-      for (let b = 0; b < t.molecules.length; b++, row++) {
+      const n = Math.max(...t.examples.map(exampleNodes));
+      for (let b = 0; b < t.examples.length; b++, row++) {
         for (let i = 0; i < n; i++) for (let d = 0; d < D; d++) eps[(row * N + i) * D + d] = t.noise.eps[(b * n + i) * D + d];
       }
     }
     whole[0].noise = { tInt: Int32Array.from(split.flatMap((t) => [...t.noise.tInt])), eps };
     const full = grads.compute(whole[0], 29);
     const results = split.map((t) => grads.compute(t, 29));
-    const combined = combineShards(results, split.map((t) => t.molecules.length));
+    const combined = combineShards(results, split.map((t) => t.examples.length));
     expectClose(combined.grad, full.grad, 2e-5, 0, 'combined shard gradient');
     expect(combined.loss).toBeCloseTo(full.loss, 6);
-    const reversed = combineShards([...results].reverse(), split.map((t) => t.molecules.length));
+    const reversed = combineShards([...results].reverse(), split.map((t) => t.examples.length));
     expect(Buffer.from(reversed.grad.buffer).equals(Buffer.from(combined.grad.buffer))).toBe(true);
     grads.dispose();
     tf.dispose(Object.values(params));

@@ -4,7 +4,7 @@
  * leaves the pocket alone.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,9 +15,10 @@ import { disposeBatch } from '../src/data/batch.js';
 import { drawStepNoise, trainingLoss } from '../src/diffusion/loss.js';
 import { makeModel, normalizedXh, phi } from '../src/diffusion/model.js';
 import { sampleZsGivenZt } from '../src/diffusion/sampler.js';
-import { initParams } from '../src/egnn/params.js';
-import { type ComplexExample, makeComplexBatch } from '../src/pocket/complex.js';
-import { DEFAULT_POCKET_CONDITIONING, findComplexPairs, sampleWithPocket, trainPocketModel } from '../src/pocket/conditional.js';
+import { initParams, type Params } from '../src/egnn/params.js';
+import { type ComplexExample, makeComplexBatch } from '../src/data/complex.js';
+import { DEFAULT_POCKET_CONDITIONING, findComplexPairs, sampleWithPocket } from '../src/pocket/conditional.js';
+import { train } from '../src/train/trainer.js';
 import { Rng } from '../src/random.js';
 import { ROOT, SHARED, expectClose } from './helpers.js';
 import { loadCheckpoint } from '../src/checkpoint/format.js';
@@ -94,38 +95,102 @@ describe('pocket-conditional model', () => {
     }
   });
 
-  it('training lowers the loss on fixed noise, and sampling keeps the pocket fixed', async () => {
+  it('the shared trainer lowers the loss on complexes, and sampling gives ligands in the protein frame', async () => {
     const examples = [complex(new Rng('c'), 6), complex(new Rng('d'), 4)];
-    const { model, losses } = await trainPocketModel(examples, { steps: 60, nf: 16, layers: 2, lr: 2e-3, timesteps: 50, seed: 1 });
-    expect(losses).toHaveLength(60);
-    const fresh = makeModel(model.config, initParams(model.config.dynamics, dynamicsInputDim(model.config), new Rng('1:init')));
+    const dir = mkdtempSync(join(tmpdir(), 'edm-pocket-train-'));
+    await train({
+      outDir: dir,
+      train: examples,
+      valid: examples,
+      datasetInfo: CONFIG.dataset,
+      conditioning: c,
+      dynamics: CONFIG.dynamics,
+      diffusion: CONFIG.diffusion,
+      batchSize: 2,
+      lr: 2e-3,
+      seed: 1,
+      maxSteps: 60,
+      validateEvery: 30,
+      validSize: 2,
+      workers: 0,
+    });
+    const ck = loadCheckpoint(dir, true);
+    expect(ck.config.conditioning).toEqual(c);
+    const raw: Params = {};
+    for (const k of Object.keys(ck.params)) raw[k] = ck.trainState!.tensors[`param/${k}`];
+    const model = makeModel(ck.config, raw);
+    const fresh = makeModel(ck.config, initParams(ck.config.dynamics, dynamicsInputDim(ck.config), new Rng('1:init')));
     const fixedLoss = (m: typeof model): number =>
       tf.tidy(() => {
-        const batch = makeComplexBatch(examples, model.config.dataset.atomDecoder, c);
+        const batch = makeComplexBatch(examples, ck.config.dataset.atomDecoder, c);
         const noise = drawStepNoise(m, batch, new Rng('eval'));
         const v = trainingLoss(m, batch, noise, 6).dataSync()[0];
         disposeBatch(batch);
         return v;
       });
     expect(fixedLoss(model)).toBeLessThan(0.7 * fixedLoss(fresh));
+    // the validation NLL (ligand given pocket) is finite and logged
+    const nlls = readFileSync(join(dir, 'train-log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((e) => e.event === 'validation').map((e) => e.nll);
+    expect(nlls).toHaveLength(2);
+    expect(nlls.every(Number.isFinite)).toBe(true);
     const ligands = sampleWithPocket(model, examples[0].pocket, { seed: 2, steps: 10, sizes: Int32Array.from([5, 3]) });
     expect(ligands.map((l) => l.elements.length)).toEqual([5, 3]);
-    for (const l of ligands) expect(Array.from(l.positions).every(Number.isFinite)).toBe(true);
+    // ligand i has its own stream: alone it is the same ligand
+    const alone = sampleWithPocket(model, examples[0].pocket, { seed: 2, steps: 10, sizes: Int32Array.from([5]) });
+    expectClose(alone[0].positions, ligands[0].positions, 1e-4, 1e-4, 'ligand 1 alone and in a batch');
+    for (const l of ligands) {
+      // centre of mass at the pocket's origin, in the protein frame
+      const com = [0, 1, 2].map((d) => l.elements.reduce((acc, _, i) => acc + l.positions[i * 3 + d], 0) / l.elements.length);
+      expectClose(Float32Array.from(com), Float32Array.from(examples[0].pocket.origin), 1e-3, 1e-3, 'ligand centre');
+    }
+    tf.dispose([...Object.values(ck.params), ...Object.values(ck.trainState!.tensors)]);
   });
 
-  it('edm train --pockets writes a pocket checkpoint that edm pocket samples from', (ctx) => {
+  it('edm train --pockets writes a pocket checkpoint (with a learning curve) that edm pocket samples from', (ctx) => {
     const pockets = join(SHARED, 'data', 'pockets');
     ctx.skip(!existsSync(pockets), `${pockets} absent: needs the development complexes`);
     const dir = mkdtempSync(join(tmpdir(), 'edm-pocket-model-'));
     const edm = (args: string[]): ReturnType<typeof spawnSync> => spawnSync(process.execPath, [join(ROOT, 'bin', 'edm.js'), ...args], { cwd: dir, encoding: 'utf8' });
-    const t = edm(['train', '--pockets', pockets, '--out', 'pm', '--steps', '3', '--nf', '8', '--layers', '1', '--timesteps', '20']);
+    const t = edm(['train', '--pockets', pockets, '--out', 'pm', '--steps', '3', '--nf', '8', '--layers', '1', '--timesteps', '20', '--batch-size', '2', '--curve-every', '3', '--curve-samples', '4', '--curve-steps', '5']);
     expect(t.status, String(t.stderr)).toBe(0);
     const ck = loadCheckpoint(join(dir, 'pm'));
     expect(ck.config.conditioning?.kind).toBe('pocket');
-    expect(readFileSync(join(dir, 'pm', 'train-log.csv'), 'utf8').trim().split('\n')).toHaveLength(4);
+    expect(ck.config.dynamics.normalizationFactor).toBe(100);
+    const log = readFileSync(join(dir, 'pm', 'train-log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(log[0]).toMatchObject({ event: 'start', trainMolecules: 4 });
+    // one curve point: 4 ligands sampled in the first 4 training pockets and scored
+    const curve = log.filter((e) => e.event === 'curve');
+    expect(curve).toHaveLength(1);
+    expect(curve[0]).toMatchObject({ step: 3, samples: 4, sampling_steps: 5 });
     const p = edm(['pocket', '--checkpoint', 'pm', '--pdb', join(pockets, '3rfm.pdb'), '--ligand', join(pockets, '3rfm_B_CFF.sdf'), '-n', '2', '--steps', '5', '--no-dock', '--out', 'l.sdf']);
     expect(p.status, String(p.stderr)).toBe(0);
     expect(String(p.stdout)).toMatch(/guidance 0/);
     expect(readFileSync(join(dir, 'l.sdf'), 'utf8').split('$$$$').length - 1).toBe(2);
+  });
+
+  it('pocket training killed with kill -9 and resumed reproduces the uninterrupted run (ONNX Runtime)', async (ctx) => {
+    const pockets = join(SHARED, 'data', 'pockets');
+    ctx.skip(!existsSync(pockets), `${pockets} absent: needs the development complexes`);
+    const dir = mkdtempSync(join(tmpdir(), 'edm-pocket-resume-'));
+    const args = (out: string, extra: string[] = []): string[] => [join(ROOT, 'bin', 'edm.js'), 'train', '--pockets', pockets, '--out', out, '--steps', '300', '--nf', '8', '--layers', '1', '--timesteps', '20', '--batch-size', '2', '--checkpoint-every', '100', '--log-every', '1', '--backend', 'onnx', ...extra];
+    const straight = spawnSync(process.execPath, args('a'), { cwd: dir, encoding: 'utf8' });
+    expect(straight.status, String(straight.stderr)).toBe(0);
+    // the second run is killed as soon as its first checkpoint (step 100) is written
+    const child = spawn(process.execPath, args('b'), { cwd: dir, stdio: 'ignore' });
+    const logFile = join(dir, 'b', 'train-log.jsonl');
+    const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+    for (let i = 0; i < 6000 && !(existsSync(logFile) && readFileSync(logFile, 'utf8').includes('"event":"checkpoint"')); i++) await new Promise((r) => setTimeout(r, 10));
+    child.kill('SIGKILL');
+    expect(await exited).toBeNull();
+    const killedAt = readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((e) => e.event === 'step').at(-1).step;
+    expect(killedAt).toBeLessThan(300);
+    const resumed = spawnSync(process.execPath, args('b', ['--resume']), { cwd: dir, encoding: 'utf8' });
+    expect(resumed.status, String(resumed.stderr)).toBe(0);
+    const losses = (out: string): Map<number, number> => new Map(readFileSync(join(dir, out, 'train-log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((e) => e.event === 'step').map((e) => [e.step, e.loss]));
+    const [a, b] = [losses('a'), losses('b')];
+    expect(a.size).toBe(300);
+    // steps after the checkpoint were taken twice in run b: the resumed ones are logged last
+    for (let step = 1; step <= 300; step++) expect(b.get(step), `step ${step}`).toBe(a.get(step));
+    expect(readFileSync(join(dir, 'b', 'weights-step300.bin')).equals(readFileSync(join(dir, 'a', 'weights-step300.bin')))).toBe(true);
   });
 });

@@ -1,6 +1,7 @@
 /**
  * `edm train`: train on QM9 (EDM split) or on a user's own SDF/XYZ files.
  */
+import { basename } from 'node:path';
 import type { Argv } from 'yargs';
 import {
   DEFAULT_QM9_DIR,
@@ -10,13 +11,13 @@ import {
   type NoiseScheduleName,
   UserError,
   type StepReport,
-  integerOption,
+  type TrainingData,
+  loadComplexTrainingData,
   loadTrainingData,
-  numberOption,
+  pocketDynamics,
   startProgress,
   storeTrainingReference,
   train,
-  trainPocketsCommandBody,
 } from '../index.js';
 import { backendOption, numberFlag, startBackend, userPath, defineCommand, textFlag } from './common.js';
 
@@ -58,16 +59,15 @@ export const trainCommand = (y: Argv): Argv =>
           'curve-samples': numberFlag('--curve-samples', 'molecules sampled (fixed seed) at each curve point', 200),
           'curve-steps': numberFlag('--curve-steps', 'denoising steps of the curve samples', 500),
           resume: { type: 'boolean', default: false, describe: 'continue exactly from the checkpoint in --out' },
-          pockets: textFlag('train a pocket-conditioned model on the pocket/ligand pairs (PDB + SDF) of this folder instead (uses --out, --steps (default 500), --nf, --layers, --lr, --timesteps, --seed)'),
+          pockets: textFlag('train a pocket-conditioned model (DiffSBDD form) on the pocket/ligand pairs (PDB + SDF) of this folder instead of molecules; every other option works as for molecules'),
+          'valid-pockets': textFlag('pocket/ligand pairs for the validation NLL of a --pockets run'),
           backend: backendOption,
         }),
     async (argv) => {
       await startBackend(argv.backend);
-      if (argv.pockets) {
-        await trainPockets(argv.pockets, argv);
-        return;
-      }
-      const data = await loadTrainingData({
+      if (argv['valid-pockets'] && !argv.pockets) throw new UserError('--valid-pockets belongs to --pockets');
+      if (argv.pockets && (argv['train-file'] || argv['valid-file'] || argv.qm9 || argv.atoms)) throw new UserError('--pockets trains on complexes: --qm9, --train-file, --valid-file and --atoms are for molecules');
+      const data = argv.pockets ? pocketData(argv.pockets, argv['valid-pockets']) : await loadTrainingData({
         qm9Dir: argv.qm9 ? userPath(argv.qm9) : DEFAULT_QM9_DIR,
         trainFile: argv['train-file'] ? userPath(argv['train-file']) : undefined,
         validFile: argv['valid-file'] ? userPath(argv['valid-file']) : undefined,
@@ -89,7 +89,8 @@ export const trainCommand = (y: Argv): Argv =>
         train: data.train,
         valid: data.valid,
         datasetInfo: data.info,
-        dynamics: { ...EDM_QM9_DYNAMICS, nf: argv.nf!, nLayers: argv.layers! },
+        conditioning: data.conditioning,
+        dynamics: data.conditioning ? pocketDynamics({ ...EDM_QM9_DYNAMICS, nf: argv.nf!, nLayers: argv.layers! }, data.conditioning) : { ...EDM_QM9_DYNAMICS, nf: argv.nf!, nLayers: argv.layers! },
         diffusion: { ...EDM_QM9_DIFFUSION, noiseSchedule: argv.schedule as NoiseScheduleName, timesteps: argv.timesteps! },
         batchSize: argv['batch-size'],
         lr: argv.lr,
@@ -164,17 +165,13 @@ function trainProgress(steps: number | undefined, epochs: number | undefined, ho
   };
 }
 
-/** `edm train --pockets DIR`: the conditional model on a folder of complexes. */
-async function trainPockets(dir: string, argv: { out?: string; steps?: number; nf?: number; layers?: number; lr?: number; timesteps?: number; seed?: number }): Promise<void> {
-  await trainPocketsCommandBody({
-    dir: userPath(dir),
-    out: userPath(argv.out!),
-    steps: argv.steps === undefined ? 500 : integerOption('--steps', argv.steps, 1),
-    nf: integerOption('--nf', argv.nf!, 1),
-    layers: integerOption('--layers', argv.layers!, 1),
-    lr: numberOption('--lr', argv.lr ?? 1e-4, { above: 0 }),
-    timesteps: integerOption('--timesteps', argv.timesteps!, 2),
-    seed: integerOption('--seed', argv.seed!, 0),
-    log: (line) => process.stderr.write(`${line}\n`),
-  });
+/**
+ * `edm train --pockets DIR [--valid-pockets DIR]`: complexes as the run's data, with the default
+ * pocket conditioning.
+ * @throws InputError for a folder without pairs or unreadable files
+ */
+function pocketData(dir: string, validDir: string | undefined): TrainingData {
+  const d = loadComplexTrainingData(userPath(dir));
+  const valid = validDir ? loadComplexTrainingData(userPath(validDir), d.conditioning).train : undefined;
+  return { train: d.train, valid, info: d.info, conditioning: d.conditioning, source: `pocket/ligand pairs of ${basename(dir)}` };
 }

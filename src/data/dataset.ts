@@ -34,14 +34,15 @@ export function datasetInfoFrom(name: string, mols: Molecule[], atomDecoder: str
 }
 
 /**
- * Split molecule indices into batches of similar size: sort by atom count (ties in random
+ * Split example indices into batches of similar size: sort by graph size (ties in random
  * order), cut into batches of `batchSize`, shuffle the batch order. Each batch is padded only
- * to its own largest molecule. Every molecule appears exactly once per epoch.
- * @returns lists of indices into `mols`
+ * to its own largest example. Every example appears exactly once per epoch.
+ * @param sizeOf nodes of example i's graph (molecules: atoms; complexes: ligand + pocket nodes)
+ * @returns lists of indices 0..count-1
  */
-export function bucketedBatches(mols: Molecule[], batchSize: number, rng: Rng): number[][] {
-  const idx = rng.shuffle(mols.map((_, i) => i));
-  idx.sort((a, b) => mols[a].elements.length - mols[b].elements.length);
+export function bucketedBatches(count: number, sizeOf: (i: number) => number, batchSize: number, rng: Rng): number[][] {
+  const idx = rng.shuffle(Array.from({ length: count }, (_, i) => i));
+  idx.sort((a, b) => sizeOf(a) - sizeOf(b));
   const batches: number[][] = [];
   for (let i = 0; i < idx.length; i += batchSize) batches.push(idx.slice(i, i + batchSize));
   return rng.shuffle(batches);

@@ -11,9 +11,10 @@ import { featureDim } from '../config.js';
 import type { Batch } from '../data/batch.js';
 import { egnnDynamics } from '../egnn/egnn.js';
 import type { Params } from '../egnn/params.js';
-import { type MolGraph, positionDof } from '../graph/graph.js';
+import { type MolGraph, hasFixedAtoms, positionDof } from '../graph/graph.js';
 import { NoiseSchedule, alphaOf, sigmaOf, snrOf } from './schedule.js';
 import { deltaLogPx, normalize } from './normalize.js';
+import { projectZ } from './space.js';
 import { normalCdf, perMolecule, sumExceptBatch } from './tensors.js';
 
 /**
@@ -191,10 +192,13 @@ export function nll(model: EdmModel, batch: Batch, noise: NllNoise): NllTerms {
       gT.push(model.schedule.gammaAt(noise.tInt[b] / T));
       gS.push(model.schedule.gammaAt((noise.tInt[b] - 1) / T));
     }
-    const zt = tf.add(tf.mul(perMolecule(gT.map(alphaOf)), xh), tf.mul(perMolecule(gT.map(sigmaOf)), noise.epsT));
+    // fixed context atoms (a pocket) are given as they are, never noised: the bound is that of
+    // the denoised atoms given them (their eps and eps_theta are zero)
+    const given = (z: tf.Tensor): tf.Tensor => (hasFixedAtoms(batch.graph) ? projectZ(z, batch.graph, xh) : z);
+    const zt = given(tf.add(tf.mul(perMolecule(gT.map(alphaOf)), xh), tf.mul(perMolecule(gT.map(sigmaOf)), noise.epsT)));
     const errT = sumExceptBatch(tf.square(tf.sub(noise.epsT, phi(model, zt, t, batch.graph, true)))).dataSync();
     const g0 = model.schedule.gammaAt(0);
-    const z0 = tf.add(tf.mul(alphaOf(g0), xh), tf.mul(sigmaOf(g0), noise.eps0));
+    const z0 = given(tf.add(tf.mul(alphaOf(g0), xh), tf.mul(sigmaOf(g0), noise.eps0)));
     const zeros = new Array(B).fill(0);
     const net0 = phi(model, z0, zeros, batch.graph, true);
     const [, N, D] = xh.shape as number[];

@@ -1,36 +1,62 @@
 /**
  * One batch of a sampling run: denoise, then turn type indices into elements.
  */
+import { type PocketNodes, pocketContextDim, pocketRows } from '../data/complex.js';
 import type { Molecule } from '../data/molecule.js';
 import type { EdmModel } from '../diffusion/model.js';
-import { sampleChain } from '../diffusion/sampler.js';
+import { type SampleChainOptions, sampleChain } from '../diffusion/sampler.js';
 import { moleculeRng } from './plan.js';
 import type { BatchResult, PlannedBatch, SamplingPlan } from './types.js';
 
-/** What every batch of a run shares: the seed, the sampler's settings and the trajectories kept (plain data). */
-export type BatchSettings = Pick<SamplingPlan, 'seed' | 'steps' | 'temperature' | 'corrector' | 'chain'>;
+/** What every batch of a run shares: the seed, the sampler's settings, the pocket and the trajectories kept (plain data). */
+export type BatchSettings = Pick<SamplingPlan, 'seed' | 'steps' | 'temperature' | 'corrector' | 'chain' | 'pocket'>;
 
 /**
  * Denoise one batch, each molecule with its own random stream (derived from the run's seed and
  * the molecule's index), so the output does not depend on which worker ran it or what else
- * was in the batch (up to the engine's arithmetic, see README).
+ * was in the batch (up to the engine's arithmetic, see README). With a pocket (a
+ * pocket-conditioned model), each row holds the molecule's atoms then the pocket nodes as fixed
+ * context, in the frame centred on the pocket's origin; positions come back in the protein's frame.
  * @returns the molecules in the batch's order; trajectories of those with an index below
  *   `settings.chain`, in the same order
  */
 export function sampleBatch(model: EdmModel, batch: PlannedBatch, settings: BatchSettings, onStep?: (step: number, steps: number) => void): BatchResult {
   const decoder = model.config.dataset.atomDecoder;
-  const { ids, nNodes } = batch;
+  const { ids, nNodes: nAtoms } = batch;
   const keep = Array.from(ids).flatMap((id, r) => (id < settings.chain ? [r] : []));
-  const { steps, temperature, corrector } = settings;
+  const { steps, temperature, corrector, pocket } = settings;
   const rngs = Array.from(ids, (id) => moleculeRng(settings.seed, id));
-  const out = sampleChain(model, nNodes, rngs, { steps, temperature, corrector, keepChainOf: keep.length ? keep : undefined, onStep });
+  const opts: SampleChainOptions = { steps, temperature, corrector, keepChainOf: keep.length ? keep : undefined, onStep };
+  const nNodes = pocket ? Int32Array.from(nAtoms, (n) => n + pocket.elements.length) : nAtoms;
+  if (pocket) Object.assign(opts, pocketContext(model, pocket, nAtoms, Math.max(...nNodes)));
+  const out = sampleChain(model, nNodes, rngs, opts);
+  const origin = pocket?.origin ?? [0, 0, 0];
   const molecules: Molecule[] = [];
-  for (let b = 0; b < nNodes.length; b++) {
-    const k = nNodes[b];
+  for (let b = 0; b < nAtoms.length; b++) {
+    const k = nAtoms[b];
     const elements: string[] = [];
     for (let i = 0; i < k; i++) elements.push(decoder[out.atomTypes[b * out.N + i]]);
-    molecules.push({ elements, positions: out.x.slice(b * out.N * 3, b * out.N * 3 + k * 3) });
+    const positions = out.x.slice(b * out.N * 3, b * out.N * 3 + k * 3);
+    if (pocket) for (let a = 0; a < positions.length; a++) positions[a] += origin[a % 3];
+    molecules.push({ elements, positions });
   }
   const chains = (out.chains ?? []).map((frames) => frames.map((f) => ({ elements: Array.from(f.atomTypes, (t) => decoder[t]), positions: f.x })));
   return { molecules, chains };
+}
+
+/**
+ * The sampler's fixed atoms and per-node context for a batch made in one pocket: the pocket
+ * nodes after each molecule's atoms, positions relative to the pocket's origin (normalised), the
+ * ligand's centre of mass kept at the origin.
+ * @param nAtoms atoms of each molecule; N the padded row length (atoms + pocket nodes)
+ */
+function pocketContext(model: EdmModel, pocket: PocketNodes, nAtoms: Int32Array, N: number): Pick<SampleChainOptions, 'fixed' | 'context'> {
+  const c = model.config.conditioning!;
+  const B = nAtoms.length;
+  const D = 3 + model.config.dataset.atomDecoder.length + (model.config.diffusion.includeCharges ? 1 : 0);
+  const rows = pocketRows(c, new Array<PocketNodes>(B).fill(pocket), nAtoms, N);
+  const fx = model.config.diffusion.normalizeFactors[0];
+  const xh = new Float32Array(B * N * D);
+  for (let a = 0; a < B * N; a++) for (let d = 0; d < 3; d++) xh[a * D + d] = rows.fixedX[a * 3 + d] / fx;
+  return { fixed: { nFixed: rows.nFixed, xh, centred: true }, context: { values: rows.context, dim: pocketContextDim(c) } };
 }

@@ -31,8 +31,10 @@ export const moleculeRng = (seed: string, id: number): Rng => new Rng(`${seed}:m
  * windows of 16 batches aligned to the run's indices, so that each batch pads to nearly its own
  * size (edge work grows with N^2). With `shard`, only that 0-based part of `count` contiguous
  * index ranges is planned: the shards' molecules, in shard order, are the whole run's.
- * @throws OptionError for n < 1, batchSize < 1, a bad atom count, steps outside 1..T, chain < 0,
- *   a negative temperature, an impossible corrector, or a shard count above n
+ * @throws OptionError for n < 1, batchSize < 1, a bad atom count or size list, steps outside
+ *   1..T, chain < 0, a negative temperature, an impossible corrector, a shard count above n, a
+ *   pocket-conditioned checkpoint without a pocket (or a pocket for another), or trajectories
+ *   asked of a pocket model
  */
 export function planSampling(model: EdmModel, opts: PlanOptions, shard?: { index: number; count: number }): SamplingPlan {
   const n = integerOption('-n', opts.n);
@@ -41,6 +43,7 @@ export function planSampling(model: EdmModel, opts: PlanOptions, shard?: { index
   const steps = opts.steps === undefined ? undefined : denoisingSteps(opts.steps, model.schedule.timesteps);
   const chain = integerOption('--chain', opts.chain ?? 0, 0);
   checkSamplerOptions(opts);
+  checkPocket(model, opts, chain);
   const seed = String(opts.seed);
   let [start, end] = [0, n];
   if (shard) {
@@ -50,7 +53,7 @@ export function planSampling(model: EdmModel, opts: PlanOptions, shard?: { index
     [start, end] = [Math.floor((shard.index * n) / shard.count), Math.floor(((shard.index + 1) * n) / shard.count)];
   }
   // one stream of sizes, molecule by molecule: a longer run begins with a shorter one's sizes
-  const sizes = nAtoms !== undefined ? new Int32Array(end).fill(nAtoms) : sampleNNodes(model.config.dataset.nNodesHistogram, end, new Rng(`${seed}:sizes`));
+  const sizes = opts.sizes !== undefined ? givenSizes(opts.sizes, n) : nAtoms !== undefined ? new Int32Array(end).fill(nAtoms) : sampleNNodes(model.config.dataset.nNodesHistogram, end, new Rng(`${seed}:sizes`));
   const window = batchSize * WINDOW_BATCHES;
   const batches: PlannedBatch[] = [];
   for (let w0 = Math.floor(start / window) * window; w0 < end; w0 += window) {
@@ -61,7 +64,21 @@ export function planSampling(model: EdmModel, opts: PlanOptions, shard?: { index
       batches.push({ ids: part, nNodes: Int32Array.from(part, (i) => sizes[i]) });
     }
   }
-  return { seed, steps, temperature: opts.temperature, corrector: opts.corrector, chain, batches, range: { start, end } };
+  return { seed, steps, temperature: opts.temperature, corrector: opts.corrector, pocket: opts.pocket, chain, batches, range: { start, end } };
+}
+
+/** @throws OptionError for a pocket model without a pocket, a pocket for another model, or a pocket model's trajectories */
+function checkPocket(model: EdmModel, opts: PlanOptions, chain: number): void {
+  const conditioned = model.config.conditioning !== undefined;
+  if (conditioned && !opts.pocket) throw new OptionError('this checkpoint is pocket-conditioned: it makes ligands in a pocket (edm pocket), not molecules on their own');
+  if (!conditioned && opts.pocket) throw new OptionError('a pocket is context for a pocket-conditioned checkpoint; this one is unconditional (edm pocket guides it instead)');
+  if (conditioned && chain > 0) throw new OptionError('--chain: trajectories are not kept for pocket-conditioned sampling');
+}
+
+/** @throws OptionError unless `sizes` holds n integers >= 1 */
+function givenSizes(sizes: ArrayLike<number>, n: number): Int32Array {
+  if (sizes.length !== n || Array.from(sizes).some((k) => !(Number.isInteger(k) && k >= 1))) throw new OptionError(`the atom counts must be ${n} positive integers (one per molecule)`);
+  return Int32Array.from(sizes);
 }
 
 /**

@@ -2,6 +2,7 @@
  * The data of a sampling run: options, plans, per-batch results (plain data: they cross worker
  * boundaries).
  */
+import type { PocketNodes } from '../data/complex.js';
 import type { Molecule } from '../data/molecule.js';
 import type { CorrectorOptions } from '../diffusion/sampler.js';
 
@@ -36,6 +37,13 @@ export interface PlanOptions {
   steps?: number;
   /** a fixed atom count (2..1000) for every molecule instead of the training histogram */
   nAtoms?: number;
+  /** the atom count of each molecule (n of them, each >= 1) instead of the histogram or `nAtoms` */
+  sizes?: ArrayLike<number>;
+  /**
+   * with a pocket-conditioned checkpoint (and only with one): the pocket every molecule is made
+   * in, as fixed context nodes; positions come back in the protein's frame
+   */
+  pocket?: PocketNodes;
   /** keep the denoising trajectory of the first `chain` molecules */
   chain?: number;
   /** scale of the reverse steps' noise (default 1, EDM's sampler; see sampler.ts) */
@@ -62,6 +70,8 @@ export interface SamplingPlan {
   steps?: number;
   temperature?: number;
   corrector?: CorrectorOptions;
+  /** the pocket of a pocket-conditioned model (see PlanOptions) */
+  pocket?: PocketNodes;
   /** the whole run's first `chain` molecules keep their trajectories */
   chain: number;
   batches: PlannedBatch[];

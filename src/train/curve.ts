@@ -4,6 +4,8 @@
  * `curve.csv` (report/curve-data.ts) against steps, epochs and CPU-hours.
  */
 import type { BackendName } from '../backend.js';
+import type { ComplexExample } from '../data/complex.js';
+import type { Molecule } from '../data/molecule.js';
 import type { EdmModel } from '../diffusion/model.js';
 import type { CurveRow } from '../report/curve-data.js';
 import { evaluateMolecules } from '../metrics/evaluate.js';
@@ -18,6 +20,11 @@ export interface CurveProbeOptions {
   /** worker threads for sampling (0: this thread) */
   workers: number;
   backend: BackendName;
+  /**
+   * a pocket-conditioned model's probe complexes: the samples are shared among their pockets,
+   * each ligand the size of the complex's own
+   */
+  pockets?: ComplexExample[];
 }
 
 /** The fixed seed of the curve's sample set. */
@@ -36,14 +43,19 @@ export async function probeSamples(
   opts: CurveProbeOptions,
 ): Promise<Pick<CurveRow, 'atom_stability' | 'molecule_stability' | 'validity' | 'uniqueness' | 'connected_validity' | 'samples' | 'sampling_steps'>> {
   // a fixed batch size: the batches (and so the molecules) must not depend on the worker count
-  const { molecules } = await generate(checkpointDir, model, {
-    n: opts.samples,
-    batchSize: CURVE_BATCH_SIZE,
-    steps: opts.steps,
-    seed: CURVE_SEED,
-    workers: Math.max(1, opts.workers),
-    backend: opts.backend,
-  });
+  const common = { batchSize: CURVE_BATCH_SIZE, steps: opts.steps, workers: Math.max(1, opts.workers), backend: opts.backend };
+  const molecules: Molecule[] = [];
+  if (opts.pockets?.length) {
+    const P = opts.pockets.length;
+    for (const [j, e] of opts.pockets.entries()) {
+      const n = Math.floor(opts.samples / P) + (j < opts.samples % P ? 1 : 0);
+      if (n === 0) continue;
+      const sizes = new Int32Array(n).fill(e.ligand.elements.length);
+      molecules.push(...(await generate(checkpointDir, model, { ...common, n, sizes, pocket: e.pocket, seed: `${CURVE_SEED}:pocket${j}` })).molecules);
+    }
+  } else {
+    molecules.push(...(await generate(checkpointDir, model, { ...common, n: opts.samples, seed: CURVE_SEED })).molecules);
+  }
   const r = await evaluateMolecules(molecules);
   return {
     atom_stability: r.atomStability,

@@ -5,9 +5,9 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import type { DatasetInfo } from '../config.js';
+import type { DatasetInfo, PocketConditioning } from '../config.js';
 import { QM9_ATOM_DECODER, datasetInfoFrom } from '../data/dataset.js';
-import type { Molecule } from '../data/molecule.js';
+import { type TrainingExample, isComplex } from '../data/examples.js';
 import { loadQm9Split } from '../data/qm9.js';
 import { readMolecules } from '../data/read.js';
 import { CHECKPOINT_REFERENCE_FILE, computeReference, saveReference } from '../metrics/reference.js';
@@ -26,9 +26,12 @@ export interface TrainingDataOptions {
 
 /** Training and validation molecules with what the model needs to know of them. */
 export interface TrainingData {
-  train: Molecule[];
-  valid?: Molecule[];
+  /** molecules, or complexes for a pocket-conditioned model */
+  train: TrainingExample[];
+  valid?: TrainingExample[];
   info: DatasetInfo;
+  /** a pocket-conditioned model's conditioning (its examples are complexes) */
+  conditioning?: PocketConditioning;
   /** in words, for the checkpoint's stored reference: the file's name (no folder), or QM9's split */
   source: string;
 }
@@ -51,7 +54,8 @@ export async function loadTrainingData(o: TrainingDataOptions): Promise<Training
 }
 
 /**
- * Store the training set's SMILES (the novelty reference) in a checkpoint folder, once.
+ * Store the training set's SMILES (the novelty reference: molecules, or a complex's ligand) in a
+ * checkpoint folder, once.
  * @param onCompute told before the (slow: about 30 s for QM9) computation starts
  * @returns whether it was computed now
  */
@@ -59,6 +63,7 @@ export async function storeTrainingReference(dir: string, data: TrainingData, on
   if (existsSync(join(dir, CHECKPOINT_REFERENCE_FILE))) return false;
   onCompute?.(data.train.length);
   mkdirSync(dir, { recursive: true });
-  await saveReference(dir, await computeReference(data.train, data.source, `${data.info.name}:${data.train.length}`));
+  const molecules = data.train.map((e) => (isComplex(e) ? e.ligand : e));
+  await saveReference(dir, await computeReference(molecules, data.source, `${data.info.name}:${data.train.length}`));
   return true;
 }

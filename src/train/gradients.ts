@@ -6,8 +6,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { EdmConfig } from '../config.js';
-import { disposeBatch, makeBatch } from '../data/batch.js';
-import type { Molecule } from '../data/molecule.js';
+import { disposeBatch } from '../data/batch.js';
+import { type TrainingExample, makeTrainingBatch } from '../data/examples.js';
 import { type LossWeighting, type StepNoise, UNIFORM_WEIGHTING, drawStepNoise, trainingLoss } from '../diffusion/loss.js';
 import { type EdmModel, makeModel } from '../diffusion/model.js';
 import type { Params } from '../egnn/params.js';
@@ -18,7 +18,8 @@ import { zerosVariable } from './optimizer.js';
 export interface ShardTask {
   /** position of the shard in the step (fixes the order of the sum) */
   index: number;
-  molecules: Molecule[];
+  /** the shard's molecules or complexes */
+  examples: TrainingExample[];
   noise: StepNoise;
 }
 
@@ -102,12 +103,12 @@ export function splitShards<T>(items: T[], shards: number): T[][] {
  * @param model any model with the run's schedule (only T, gamma and the feature layout are used)
  * @param weighting the loss weighting over t (its weights travel with the noise)
  */
-export function makeShardTasks(model: EdmModel, molecules: Molecule[], shards: number, rng: Rng, weighting: LossWeighting = UNIFORM_WEIGHTING): ShardTask[] {
-  return splitShards(molecules, shards).map((part, index) => {
-    const batch = makeBatch(part, model.config.dataset.atomDecoder);
+export function makeShardTasks(model: EdmModel, examples: TrainingExample[], shards: number, rng: Rng, weighting: LossWeighting = UNIFORM_WEIGHTING): ShardTask[] {
+  return splitShards(examples, shards).map((part, index) => {
+    const batch = makeTrainingBatch(model.config, part);
     const noise = drawStepNoise(model, batch, rng, weighting);
     disposeBatch(batch);
-    return { index, molecules: part, noise };
+    return { index, examples: part, noise };
   });
 }
 
@@ -153,7 +154,7 @@ export class ShardGradients {
    * @param denomN fixed atom-count denominator of the loss (the dataset's largest molecule)
    */
   compute(task: ShardTask, denomN: number): ShardResult {
-    const batch = makeBatch(task.molecules, this.config.dataset.atomDecoder);
+    const batch = makeTrainingBatch(this.config, task.examples);
     try {
       const { value, grads } = tf.variableGrads(() => trainingLoss(this.model, batch, task.noise, denomN), this.varList);
       const loss = value.dataSync()[0];

@@ -7,7 +7,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { EdmConfig } from '../config.js';
 import { featureDim } from '../config.js';
-import { disposeBatch, makeBatch } from '../data/batch.js';
+import { disposeBatch } from '../data/batch.js';
+import { makeTrainingBatch } from '../data/examples.js';
 import { lossInputs } from '../diffusion/loss.js';
 import { makeModel, type EdmModel } from '../diffusion/model.js';
 import { OnnxTrainingStep, type TrainingStepInput } from '../onnx/train-session.js';
@@ -42,7 +43,7 @@ export class OnnxGradients implements GradientEngine {
   }
 
   private shard(weights: Record<string, Float32Array>, task: ShardTask, denomN: number): ShardResult {
-    const batch = makeBatch(task.molecules, this.config.dataset.atomDecoder);
+    const batch = makeTrainingBatch(this.config, task.examples);
     try {
       const B = batch.nNodes.length;
       const N = batch.graph.hostNodeMask.length / B;

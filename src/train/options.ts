@@ -3,18 +3,24 @@
  * workers, the learning curve and callbacks.
  */
 import type { BackendName } from '../backend.js';
-import type { DatasetInfo, DiffusionConfig, DynamicsConfig } from '../config.js';
+import type { DatasetInfo, DiffusionConfig, DynamicsConfig, PocketConditioning } from '../config.js';
 import type { LossWeighting } from '../diffusion/loss.js';
-import type { Molecule } from '../data/molecule.js';
+import type { TrainingExample } from '../data/examples.js';
 
 /** Options of `train`. */
 export interface TrainOptions {
   /** checkpoint folder (written atomically; `--resume` reads it) */
   outDir: string;
-  train: Molecule[];
+  /** molecules, or complexes for a pocket-conditioned model (`conditioning`) */
+  train: TrainingExample[];
   /** molecules for the periodic validation NLL (a fixed subset of `validSize` is used) */
-  valid?: Molecule[];
+  valid?: TrainingExample[];
   datasetInfo: DatasetInfo;
+  /**
+   * a pocket-conditioned model (DiffSBDD's form): `train` and `valid` are complexes, and
+   * `dynamics.contextNodeNf` must be `pocketContextDim(conditioning)`
+   */
+  conditioning?: PocketConditioning;
   dynamics: DynamicsConfig;
   diffusion: DiffusionConfig;
   batchSize?: number;

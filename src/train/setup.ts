@@ -9,6 +9,8 @@ import * as tf from '@tensorflow/tfjs';
 import { type BackendName, isOnnxActive, workerBackend } from '../backend.js';
 import { loadCheckpoint } from '../checkpoint/format.js';
 import { CONFIG_VERSION, type EdmConfig, dynamicsInputDim } from '../config.js';
+import { pocketContextDim } from '../data/complex.js';
+import { isComplex } from '../data/examples.js';
 import { type LossWeighting, UNIFORM_WEIGHTING } from '../diffusion/loss.js';
 import { initParams } from '../egnn/params.js';
 import { OptionError } from '../errors.js';
@@ -49,6 +51,7 @@ export function resolveOptions(opts: TrainOptions): ResolvedOptions {
   integerOption('--layers', opts.dynamics.nLayers);
   integerOption('--timesteps', opts.diffusion.timesteps);
   if (opts.train.length === 0) throw new OptionError('the training set is empty');
+  checkExamples(opts);
   if (opts.maxSteps === undefined && opts.epochs === undefined && opts.hours === undefined) {
     throw new OptionError('say when to stop: --steps, --epochs or --hours');
   }
@@ -80,6 +83,19 @@ export function resolveOptions(opts: TrainOptions): ResolvedOptions {
     workers: integerOption('--workers', opts.workers ?? (backend === 'wasm' || backend === 'cpu' ? availableParallelism() : 0), 0),
     threads,
   };
+}
+
+/**
+ * The examples fit the model: complexes for a pocket-conditioned one (whose network takes the
+ * pocket context), molecules otherwise.
+ * @throws OptionError naming what does not fit
+ */
+function checkExamples(opts: TrainOptions): void {
+  const c = opts.conditioning;
+  for (const [name, set] of [['training', opts.train], ['validation', opts.valid ?? []]] as const) {
+    if (set.some((e) => isComplex(e) !== Boolean(c))) throw new OptionError(c ? `a pocket-conditioned model trains on complexes: the ${name} set has molecules without a pocket` : `the ${name} set has complexes (ligand + pocket): give the pocket conditioning to train a pocket model`);
+  }
+  if (c && opts.dynamics.contextNodeNf !== pocketContextDim(c)) throw new OptionError(`a pocket model's network takes ${pocketContextDim(c)} context channels per node (dynamics.contextNodeNf is ${opts.dynamics.contextNodeNf ?? 0})`);
 }
 
 /**
@@ -150,7 +166,7 @@ export interface OpenedRun {
 export function openRun(opts: TrainOptions, o: ResolvedOptions): OpenedRun {
   if (!opts.resume) refuseExistingRun(opts.outDir);
   if (!opts.resume && !opts.from) {
-    const config: EdmConfig = { format: 'edm-ts-checkpoint', version: CONFIG_VERSION, dynamics: opts.dynamics, diffusion: opts.diffusion, dataset: opts.datasetInfo };
+    const config: EdmConfig = { format: 'edm-ts-checkpoint', version: CONFIG_VERSION, dynamics: opts.dynamics, diffusion: opts.diffusion, dataset: opts.datasetInfo, ...(opts.conditioning ? { conditioning: opts.conditioning } : {}) };
     if (opts.lrSchedule === 'cosine') o.recipe.lrSchedule = cosineFrom(opts, 0, o.recipe.lr, o.recipe.batchSize);
     const init = initParams(config.dynamics, dynamicsInputDim(config), new Rng(`${o.seed}:init`));
     try {

@@ -4,7 +4,7 @@
  * or gradient is not finite changes nothing.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Molecule } from '../data/molecule.js';
+import type { TrainingExample } from '../data/examples.js';
 import type { LossWeighting } from '../diffusion/loss.js';
 import type { EdmModel } from '../diffusion/model.js';
 import type { Rng } from '../random.js';
@@ -45,17 +45,17 @@ export interface StepOutcome {
 }
 
 /**
- * One training step on a batch of molecules.
+ * One training step on a batch of molecules or complexes.
  * @param lr the learning rate of this update (the run's schedule at this step)
  * @throws UserError when a gradient worker fails; tensors made here are freed in any case
  */
-export async function trainStep(ctx: StepContext, molecules: Molecule[], lr: number): Promise<StepOutcome> {
+export async function trainStep(ctx: StepContext, examples: TrainingExample[], lr: number): Promise<StepOutcome> {
   const { raw, ema, optimizer } = ctx.weights;
-  const tasks = makeShardTasks(ctx.model, molecules, ctx.shards, ctx.noiseRng, ctx.lossWeighting);
+  const tasks = makeShardTasks(ctx.model, examples, ctx.shards, ctx.noiseRng, ctx.lossWeighting);
   const results = await ctx.engine.compute(flatten(raw, ctx.order), tasks, ctx.denomN);
   const { loss, grad } = combineShards(
     results,
-    tasks.map((t) => t.molecules.length),
+    tasks.map((t) => t.examples.length),
   );
   const gradNorm = flatNorm(grad);
   if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) return { loss, gradNorm, applied: false };

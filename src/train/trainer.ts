@@ -12,7 +12,7 @@ import { saveCheckpoint } from '../checkpoint/format.js';
 import type { EdmConfig, TrainingProvenance } from '../config.js';
 import { writeFileAtomic } from '../data/files.js';
 import { bucketedBatches } from '../data/dataset.js';
-import type { Molecule } from '../data/molecule.js';
+import { type TrainingExample, exampleNodes, isComplex } from '../data/examples.js';
 import { UNIFORM_WEIGHTING } from '../diffusion/loss.js';
 import { type EdmModel, makeModel } from '../diffusion/model.js';
 import { UserError } from '../errors.js';
@@ -34,6 +34,9 @@ import { writeTrainingReport } from './report.js';
 
 export type { StepReport, TrainOptions } from './options.js';
 
+/** Pockets a pocket model's curve samples in: the first of the validation set, else of the training set. */
+const CURVE_POCKETS = 4;
+
 /** Process CPU seconds (all threads). */
 const cpuNow = (): number => {
   const u = process.cpuUsage();
@@ -52,7 +55,7 @@ class TrainingRun {
   private batches: number[][];
   private readonly ctx: StepContext;
   private readonly emaModel: EdmModel;
-  private readonly validSet: Molecule[] | undefined;
+  private readonly validSet: TrainingExample[] | undefined;
   private readonly curvePath: string;
   private readonly start = performance.now();
   private readonly cpuStart = cpuNow();
@@ -79,7 +82,7 @@ class TrainingRun {
     this.cpuBefore = saved?.cpuSeconds ?? this.wallBefore;
     this.epochRngState = saved?.epochRng ?? new Rng(`${o.seed}:data`).state();
     this.dataRng = new Rng(`${o.seed}:data`, this.epochRngState);
-    this.batches = bucketedBatches(opts.train, o.recipe.batchSize, this.dataRng);
+    this.batches = this.epochBatches();
     this.ctx = {
       model: makeModel(config, weights.raw),
       weights,
@@ -131,20 +134,26 @@ class TrainingRun {
     );
   }
 
-  /** The next batch of molecules, rolling over to a new epoch; undefined when that ends the run. */
-  nextBatch(): Molecule[] | undefined {
+  /** An epoch's batches of similar-size examples, drawn from the data stream. */
+  private epochBatches(): number[][] {
+    const train = this.opts.train;
+    return bucketedBatches(train.length, (i) => exampleNodes(train[i]), this.o.recipe.batchSize, this.dataRng);
+  }
+
+  /** The next batch of examples, rolling over to a new epoch; undefined when that ends the run. */
+  nextBatch(): TrainingExample[] | undefined {
     if (this.batchIndex >= this.batches.length) {
       this.epoch++;
       this.batchIndex = 0;
       this.epochRngState = this.dataRng.state();
-      this.batches = bucketedBatches(this.opts.train, this.o.recipe.batchSize, this.dataRng);
+      this.batches = this.epochBatches();
       if (this.done()) return undefined;
     }
     return this.batches[this.batchIndex++].map((i) => this.opts.train[i]);
   }
 
   /** One step with its bookkeeping, validation, checkpoint and curve point. */
-  async advance(mols: Molecule[]): Promise<void> {
+  async advance(mols: TrainingExample[]): Promise<void> {
     const lr = this.lr();
     const s = await trainStep(this.ctx, mols, lr);
     if (!s.applied) {
@@ -236,7 +245,8 @@ class TrainingRun {
     const cpu0 = cpuNow();
     const t0 = performance.now();
     const curve = this.opts.curve!;
-    const m = await this.onEma((model) => probeSamples(model, this.opts.outDir, { samples: curve.samples, steps: curve.steps, workers: this.o.workers, backend: this.o.backend }));
+    const pockets = this.config.conditioning ? (this.validSet ?? this.opts.train).slice(0, CURVE_POCKETS).filter(isComplex) : undefined;
+    const m = await this.onEma((model) => probeSamples(model, this.opts.outDir, { samples: curve.samples, steps: curve.steps, workers: this.o.workers, backend: this.o.backend, pockets }));
     const row: CurveRow = {
       step: this.step,
       epoch: this.moleculesSeen / this.opts.train.length,

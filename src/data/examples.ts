@@ -1,0 +1,39 @@
+/**
+ * What a model is trained on: molecules (QM9 or a user's files) or, for a pocket-conditioned
+ * model, complexes (a ligand and its pocket nodes). One batch maker for both, chosen by the
+ * model's config, so the trainer, its gradient engines and the validation NLL share every line.
+ */
+import type { EdmConfig } from '../config.js';
+import { InputError } from '../errors.js';
+import { type Batch, makeBatch } from './batch.js';
+import { type ComplexExample, makeComplexBatch } from './complex.js';
+import type { Molecule } from './molecule.js';
+
+/** One training example: a molecule, or a complex for a pocket-conditioned model. Plain data (crosses worker boundaries). */
+export type TrainingExample = Molecule | ComplexExample;
+
+/** Whether an example is a complex (ligand + pocket nodes). */
+export const isComplex = (e: TrainingExample): e is ComplexExample => 'ligand' in e && 'pocket' in e;
+
+/** Nodes of an example's graph: its atoms, or the ligand's atoms plus the pocket nodes (what a batch pads to). */
+export const exampleNodes = (e: TrainingExample): number => (isComplex(e) ? e.ligand.elements.length + e.pocket.elements.length : e.elements.length);
+
+/** Atoms an example's model generates: the molecule's, or the ligand's (the size histogram's unit). */
+export const exampleAtoms = (e: TrainingExample): number => (isComplex(e) ? e.ligand.elements.length : e.elements.length);
+
+/**
+ * The dense batch of examples for a model: molecules as `makeBatch`, complexes as
+ * `makeComplexBatch` with the config's pocket conditioning.
+ * @throws InputError when the examples do not fit the model (complexes for an unconditioned
+ *   model or molecules for a pocket model), or for an element outside the atom decoder
+ */
+export function makeTrainingBatch(config: EdmConfig, examples: TrainingExample[]): Batch {
+  const c = config.conditioning;
+  const complexes = examples.filter(isComplex);
+  if (c) {
+    if (complexes.length !== examples.length) throw new InputError('a pocket-conditioned model trains on complexes (ligand + pocket), not on molecules alone');
+    return makeComplexBatch(complexes, config.dataset.atomDecoder, c);
+  }
+  if (complexes.length > 0) throw new InputError('complexes (ligand + pocket) train a pocket-conditioned model; this config has no conditioning');
+  return makeBatch(examples as Molecule[], config.dataset.atomDecoder);
+}
