@@ -34,7 +34,7 @@ export { loadQm9Split } from './data/qm9.js';
 export { datasetInfoFrom, QM9_ATOM_DECODER } from './data/dataset.js';
 export { EVALUATION_ELEMENTS } from './decode/bond-tables.js';
 export { inferBonds, bondOrder, stability } from './decode/bonds.js';
-export { withBondsAndStability, writeMolecules, MoleculeStreamWriter } from './decode/write.js';
+export { withBondsAndStability, isDecoded, type DecodedMolecule, writeMolecules, MoleculeStreamWriter } from './decode/write.js';
 export { loadCheckpoint, saveCheckpoint } from './checkpoint/format.js';
 export { importTorchDir } from './checkpoint/torch-import.js';
 export { importDatasetInfo } from './checkpoint/import-info.js';

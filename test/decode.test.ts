@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Molecule } from '../src/data/molecule.js';
 import { bondOrder, inferBonds, stability } from '../src/decode/bonds.js';
+import { withBondsAndStability } from '../src/decode/write.js';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -210,5 +211,18 @@ describe('a run of any size: the evaluator keeps a bounded number of outcomes', 
     expect(text).toBe(reportJson(all, extra));
     expect(JSON.parse(text).outcomes).toHaveLength(set.length);
     expect(readdirSync(dir)).toEqual(['r.metrics.json']);
+  });
+
+  it('one decode step: its bonds are the ones written and scored; molecules from files are scored by distances', async () => {
+    const [d] = withBondsAndStability([methane]);
+    expect(d.stability.moleculeStable).toBe(true);
+    expect(withBondsAndStability([d])[0]).toBe(d);
+    // the evaluator takes a decoded molecule's own bonds: with one C-H bond dropped it is unstable
+    const dropped = d.bonds.slice(1);
+    const broken = { ...d, bonds: dropped, stability: stability(d, dropped) };
+    expect((await evaluateMolecules([broken])).moleculeStability).toBe(0);
+    expect((await evaluateMolecules([d])).moleculeStability).toBe(1);
+    // bonds read from a file are not EDM's: they are inferred again from the positions
+    expect((await evaluateMolecules([{ ...methane, bonds: dropped }])).moleculeStability).toBe(1);
   });
 });

@@ -11,6 +11,7 @@ import {
   OptionError,
   Evaluator,
   MoleculeStreamWriter,
+  withBondsAndStability,
   OutcomeSpool,
   formatReport,
   formatXyz,
@@ -112,8 +113,10 @@ export const sampleCommand = (y: Argv): Argv =>
             shard: argv.shard ? parseShard(argv.shard) : undefined,
             keep: html ? maxHtml : 0,
             onBatch: (batch) => {
-              writer.append(batch.molecules);
-              evaluator?.add(batch.molecules);
+              // one decode step: the bonds written are the bonds scored
+              const decoded = withBondsAndStability(batch.molecules);
+              writer.append(decoded);
+              evaluator?.add(decoded);
             },
             onProgress: (p) => {
               progress ??= startProgress({

@@ -7,16 +7,35 @@ import type { Molecule } from '../data/molecule.js';
 import { formatSdf } from '../data/sdf.js';
 import { formatXyz } from '../data/xyz.js';
 import { InputError } from '../errors.js';
-import { inferBonds, stability } from './bonds.js';
+import { type Stability, inferBonds, stability } from './bonds.js';
 
-/** Copies of the molecules with inferred bonds and stability properties. */
-export function withBondsAndStability(mols: Molecule[]): Molecule[] {
+/**
+ * A generated molecule after the one decode step: bonds inferred from distances (EDM's rule) and
+ * its stability, kept so that the writer and the evaluator use the same bonds without inferring
+ * them again. Molecules read from files are never `DecodedMolecule`s (their bonds are the file's).
+ */
+export interface DecodedMolecule extends Molecule {
+  bonds: NonNullable<Molecule['bonds']>;
+  /** EDM's stability of these bonds */
+  stability: Stability;
+}
+
+/** Whether a molecule went through the decode step (`withBondsAndStability`). */
+export const isDecoded = (m: Molecule): m is DecodedMolecule => 'stability' in m && m.bonds !== undefined;
+
+/**
+ * The decode step: copies of generated molecules with inferred bonds, their stability, and the
+ * stability as properties (SDF data fields). Molecules already decoded are returned as they are.
+ */
+export function withBondsAndStability(mols: Molecule[]): DecodedMolecule[] {
   return mols.map((m) => {
+    if (isDecoded(m)) return m;
     const bonds = inferBonds(m);
     const s = stability(m, bonds);
     return {
       ...m,
       bonds,
+      stability: s,
       properties: { ...(m.properties ?? {}), atom_stability: `${s.stableAtoms}/${s.atoms}`, molecule_stable: s.moleculeStable ? 1 : 0 },
     };
   });

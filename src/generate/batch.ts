@@ -6,7 +6,7 @@ import type { Molecule } from '../data/molecule.js';
 import type { EdmModel } from '../diffusion/model.js';
 import { type SampleChainOptions, sampleChain } from '../diffusion/sampler.js';
 import { moleculeRng } from './plan.js';
-import type { BatchResult, PlannedBatch, SamplingPlan } from './types.js';
+import type { BatchHooks, BatchResult, PlannedBatch, SamplingPlan } from './types.js';
 
 /** What every batch of a run shares: the seed, the sampler's settings, the pocket and the trajectories kept (plain data). */
 export type BatchSettings = Pick<SamplingPlan, 'seed' | 'steps' | 'temperature' | 'corrector' | 'chain' | 'pocket'>;
@@ -17,27 +17,29 @@ export type BatchSettings = Pick<SamplingPlan, 'seed' | 'steps' | 'temperature' 
  * was in the batch (up to the engine's arithmetic, see README). With a pocket (a
  * pocket-conditioned model), each row holds the molecule's atoms then the pocket nodes as fixed
  * context, in the frame centred on the pocket's origin; positions come back in the protein's frame.
+ * @param hooks this batch's guidance, inpainting and placement (in-thread runs)
  * @returns the molecules in the batch's order; trajectories of those with an index below
  *   `settings.chain`, in the same order
  */
-export function sampleBatch(model: EdmModel, batch: PlannedBatch, settings: BatchSettings, onStep?: (step: number, steps: number) => void): BatchResult {
+export function sampleBatch(model: EdmModel, batch: PlannedBatch, settings: BatchSettings, onStep?: (step: number, steps: number) => void, hooks: BatchHooks = {}): BatchResult {
   const decoder = model.config.dataset.atomDecoder;
   const { ids, nNodes: nAtoms } = batch;
   const keep = Array.from(ids).flatMap((id, r) => (id < settings.chain ? [r] : []));
   const { steps, temperature, corrector, pocket } = settings;
   const rngs = Array.from(ids, (id) => moleculeRng(settings.seed, id));
-  const opts: SampleChainOptions = { steps, temperature, corrector, keepChainOf: keep.length ? keep : undefined, onStep };
+  const opts: SampleChainOptions = { steps, temperature, corrector, keepChainOf: keep.length ? keep : undefined, onStep, guide: hooks.guide, inpaint: hooks.inpaint };
   const nNodes = pocket ? Int32Array.from(nAtoms, (n) => n + pocket.elements.length) : nAtoms;
   if (pocket) Object.assign(opts, pocketContext(model, pocket, nAtoms, Math.max(...nNodes)));
   const out = sampleChain(model, nNodes, rngs, opts);
-  const origin = pocket?.origin ?? [0, 0, 0];
   const molecules: Molecule[] = [];
   for (let b = 0; b < nAtoms.length; b++) {
     const k = nAtoms[b];
     const elements: string[] = [];
     for (let i = 0; i < k; i++) elements.push(decoder[out.atomTypes[b * out.N + i]]);
     const positions = out.x.slice(b * out.N * 3, b * out.N * 3 + k * 3);
-    if (pocket) for (let a = 0; a < positions.length; a++) positions[a] += origin[a % 3];
+    // the frame's origin: the pocket's, or where a hook places the molecule
+    const shift = pocket?.origin ?? hooks.place?.(b, out.x, out.N);
+    if (shift) for (let a = 0; a < positions.length; a++) positions[a] += shift[a % 3];
     molecules.push({ elements, positions });
   }
   const chains = (out.chains ?? []).map((frames) => frames.map((f) => ({ elements: Array.from(f.atomTypes, (t) => decoder[t]), positions: f.x })));

@@ -5,17 +5,18 @@ import type { Molecule } from '../data/molecule.js';
 import type { EdmModel } from '../diffusion/model.js';
 import { sampleBatch } from './batch.js';
 import { Assembler, planSampling } from './plan.js';
-import type { SampleOptions, SampleResult, SamplingPlan } from './types.js';
+import type { SampleOptions, SampleResult, SamplingHooks, SamplingPlan } from './types.js';
 
 /**
  * Run every batch of a plan in this thread.
  * @param onProgress molecules finished, and denoising steps done in the current batch
  * @param assembler receives the batches in order (default: one keeping every molecule)
+ * @param hooks per-batch guidance, inpainting and placement
  */
-export function runPlan(model: EdmModel, plan: SamplingPlan, onProgress?: (done: number, step: number, steps: number) => void, assembler = new Assembler(plan)): SampleResult {
+export function runPlan(model: EdmModel, plan: SamplingPlan, onProgress?: (done: number, step: number, steps: number) => void, assembler = new Assembler(plan), hooks?: SamplingHooks): SampleResult {
   let done = 0;
   for (const batch of plan.batches) {
-    assembler.add(sampleBatch(model, batch, plan, (step, steps) => onProgress?.(done, step, steps)), batch.ids);
+    assembler.add(sampleBatch(model, batch, plan, (step, steps) => onProgress?.(done, step, steps), hooks?.forBatch(batch.nNodes)), batch.ids);
     done += batch.ids.length;
     onProgress?.(done, 0, 0);
   }
@@ -27,7 +28,7 @@ export function runPlan(model: EdmModel, plan: SamplingPlan, onProgress?: (done:
  * @throws OptionError for impossible options
  */
 export function sampleMoleculesWithChains(model: EdmModel, opts: SampleOptions): SampleResult {
-  return runPlan(model, planSampling(model, opts), opts.onProgress);
+  return runPlan(model, planSampling(model, opts), opts.onProgress, undefined, opts.hooks);
 }
 
 /** Generate molecules; see `sampleMoleculesWithChains`. */

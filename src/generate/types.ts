@@ -4,12 +4,35 @@
  */
 import type { PocketNodes } from '../data/complex.js';
 import type { Molecule } from '../data/molecule.js';
-import type { CorrectorOptions } from '../diffusion/sampler.js';
+import type { CorrectorOptions, SampleChainOptions } from '../diffusion/sampler.js';
 
 /** Options of `sampleMolecules` (this thread). */
 export interface SampleOptions extends PlanOptions {
   /** progress: molecules finished and denoising steps done in the current batch */
   onProgress?: (done: number, step: number, steps: number) => void;
+  /** per-batch guidance, inpainting and placement (functions: this thread only) */
+  hooks?: SamplingHooks;
+}
+
+/**
+ * What a caller adds to each batch of an in-thread run: a guidance step after every reverse
+ * step, known atoms to keep (RePaint inpainting), and a translation of each finished molecule
+ * (pocket guidance moves a ligand's frame; a fragment places it).
+ */
+export interface SamplingHooks {
+  /** @param nAtoms the batch's atom counts */
+  forBatch(nAtoms: Int32Array): BatchHooks;
+}
+
+/** One batch's hooks (see `SamplingHooks`). */
+export interface BatchHooks {
+  guide?: SampleChainOptions['guide'];
+  inpaint?: SampleChainOptions['inpaint'];
+  /**
+   * translation `[3]`, Å, added to row `row`'s positions once denoised
+   * @param x the sampler's positions `[B * N * 3]`, Å
+   */
+  place?: (row: number, x: Float32Array, N: number) => ArrayLike<number>;
 }
 
 /** Result of a sampling run with optional trajectories. */

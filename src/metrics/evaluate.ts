@@ -8,6 +8,7 @@
  */
 import type { Molecule } from '../data/molecule.js';
 import { distance, inferBonds, stability } from '../decode/bonds.js';
+import { isDecoded } from '../decode/write.js';
 import { type DistributionComparison, type DistributionStats, addToStats, compareStats, emptyStats } from './distributions.js';
 import { loadRDKit } from './rdkit.js';
 import { checkValidity } from './validity.js';
@@ -147,8 +148,9 @@ export class Evaluator {
     for (const m of mols) {
       const index = this.scored++;
       this.atoms += m.elements.length;
-      const bonds = inferBonds(m);
-      const s = stability(m, bonds);
+      // generated molecules come decoded (decode/write.ts): their bonds are the ones written
+      const bonds = isDecoded(m) ? m.bonds : inferBonds(m);
+      const s = isDecoded(m) ? m.stability : stability(m, bonds);
       this.stableAtoms += s.stableAtoms;
       if (s.moleculeStable) this.stableMolecules++;
       addToStats(this.stats, m, bonds);

@@ -8,12 +8,13 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Molecule } from '../data/molecule.js';
 import type { EdmModel } from '../diffusion/model.js';
-import { type CorrectorOptions, denoisingSteps, sampleChain } from '../diffusion/sampler.js';
+import { type CorrectorOptions, denoisingSteps } from '../diffusion/sampler.js';
+import { sampleMolecules } from '../generate/local.js';
+import type { SamplingHooks } from '../generate/types.js';
 import type { InpaintSpec } from '../diffusion/inpaint.js';
 import { ATOMIC_NUMBER } from '../data/batch.js';
 import type { MolGraph } from '../graph/graph.js';
 import { OptionError } from '../errors.js';
-import { Rng } from '../random.js';
 import { MAX_GUIDE_STEP, guidanceGradient, nearbyHeavy } from './energy.js';
 import type { PocketSite } from './site.js';
 
@@ -198,8 +199,10 @@ function placement(x: Float32Array, row: number, N: number, centre: ArrayLike<nu
 }
 
 /**
- * Generate ligands in a pocket.
- * @returns molecules in the protein's frame (Å), in generation order
+ * Generate ligands in a pocket, through the shared sampling core (generate/: ligand i has its own
+ * random stream of `seed`) with per-batch hooks: the guidance step, the fragment's inpainting, and
+ * the placement of each ligand in the protein frame.
+ * @returns molecules in the protein's frame (Å), in generation order, named `ligand k`
  * @throws OptionError for n < 1, a negative guidance or sizes that do not match n
  */
 export function sampleInPocket(model: EdmModel, site: PocketSite, opts: PocketSampleOptions): Molecule[] {
@@ -207,29 +210,20 @@ export function sampleInPocket(model: EdmModel, site: PocketSite, opts: PocketSa
   if (!(opts.guidance >= 0)) throw new OptionError(`--guidance must be >= 0, got ${opts.guidance}`);
   const sizes = Array.from(opts.sizes);
   if (sizes.length !== opts.n || sizes.some((k) => !(k >= 1))) throw new OptionError(`ligand sizes must be ${opts.n} positive counts`);
-  const decoder = model.config.dataset.atomDecoder;
-  const batchSize = opts.batchSize ?? opts.n;
   const steps = denoisingSteps(opts.steps ?? model.schedule.timesteps, model.schedule.timesteps);
-  if (opts.fragment && opts.guidance > 0) throw new OptionError('--fix-fragment places the ligand by its fragment: use it with --guidance 0');
-  const out: Molecule[] = [];
-  for (let start = 0, k = 0; start < opts.n; start += batchSize, k++) {
-    const nNodes = Int32Array.from(sizes.slice(start, start + batchSize));
-    const guided = opts.guidance > 0 ? pocketGuide(model, site, opts.guidance, steps, nNodes.length) : undefined;
-    const res = sampleChain(model, nNodes, new Rng(`${opts.seed}:pocket${k}`), {
-      steps,
-      temperature: opts.temperature,
-      corrector: opts.corrector,
-      guide: guided?.guide,
-      inpaint: opts.fragment ? fragmentSpec(model, opts.fragment, nNodes, opts.jumps ?? 5) : undefined,
-      onStep: (step, steps) => opts.onProgress?.(start, step, steps),
-    });
-    for (let b = 0; b < nNodes.length; b++) {
-      const n = nNodes[b];
-      const positions = new Float32Array(n * 3);
-      const shift = placement(res.x, b, res.N, guided ? guided.centres.subarray(b * 3, b * 3 + 3) : site.centre, opts.fragment);
-      for (let i = 0; i < n; i++) for (let d = 0; d < 3; d++) positions[i * 3 + d] = res.x[(b * res.N + i) * 3 + d] + shift[d];
-      out.push({ elements: Array.from({ length: n }, (_, i) => decoder[res.atomTypes[b * res.N + i]]), positions, name: `ligand ${start + b + 1}` });
-    }
-  }
-  return out;
+  const { fragment } = opts;
+  if (fragment && opts.guidance > 0) throw new OptionError('--fix-fragment places the ligand by its fragment: use it with --guidance 0');
+  const hooks: SamplingHooks = {
+    forBatch: (nAtoms) => {
+      const guided = opts.guidance > 0 ? pocketGuide(model, site, opts.guidance, steps, nAtoms.length) : undefined;
+      return {
+        guide: guided?.guide,
+        inpaint: fragment ? fragmentSpec(model, fragment, nAtoms, opts.jumps ?? 5) : undefined,
+        place: (row, x, N) => placement(x, row, N, guided ? guided.centres.subarray(row * 3, row * 3 + 3) : site.centre, fragment),
+      };
+    },
+  };
+  const { seed, temperature, corrector, batchSize, onProgress } = opts;
+  const ligands = sampleMolecules(model, { n: opts.n, seed, sizes, steps, batchSize: batchSize ?? opts.n, temperature, corrector, onProgress, hooks });
+  return ligands.map((m, i) => ({ ...m, name: `ligand ${i + 1}` }));
 }
