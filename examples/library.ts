@@ -5,10 +5,10 @@
  *   node --import tsx examples/library.ts
  */
 import { writeFileSync } from 'node:fs';
-import { DEFAULT_CHECKPOINT, evaluate, formatSdf, initBackend, loadModel, sample } from '../src/index.js';
+import { DEFAULT_CHECKPOINT, evaluate, formatSdf, loadModel, sample, startRuntime, withRuntime } from '../src/index.js';
 
-await initBackend();
-const model = loadModel(DEFAULT_CHECKPOINT);
+const runtime = await startRuntime();
+const model = withRuntime(loadModel(DEFAULT_CHECKPOINT), runtime);
 const molecules = sample(model, { n: 10, seed: 1, steps: 100 });
 const report = await evaluate(molecules);
 writeFileSync('example.sdf', formatSdf(molecules));

@@ -188,7 +188,7 @@ async function trainRate(workers: number, shards: number, steps: number, trainBa
     checkpointEvery: 1_000_000,
     workers,
     shards,
-    backend: trainBackend,
+    runtime: trainBackend === 'onnx' ? { engine: 'onnx', name: 'onnx', threads: availableParallelism() } : undefined,
     onStep: () => stamps.push(performance.now()),
   });
   return ((steps - 5) * 64) / ((stamps[steps - 1] - stamps[4]) / 1000);

@@ -11,7 +11,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_CHECKPOINT, initBackend, loadModel, pocketRun, pocketTotals, useInferenceBackend } from '../src/index.js';
+import { DEFAULT_CHECKPOINT, loadModel, pocketRun, pocketTotals, startRuntime, withRuntime } from '../src/index.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const dir = resolve(root, '..', 'shared', 'data', 'pockets');
@@ -30,9 +30,8 @@ const COMPLEXES: [string, string, string][] = [
 const pct = (v: number): string => `${(100 * v).toFixed(0)}%`;
 const num = (v: number | undefined, d = 2): string => (v === undefined || !Number.isFinite(v) ? 'n/a' : v.toFixed(d));
 
-await initBackend(opt('--backend', 'auto') as 'auto');
-const model = loadModel(resolve(opt('--checkpoint', DEFAULT_CHECKPOINT)));
-useInferenceBackend(model);
+const runtime = await startRuntime({ backend: opt('--backend', 'auto') as 'auto' });
+const model = withRuntime(loadModel(resolve(opt('--checkpoint', DEFAULT_CHECKPOINT))), runtime);
 const n = Number(opt('-n', '50'));
 const steps = Number(opt('--steps', String(model.schedule.timesteps)));
 const guidance = Number(opt('--guidance', '1'));

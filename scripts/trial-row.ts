@@ -15,7 +15,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { initBackend, useInferenceBackend } from '../src/backend.js';
+import { closeModel, startRuntime, withRuntime } from '../src/backend.js';
 import { loadCheckpoint } from '../src/checkpoint/format.js';
 import { writeFileAtomic } from '../src/data/files.js';
 import { loadQm9Split } from '../src/data/qm9.js';
@@ -65,13 +65,12 @@ const sdf = join(resolve(a.work!), `${tag}.sdf`);
 const r = sampleAndScore('trial-row', ckDir, sdf, ['-n', a.samples!, '--seed', '0', '--steps', a.steps!, '--temperature', a.temperature!]) as Record<string, number | null>;
 
 // validation NLL as the trainer measures it (train/trainer.ts: seed 0's fixed subset of 300)
-await initBackend('auto');
+const runtime = await startRuntime();
 const ck = loadCheckpoint(ckDir);
-const model = makeModel(ck.config, ck.params);
-useInferenceBackend(model);
+const model = withRuntime(makeModel(ck.config, ck.params), runtime);
 const valid = await loadQm9Split(DEFAULT_QM9_DIR, 'valid');
 const nllValue = validationNll(model, new Rng('0:validset').shuffle([...valid]).slice(0, 300), 64);
-model.inference?.close?.();
+closeModel(model);
 
 const t = ck.config.training ?? {};
 const pct = (v: number | null | undefined): string => (v === null || v === undefined ? '-' : `${(100 * v).toFixed(1)}`);

@@ -4,17 +4,20 @@
  * otherwise the network runs in ONNX Runtime (`onnx`: onnxruntime-node, an optional dependency
  * that carries its CPU library; training and the sampler's arithmetic stay on tfjs WebAssembly),
  * else everything runs on the WebAssembly backend (SIMD), which works everywhere Node.js does.
+ *
+ * The choice is one `Runtime` value, made once from options (`startRuntime`) and passed to
+ * sampling, training and pocket generation; a model runs on it through `withRuntime`, which
+ * returns a new model and leaves the given one as it was.
  */
 import * as tf from '@tensorflow/tfjs';
 import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 import { OptionError } from './errors.js';
 import type { EdmModel } from './diffusion/model.js';
 import { OnnxInference, loadOrt } from './onnx/session.js';
 
 /** Backends a user can ask for; `auto` picks the fastest one installed. */
 export type BackendName = 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'onnx' | 'wasm' | 'cpu';
-
-let onnxActive = false;
 
 const requireOptional = createRequire(import.meta.url);
 
@@ -30,15 +33,17 @@ function tryLoad(pkg: string): boolean {
 let initialised: string | undefined;
 
 /**
- * Initialise tfjs with a backend, once per process.
- * @param name `auto` (default): tfjs-node-gpu, else tfjs-node, else wasm.
- * @returns the name of the active tfjs backend (e.g. `wasm`, `tensorflow`).
+ * Initialise tfjs with a backend, once per process (tfjs's backend is process state).
+ * @param name `auto` (default): tfjs-node-gpu, else tfjs-node, else ONNX Runtime, else wasm.
+ * @returns the backend's name (`onnx` when the network is to run in ONNX Runtime, else the
+ *   active tfjs backend, e.g. `wasm`, `tensorflow`)
  * @throws OptionError when a named backend's package is not installed or fails to start.
  */
 export async function initBackend(name: BackendName = 'auto'): Promise<string> {
   if (initialised) return initialised;
   const order: BackendName[] =
     name === 'auto' ? ['tensorflow-gpu', 'tensorflow', 'onnx', 'wasm'] : [name];
+  let onnx = false;
   for (const candidate of order) {
     if (candidate === 'onnx' && !loadOrt()) {
       if (name !== 'auto') throw new OptionError('backend onnx: package onnxruntime-node is not installed (npm install onnxruntime-node)');
@@ -55,7 +60,7 @@ export async function initBackend(name: BackendName = 'auto'): Promise<string> {
       // onnx: the network in ONNX Runtime, everything else on wasm
       await import('@tensorflow/tfjs-backend-wasm');
       if (await tf.setBackend('wasm')) {
-        onnxActive = candidate === 'onnx';
+        onnx = candidate === 'onnx';
         break;
       }
     } else if (candidate === 'cpu') {
@@ -64,31 +69,69 @@ export async function initBackend(name: BackendName = 'auto'): Promise<string> {
     if (name !== 'auto') throw new OptionError(`backend ${candidate} could not be initialised`);
   }
   await tf.ready();
-  initialised = onnxActive ? 'onnx' : tf.getBackend();
+  initialised = onnx ? 'onnx' : tf.getBackend();
   return initialised;
 }
 
-/** Whether `initBackend` chose `onnx` (the network runs in ONNX Runtime). */
-export function isOnnxActive(): boolean {
-  return onnxActive;
+/** How this process computes: made once from options by `startRuntime`, then passed along. */
+export interface Runtime {
+  /** what runs the network: ONNX Runtime (everything else on tfjs WebAssembly), or tfjs */
+  engine: 'onnx' | 'tfjs';
+  /** the backend's name as `--backend` spells it: onnx, wasm, cpu, tensorflow */
+  name: string;
+  /** ONNX Runtime intra-op threads of sampling and training on the onnx engine (default one per core) */
+  threads: number;
+}
+
+/** What `startRuntime` takes. */
+export interface RuntimeOptions {
+  /** default `auto` (see `initBackend`) */
+  backend?: BackendName;
+  /** ONNX Runtime intra-op threads (onnx engine only; default one per core) */
+  threads?: number;
 }
 
 /**
- * Run `model`'s network in ONNX Runtime for inference when the `onnx` backend is active (the
- * weights are exported once; never for a model being trained). @returns whether it was attached
- * @param threads ONNX Runtime intra-op threads (default one per core)
+ * Start the compute backend and describe it: the one place backend and thread options are checked.
+ * @throws OptionError for a backend that is not installed, a thread count that is not a
+ *   positive integer, or threads asked of a tfjs backend (its parallelism is worker threads)
  */
-export function useInferenceBackend(model: EdmModel, threads?: number): boolean {
-  if (!onnxActive) return false;
-  model.inference ??= new OnnxInference(model.config, model.params, threads);
-  return true;
+export async function startRuntime(opts: RuntimeOptions = {}): Promise<Runtime> {
+  const { threads } = opts;
+  if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) throw new OptionError(`--threads must be a positive integer, got ${threads}`);
+  const name = await initBackend(opts.backend ?? 'auto');
+  if (threads !== undefined && name !== 'onnx') throw new OptionError(`--threads ${threads}: it sets ONNX Runtime's threads, and this run computes on ${name} (use --workers there)`);
+  return { engine: name === 'onnx' ? 'onnx' : 'tfjs', name, threads: threads ?? availableParallelism() };
+}
+
+/**
+ * The runtime of a process whose tfjs backend is started and whose network runs on tfjs: what
+ * library calls use when given no runtime.
+ */
+export function tfjsRuntime(): Runtime {
+  return { engine: 'tfjs', name: tf.getBackend(), threads: 1 };
+}
+
+/**
+ * `model` with its network on `runtime` for inference: on the onnx engine a new model whose
+ * network runs in ONNX Runtime (the weights exported once; close it with `closeModel`), else
+ * `model` itself. The given model is not changed. Never for a model being trained.
+ */
+export function withRuntime(model: EdmModel, runtime: Runtime): EdmModel {
+  if (runtime.engine !== 'onnx') return model;
+  return { ...model, inference: new OnnxInference(model.config, model.params, runtime.threads) };
+}
+
+/** Free what `withRuntime` attached (the ONNX Runtime sessions); the weights stay. */
+export function closeModel(model: EdmModel): void {
+  model.inference?.close?.();
 }
 
 export { tf };
 
 /**
- * The backend that worker threads should start to compute as this thread does (each worker
- * initialises its own; tfjs-node reports `tensorflow` whether or not it is the GPU build).
+ * The backend that worker threads should start to compute as this thread's tfjs does (each
+ * worker initialises its own; tfjs-node reports `tensorflow` whether or not it is the GPU build).
  */
 export function workerBackend(): BackendName {
   const b = tf.getBackend();

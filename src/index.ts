@@ -3,9 +3,9 @@
  *
  * ```ts
  * import { writeFileSync } from 'node:fs';
- * import { DEFAULT_CHECKPOINT, evaluate, formatSdf, initBackend, loadModel, sample } from 'edm-ts';
- * await initBackend();
- * const model = loadModel(DEFAULT_CHECKPOINT);
+ * import { DEFAULT_CHECKPOINT, evaluate, formatSdf, loadModel, sample, startRuntime, withRuntime } from 'edm-ts';
+ * const runtime = await startRuntime();
+ * const model = withRuntime(loadModel(DEFAULT_CHECKPOINT), runtime);
  * const molecules = sample(model, { n: 10, seed: 1, steps: 100 });
  * const report = await evaluate(molecules);
  * writeFileSync('example.sdf', formatSdf(molecules));
@@ -20,7 +20,7 @@ import { Rng } from './random.js';
 import { sampleMoleculesWithChains } from './generate/local.js';
 import type { SampleOptions, SampleResult } from './generate/types.js';
 
-export { initBackend, workerBackend, useInferenceBackend, type BackendName } from './backend.js';
+export { initBackend, startRuntime, tfjsRuntime, withRuntime, closeModel, workerBackend, type BackendName, type Runtime, type RuntimeOptions } from './backend.js';
 export { PACKAGE_ROOT, DEFAULT_CHECKPOINT, DEFAULT_QM9_DIR, DEFAULT_TRAIN_FILE } from './paths.js';
 export { integerOption, numberOption, optionalInteger, optionalNumber, shown } from './options.js';
 export { writeFileAtomic } from './data/files.js';

@@ -1,7 +1,7 @@
 /**
  * What every command shares: reading numbers as typed, paths, the error exit.
  */
-import { DEFAULT_TRAIN_FILE, UserError, chooseReference, initBackend, shown, startProgress, type BackendName, type Progress, type TrainingReference } from '../index.js';
+import { DEFAULT_TRAIN_FILE, UserError, chooseReference, startRuntime, shown, type Runtime, startProgress, type BackendName, type Progress, type TrainingReference } from '../index.js';
 import { resolve } from 'node:path';
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 
@@ -19,9 +19,12 @@ export const backendOption = {
   describe: 'compute backend: auto picks tfjs-node(-gpu) when installed, else ONNX Runtime for the network (onnxruntime-node), else WebAssembly',
 } as const;
 
-/** Start the compute backend chosen by `--backend`. */
-export function startBackend(name: string | undefined): Promise<string> {
-  return initBackend((name ?? 'auto') as BackendName);
+/**
+ * The run's `Runtime` from `--backend` and `--threads` (checked there, once).
+ * @throws OptionError for a backend that is not installed or an impossible --threads
+ */
+export function startBackend(name: string | undefined, threads?: number): Promise<Runtime> {
+  return startRuntime({ backend: (name ?? 'auto') as BackendName, threads });
 }
 
 /**
@@ -49,17 +52,6 @@ export function numberFlag(label: string, describe: string, defaultValue?: numbe
 
 /** `--threads`: ONNX Runtime's intra-op threads for sampling (`edm sample`, `edm pocket`). */
 export const threadsFlag = { ...numberFlag('--threads', 'ONNX Runtime threads of the network (onnx backend); output is reproducible for a thread count'), defaultDescription: 'one per core' };
-
-/**
- * The `--threads` asked for, checked against the backend that started.
- * @throws UserError for a count that is not a positive integer, or --threads on a tfjs backend
- */
-export function threadsArg(threads: number | undefined, backend: string): number | undefined {
-  if (threads === undefined) return undefined;
-  if (!(Number.isInteger(threads) && threads >= 1)) throw new UserError(`--threads must be a positive integer, got ${threads}`);
-  if (backend !== 'onnx') throw new UserError(`--threads ${threads}: it sets ONNX Runtime's threads, and this run computes on ${backend} (use --workers there)`);
-  return threads;
-}
 
 /** The sampler's options, shared by `edm sample` and `edm pocket`. */
 export const samplerFlags = {

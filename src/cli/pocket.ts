@@ -14,13 +14,13 @@ import {
   htmlReport,
   integerOption,
   loadModel,
-  useInferenceBackend,
+  withRuntime,
   numberOption,
   pocketRun,
   startProgress,
   writeFileAtomic,
 } from '../index.js';
-import { backendOption, defineCommand, numberFlag, samplerArgs, samplerFlags, startBackend, threadsArg, threadsFlag, textFlag, userPath } from './common.js';
+import { backendOption, defineCommand, numberFlag, samplerArgs, samplerFlags, startBackend, threadsFlag, textFlag, userPath } from './common.js';
 
 /** `x,y,z` -> a point. @throws OptionError naming the option */
 function parseCenter(text: string): [number, number, number] {
@@ -62,9 +62,8 @@ export const pocketCommand = (y: Argv): Argv =>
       const n = integerOption('-n', argv.n, 1);
       const seed = integerOption('--seed', argv.seed, 0);
       const center = argv.center ? parseCenter(argv.center) : undefined;
-      const backend = await startBackend(argv.backend);
-      const model = loadModel(argv.checkpoint ? userPath(argv.checkpoint) : DEFAULT_CHECKPOINT);
-      useInferenceBackend(model, threadsArg(argv.threads, backend));
+      const runtime = await startBackend(argv.backend, argv.threads);
+      const model = withRuntime(loadModel(argv.checkpoint ? userPath(argv.checkpoint) : DEFAULT_CHECKPOINT), runtime);
       let progress: ReturnType<typeof startProgress> | undefined;
       const { ligands, report, relaxed } = await pocketRun(model, {
         pdb: userPath(argv.pdb),

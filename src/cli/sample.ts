@@ -20,12 +20,12 @@ import {
   integerOption,
   parseShard,
   loadModel,
-  useInferenceBackend,
+  withRuntime,
   startProgress,
   writeFileAtomic,
   writeReportFiles,
 } from '../index.js';
-import { backendOption, defineCommand, numberFlag, referenceFromArgs, samplerArgs, samplerFlags, startBackend, threadsArg, threadsFlag, textFlag, userPath } from './common.js';
+import { backendOption, defineCommand, numberFlag, referenceFromArgs, samplerArgs, samplerFlags, startBackend, threadsFlag, textFlag, userPath } from './common.js';
 
 /** Valid molecules drawn in the --svg grid. */
 const SVG_MOLECULES = 48;
@@ -87,10 +87,10 @@ export const sampleCommand = (y: Argv): Argv =>
       if (html) assertWritable(html);
       const maxHtml = integerOption('--max-html', argv['max-html'], 1);
       const sampler = samplerArgs(argv);
-      const backend = await startBackend(argv.backend);
+      const runtime = await startBackend(argv.backend, argv.threads);
+      const backend = runtime.name;
       const ckDir = argv.checkpoint ? userPath(argv.checkpoint) : DEFAULT_CHECKPOINT;
-      const model = loadModel(ckDir);
-      useInferenceBackend(model, threadsArg(argv.threads, backend));
+      const model = withRuntime(loadModel(ckDir), runtime);
       // molecules are written and scored batch by batch, and their outcomes spooled to disk, so
       // memory does not grow with -n; the evaluator keeps only what the SVG grid and HTML show
       const jsonPath = besideOutput(out, '.metrics.json');

@@ -64,7 +64,7 @@ export const trainCommand = (y: Argv): Argv =>
           backend: backendOption,
         }),
     async (argv) => {
-      await startBackend(argv.backend);
+      const runtime = await startBackend(argv.backend, argv.threads);
       if (argv['valid-pockets'] && !argv.pockets) throw new UserError('--valid-pockets belongs to --pockets');
       if (argv.pockets && (argv['train-file'] || argv['valid-file'] || argv.qm9 || argv.atoms)) throw new UserError('--pockets trains on complexes: --qm9, --train-file, --valid-file and --atoms are for molecules');
       const data = argv.pockets ? pocketData(argv.pockets, argv['valid-pockets']) : await loadTrainingData({
@@ -112,7 +112,7 @@ export const trainCommand = (y: Argv): Argv =>
         command: `edm ${process.argv.slice(2).join(' ')}`,
         stopSignal: stop,
         workers: argv.workers,
-        threads: argv.threads,
+        runtime,
         shards: argv.shards,
         curve: argv['curve-every']! > 0 ? { every: argv['curve-every']!, samples: argv['curve-samples']!, steps: argv['curve-steps']! } : undefined,
         onStep: progress.onStep,

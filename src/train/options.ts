@@ -2,7 +2,7 @@
  * What a training run is given: data, architecture, recipe, stop conditions, checkpoints,
  * workers, the learning curve and callbacks.
  */
-import type { BackendName } from '../backend.js';
+import type { Runtime } from '../backend.js';
 import type { DatasetInfo, DiffusionConfig, DynamicsConfig, PocketConditioning } from '../config.js';
 import type { LossWeighting } from '../diffusion/loss.js';
 import type { TrainingExample } from '../data/examples.js';
@@ -80,12 +80,11 @@ export interface TrainOptions {
    */
   shards?: number;
   /**
-   * backend the gradient and sampling workers start (default: this thread's); `onnx` computes
-   * gradients with ONNX Runtime in this thread (no workers) on `threads` threads
+   * how the run computes (`startRuntime`; default: tfjs on this thread's backend, the workers
+   * starting the same): on the onnx engine, gradients and curve samples come from ONNX Runtime in
+   * this thread (no workers) on `runtime.threads` threads; results do not depend on the thread count
    */
-  backend?: BackendName;
-  /** ONNX Runtime intra-op threads with the onnx backend (default one per core); results do not depend on it */
-  threads?: number;
+  runtime?: Runtime;
   /** learning curve: every `every` steps, sample and score a fixed set (see curve.ts) */
   curve?: { every: number; samples: number; steps: number };
 }

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { type BackendName, isOnnxActive, workerBackend } from '../backend.js';
+import { type BackendName, type Runtime, tfjsRuntime, workerBackend } from '../backend.js';
 import { loadCheckpoint } from '../checkpoint/format.js';
 import { CONFIG_VERSION, type EdmConfig, dynamicsInputDim } from '../config.js';
 import { pocketContextDim } from '../data/complex.js';
@@ -33,6 +33,8 @@ export interface ResolvedOptions {
   validateEvery: number;
   validSize: number;
   logEvery: number;
+  runtime: Runtime;
+  /** `onnx` on the onnx engine, else the tfjs backend that gradient and sampling workers start */
   backend: BackendName;
   workers: number;
   /** ONNX Runtime intra-op threads (onnx backend) */
@@ -63,11 +65,11 @@ export function resolveOptions(opts: TrainOptions): ResolvedOptions {
     integerOption('--curve-samples', opts.curve.samples);
     integerOption('--curve-steps', opts.curve.steps, 1, opts.diffusion.timesteps);
   }
-  const backend = opts.backend ?? (isOnnxActive() ? 'onnx' : workerBackend());
+  const runtime = opts.runtime ?? tfjsRuntime();
+  const backend: BackendName = runtime.engine === 'onnx' ? 'onnx' : workerBackend();
   if (backend === 'onnx' && opts.workers !== undefined && opts.workers > 0) {
     throw new OptionError(`--workers ${opts.workers}: the onnx backend computes gradients in one process on all cores (--threads); use --backend wasm for worker threads`);
   }
-  const threads = integerOption('--threads', opts.threads ?? availableParallelism());
   if (opts.resume && opts.from) throw new OptionError('--resume continues the run in --out; --from branches a new run from another checkpoint: give one of them');
   const asked = askedRecipe(opts);
   return {
@@ -79,9 +81,10 @@ export function resolveOptions(opts: TrainOptions): ResolvedOptions {
     validateEvery: integerOption('--validate-every', opts.validateEvery ?? 0, 0),
     validSize: integerOption('--valid-size', opts.validSize ?? 500),
     logEvery: integerOption('--log-every', opts.logEvery ?? 50),
+    runtime,
     backend,
     workers: integerOption('--workers', opts.workers ?? (backend === 'wasm' || backend === 'cpu' ? availableParallelism() : 0), 0),
-    threads,
+    threads: runtime.threads,
   };
 }
 

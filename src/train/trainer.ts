@@ -7,7 +7,7 @@
  */
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { useInferenceBackend } from '../backend.js';
+import { closeModel, withRuntime } from '../backend.js';
 import { saveCheckpoint } from '../checkpoint/format.js';
 import type { EdmConfig, TrainingProvenance } from '../config.js';
 import { writeFileAtomic } from '../data/files.js';
@@ -185,12 +185,11 @@ class TrainingRun {
    * EMA weights of this moment (exported for the call, freed after).
    */
   private async onEma<T>(fn: (model: EdmModel) => T | Promise<T>): Promise<T> {
-    const model: EdmModel = { ...this.emaModel };
-    if (this.o.backend === 'onnx') useInferenceBackend(model);
+    const model = withRuntime(this.emaModel, this.o.runtime);
     try {
       return await fn(model);
     } finally {
-      model.inference?.close?.();
+      closeModel(model);
     }
   }
 
