@@ -39,6 +39,7 @@ export { loadCheckpoint, saveCheckpoint } from './checkpoint/format.js';
 export { importTorchDir } from './checkpoint/torch-import.js';
 export { importDatasetInfo } from './checkpoint/import-info.js';
 export { train, type TrainOptions, type StepReport } from './train/trainer.js';
+export { checkRun, removeRun } from './train/setup.js';
 export { lossWeightAt, UNIFORM_WEIGHTING, type LossWeighting } from './diffusion/loss.js';
 export { lrAt, CONSTANT_LR, type LrSchedule } from './train/lr-schedule.js';
 export { loadTrainingData, storeTrainingReference, type TrainingData, type TrainingDataOptions } from './train/data.js';

@@ -1,12 +1,59 @@
 /**
  * What every command shares: reading numbers as typed, paths, the error exit.
  */
-import { DEFAULT_TRAIN_FILE, UserError, chooseReference, startRuntime, shown, type Runtime, startProgress, type BackendName, type Progress, type TrainingReference } from '../index.js';
-import { resolve } from 'node:path';
+import { DEFAULT_TRAIN_FILE, InputError, UserError, chooseReference, startRuntime, shown, type Runtime, startProgress, type BackendName, type Progress, type TrainingReference } from '../index.js';
+import { accessSync, constants, existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 
 /** Resolve a path given on the command line against the working directory. */
 export const userPath = (p: string): string => resolve(process.cwd(), p);
+
+/** A path as the file system knows it (links resolved), for comparing paths that may not exist yet. */
+function canonical(p: string): string {
+  const abs = resolve(p);
+  if (existsSync(abs)) return realpathSync(abs);
+  const dir = dirname(abs);
+  return existsSync(dir) ? resolve(realpathSync(dir), abs.slice(dir.length + 1)) : abs;
+}
+
+/**
+ * Check a command's output files before any work: each can be written (its folder exists and is
+ * writable; it is not a folder), none is one of the command's inputs, and no two are the same
+ * file, so a mistyped path never destroys the molecules or structures it reads.
+ * @param outputs option label -> path (absent ones skipped)
+ * @param inputs paths the command reads
+ * @throws InputError naming the path and the clash
+ */
+export function checkOutputs(outputs: Record<string, string | undefined>, inputs: (string | undefined)[]): void {
+  const read = new Set(inputs.filter((p): p is string => p !== undefined).map(canonical));
+  const seen = new Map<string, string>();
+  for (const [label, path] of Object.entries(outputs)) {
+    if (path === undefined) continue;
+    const c = canonical(path);
+    if (read.has(c)) throw new InputError(`${label} would overwrite one of the command's inputs: choose another output path`, path);
+    if (seen.has(c)) throw new InputError(`${label} and ${seen.get(c)} are the same file: choose two paths`, path);
+    seen.set(c, label);
+    assertWritable(path);
+  }
+}
+
+/** The files of a checkpoint folder (inputs no output may replace); none when it does not exist. */
+export function checkpointFiles(dir: string): string[] {
+  return existsSync(dir) && statSync(dir).isDirectory() ? readdirSync(dir).map((f) => resolve(dir, f)) : [];
+}
+
+/** Fail before any work if `path` cannot be written. @throws InputError naming the path */
+function assertWritable(path: string): void {
+  const dir = dirname(path);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new InputError('cannot write: the folder does not exist', path);
+  try {
+    accessSync(dir, constants.W_OK);
+  } catch {
+    throw new InputError('cannot write: the folder is not writable', path);
+  }
+  if (existsSync(path) && statSync(path).isDirectory()) throw new InputError('cannot write: it is a folder', path);
+}
 
 /** Backends `--backend` accepts. */
 export const BACKEND_CHOICES = ['auto', 'tensorflow-gpu', 'tensorflow', 'onnx', 'wasm', 'cpu'];

@@ -3,7 +3,7 @@
  */
 import type { Argv } from 'yargs';
 import { EVALUATION_ELEMENTS, evaluate, formatReport, htmlReport, integerOption, readMolecules, writeFileAtomic, writeReportFiles } from '../index.js';
-import { defineCommand, referenceFromArgs, numberFlag, scoringProgress, textFlag, userPath } from './common.js';
+import { checkOutputs, defineCommand, referenceFromArgs, numberFlag, scoringProgress, textFlag, userPath } from './common.js';
 
 /** Register the command. */
 export const evaluateCommand = (y: Argv): Argv =>
@@ -22,6 +22,8 @@ export const evaluateCommand = (y: Argv): Argv =>
       const t0 = performance.now();
       const maxSvg = integerOption('--max-svg', argv['max-svg'], 0);
       const maxHtml = integerOption('--max-html', argv['max-html'], 1);
+      const outputs = { '--json': argv.json, '--svg': argv.svg, '--html': argv.html };
+      checkOutputs(Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, v ? userPath(v) : undefined])), [userPath(argv.file!), typeof argv.train === 'string' ? userPath(argv.train) : undefined]);
       const mols = readMolecules(userPath(argv.file!), EVALUATION_ELEMENTS);
       const ref = await referenceFromArgs(argv.train, argv.checkpoint ? userPath(argv.checkpoint) : undefined);
       const scoring = scoringProgress();

@@ -3,7 +3,7 @@
  */
 import type { Argv } from 'yargs';
 import { InputError, evaluate, formatReport, htmlReport, mergeSampleFiles, writeFileAtomic, writeReportFiles } from '../index.js';
-import { defineCommand, referenceFromArgs, scoringProgress, textFlag, userPath } from './common.js';
+import { checkOutputs, defineCommand, referenceFromArgs, scoringProgress, textFlag, userPath } from './common.js';
 
 /** Register the command. */
 export const mergeCommand = (y: Argv): Argv =>
@@ -19,6 +19,8 @@ export const mergeCommand = (y: Argv): Argv =>
     async (argv) => {
       const files = (argv.files as string[]).map(userPath);
       if (!/\.(sdf|sd)$/i.test(argv.out)) throw new InputError('the merged file must be .sdf', argv.out);
+      const outputs = { '--out': argv.out, '--json': argv.json, '--html': argv.html };
+      checkOutputs(Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, v ? userPath(v) : undefined])), [...files, typeof argv.train === 'string' ? userPath(argv.train) : undefined]);
       const merged = mergeSampleFiles(files);
       writeFileAtomic(userPath(argv.out), merged.sdf);
       const gaps = merged.missing.length ? `; missing samples: ${merged.missing.slice(0, 20).join(', ')}${merged.missing.length > 20 ? ', ...' : ''}` : '; none missing';

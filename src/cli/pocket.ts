@@ -20,7 +20,7 @@ import {
   startProgress,
   writeFileAtomic,
 } from '../index.js';
-import { backendOption, defineCommand, numberFlag, samplerArgs, samplerFlags, startBackend, threadsFlag, textFlag, userPath } from './common.js';
+import { backendOption, checkOutputs, checkpointFiles, defineCommand, numberFlag, samplerArgs, samplerFlags, startBackend, threadsFlag, textFlag, userPath } from './common.js';
 
 /** `x,y,z` -> a point. @throws OptionError naming the option */
 function parseCenter(text: string): [number, number, number] {
@@ -62,8 +62,11 @@ export const pocketCommand = (y: Argv): Argv =>
       const n = integerOption('-n', argv.n, 1);
       const seed = integerOption('--seed', argv.seed, 0);
       const center = argv.center ? parseCenter(argv.center) : undefined;
+      const written = { '--out': argv.out, '--complex': argv.complex, '--table': argv.table, '--relaxed': argv.relaxed, '--json': argv.json, '--html': argv.html };
+      const ckDir = argv.checkpoint ? userPath(argv.checkpoint) : DEFAULT_CHECKPOINT;
+      checkOutputs(Object.fromEntries(Object.entries(written).map(([k, v]) => [k, v ? userPath(v) : undefined])), [userPath(argv.pdb), argv.ligand ? userPath(argv.ligand) : undefined, argv['fix-fragment'] ? userPath(argv['fix-fragment']) : undefined, ...checkpointFiles(ckDir)]);
       const runtime = await startBackend(argv.backend, argv.threads);
-      const model = withRuntime(loadModel(argv.checkpoint ? userPath(argv.checkpoint) : DEFAULT_CHECKPOINT), runtime);
+      const model = withRuntime(loadModel(ckDir), runtime);
       let progress: ReturnType<typeof startProgress> | undefined;
       const { ligands, report, relaxed } = await pocketRun(model, {
         pdb: userPath(argv.pdb),
@@ -99,6 +102,7 @@ export const pocketCommand = (y: Argv): Argv =>
         writeFileAtomic(userPath(argv.html), page);
       }
       process.stdout.write(summary);
-      process.stdout.write(`ligands written to ${argv.out}\n`);
+      const files = Object.entries(written).flatMap(([k, v]) => (v && k !== '--out' ? [`${k} ${v}`] : []));
+      process.stdout.write(`ligands written to ${argv.out}${files.length ? `; also written: ${files.join(', ')}` : ''}\n`);
     },
   );

@@ -2,8 +2,6 @@
  * `edm sample`: the main job. Generate molecules from a checkpoint, write SDF/XYZ, print and save
  * their metrics.
  */
-import { accessSync, constants, existsSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
 import type { Argv } from 'yargs';
 import {
   DEFAULT_CHECKPOINT,
@@ -25,7 +23,7 @@ import {
   writeFileAtomic,
   writeReportFiles,
 } from '../index.js';
-import { backendOption, defineCommand, numberFlag, referenceFromArgs, samplerArgs, samplerFlags, startBackend, threadsFlag, textFlag, userPath } from './common.js';
+import { backendOption, checkOutputs, checkpointFiles, defineCommand, numberFlag, referenceFromArgs, samplerArgs, samplerFlags, startBackend, threadsFlag, textFlag, userPath } from './common.js';
 
 /** Valid molecules drawn in the --svg grid. */
 const SVG_MOLECULES = 48;
@@ -33,18 +31,6 @@ const SVG_MOLECULES = 48;
 /** `samples.sdf` -> `samples.<suffix>` */
 export function besideOutput(out: string, suffix: string): string {
   return out.replace(/\.(sdf|sd|xyz)$/i, '') + suffix;
-}
-
-/** Fail before any work if `path` cannot be written. */
-function assertWritable(path: string): void {
-  const dir = dirname(path);
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new InputError('cannot write: the folder does not exist', path);
-  try {
-    accessSync(dir, constants.W_OK);
-  } catch {
-    throw new InputError('cannot write: the folder is not writable', path);
-  }
-  if (existsSync(path) && statSync(path).isDirectory()) throw new InputError('cannot write: it is a folder', path);
 }
 
 /** The sampler's settings in words when they differ from EDM's, for reports. */
@@ -82,14 +68,14 @@ export const sampleCommand = (y: Argv): Argv =>
     async (argv) => {
       const out = userPath(argv.out);
       if (!/\.(sdf|sd|xyz)$/i.test(out)) throw new OptionError(`--out must end in .sdf or .xyz, got "${argv.out}"`);
-      assertWritable(out);
       const html = argv.html ? userPath(argv.html) : undefined;
-      if (html) assertWritable(html);
+      const ckDir = argv.checkpoint ? userPath(argv.checkpoint) : DEFAULT_CHECKPOINT;
+      const written = { '--out': out, '--html': html, 'the metrics file': argv.eval ? besideOutput(out, '.metrics.json') : undefined, 'the trajectory file': argv.chain ? besideOutput(out, '.chain.xyz') : undefined };
+      checkOutputs(written, [typeof argv.train === 'string' ? userPath(argv.train) : undefined, ...checkpointFiles(ckDir)]);
       const maxHtml = integerOption('--max-html', argv['max-html'], 1);
       const sampler = samplerArgs(argv);
       const runtime = await startBackend(argv.backend, argv.threads);
       const backend = runtime.name;
-      const ckDir = argv.checkpoint ? userPath(argv.checkpoint) : DEFAULT_CHECKPOINT;
       const model = withRuntime(loadModel(ckDir), runtime);
       // molecules are written and scored batch by batch, and their outcomes spooled to disk, so
       // memory does not grow with -n; the evaluator keeps only what the SVG grid and HTML show

@@ -1,8 +1,9 @@
 /**
  * `edm train`: train on QM9 (EDM split) or on a user's own SDF/XYZ files.
  */
-import { basename } from 'node:path';
-import type { Argv } from 'yargs';
+import { basename, join } from 'node:path';
+import { existsSync, rmSync } from 'node:fs';
+import type { ArgumentsCamelCase, Argv, InferredOptionTypes } from 'yargs';
 import {
   DEFAULT_QM9_DIR,
   EDM_QM9_DIFFUSION,
@@ -12,6 +13,10 @@ import {
   UserError,
   type StepReport,
   type TrainingData,
+  type TrainOptions,
+  type Runtime,
+  checkRun,
+  removeRun,
   loadComplexTrainingData,
   loadTrainingData,
   pocketDynamics,
@@ -21,48 +26,55 @@ import {
 } from '../index.js';
 import { backendOption, numberFlag, startBackend, userPath, defineCommand, textFlag } from './common.js';
 
+/** The options of `edm train`. */
+const TRAIN_FLAGS = {
+  out: { type: 'string', demandOption: true, describe: 'checkpoint folder to write (and to resume from)' },
+  qm9: textFlag("folder with QM9 in EDM's split (qm9_train.xyz.gz, ...)", '../shared/data/qm9 beside the package'),
+  'train-file': textFlag('your own training molecules (SDF/XYZ); replaces --qm9'),
+  'valid-file': textFlag('your own validation molecules (SDF/XYZ)'),
+  atoms: textFlag('atom decoder, comma separated', 'H,C,N,O,F for QM9, else the elements present'),
+  nf: numberFlag('--nf', 'hidden width of the EGNN (EDM QM9: 256)', 64),
+  layers: numberFlag('--layers', 'equivariant blocks of the EGNN (EDM QM9: 9)', 4),
+  'batch-size': recipeFlag('--batch-size', 'molecules per optimiser step (EDM: 64)', '64'),
+  lr: recipeFlag('--lr', 'learning rate of AdamW, the peak of a cosine schedule (EDM: 1e-4)', '1e-4'),
+  ema: recipeFlag('--ema', 'EMA decay of the weights (EDM QM9: 0.9999)', '0.999'),
+  'loss-weighting': { type: 'string', choices: ['uniform', 'min-snr'], describe: "weighting of the eps loss over t: uniform (EDM's) or min-SNR-gamma (Hang et al. 2023: min(SNR, gamma) / SNR)", defaultDescription: 'uniform; a branch keeps its parent\'s' },
+  'snr-gamma': { ...numberFlag('--snr-gamma', 'gamma of --loss-weighting min-snr (Hang et al.: 5)'), defaultDescription: '5' },
+  'lr-schedule': { type: 'string', choices: ['constant', 'cosine'], describe: "learning rate over the run: constant (EDM's) or a warm-up then a cosine decay to --final-lr at the last step (needs --steps or --epochs)", defaultDescription: "constant; a branch keeps its parent's" },
+  'warmup-steps': { ...numberFlag('--warmup-steps', 'linear warm-up steps of --lr-schedule cosine'), defaultDescription: '0' },
+  'final-lr': { ...numberFlag('--final-lr', 'learning rate at the end of --lr-schedule cosine'), defaultDescription: '0' },
+  from: textFlag('branch a new run (in --out) from this checkpoint folder: weights, optimiser, step, data and noise streams and CPU-hours continue from it; its recipe is kept except for the options given here (for trials of a recipe change)'),
+  schedule: { type: 'string', default: 'polynomial_2', describe: 'noise schedule: polynomial_<power> or cosine (EDM: polynomial_2)' },
+  timesteps: numberFlag('--timesteps', 'diffusion steps T (EDM: 1000)', 1000),
+  seed: numberFlag('--seed', 'integer seed of initialisation, batches and noise (a resumed run must give the same)', 0),
+  steps: numberFlag('--steps', 'stop after this many optimiser steps in total'),
+  epochs: numberFlag('--epochs', 'stop after this many epochs in total'),
+  hours: numberFlag('--hours', 'stop after this many hours of this run'),
+  'checkpoint-every': numberFlag('--checkpoint-every', 'optimiser steps between checkpoints (one is also written on stop)', 500),
+  'log-every': numberFlag('--log-every', 'steps between loss lines in train-log.jsonl', 50),
+  'validate-every': numberFlag('--validate-every', 'steps between validation NLLs (0: never)', 2000),
+  'valid-size': numberFlag('--valid-size', 'validation molecules (a fixed random subset)', 500),
+  workers: { ...numberFlag('--workers', 'threads computing gradients (0 = this thread); results do not depend on it'), defaultDescription: 'one per core on WebAssembly' },
+  threads: { ...numberFlag('--threads', 'ONNX Runtime threads computing gradients with the onnx backend; results do not depend on it'), defaultDescription: 'one per core' },
+  shards: recipeFlag('--shards', 'micro-batches per step, summed in a fixed order: results depend on this, not on --workers (kept on --resume)', '2'),
+  'curve-every': numberFlag('--curve-every', 'steps between learning-curve points (sample, score, write curve.csv; 0: never)', 0),
+  'curve-samples': numberFlag('--curve-samples', 'molecules sampled (fixed seed) at each curve point', 200),
+  'curve-steps': numberFlag('--curve-steps', 'denoising steps of the curve samples', 500),
+  resume: { type: 'boolean', default: false, describe: 'continue exactly from the checkpoint in --out' },
+  force: { type: 'boolean', default: false, describe: 'start a new run in --out even though it holds one: that run\'s checkpoint, log and curve are removed (named on stderr)' },
+  pockets: textFlag('train a pocket-conditioned model (DiffSBDD form) on the pocket/ligand pairs (PDB + SDF) of this folder instead of molecules; every other option works as for molecules'),
+  'valid-pockets': textFlag('pocket/ligand pairs for the validation NLL of a --pockets run'),
+  backend: backendOption,
+} as const;
+
+/** `edm train`'s parsed options. */
+type TrainArgv = ArgumentsCamelCase<InferredOptionTypes<typeof TRAIN_FLAGS>>;
+
 /** Register the command. */
 export const trainCommand = (y: Argv): Argv =>
   defineCommand(y, 'train', 'train a model (EDM recipe) on QM9 or your own molecules', (a) =>
       a
-        .options({
-          out: { type: 'string', demandOption: true, describe: 'checkpoint folder to write (and to resume from)' },
-          qm9: textFlag("folder with QM9 in EDM's split (qm9_train.xyz.gz, ...)", '../shared/data/qm9 beside the package'),
-          'train-file': textFlag('your own training molecules (SDF/XYZ); replaces --qm9'),
-          'valid-file': textFlag('your own validation molecules (SDF/XYZ)'),
-          atoms: textFlag('atom decoder, comma separated', 'H,C,N,O,F for QM9, else the elements present'),
-          nf: numberFlag('--nf', 'hidden width of the EGNN (EDM QM9: 256)', 64),
-          layers: numberFlag('--layers', 'equivariant blocks of the EGNN (EDM QM9: 9)', 4),
-          'batch-size': recipeFlag('--batch-size', 'molecules per optimiser step (EDM: 64)', '64'),
-          lr: recipeFlag('--lr', 'learning rate of AdamW, the peak of a cosine schedule (EDM: 1e-4)', '1e-4'),
-          ema: recipeFlag('--ema', 'EMA decay of the weights (EDM QM9: 0.9999)', '0.999'),
-          'loss-weighting': { type: 'string', choices: ['uniform', 'min-snr'], describe: "weighting of the eps loss over t: uniform (EDM's) or min-SNR-gamma (Hang et al. 2023: min(SNR, gamma) / SNR)", defaultDescription: 'uniform; a branch keeps its parent\'s' },
-          'snr-gamma': { ...numberFlag('--snr-gamma', 'gamma of --loss-weighting min-snr (Hang et al.: 5)'), defaultDescription: '5' },
-          'lr-schedule': { type: 'string', choices: ['constant', 'cosine'], describe: "learning rate over the run: constant (EDM's) or a warm-up then a cosine decay to --final-lr at the last step (needs --steps or --epochs)", defaultDescription: "constant; a branch keeps its parent's" },
-          'warmup-steps': { ...numberFlag('--warmup-steps', 'linear warm-up steps of --lr-schedule cosine'), defaultDescription: '0' },
-          'final-lr': { ...numberFlag('--final-lr', 'learning rate at the end of --lr-schedule cosine'), defaultDescription: '0' },
-          from: textFlag('branch a new run (in --out) from this checkpoint folder: weights, optimiser, step, data and noise streams and CPU-hours continue from it; its recipe is kept except for the options given here (for trials of a recipe change)'),
-          schedule: { type: 'string', default: 'polynomial_2', describe: 'noise schedule: polynomial_<power> or cosine (EDM: polynomial_2)' },
-          timesteps: numberFlag('--timesteps', 'diffusion steps T (EDM: 1000)', 1000),
-          seed: numberFlag('--seed', 'integer seed of initialisation, batches and noise (a resumed run must give the same)', 0),
-          steps: numberFlag('--steps', 'stop after this many optimiser steps in total'),
-          epochs: numberFlag('--epochs', 'stop after this many epochs in total'),
-          hours: numberFlag('--hours', 'stop after this many hours of this run'),
-          'checkpoint-every': numberFlag('--checkpoint-every', 'optimiser steps between checkpoints (one is also written on stop)', 500),
-          'log-every': numberFlag('--log-every', 'steps between loss lines in train-log.jsonl', 50),
-          'validate-every': numberFlag('--validate-every', 'steps between validation NLLs (0: never)', 2000),
-          'valid-size': numberFlag('--valid-size', 'validation molecules (a fixed random subset)', 500),
-          workers: { ...numberFlag('--workers', 'threads computing gradients (0 = this thread); results do not depend on it'), defaultDescription: 'one per core on WebAssembly' },
-          threads: { ...numberFlag('--threads', 'ONNX Runtime threads computing gradients with the onnx backend; results do not depend on it'), defaultDescription: 'one per core' },
-          shards: recipeFlag('--shards', 'micro-batches per step, summed in a fixed order: results depend on this, not on --workers (kept on --resume)', '2'),
-          'curve-every': numberFlag('--curve-every', 'steps between learning-curve points (sample, score, write curve.csv; 0: never)', 0),
-          'curve-samples': numberFlag('--curve-samples', 'molecules sampled (fixed seed) at each curve point', 200),
-          'curve-steps': numberFlag('--curve-steps', 'denoising steps of the curve samples', 500),
-          resume: { type: 'boolean', default: false, describe: 'continue exactly from the checkpoint in --out' },
-          pockets: textFlag('train a pocket-conditioned model (DiffSBDD form) on the pocket/ligand pairs (PDB + SDF) of this folder instead of molecules; every other option works as for molecules'),
-          'valid-pockets': textFlag('pocket/ligand pairs for the validation NLL of a --pockets run'),
-          backend: backendOption,
-        }),
+        .options(TRAIN_FLAGS),
     async (argv) => {
       const runtime = await startBackend(argv.backend, argv.threads);
       if (argv['valid-pockets'] && !argv.pockets) throw new UserError('--valid-pockets belongs to --pockets');
@@ -74,56 +86,81 @@ export const trainCommand = (y: Argv): Argv =>
         atoms: argv.atoms ? argv.atoms.split(',').map((s) => s.trim()) : undefined,
       });
       const outDir = userPath(argv.out);
-      await storeTrainingReference(outDir, data, (n) => process.stderr.write(`edm: computing the SMILES of ${n} training molecules for novelty (stored in the checkpoint)\n`));
-      const stop = { stop: false };
-      const onSignal = (): void => {
-        if (stop.stop) process.exit(130);
+      const progress = trainProgress(argv.steps, argv.epochs, argv.hours, argv['batch-size'] ?? 64, data.train.length);
+      const stop = { stop: false, signal: '' };
+      const opts: TrainOptions = { ...trainOptions(argv, data, runtime, outDir), stopSignal: stop, onStep: progress.onStep };
+      // every option and the folder are checked before any file is written or any SMILES computed
+      checkRun(opts);
+      if (argv.force && !argv.resume) {
+        const removed = removeRun(outDir);
+        if (removed.length) process.stderr.write(`edm: --force: replacing the run in ${argv.out} (removed ${removed.join(', ')})\n`);
+      }
+      const created = !existsSync(outDir);
+      const onSignal = (signal: NodeJS.Signals): void => {
+        if (stop.stop) process.exit(signal === 'SIGTERM' ? 143 : 130);
         stop.stop = true;
+        stop.signal = signal;
         process.stderr.write('\nedm: stopping after this step and writing a checkpoint (signal again to abort)\n');
       };
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
-      const progress = trainProgress(argv.steps, argv.epochs, argv.hours, argv['batch-size'] ?? 64, data.train.length);
-      const result = await train({
-        outDir,
-        train: data.train,
-        valid: data.valid,
-        datasetInfo: data.info,
-        conditioning: data.conditioning,
-        dynamics: data.conditioning ? pocketDynamics({ ...EDM_QM9_DYNAMICS, nf: argv.nf!, nLayers: argv.layers! }, data.conditioning) : { ...EDM_QM9_DYNAMICS, nf: argv.nf!, nLayers: argv.layers! },
-        diffusion: { ...EDM_QM9_DIFFUSION, noiseSchedule: argv.schedule as NoiseScheduleName, timesteps: argv.timesteps! },
-        batchSize: argv['batch-size'],
-        lr: argv.lr,
-        emaDecay: argv.ema,
-        lossWeighting: lossWeighting(argv['loss-weighting'], argv['snr-gamma']),
-        lrSchedule: argv['lr-schedule'] as 'constant' | 'cosine' | undefined,
-        warmupSteps: argv['warmup-steps'],
-        finalLr: argv['final-lr'],
-        from: argv.from ? userPath(argv.from) : undefined,
-        seed: argv.seed,
-        maxSteps: argv.steps,
-        epochs: argv.epochs,
-        hours: argv.hours,
-        checkpointEvery: argv['checkpoint-every'],
-        logEvery: argv['log-every'],
-        validateEvery: argv['validate-every'],
-        validSize: argv['valid-size'],
-        resume: argv.resume,
-        command: `edm ${process.argv.slice(2).join(' ')}`,
-        stopSignal: stop,
-        workers: argv.workers,
-        runtime,
-        shards: argv.shards,
-        curve: argv['curve-every']! > 0 ? { every: argv['curve-every']!, samples: argv['curve-samples']!, steps: argv['curve-steps']! } : undefined,
-        onStep: progress.onStep,
-        onEvent: (e) => {
-          if (e.event === 'validation' || e.event === 'curve' || e.event === 'nonfinite') process.stderr.write(`${JSON.stringify(e)}\n`);
-        },
-      });
+      let result;
+      try {
+        await storeTrainingReference(outDir, data, (n) => process.stderr.write(`edm: computing the SMILES of ${n} training molecules for novelty (stored in the checkpoint)\n`));
+        result = await train(opts);
+      } catch (e) {
+        // a run that failed before its first checkpoint leaves no folder behind
+        if (created && !existsSync(join(outDir, 'config.json'))) rmSync(outDir, { recursive: true, force: true });
+        throw e;
+      }
+      progress.stop();
+      if (stop.stop) {
+        process.stderr.write(`edm: interrupted (${stop.signal}) at step ${result.step}; the checkpoint in ${argv.out} keeps every step so far: continue with edm train --out ${argv.out} --resume and the same stop option\n`);
+        process.exitCode = stop.signal === 'SIGTERM' ? 143 : 130;
+        return;
+      }
       progress.stop();
       process.stdout.write(`trained to step ${result.step} (epoch ${result.epoch}); checkpoint in ${result.checkpoint}\n`);
     },
   );
+
+/** The library's options of the run the command line asks for (callbacks added by the caller). */
+function trainOptions(argv: TrainArgv, data: TrainingData, runtime: Runtime, outDir: string): TrainOptions {
+  return {
+    outDir,
+    train: data.train,
+    valid: data.valid,
+    datasetInfo: data.info,
+    conditioning: data.conditioning,
+    dynamics: data.conditioning ? pocketDynamics({ ...EDM_QM9_DYNAMICS, nf: argv.nf!, nLayers: argv.layers! }, data.conditioning) : { ...EDM_QM9_DYNAMICS, nf: argv.nf!, nLayers: argv.layers! },
+    diffusion: { ...EDM_QM9_DIFFUSION, noiseSchedule: argv.schedule as NoiseScheduleName, timesteps: argv.timesteps! },
+    batchSize: argv['batch-size'],
+    lr: argv.lr,
+    emaDecay: argv.ema,
+    lossWeighting: lossWeighting(argv['loss-weighting'], argv['snr-gamma']),
+    lrSchedule: argv['lr-schedule'] as 'constant' | 'cosine' | undefined,
+    warmupSteps: argv['warmup-steps'],
+    finalLr: argv['final-lr'],
+    from: argv.from ? userPath(argv.from) : undefined,
+    seed: argv.seed,
+    maxSteps: argv.steps,
+    epochs: argv.epochs,
+    hours: argv.hours,
+    checkpointEvery: argv['checkpoint-every'],
+    logEvery: argv['log-every'],
+    validateEvery: argv['validate-every'],
+    validSize: argv['valid-size'],
+    resume: argv.resume,
+    command: `edm ${process.argv.slice(2).join(' ')}`,
+    workers: argv.workers,
+    runtime,
+    shards: argv.shards,
+    curve: argv['curve-every']! > 0 ? { every: argv['curve-every']!, samples: argv['curve-samples']!, steps: argv['curve-steps']! } : undefined,
+    onEvent: (e) => {
+      if (e.event === 'validation' || e.event === 'curve' || e.event === 'nonfinite') process.stderr.write(`${JSON.stringify(e)}\n`);
+    },
+  };
+}
 
 /**
  * A recipe option: no yargs default, so that a branch (`--from`) can tell what was typed; the

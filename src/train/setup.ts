@@ -2,7 +2,7 @@
  * Start-up of a training run: the options checked and completed with EDM's defaults, then the
  * weights, either fresh or read back from a checkpoint for an exact resume.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -13,7 +13,7 @@ import { pocketContextDim } from '../data/complex.js';
 import { isComplex } from '../data/examples.js';
 import { type LossWeighting, UNIFORM_WEIGHTING } from '../diffusion/loss.js';
 import { initParams } from '../egnn/params.js';
-import { OptionError } from '../errors.js';
+import { CheckpointError, OptionError } from '../errors.js';
 import { integerOption, numberOption, optionalInteger, optionalNumber } from '../options.js';
 import { Rng } from '../random.js';
 import { CONSTANT_LR, type LrSchedule, checkLrSchedule } from './lr-schedule.js';
@@ -57,7 +57,8 @@ export function resolveOptions(opts: TrainOptions): ResolvedOptions {
   if (opts.maxSteps === undefined && opts.epochs === undefined && opts.hours === undefined) {
     throw new OptionError('say when to stop: --steps, --epochs or --hours');
   }
-  optionalInteger('--steps', opts.maxSteps, 0);
+  // --steps 0 would write an untrained checkpoint
+  optionalInteger('--steps', opts.maxSteps, 1);
   optionalNumber('--epochs', opts.epochs, { atLeast: 0 });
   optionalNumber('--hours', opts.hours, { above: 0 });
   if (opts.curve) {
@@ -141,14 +142,44 @@ function cosineFrom(opts: TrainOptions, startStep: number, lr: number, batchSize
   return checkLrSchedule({ kind: 'cosine', startStep, endStep, warmupSteps: opts.warmupSteps ?? 0, finalLr: opts.finalLr ?? 0 }, lr);
 }
 
+/** Files of a run in its folder: checkpoint, state, log, curve, report, best point, training SMILES. */
+const RUN_FILE = /^(config\.json|train-log\.jsonl|train-log\.csv|(weights|train-state)-.*\.bin|curve\.(csv|svg)|report\.html|train-reference\.json\.gz|best)$/;
+
 /**
  * Refuse to start a new run over an existing one (its checkpoint or log would be overwritten).
  * @throws OptionError naming the folder
  */
 function refuseExistingRun(outDir: string): void {
   for (const f of ['config.json', 'train-log.jsonl']) {
-    if (existsSync(join(outDir, f))) throw new OptionError(`${outDir} already holds a run (${f}): --resume continues it; choose another --out for a new one`);
+    if (existsSync(join(outDir, f))) throw new OptionError(`${outDir} already holds a run (${f}): --resume continues it, --force replaces it; or choose another --out`);
   }
+}
+
+/**
+ * Check a run before any work (no file is read or written but the checkpoint asked for): the
+ * options, a new run's folder free, a resumed or parent run present.
+ * @throws OptionError for impossible options or a folder in the way; CheckpointError for a
+ *   missing run to resume or branch from
+ */
+export function checkRun(opts: TrainOptions): ResolvedOptions {
+  const o = resolveOptions(opts);
+  if (opts.resume || opts.from) {
+    const dir = opts.from ?? opts.outDir;
+    if (!existsSync(join(dir, 'config.json'))) throw new CheckpointError(`${dir}: ${opts.from ? '--from' : '--resume'}: no run to ${opts.from ? 'branch from' : 'continue'} there (no config.json)`);
+  }
+  if (!opts.resume) refuseExistingRun(opts.outDir);
+  return o;
+}
+
+/**
+ * Remove a run's files from its folder (`edm train --force`), leaving anything else there.
+ * @returns the names removed
+ */
+export function removeRun(outDir: string): string[] {
+  if (!existsSync(outDir)) return [];
+  const names = readdirSync(outDir).filter((f) => RUN_FILE.test(f)).sort();
+  for (const f of names) rmSync(join(outDir, f), { recursive: true, force: true });
+  return names;
 }
 
 /** A run's configuration and tensors, and the saved state of a resumed run. */
