@@ -149,6 +149,11 @@ describe('edm command', () => {
     let worst = 0;
     merged.forEach((m, k) => m.positions.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - whole[k].positions[i])))));
     expect(worst).toBeLessThan(1e-3);
+    // the default shares the cores among workers, each with its own ONNX Runtime session on whole
+    // batches: the same bytes as one session in this thread
+    expect(edm([...run, '--workers', '1', '--out', 'onnx-w1.sdf'], dir).code).toBe(0);
+    expect(edm([...run, '--workers', '2', '--threads', '2', '--out', 'onnx-w2.sdf'], dir).code).toBe(0);
+    expect(readFileSync(join(dir, 'onnx-w2.sdf'), 'utf8')).toBe(readFileSync(join(dir, 'onnx-w1.sdf'), 'utf8'));
   });
 
   const bad: [string, string[], RegExp][] = [
@@ -299,5 +304,65 @@ describe('edm command', () => {
     expect(a.length).toBe(14);
     expect(stepLosses(join(dir, 'killed'))).toEqual(a);
     expect(readFileSync(join(dir, 'killed', 'train-log.jsonl'), 'utf8')).toMatch(/"event":"resume"/);
+  });
+
+  describe('nothing lost', () => {
+    const water = Array.from({ length: 24 }, () => ({ elements: ['O', 'H', 'H'], positions: Float32Array.from([0, 0, 0, 0.96, 0, 0, -0.24, 0.93, 0]) }));
+    const trainArgs = (out: string, extra: string[] = []): string[] => ['train', '--train-file', 'water.xyz', '--atoms', 'H,O', '--nf', '8', '--layers', '1', '--batch-size', '8', '--validate-every', '0', '--workers', '0', '--backend', 'wasm', '--out', out, ...extra];
+    beforeAll(() => writeFileSync(join(dir, 'water.xyz'), formatXyz(water)));
+
+    it('an output that is an input, or two outputs that are one file, are refused before any work and the input stays', () => {
+      const input = readFileSync(join(dir, 'water.xyz'), 'utf8');
+      const e = edm(['evaluate', 'water.xyz', '--json', 'water.xyz', '--no-train'], dir);
+      expect(e.code).toBe(2);
+      expect(e.stderr).toMatch(/water\.xyz: --json would overwrite one of the command's inputs/);
+      expect(readFileSync(join(dir, 'water.xyz'), 'utf8')).toBe(input);
+      const s = edm(['sample', '-n', '2', '--checkpoint', ck, '--out', 'same.sdf', '--html', 'same.sdf'], dir);
+      expect(s.code).toBe(2);
+      expect(s.stderr).toMatch(/same\.sdf: --html and --out are the same file/);
+      expect(existsSync(join(dir, 'same.sdf'))).toBe(false);
+    });
+
+    it('train checks every option and the folder first: --steps 0, --lr -1, a missing run to resume leave nothing behind', () => {
+      for (const [extra, re] of [
+        [['--steps', '0'], /--steps must be a positive integer, got 0/],
+        [['--steps', '2', '--lr', '-1'], /--lr must be a number > 0, got -1/],
+        [['--steps', '2', '--resume'], /--resume: no run to continue there/],
+      ] as [string[], RegExp][]) {
+        const r = edm(trainArgs('never', extra), dir);
+        expect(r.code, extra.join(' ')).toBe(2);
+        expect(r.stderr).toMatch(re);
+        expect(r.stderr).not.toMatch(/computing the SMILES/);
+        expect(existsSync(join(dir, 'never')), extra.join(' ')).toBe(false);
+      }
+    });
+
+    it('train refuses a folder holding a run; --force replaces it and names what it removed', () => {
+      expect(edm(trainArgs('run1', ['--steps', '2']), dir).code).toBe(0);
+      const again = edm(trainArgs('run1', ['--steps', '2']), dir);
+      expect(again.code).toBe(2);
+      expect(again.stderr).toMatch(/already holds a run .*--force replaces it/);
+      expect(existsSync(join(dir, 'run1', 'weights-step2.bin'))).toBe(true);
+      const forced = edm(trainArgs('run1', ['--steps', '3', '--force']), dir);
+      expect(forced.code, forced.stderr).toBe(0);
+      expect(forced.stderr).toMatch(/--force: replacing the run in run1 \(removed .*config\.json.*weights-step2\.bin/);
+      expect(readdirSync(join(dir, 'run1')).filter((f) => f.startsWith('weights-'))).toEqual(['weights-step3.bin']);
+      expect(readFileSync(join(dir, 'run1', 'train-log.jsonl'), 'utf8').match(/"event":"start"/g)).toHaveLength(1);
+    });
+
+    it('Ctrl-C in train writes the checkpoint, says how to resume and exits 130', async () => {
+      const child = spawn(process.execPath, [BIN, ...trainArgs('interrupted', ['--steps', '100000', '--checkpoint-every', '5'])], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr!.on('data', (d) => (stderr += String(d)));
+      const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+      const cfg = join(dir, 'interrupted', 'config.json');
+      for (let i = 0; i < 3000 && !existsSync(cfg); i++) await new Promise((r) => setTimeout(r, 20));
+      child.kill('SIGINT');
+      expect(await exited).toBe(130);
+      expect(stderr).toMatch(/edm: interrupted \(SIGINT\) at step \d+; the checkpoint in interrupted keeps every step so far: continue with edm train --out interrupted --resume/);
+      const step = JSON.parse(readFileSync(cfg, 'utf8')).trainState.state.step;
+      expect(readdirSync(join(dir, 'interrupted'))).toContain(`weights-step${step}.bin`);
+      expect(readdirSync(join(dir, 'interrupted')).filter((f) => f.includes('.tmp'))).toEqual([]);
+    });
   });
 });

@@ -90,7 +90,7 @@ export const trainCommand = (y: Argv): Argv =>
       const stop = { stop: false, signal: '' };
       const opts: TrainOptions = { ...trainOptions(argv, data, runtime, outDir), stopSignal: stop, onStep: progress.onStep };
       // every option and the folder are checked before any file is written or any SMILES computed
-      checkRun(opts);
+      checkRun(opts, argv.force);
       if (argv.force && !argv.resume) {
         const removed = removeRun(outDir);
         if (removed.length) process.stderr.write(`edm: --force: replacing the run in ${argv.out} (removed ${removed.join(', ')})\n`);

@@ -26,6 +26,8 @@ export interface InferenceNetwork {
   eps(zt: tf.Tensor, t: ArrayLike<number>, graph: MolGraph): tf.Tensor;
   /** free what it holds (sessions) */
   close?(): void;
+  /** the runtime's threads (e.g. ONNX Runtime intra-op threads), when it has its own */
+  readonly threads?: number;
 }
 
 /** A model ready to run: config, schedule and weights. */

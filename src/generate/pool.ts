@@ -6,11 +6,13 @@ import type { Worker } from 'node:worker_threads';
 import type { BackendName } from '../backend.js';
 import { UserError } from '../errors.js';
 import { startWorker } from '../workers.js';
+import type { BatchSettings } from './batch.js';
 import { Assembler } from './plan.js';
 import type { BatchResult, SampleResult, SamplingPlan } from './types.js';
 
 /**
  * Run a plan on `workers` threads, loading the model from `checkpoint` in each.
+ * @param backend what each worker starts (`onnx`: its network in ONNX Runtime on `threads` threads)
  * @param onProgress molecules finished, and denoising steps done summed over running batches
  * @throws UserError with the worker's message if a batch fails
  */
@@ -21,6 +23,7 @@ export function sampleInWorkers(
   workers: number,
   onProgress?: (doneMolecules: number, stepsDone: number) => void,
   assembler = new Assembler(plan),
+  threads = 1,
 ): Promise<SampleResult> {
   // batches finish in any order; they are handed to the assembler in plan order
   const results: (BatchResult | undefined)[] = new Array(plan.batches.length);
@@ -29,7 +32,7 @@ export function sampleInWorkers(
   let next = 0;
   let finished = 0;
   let doneMolecules = 0;
-  const settings = { seed: plan.seed, steps: plan.steps, temperature: plan.temperature, corrector: plan.corrector, chain: plan.chain };
+  const settings: BatchSettings = { seed: plan.seed, steps: plan.steps, temperature: plan.temperature, corrector: plan.corrector, chain: plan.chain, pocket: plan.pocket };
   return new Promise((resolve, reject) => {
     const pool: Worker[] = [];
     const stopAll = (): void => {
@@ -41,7 +44,7 @@ export function sampleInWorkers(
       w.postMessage({ kind: 'batch', index, batch: plan.batches[index], settings });
     };
     for (let k = 0; k < workers; k++) {
-      const w = startWorker(import.meta.url, 'worker', { checkpoint, backend });
+      const w = startWorker(import.meta.url, 'worker', { checkpoint, backend, threads });
       pool.push(w);
       w.on('message', (msg: { kind: string; index: number; step?: number; out?: BatchResult; message?: string }) => {
         if (msg.kind === 'ready') feed(w);

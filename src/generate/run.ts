@@ -61,10 +61,11 @@ export async function generate(checkpointDir: string, model: EdmModel, opts: Gen
   const plan = planSampling(model, { ...opts, n }, opts.shard);
   const steps = plan.steps ?? model.schedule.timesteps;
   const asked = optionalInteger('--workers', opts.workers);
-  // a network in ONNX Runtime uses every core from one process (intra-op threads), and worker
-  // threads would compute on tfjs: one process, so the output does not depend on --workers
-  if (model.inference && asked !== undefined && asked > 1) throw new OptionError(`--workers ${asked}: the onnx backend runs one process on all cores; use --backend wasm for worker threads`);
-  const workers = model.inference ? 1 : Math.min(asked ?? availableParallelism(), plan.batches.length);
+  // a network in ONNX Runtime shares its threads among workers, each with its own session on
+  // whole batches: intra-op threads alone leave cores idle on molecule-sized matrices
+  const onnx = model.inference?.threads;
+  if (onnx !== undefined && asked !== undefined && asked > onnx) throw new OptionError(`--workers ${asked}: more than the ${onnx} ONNX Runtime threads of the run (--threads)`);
+  const workers = Math.min(asked ?? onnx ?? availableParallelism(), plan.batches.length);
   const totalSteps = plan.batches.length * steps;
   const assembler = new Assembler(plan, opts.keep, opts.onBatch);
   const t0 = performance.now();
@@ -72,11 +73,12 @@ export async function generate(checkpointDir: string, model: EdmModel, opts: Gen
   if (workers > 1) {
     result = await sampleInWorkers(
       checkpointDir,
-      opts.backend ?? workerBackend(),
+      onnx !== undefined ? 'onnx' : opts.backend ?? workerBackend(),
       plan,
       workers,
       (molecules, stepsDone) => opts.onProgress?.({ stepsDone, totalSteps, molecules }),
       assembler,
+      onnx !== undefined ? Math.max(1, Math.floor(onnx / workers)) : 1,
     );
   } else {
     const size = plan.batches[0].ids.length;

@@ -3,16 +3,17 @@
  * Messages in: { kind: 'batch', index, batch, settings }; out: progress and results.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { type BackendName, initBackend } from '../backend.js';
+import { type BackendName, initBackend, withRuntime } from '../backend.js';
 import { loadCheckpoint } from '../checkpoint/format.js';
 import { makeModel } from '../diffusion/model.js';
 import { type BatchSettings, sampleBatch } from './batch.js';
 import type { PlannedBatch } from './types.js';
 
-const { checkpoint, backend } = workerData as { checkpoint: string; backend: BackendName };
+const { checkpoint, backend, threads } = workerData as { checkpoint: string; backend: BackendName; threads: number };
 await initBackend(backend);
 const ck = loadCheckpoint(checkpoint);
-const model = makeModel(ck.config, ck.params);
+// on onnx, each worker's network runs in its own ONNX Runtime session on `threads` threads
+const model = withRuntime(makeModel(ck.config, ck.params), { engine: backend === 'onnx' ? 'onnx' : 'tfjs', name: backend, threads });
 parentPort!.on('message', (msg: { kind: 'batch'; index: number; batch: PlannedBatch; settings: BatchSettings }) => {
   try {
     // `index` is the batch's place in the plan

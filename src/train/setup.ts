@@ -157,17 +157,18 @@ function refuseExistingRun(outDir: string): void {
 
 /**
  * Check a run before any work (no file is read or written but the checkpoint asked for): the
- * options, a new run's folder free, a resumed or parent run present.
+ * options, a new run's folder free (unless `force`: the caller replaces it, `removeRun`), a
+ * resumed or parent run present.
  * @throws OptionError for impossible options or a folder in the way; CheckpointError for a
  *   missing run to resume or branch from
  */
-export function checkRun(opts: TrainOptions): ResolvedOptions {
+export function checkRun(opts: TrainOptions, force = false): ResolvedOptions {
   const o = resolveOptions(opts);
   if (opts.resume || opts.from) {
     const dir = opts.from ?? opts.outDir;
     if (!existsSync(join(dir, 'config.json'))) throw new CheckpointError(`${dir}: ${opts.from ? '--from' : '--resume'}: no run to ${opts.from ? 'branch from' : 'continue'} there (no config.json)`);
   }
-  if (!opts.resume) refuseExistingRun(opts.outDir);
+  if (!opts.resume && !force) refuseExistingRun(opts.outDir);
   return o;
 }
 
