@@ -26,5 +26,8 @@ export class InputError extends UserError {
 /** A missing, corrupt or incompatible checkpoint (unknown tensor, wrong shape, bad config). */
 export class CheckpointError extends UserError {}
 
+/** A run stopped by its caller (Ctrl-C, SIGTERM, an AbortSignal): not a failure of the input. */
+export class InterruptedError extends UserError {}
+
 /** An impossible option value (e.g. `-n 0`, `--steps 0`). */
 export class OptionError extends UserError {}

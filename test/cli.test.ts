@@ -350,6 +350,20 @@ describe('edm command', () => {
       expect(readFileSync(join(dir, 'run1', 'train-log.jsonl'), 'utf8').match(/"event":"start"/g)).toHaveLength(1);
     });
 
+    it('Ctrl-C in sample stops the workers between steps, leaves no file, says so and exits 130', async () => {
+      const sub = mkdtempSync(join(dir, 'interrupt-'));
+      const child = spawn(process.execPath, [BIN, 'sample', '-n', '400', '--steps', '1000', '--checkpoint', ck, '--backend', 'wasm', '--out', 'big.sdf'], { cwd: sub, stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr!.on('data', (d) => (stderr += String(d)));
+      const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+      // once a worker reports progress, the run is denoising
+      for (let i = 0; i < 3000 && !/sample: /.test(stderr); i++) await new Promise((r) => setTimeout(r, 20));
+      child.kill('SIGINT');
+      expect(await exited).toBe(130);
+      expect(stderr).toMatch(/edm: interrupted \(SIGINT\) after \d+ of 400 molecules: nothing was written to big\.sdf/);
+      expect(readdirSync(sub)).toEqual([]);
+    });
+
     it('Ctrl-C in train writes the checkpoint, says how to resume and exits 130', async () => {
       const child = spawn(process.execPath, [BIN, ...trainArgs('interrupted', ['--steps', '100000', '--checkpoint-every', '5'])], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
       let stderr = '';

@@ -5,7 +5,7 @@
 import type { Argv } from 'yargs';
 import {
   DEFAULT_CHECKPOINT,
-  InputError,
+  InterruptedError,
   OptionError,
   Evaluator,
   MoleculeStreamWriter,
@@ -70,7 +70,7 @@ export const sampleCommand = (y: Argv): Argv =>
       if (!/\.(sdf|sd|xyz)$/i.test(out)) throw new OptionError(`--out must end in .sdf or .xyz, got "${argv.out}"`);
       const html = argv.html ? userPath(argv.html) : undefined;
       const ckDir = argv.checkpoint ? userPath(argv.checkpoint) : DEFAULT_CHECKPOINT;
-      const written = { '--out': out, '--html': html, 'the metrics file': argv.eval ? besideOutput(out, '.metrics.json') : undefined, 'the trajectory file': argv.chain ? besideOutput(out, '.chain.xyz') : undefined };
+      const written = { '--out': out, '--html': html, '--svg': argv.svg ? userPath(argv.svg) : undefined, 'the metrics file': argv.eval ? besideOutput(out, '.metrics.json') : undefined, 'the trajectory file': argv.chain ? besideOutput(out, '.chain.xyz') : undefined };
       checkOutputs(written, [typeof argv.train === 'string' ? userPath(argv.train) : undefined, ...checkpointFiles(ckDir)]);
       const maxHtml = integerOption('--max-html', argv['max-html'], 1);
       const sampler = samplerArgs(argv);
@@ -85,6 +85,19 @@ export const sampleCommand = (y: Argv): Argv =>
         const evaluator = spool ? await Evaluator.create({ keepOutcomes: Math.max(SVG_MOLECULES, html ? maxHtml : 0), onOutcome: (o) => spool.add(o) }) : undefined;
         const writer = new MoleculeStreamWriter(out);
         let progress: ReturnType<typeof startProgress> | undefined;
+        // Ctrl-C / SIGTERM stop the run (at once on workers, else after the batch); a second one
+        // exits at once, with the temporary files removed either way
+        const interrupt = new AbortController();
+        const onSignal = (signal: NodeJS.Signals): void => {
+          if (interrupt.signal.aborted) {
+            writer.abort();
+            spool?.abort();
+            process.exit(signal === 'SIGTERM' ? 143 : 130);
+          }
+          interrupt.abort(signal);
+        };
+        process.on('SIGINT', onSignal);
+        process.on('SIGTERM', onSignal);
         let result;
         try {
           result = await generate(ckDir, model, {
@@ -98,6 +111,7 @@ export const sampleCommand = (y: Argv): Argv =>
             chain: argv.chain,
             shard: argv.shard ? parseShard(argv.shard) : undefined,
             keep: html ? maxHtml : 0,
+            signal: interrupt.signal,
             onBatch: (batch) => {
               // one decode step: the bonds written are the bonds scored
               const decoded = withBondsAndStability(batch.molecules);
@@ -117,7 +131,12 @@ export const sampleCommand = (y: Argv): Argv =>
           writer.commit();
         } catch (e) {
           writer.abort();
-          throw e;
+          if (!(e instanceof InterruptedError)) throw e;
+          progress?.stop();
+          const signal = String(interrupt.signal.reason);
+          process.stderr.write(`\nedm: interrupted (${signal}) after ${writer.written} of ${argv.n} molecules: nothing was written to ${argv.out} (no partial file is left); run the command again to make them\n`);
+          process.exitCode = signal === 'SIGTERM' ? 143 : 130;
+          return;
         }
         progress?.stop();
         const n = writer.written;

@@ -4,7 +4,7 @@
  */
 import type { Worker } from 'node:worker_threads';
 import type { BackendName } from '../backend.js';
-import { UserError } from '../errors.js';
+import { InterruptedError, UserError } from '../errors.js';
 import { startWorker } from '../workers.js';
 import type { BatchSettings } from './batch.js';
 import { Assembler } from './plan.js';
@@ -14,6 +14,7 @@ import type { BatchResult, SampleResult, SamplingPlan } from './types.js';
  * Run a plan on `workers` threads, loading the model from `checkpoint` in each.
  * @param backend what each worker starts (`onnx`: its network in ONNX Runtime on `threads` threads)
  * @param onProgress molecules finished, and denoising steps done summed over running batches
+ * @param signal stops the workers at once (the promise rejects with InterruptedError)
  * @throws UserError with the worker's message if a batch fails
  */
 export function sampleInWorkers(
@@ -24,6 +25,7 @@ export function sampleInWorkers(
   onProgress?: (doneMolecules: number, stepsDone: number) => void,
   assembler = new Assembler(plan),
   threads = 1,
+  signal?: AbortSignal,
 ): Promise<SampleResult> {
   // batches finish in any order; they are handed to the assembler in plan order
   const results: (BatchResult | undefined)[] = new Array(plan.batches.length);
@@ -33,20 +35,43 @@ export function sampleInWorkers(
   let finished = 0;
   let doneMolecules = 0;
   const settings: BatchSettings = { seed: plan.seed, steps: plan.steps, temperature: plan.temperature, corrector: plan.corrector, chain: plan.chain, pocket: plan.pocket };
+  // a stop request the workers read between denoising steps: a worker is never terminated inside
+  // a native call (ONNX Runtime aborts the process when torn down mid-run)
+  const stop = new Int32Array(new SharedArrayBuffer(4));
   return new Promise((resolve, reject) => {
     const pool: Worker[] = [];
+    // workers starting up or denoising a batch
+    const busy = new Set<Worker>();
+    let aborting = false;
     const stopAll = (): void => {
+      signal?.removeEventListener('abort', onAbort);
       for (const w of pool) void w.terminate();
     };
+    const settleAbort = (): void => {
+      if (aborting && busy.size === 0) {
+        stopAll();
+        reject(new InterruptedError('sampling stopped'));
+      }
+    };
+    const onAbort = (): void => {
+      aborting = true;
+      Atomics.store(stop, 0, 1);
+      settleAbort();
+    };
+    signal?.addEventListener('abort', onAbort);
     const feed = (w: Worker): void => {
-      if (next >= plan.batches.length) return;
+      if (aborting || next >= plan.batches.length) return;
       const index = next++;
+      busy.add(w);
       w.postMessage({ kind: 'batch', index, batch: plan.batches[index], settings });
     };
     for (let k = 0; k < workers; k++) {
-      const w = startWorker(import.meta.url, 'worker', { checkpoint, backend, threads });
+      const w = startWorker(import.meta.url, 'worker', { checkpoint, backend, threads, stop });
       pool.push(w);
+      busy.add(w);
       w.on('message', (msg: { kind: string; index: number; step?: number; out?: BatchResult; message?: string }) => {
+        if (msg.kind !== 'progress') busy.delete(w);
+        if (aborting) return settleAbort();
         if (msg.kind === 'ready') feed(w);
         else if (msg.kind === 'progress') {
           stepsOf[msg.index] = msg.step!;
@@ -74,5 +99,6 @@ export function sampleInWorkers(
         reject(e);
       });
     }
+    if (signal?.aborted) onAbort();
   });
 }

@@ -5,9 +5,9 @@
 import { availableParallelism } from 'node:os';
 import { type BackendName, workerBackend } from '../backend.js';
 import type { EdmModel } from '../diffusion/model.js';
-import { OptionError } from '../errors.js';
+import { InterruptedError, OptionError } from '../errors.js';
 import { integerOption, optionalInteger } from '../options.js';
-import { runPlan } from './local.js';
+import { sampleBatch } from './batch.js';
 import { Assembler, planSampling } from './plan.js';
 import { sampleInWorkers } from './pool.js';
 import type { PlanOptions, SampleResult, SamplingPlan } from './types.js';
@@ -35,6 +35,8 @@ export interface GenerateOptions extends PlanOptions {
   keep?: number;
   /** make only this 0-based shard of `count` <= n (see `planSampling`): concatenated in order, the shards are the whole run */
   shard?: { index: number; count: number };
+  /** stops the run between batches (at once on worker threads), rejecting with InterruptedError */
+  signal?: AbortSignal;
 }
 
 /** What `generate` returns. */
@@ -48,6 +50,26 @@ export interface GenerateResult extends SampleResult {
   plan: SamplingPlan;
 }
 
+
+/**
+ * Every batch of a plan in this thread, giving the event loop a turn between batches so that a
+ * signal handler can stop the run there.
+ * @throws InterruptedError when `opts.signal` is aborted
+ */
+async function runPlanYielding(model: EdmModel, plan: SamplingPlan, steps: number, totalSteps: number, assembler: Assembler, opts: GenerateOptions): Promise<SampleResult> {
+  const size = plan.batches[0].ids.length;
+  const report = (molecules: number, step: number): void => opts.onProgress?.({ stepsDone: Math.floor(molecules / size) * steps + step, totalSteps, molecules });
+  let done = 0;
+  for (const batch of plan.batches) {
+    if (opts.signal?.aborted) throw new InterruptedError('sampling stopped');
+    assembler.add(sampleBatch(model, batch, plan, (step) => report(done, step)), batch.ids);
+    done += batch.ids.length;
+    report(done, 0);
+    await new Promise((r) => setImmediate(r));
+  }
+  if (opts.signal?.aborted) throw new InterruptedError('sampling stopped');
+  return assembler.result();
+}
 
 /**
  * Sample molecules from a checkpoint (EDM's ancestral sampling, sizes from the training
@@ -79,10 +101,10 @@ export async function generate(checkpointDir: string, model: EdmModel, opts: Gen
       (molecules, stepsDone) => opts.onProgress?.({ stepsDone, totalSteps, molecules }),
       assembler,
       onnx !== undefined ? Math.max(1, Math.floor(onnx / workers)) : 1,
+      opts.signal,
     );
   } else {
-    const size = plan.batches[0].ids.length;
-    result = runPlan(model, plan, (molecules, step) => opts.onProgress?.({ stepsDone: Math.floor(molecules / size) * steps + step, totalSteps, molecules }), assembler);
+    result = await runPlanYielding(model, plan, steps, totalSteps, assembler, opts);
   }
   return { ...result, steps, workers, seconds: (performance.now() - t0) / 1000, plan };
 }
