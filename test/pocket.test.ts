@@ -3,8 +3,8 @@
  * `edm pocket` command (reproducible output, bad inputs) and, when installed, Vina.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parsePdb, readPdb } from '../src/pocket/pdb.js';
@@ -198,7 +198,7 @@ describe('edm pocket', () => {
     expect(existsSync(join(dir, 'bad.sdf'))).toBe(false);
   });
 
-  it('scores the reference ligand with Vina (score only, local optimisation, after MMFF94 in the fixed pocket)', (ctx) => {
+  it('scores the reference ligand with Vina (score only, local optimisation, after MMFF94 in the fixed pocket)', async (ctx) => {
     ctx.skip(!HAS_POCKETS, `${POCKETS} absent: needs a development complex`);
     const tools = dockingTools();
     ctx.skip(tools.missing !== undefined, `${tools.missing}`);
@@ -207,7 +207,7 @@ describe('edm pocket', () => {
     const vina = new VinaScorer(site, tools.python);
     try {
       const caffeine = readMolecules(join(POCKETS, '3rfm_B_CFF.sdf'))[0];
-      const s = vina.score(caffeine);
+      const s = await vina.score(caffeine);
       expect(s.error).toBeUndefined();
       // caffeine in the A2A receptor: about -3.8 kcal/mol as deposited, lower after local optimisation
       expect(s.vinaScore!).toBeLessThan(-3);
@@ -220,7 +220,7 @@ describe('edm pocket', () => {
       // a ligand pushed into the protein is pushed back out, the pocket staying fixed
       const shifted = { ...caffeine, positions: caffeine.positions.map((v, k) => v + (k % 3 === 0 ? 1.2 : 0)) };
       const before = pocketFit(shifted.elements, shifted.positions, site);
-      const r = vina.score(shifted);
+      const r = await vina.score(shifted);
       const after = pocketFit(shifted.elements, r.relaxedPositions!, site);
       expect(r.mmffEnergyChange!).toBeLessThan(s.mmffEnergyChange!);
       expect(after.minDistance).toBeGreaterThan(before.minDistance);
@@ -228,5 +228,26 @@ describe('edm pocket', () => {
       vina.close();
     }
   });
-});
 
+  it('edm pocket reports docking ligand by ligand, and Ctrl-C there kills the tools, leaves no file, says so and exits 130', async (ctx) => {
+    ctx.skip(!HAS_POCKETS, `${POCKETS} absent: needs a development complex`);
+    const tools = dockingTools();
+    ctx.skip(tools.missing !== undefined, `${tools.missing}`);
+    const work = mkdtempSync(join(tmpdir(), 'edm-pocket-int-'));
+    const tmp = join(work, 'tmp');
+    mkdirSync(tmp);
+    const child = spawn(process.execPath, [EDM, 'pocket', '--pdb', join(POCKETS, '3rfm.pdb'), '--ligand', join(POCKETS, '3rfm_B_CFF.sdf'), '-n', '6', '--steps', '20', '--out', 'l.sdf'], { cwd: work, env: { ...process.env, TMPDIR: tmp }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr += String(d)));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    // the first ligand scored prints a docking line; the others are still docking
+    for (let i = 0; i < 6000 && !/dock: \d+\/6 ligands scored/.test(stderr); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(stderr).toMatch(/dock: \d+\/6 ligands scored/);
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    expect(stderr).toMatch(/edm: interrupted \(SIGINT\): nothing was written to l\.sdf/);
+    expect(readdirSync(work)).toEqual(['tmp']);
+    // our working folder is gone (Open Babel and Vina leave droppings of their own, e.g. mat-debug-*.log)
+    expect(readdirSync(tmp).filter((f) => f.startsWith('edm-'))).toEqual([]);
+  });
+});

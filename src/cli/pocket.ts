@@ -6,6 +6,7 @@ import type { Argv } from 'yargs';
 import {
   DEFAULT_CHECKPOINT,
   OptionError,
+  InterruptedError,
   complexPdb,
   formatLigandTable,
   formatPocketReport,
@@ -68,27 +69,57 @@ export const pocketCommand = (y: Argv): Argv =>
       const runtime = await startBackend(argv.backend, argv.threads);
       const model = withRuntime(loadModel(ckDir), runtime);
       let progress: ReturnType<typeof startProgress> | undefined;
-      const { ligands, report, relaxed } = await pocketRun(model, {
-        pdb: userPath(argv.pdb),
-        ligand: argv.ligand ? userPath(argv.ligand) : undefined,
-        center,
-        radius: numberOption('--radius', argv.radius, { above: 0 }),
-        n,
-        seed,
-        steps: argv.steps === undefined ? undefined : integerOption('--steps', argv.steps, 1),
-        guidance: argv.guidance === undefined ? undefined : numberOption('--guidance', argv.guidance, { atLeast: 0 }),
-        fixFragment: argv['fix-fragment'] ? userPath(argv['fix-fragment']) : undefined,
-        jumps: integerOption('--jumps', argv.jumps, 1),
-        ...samplerArgs(argv),
-        nAtoms: argv['n-atoms'] === undefined ? undefined : integerOption('--n-atoms', argv['n-atoms'], 1),
-        sizeMargin: integerOption('--size-margin', argv['size-margin'], 0),
-        dock: argv.dock,
-        onProgress: (done, step, steps) => {
-          progress ??= startProgress({ total: n * steps, barFormat: 'pocket |{bar}| {value}/{total} ligand-steps', line: (v, t) => `pocket: ${v}/${t} ligand-steps` });
-          progress.update(done * steps + step * Math.min(n - done, n));
-        },
-      });
+      let docking: ReturnType<typeof startProgress> | undefined;
+      // Ctrl-C / SIGTERM: docking tools are killed and the working folder removed (sampling, in
+      // this thread, ends its batch first); a second signal exits at once
+      const interrupt = new AbortController();
+      const onSignal = (signal: NodeJS.Signals): void => {
+        if (interrupt.signal.aborted) process.exit(signal === 'SIGTERM' ? 143 : 130);
+        interrupt.abort(signal);
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      let run;
+      try {
+        run = await pocketRun(model, {
+          pdb: userPath(argv.pdb),
+          ligand: argv.ligand ? userPath(argv.ligand) : undefined,
+          center,
+          radius: numberOption('--radius', argv.radius, { above: 0 }),
+          n,
+          seed,
+          steps: argv.steps === undefined ? undefined : integerOption('--steps', argv.steps, 1),
+          guidance: argv.guidance === undefined ? undefined : numberOption('--guidance', argv.guidance, { atLeast: 0 }),
+          fixFragment: argv['fix-fragment'] ? userPath(argv['fix-fragment']) : undefined,
+          jumps: integerOption('--jumps', argv.jumps, 1),
+          ...samplerArgs(argv),
+          nAtoms: argv['n-atoms'] === undefined ? undefined : integerOption('--n-atoms', argv['n-atoms'], 1),
+          sizeMargin: integerOption('--size-margin', argv['size-margin'], 0),
+          dock: argv.dock,
+          signal: interrupt.signal,
+          onProgress: (done, step, steps) => {
+            progress ??= startProgress({ total: n * steps, barFormat: 'pocket |{bar}| {value}/{total} ligand-steps', line: (v, t) => `pocket: ${v}/${t} ligand-steps` });
+            progress.update(done * steps + step * Math.min(n - done, n));
+          },
+          onScored: (done, total, dock) => {
+            if (!dock) return;
+            progress?.stop();
+            docking ??= startProgress({ everySeconds: 0, total, barFormat: 'dock |{bar}| {value}/{total} ligands (Vina, MMFF94) ETA {eta_formatted}', line: (v, t) => `dock: ${v}/${t} ligands scored` });
+            docking.update(done);
+          },
+        });
+      } catch (e) {
+        if (!(e instanceof InterruptedError)) throw e;
+        progress?.stop();
+        docking?.stop();
+        const signal = String(interrupt.signal.reason);
+        process.stderr.write(`\nedm: interrupted (${signal}): nothing was written to ${argv.out} (no partial file is left); run the command again to make the ligands\n`);
+        process.exitCode = signal === 'SIGTERM' ? 143 : 130;
+        return;
+      }
       progress?.stop();
+      docking?.stop();
+      const { ligands, report, relaxed } = run;
       writeFileAtomic(userPath(argv.out), formatSdf(ligands));
       if (argv.complex) writeFileAtomic(userPath(argv.complex), complexPdb(report.pocketAtoms, ligands));
       if (argv.table) writeFileAtomic(userPath(argv.table), formatLigandTable(report.ligands));

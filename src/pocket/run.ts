@@ -3,13 +3,14 @@
  * sizes, generate, score (validity, fit, QED, Vina when installed) and report, with the
  * reference ligand scored the same way for comparison.
  */
+import { availableParallelism } from 'node:os';
 import type { Molecule } from '../data/molecule.js';
 import { readMolecules } from '../data/read.js';
 import { toMolBlock } from '../data/sdf.js';
 import { withBondsAndStability } from '../decode/write.js';
 import type { EdmModel } from '../diffusion/model.js';
 import type { CorrectorOptions } from '../diffusion/sampler.js';
-import { OptionError } from '../errors.js';
+import { InterruptedError, OptionError } from '../errors.js';
 import { type EvaluationReport, evaluateMolecules } from '../metrics/evaluate.js';
 import { qed } from '../metrics/qed.js';
 import { type RDKitModule, loadRDKit, sanitizedSmiles } from '../metrics/rdkit.js';
@@ -52,6 +53,34 @@ export interface PocketRunOptions {
   /** Langevin corrector steps in the last part of the chain (see sampler.ts) */
   corrector?: CorrectorOptions;
   onProgress?: (ligandsDone: number, step: number, steps: number) => void;
+  /** after each ligand is scored (`docking`: Vina and MMFF94 ran, the slow part) */
+  onScored?: (done: number, total: number, docking: boolean) => void;
+  /** stops the run: docking tools are killed, the working folder removed; rejects with InterruptedError */
+  signal?: AbortSignal;
+}
+
+/**
+ * `fn` over `items`, at most `limit` at a time, results in item order; `onDone` after each.
+ * @throws InterruptedError once `signal` is aborted (no new item starts; running ones are stopped by it)
+ */
+async function inParallel<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>, onDone: (done: number) => void, signal?: AbortSignal): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  let done = 0;
+  const lane = async (): Promise<void> => {
+    while (next < items.length) {
+      if (signal?.aborted) throw new InterruptedError('docking stopped');
+      const i = next++;
+      out[i] = await fn(items[i]);
+      onDone(++done);
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  } catch (e) {
+    throw signal?.aborted ? new InterruptedError('docking stopped') : e;
+  }
+  return out;
 }
 
 /** Scores of one ligand. Distances Å, Vina and MMFF94 kcal/mol. */
@@ -99,8 +128,9 @@ function siteOf(opts: PocketRunOptions, reference: Molecule | undefined): Pocket
  * atoms; QED, Vina and MMFF94 are for its largest fragment, the molecule validity judges (a
  * stray H2 or CH4 beside a ligand is not what a chemist would dock).
  * @returns the row, and the fragment in its relaxed pose when MMFF94 ran
+ * @throws Error when `signal` stops the docking tools
  */
-function scoreLigand(rdkit: RDKitModule, m: Molecule, site: PocketSite, vina: VinaScorer | undefined, dockInvalid = false): { row: LigandRow; relaxed?: Molecule } {
+async function scoreLigand(rdkit: RDKitModule, m: Molecule, site: PocketSite, vina: VinaScorer | undefined, dockInvalid = false, signal?: AbortSignal): Promise<{ row: LigandRow; relaxed?: Molecule }> {
   const whole = sanitizedSmiles(rdkit, toMolBlock(m));
   const valid = whole !== null;
   const ligand = largestFragment(m);
@@ -117,7 +147,7 @@ function scoreLigand(rdkit: RDKitModule, m: Molecule, site: PocketSite, vina: Vi
   if (smiles) row.qed = qed(rdkit, smiles) ?? undefined;
   // invalid generated ligands cannot be typed reliably; a reference ligand is docked as given
   if (!vina || !(smiles || dockInvalid)) return { row };
-  const { relaxedPositions, ...scores } = vina.score(ligand);
+  const { relaxedPositions, ...scores } = await vina.score(ligand, signal);
   Object.assign(row, scores);
   if (!relaxedPositions) return { row };
   const fit = pocketFit(ligand.elements, relaxedPositions, site);
@@ -154,16 +184,18 @@ export async function pocketRun(model: EdmModel, opts: PocketRunOptions): Promis
   const raw = conditional
     ? sampleConditional(model, site, { seed: opts.seed, steps, sizes: sizes.sizes, onProgress: opts.onProgress, temperature: opts.temperature, corrector: opts.corrector })
     : sampleInPocket(model, site, { n: opts.n, seed: opts.seed, steps, guidance, sizes: sizes.sizes, onProgress: opts.onProgress, fragment, jumps: opts.jumps, temperature: opts.temperature, corrector: opts.corrector });
+  // sampling runs in this thread: a stop asked meanwhile is honoured here
+  if (opts.signal?.aborted) throw new InterruptedError('sampling stopped');
   const ligands = withBondsAndStability(raw);
   const evaluation = await evaluateMolecules(ligands);
   const tools = opts.dock === false ? undefined : dockingTools();
   const vina = tools?.vina && tools.obabel ? new VinaScorer(site, tools.python) : undefined;
   try {
-    const scored = ligands.map((m) => scoreLigand(rdkit, m, site, vina));
+    const scored = await inParallel(ligands, vina ? availableParallelism() : 1, (m) => scoreLigand(rdkit, m, site, vina, false, opts.signal), (done) => opts.onScored?.(done, ligands.length, vina !== undefined), opts.signal);
     const rows = scored.map((s) => s.row);
     rows.forEach((r, i) => (ligands[i].properties = { ...ligands[i].properties, ...rowProperties(r) }));
     const relaxed = scored.flatMap((s, i) => (s.relaxed ? [{ ...s.relaxed, properties: { ...ligands[i].properties, ...s.relaxed.properties } }] : []));
-    const refRow = reference ? scoreLigand(rdkit, { ...reference, name: 'reference' }, site, vina, true).row : undefined;
+    const refRow = reference ? (await scoreLigand(rdkit, { ...reference, name: 'reference' }, site, vina, true, opts.signal)).row : undefined;
     const report: PocketReport = {
       site: { description: site.description, centre: site.centre, regionRadius: site.regionRadius, pocketAtoms: site.atoms.length, pocketHeavyAtoms: site.heavy.length / 3 },
       sizes: sizes.note,

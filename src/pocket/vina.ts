@@ -7,8 +7,8 @@
  * its Python bindings, `mmff_in_pocket.py`, since `obminimize` cannot hold atoms fixed), whose pose
  * is then scored by Vina too. Debian packages: autodock-vina, openbabel, python3-openbabel.
  */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -77,10 +77,25 @@ export function dockingTools(): ToolStatus {
   return s;
 }
 
+/** Run a tool and wait (the receptor's one-off preparation). @throws Error with its last line */
 function run(cmd: string, args: string[], cwd: string): string {
   const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', timeout: 120_000 });
   if (r.error || r.status !== 0) throw new Error(`${cmd} failed: ${(r.error?.message ?? r.stderr ?? '').split('\n').filter(Boolean).slice(-1)[0] ?? r.status}`);
   return `${r.stdout}\n${r.stderr}`;
+}
+
+/**
+ * Run a tool without blocking (ligands are scored side by side); `signal` kills it.
+ * @throws Error with its last line, or the abort reason
+ */
+function runAsync(cmd: string, args: string[], cwd: string, signal?: AbortSignal): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { cwd, encoding: 'utf8', timeout: 120_000, signal, maxBuffer: 64 * 2 ** 20 }, (error, stdout, stderr) => {
+      if (signal?.aborted) return reject(new Error('stopped'));
+      if (error) return reject(new Error(`${cmd} failed: ${(stderr || error.message).split('\n').filter(Boolean).slice(-1)[0] ?? error.code}`));
+      resolve(`${stdout}\n${stderr}`);
+    });
+  });
 }
 
 function vinaEnergy(out: string): number {
@@ -89,9 +104,10 @@ function vinaEnergy(out: string): number {
   return Number(m[1]);
 }
 
-/** A scoring session: the receptor is prepared once, ligands are scored one by one. */
+/** A scoring session: the receptor is prepared once; ligands are scored in folders of their own, side by side. */
 export class VinaScorer {
   private readonly dir = mkdtempSync(join(tmpdir(), 'edm-vina-'));
+  private slots = 0;
 
   /**
    * Prepare the receptor (pocket atoms, rigid) as PDBQT.
@@ -106,31 +122,41 @@ export class VinaScorer {
     run('obabel', ['pocket.pdb', '-xr', '-O', 'receptor.pdbqt'], this.dir);
   }
 
-  /** Score one ligand (bonds are taken from `mol.bonds`). Never throws: failures go to `error`. */
-  score(mol: Molecule): DockingScores {
+  /**
+   * Score one ligand (bonds are taken from `mol.bonds`) in a folder of its own, so several run at
+   * once. Never throws for a tool's failure (it goes to `error`).
+   * @param signal stops the tools at once (the promise then rejects)
+   */
+  async score(mol: Molecule, signal?: AbortSignal): Promise<DockingScores> {
     const out: DockingScores = {};
+    const dir = join(this.dir, `ligand${this.slots++}`);
+    mkdirSync(dir);
+    const tool = (cmd: string, args: string[]): Promise<string> => runAsync(cmd, args, dir, signal);
     try {
-      writeFileSync(join(this.dir, 'lig.sdf'), `${toMolBlock(mol)}$$$$\n`);
-      run('obabel', ['lig.sdf', '-O', 'lig.pdbqt'], this.dir);
-      const vina = (extra: string[]): number => vinaEnergy(run('vina', ['--receptor', 'receptor.pdbqt', '--ligand', 'lig.pdbqt', '--autobox', ...extra], this.dir));
-      out.vinaScore = vina(['--score_only']);
-      out.vinaLocalOpt = vina(['--local_only', '--out', 'local.pdbqt']);
+      writeFileSync(join(dir, 'lig.sdf'), `${toMolBlock(mol)}$$$$\n`);
+      await tool('obabel', ['lig.sdf', '-O', 'lig.pdbqt']);
+      const vina = async (extra: string[]): Promise<number> => vinaEnergy(await tool('vina', ['--receptor', '../receptor.pdbqt', '--ligand', 'lig.pdbqt', '--autobox', ...extra]));
+      out.vinaScore = await vina(['--score_only']);
+      out.vinaLocalOpt = await vina(['--local_only', '--out', 'local.pdbqt']);
       if (this.python) {
-        Object.assign(out, this.relax(mol));
-        writeFileSync(join(this.dir, 'relaxed.sdf'), `${toMolBlock({ ...mol, positions: out.relaxedPositions! })}$$$$\n`);
-        run('obabel', ['relaxed.sdf', '-O', 'lig.pdbqt'], this.dir);
-        out.vinaAfterMmff = vina(['--score_only']);
+        Object.assign(out, await this.relax(mol, dir, tool));
+        writeFileSync(join(dir, 'relaxed.sdf'), `${toMolBlock({ ...mol, positions: out.relaxedPositions! })}$$$$\n`);
+        await tool('obabel', ['relaxed.sdf', '-O', 'lig.pdbqt']);
+        out.vinaAfterMmff = await vina(['--score_only']);
       }
     } catch (e) {
+      if (signal?.aborted) throw e;
       out.error = (e as Error).message;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
     return out;
   }
 
-  /** MMFF94 relaxation of `mol` (lig.sdf) among the fixed residues near it. @throws Error when it fails */
-  private relax(mol: Molecule): Pick<DockingScores, 'mmffEnergyChange' | 'mmffRmsd' | 'relaxedPositions'> {
-    writeFileSync(join(this.dir, 'shell.pdb'), formatPdbAtoms(residuesNear(this.site.atoms, mol.positions, MMFF_SHELL)) + 'END\n');
-    const line = run(this.python!, [MMFF_SCRIPT, String(MMFF_STEPS), 'shell.pdb', 'lig.sdf'], this.dir).split('\n').find((l) => l.startsWith('{'));
+  /** MMFF94 relaxation of `mol` (lig.sdf in `dir`) among the fixed residues near it. @throws Error when it fails */
+  private async relax(mol: Molecule, dir: string, tool: (cmd: string, args: string[]) => Promise<string>): Promise<Pick<DockingScores, 'mmffEnergyChange' | 'mmffRmsd' | 'relaxedPositions'>> {
+    writeFileSync(join(dir, 'shell.pdb'), formatPdbAtoms(residuesNear(this.site.atoms, mol.positions, MMFF_SHELL)) + 'END\n');
+    const line = (await tool(this.python!, [MMFF_SCRIPT, String(MMFF_STEPS), 'shell.pdb', 'lig.sdf'])).split('\n').find((l) => l.startsWith('{'));
     const r = line ? (JSON.parse(line) as { ok: boolean; error?: string; e_before: number; e_after: number; positions: number[] }) : undefined;
     if (!r?.ok) throw new Error(`MMFF94 relaxation failed: ${r?.error ?? 'no output'}`);
     const relaxed = Float32Array.from(r.positions);
