@@ -62,6 +62,9 @@ export { readPdb, parsePdb, formatPdbAtoms, type Protein, type ProteinAtom } fro
 export { pocketFromLigand, pocketFromCentre, pocketAsIs, type PocketSite } from './pocket/site.js';
 export { sampleInPocket, type PocketSampleOptions } from './pocket/generate.js';
 export { qed } from './metrics/qed.js';
+export { chemistFields, implicitHSmiles, keeps, type KeepRule } from './metrics/fields.js';
+export { loadRDKit } from './metrics/rdkit.js';
+export type { MoleculeOutcome } from './metrics/evaluate.js';
 export { findComplexPairs, loadComplexes, loadComplexTrainingData, pocketDynamics, sampleConditional, sampleWithPocket, DEFAULT_POCKET_CONDITIONING, type ComplexTrainingData, type ComplexFiles } from './pocket/conditional.js';
 export type { ComplexExample, PocketNodes } from './data/complex.js';
 export { type TrainingExample, makeTrainingBatch } from './data/examples.js';

@@ -93,6 +93,34 @@ describe('edm command', () => {
     expect(readFileSync(join(dir, 'a.chain.xyz'), 'utf8').split('\n')[0]).toMatch(/^\d+$/);
   });
 
+  it('sample writes SDF fields a chemist filters on (RDKit reads them back) and --keep writes only what passes, the metrics covering all', async () => {
+    const r = edm(['sample', '-n', '16', '--steps', '60', '--seed', '2', '--keep', 'valid', '--out', 'kept.sdf', '--no-train'], dir);
+    expect(r.code, r.stderr).toBe(0);
+    const metrics = JSON.parse(readFileSync(join(dir, 'kept.metrics.json'), 'utf8'));
+    expect(metrics.molecules).toBe(16);
+    const text = readFileSync(join(dir, 'kept.sdf'), 'utf8');
+    const records = text.split('$$$$\n').filter(Boolean);
+    expect(records.length).toBe(metrics.counts.valid);
+    expect(r.stdout).toContain(`wrote ${records.length} of 16 molecules to kept.sdf (--keep valid)`);
+    const field = (rec: string, name: string): string | undefined => new RegExp(`>  <${name}>\\n([^\\n]*)`).exec(rec)?.[1];
+    const rdkit = await loadRDKit();
+    for (const rec of records) {
+      expect(field(rec, 'valid')).toBe('1');
+      const smiles = field(rec, 'largest_fragment_smiles')!;
+      // canonical with implicit hydrogens: RDKit gives it back unchanged, and no [H] atoms are spelled out
+      const mol = rdkit.get_mol(smiles)!;
+      expect(mol.get_smiles()).toBe(smiles);
+      mol.delete();
+      expect(smiles).not.toMatch(/\[H\]/);
+      expect(Number(field(rec, 'fragments'))).toBeGreaterThanOrEqual(1);
+      expect(field(rec, 'connected')).toBe(Number(field(rec, 'fragments')) === 1 ? '1' : '0');
+      // the record itself is what RDKit reads
+      const m = rdkit.get_mol(rec);
+      expect(m?.is_valid()).toBe(true);
+      m?.delete();
+    }
+  });
+
   it('molecule i of a seed is the same whatever -n, batch size, workers or shard count (WebAssembly: byte for byte), and the library gives what edm sample gives', async () => {
     const run = ['sample', '-n', '10', '--seed', '3', '--steps', '6', '--checkpoint', ck, '--no-eval', '--backend', 'wasm'];
     const ok = (args: string[]): void => {

@@ -10,6 +10,11 @@ import {
   Evaluator,
   MoleculeStreamWriter,
   withBondsAndStability,
+  chemistFields,
+  keeps,
+  loadRDKit,
+  type KeepRule,
+  type MoleculeOutcome,
   OutcomeSpool,
   formatReport,
   formatXyz,
@@ -56,7 +61,8 @@ export const sampleCommand = (y: Argv): Argv =>
           out: { type: 'string', default: 'samples.sdf', describe: 'output file: .sdf (with bonds) or .xyz' },
           chain: numberFlag('--chain', 'write the denoising trajectory of this many molecules as multi-frame XYZ', 0),
           train: textFlag('training molecules for novelty (SDF/XYZ); --no-train to skip', 'the SMILES stored in the checkpoint, else QM9 train split if present'),
-          eval: { type: 'boolean', default: true, describe: 'score the samples (--no-eval to skip)' },
+          eval: { type: 'boolean', default: true, describe: 'score the samples (--no-eval to skip); adds SDF fields valid, fragments, connected, smiles, largest_fragment_smiles' },
+          keep: { type: 'string', choices: ['all', 'valid', 'stable', 'connected'], default: 'all', describe: 'molecules written to --out (the metrics always cover every molecule made): valid (EDM validity), stable (molecule stability), connected (valid, one fragment)' },
           svg: textFlag('also draw the valid molecules in an SVG grid'),
           html: textFlag('also write a self-contained HTML report (3D views, plots; opens offline)'),
           shard: textFlag('make only shard i of k (0-based, e.g. 0/4): the k shards, joined by edm merge, are the run without --shard'),
@@ -74,6 +80,8 @@ export const sampleCommand = (y: Argv): Argv =>
       checkOutputs(written, [typeof argv.train === 'string' ? userPath(argv.train) : undefined, ...checkpointFiles(ckDir)]);
       const maxHtml = integerOption('--max-html', argv['max-html'], 1);
       const sampler = samplerArgs(argv);
+      const keep = argv.keep as KeepRule;
+      if ((keep === 'valid' || keep === 'connected') && !argv.eval) throw new OptionError(`--keep ${keep} needs the scoring that --no-eval turns off`);
       const runtime = await startBackend(argv.backend, argv.threads);
       const backend = runtime.name;
       const model = withRuntime(loadModel(ckDir), runtime);
@@ -82,7 +90,19 @@ export const sampleCommand = (y: Argv): Argv =>
       const jsonPath = besideOutput(out, '.metrics.json');
       const spool = argv.eval ? new OutcomeSpool(jsonPath) : undefined;
       try {
-        const evaluator = spool ? await Evaluator.create({ keepOutcomes: Math.max(SVG_MOLECULES, html ? maxHtml : 0), onOutcome: (o) => spool.add(o) }) : undefined;
+        // the outcomes of the batch being written (its SDF fields and --keep)
+        let batchOutcomes: MoleculeOutcome[] = [];
+        const evaluator = spool
+          ? await Evaluator.create({
+              keepOutcomes: Math.max(SVG_MOLECULES, html ? maxHtml : 0),
+              onOutcome: (o) => {
+                spool.add(o);
+                batchOutcomes.push(o);
+              },
+            })
+          : undefined;
+        const rdkit = evaluator ? await loadRDKit() : undefined;
+        let made = 0;
         const writer = new MoleculeStreamWriter(out);
         let progress: ReturnType<typeof startProgress> | undefined;
         // Ctrl-C / SIGTERM stop the run (at once on workers, else after the batch); a second one
@@ -115,8 +135,11 @@ export const sampleCommand = (y: Argv): Argv =>
             onBatch: (batch) => {
               // one decode step: the bonds written are the bonds scored
               const decoded = withBondsAndStability(batch.molecules);
-              writer.append(decoded);
+              batchOutcomes = [];
               evaluator?.add(decoded);
+              made += decoded.length;
+              decoded.forEach((m, k) => rdkit && (m.properties = { ...m.properties, ...chemistFields(rdkit, m, batchOutcomes[k]) }));
+              writer.append(decoded.filter((m, k) => keeps(keep, m, batchOutcomes[k])));
             },
             onProgress: (p) => {
               progress ??= startProgress({
@@ -139,12 +162,13 @@ export const sampleCommand = (y: Argv): Argv =>
           return;
         }
         progress?.stop();
-        const n = writer.written;
+        const n = made;
         // a shard past the first --chain molecules has no trajectory to write
         if (result.chains.length > 0) writeFileAtomic(besideOutput(out, '.chain.xyz'), formatXyz(result.chains.flat()));
         const rate = ((n * result.steps) / result.seconds).toFixed(1);
         const scored = evaluator ? ', scored on the way' : '';
-        process.stdout.write(`wrote ${n} molecules to ${argv.out} (${result.steps} denoising steps, ${result.seconds.toFixed(1)} s${scored}, ${rate} molecule-steps/s on ${backend}${result.workers > 1 ? ` x ${result.workers} workers` : ''})\n`);
+        const kept = keep === 'all' ? '' : ` of ${n}`;
+        process.stdout.write(`wrote ${writer.written}${kept} molecules to ${argv.out}${keep === 'all' ? '' : ` (--keep ${keep})`} (${result.steps} denoising steps, ${result.seconds.toFixed(1)} s${scored}, ${rate} molecule-steps/s on ${backend}${result.workers > 1 ? ` x ${result.workers} workers` : ''})\n`);
         if (result.chains.length > 0) process.stdout.write(`wrote denoising trajectories of ${result.chains.length} molecules to ${besideOutput(argv.out, '.chain.xyz')}\n`);
         if (!evaluator || !spool) return;
         const ref = await referenceFromArgs(argv.train, ckDir);
