@@ -2,7 +2,7 @@
  * Our checkpoint format: round trip, and clear errors for missing or corrupt files.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, cpSync, readdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, cpSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '../src/backend.js';
@@ -36,7 +36,9 @@ describe('checkpoint format', () => {
   });
 
   it('reports a missing folder, a truncated weights file, bad JSON and a bad config', () => {
-    expect(() => loadCheckpoint(join(dir, 'nope'))).toThrow(/not a checkpoint \(no config\.json\)/);
+    expect(() => loadCheckpoint(join(dir, 'nope'))).toThrow(/nope: does not exist/);
+    mkdirSync(join(dir, 'empty'));
+    expect(() => loadCheckpoint(join(dir, 'empty'))).toThrow(/empty: not a checkpoint \(no config\.json\)/);
     const bad = join(dir, 'bad');
     cpSync(join(dir, 'good'), bad, { recursive: true });
     const bin = join(bad, 'weights-final.bin');

@@ -172,6 +172,11 @@ describe('edm command', () => {
     expect(edm([...run, '--out', 'onnx-whole.sdf'], dir).code).toBe(0);
     for (let i = 0; i < 3; i++) expect(edm([...run, '--shard', `${i}/3`, '--out', `onnx-shard${i}.sdf`], dir).code).toBe(0);
     expect(edm(['merge', 'onnx-shard0.sdf', 'onnx-shard1.sdf', 'onnx-shard2.sdf', '--out', 'onnx-merged.sdf', '--no-train'], dir).code).toBe(0);
+    // a forgotten shard is an error, and nothing is written
+    const gap = edm(['merge', 'onnx-shard0.sdf', 'onnx-shard2.sdf', '--out', 'onnx-gap.sdf', '--no-train'], dir);
+    expect(gap.code).toBe(2);
+    expect(gap.stderr).toMatch(/missing samples 4, 5, 6: give every shard's file/);
+    expect(existsSync(join(dir, 'onnx-gap.sdf'))).toBe(false);
     const [whole, merged] = ['onnx-whole.sdf', 'onnx-merged.sdf'].map((f) => parseSdf(readFileSync(join(dir, f), 'utf8'), f));
     expect(merged.map((m) => m.elements)).toEqual(whole.map((m) => m.elements));
     let worst = 0;
@@ -191,7 +196,12 @@ describe('edm command', () => {
     ['--threads on WebAssembly', ['sample', '-n', '2', '--threads', '2', '--backend', 'wasm'], /--threads 2: it sets ONNX Runtime's threads, and this run computes on wasm/],
     ['--temperature -1', ['sample', '-n', '2', '--temperature', '-1'], /--temperature must be a number >= 0, got -1/],
     ['unwritable --out', ['sample', '-n', '2', '--out', '/nonexistent/dir/x.sdf'], /\/nonexistent\/dir\/x\.sdf: cannot write: the folder does not exist/],
-    ['missing checkpoint', ['sample', '-n', '2', '--checkpoint', 'nowhere', '--out', 'm.sdf'], /nowhere: not a checkpoint/],
+    ['missing checkpoint', ['sample', '-n', '2', '--checkpoint', 'nowhere', '--out', 'm.sdf'], /nowhere: does not exist/],
+    ['--seed 1.5', ['sample', '-n', '2', '--seed', '1.5'], /--seed must be an integer >= 0, got 1\.5/],
+    ['--n-atoms 1000 into an SDF (before any compute)', ['sample', '-n', '1', '--n-atoms', '1000', '--out', 'big.sdf'], /--n-atoms 1000: an SDF \(V2000\) record holds at most 999 atoms/],
+    ['an unknown option (named once)', ['sample', '--unknown-flag'], /error: Unknown argument: unknown-flag\n/],
+    ['a mistyped command', ['sampel'], /Did you mean sample\?/],
+    ['evaluate on a folder', ['evaluate', '.'], /: is a folder, not a molecule file/],
   ];
   for (const [name, args, re] of bad) {
     it(`fails clearly on ${name}, exit 2, no output file, no stack trace`, () => {

@@ -126,6 +126,7 @@ export async function saveCheckpoint(
  */
 export function loadCheckpoint(dir: string, withTrainState = false): LoadedCheckpoint {
   const cfgPath = join(dir, 'config.json');
+  if (!existsSync(dir)) throw new CheckpointError(`${dir}: does not exist`);
   if (!existsSync(cfgPath)) throw new CheckpointError(`${dir}: not a checkpoint (no config.json)`);
   let raw: CheckpointFile;
   try {

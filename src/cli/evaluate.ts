@@ -31,6 +31,9 @@ export const evaluateCommand = (y: Argv): Argv =>
       scoring.stop();
       r.seconds = (performance.now() - t0) / 1000;
       process.stdout.write(formatReport(r, `${argv.file}${ref ? ` (novelty vs ${ref.source}, ${ref.molecules} molecules)` : ''}`));
+      // EDM's stability counts hydrogens: a heavy-atom-only file scores 0% without this being wrong
+      if (mols.length > 0 && !mols.some((m) => m.elements.includes('H'))) process.stderr.write('edm: note: these molecules have no hydrogen atoms; EDM\'s atom and molecule stability count them (valences are filled by explicit H), so heavy-atom-only molecules score low there. Validity (RDKit) is unaffected\n');
+      if (!ref) process.stderr.write(`edm: note: novelty is n/a: ${(argv.train as unknown) === false ? '--no-train was given' : 'no training molecules (give --train FILE or --checkpoint DIR with stored training SMILES)'}\n`);
       const paths = { json: argv.json ? userPath(argv.json) : undefined, svg: argv.svg ? userPath(argv.svg) : undefined };
       await writeReportFiles(r, paths, maxSvg, { file: argv.file, train: ref?.source ?? null });
       if (argv.html) {

@@ -12,10 +12,24 @@ import { pocketCommand } from './pocket.js';
 import { sampleCommand } from './sample.js';
 import { trainCommand } from './train.js';
 
+/**
+ * yargs names an unknown option twice, as typed and camel-cased (`unknown-flag, unknownFlag`):
+ * keep the spelling the user typed.
+ */
+function withoutCamelTwins(message: string): string {
+  const m = /^(Unknown arguments?: )(.*)$/.exec(message);
+  if (!m) return message;
+  const names = m[2].split(', ');
+  const camel = (s: string): string => s.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+  const kept = names.filter((n) => !(n !== camel(n) ? false : names.some((o) => o !== n && camel(o) === n)));
+  return `${kept.length === 1 ? 'Unknown argument: ' : m[1]}${kept.join(', ')}`;
+}
+
 const cli = yargs(hideBin(process.argv))
   .scriptName('edm')
   .usage('$0 <command> [options]\n\nE(3) equivariant diffusion for 3D molecules (Hoogeboom et al., ICML 2022).')
   .strict()
+  .recommendCommands()
   .demandCommand(1, 'give a command: sample, pocket, evaluate, train, merge, import-torch')
   .help()
   .alias('h', 'help')
@@ -24,7 +38,7 @@ const cli = yargs(hideBin(process.argv))
     // a user's mistake (yargs reports option errors, ours included, as YError): one line and a
     // pointer to the help, never the whole help or a stack trace
     if (err && !(err instanceof UserError) && err.name !== 'YError') throw err;
-    process.stderr.write(`edm: error: ${err ? err.message : msg}\n(edm --help lists the commands; edm <command> --help their options)\n`);
+    process.stderr.write(`edm: error: ${withoutCamelTwins(err ? err.message : msg)}\n(edm --help lists the commands; edm <command> --help their options)\n`);
     process.exit(2);
   });
 

@@ -15,6 +15,7 @@ export const mergeCommand = (y: Argv): Argv =>
           checkpoint: textFlag('the checkpoint that made the shards (its stored training SMILES give novelty)'),
           json: textFlag('write the full report as JSON'),
           html: textFlag('also write a self-contained HTML report'),
+          'allow-missing': { type: 'boolean', default: false, describe: 'merge even when sample numbers are missing (a shard lost)' },
         }),
     async (argv) => {
       const files = (argv.files as string[]).map(userPath);
@@ -22,6 +23,8 @@ export const mergeCommand = (y: Argv): Argv =>
       const outputs = { '--out': argv.out, '--json': argv.json, '--html': argv.html };
       checkOutputs(Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, v ? userPath(v) : undefined])), [...files, typeof argv.train === 'string' ? userPath(argv.train) : undefined]);
       const merged = mergeSampleFiles(files);
+      // a lost or forgotten shard is an error, not a note: the merged run would not be the run
+      if (merged.missing.length && !argv['allow-missing']) throw new InputError(`missing samples ${merged.missing.slice(0, 20).join(', ')}${merged.missing.length > 20 ? ', ...' : ''}: give every shard's file (or --allow-missing to merge what there is); nothing written`, argv.out);
       writeFileAtomic(userPath(argv.out), merged.sdf);
       const gaps = merged.missing.length ? `; missing samples: ${merged.missing.slice(0, 20).join(', ')}${merged.missing.length > 20 ? ', ...' : ''}` : '; none missing';
       process.stdout.write(`merged ${merged.molecules.length} molecules from ${files.length} files into ${argv.out}${gaps}\n`);

@@ -81,6 +81,9 @@ export const sampleCommand = (y: Argv): Argv =>
       const maxHtml = integerOption('--max-html', argv['max-html'], 1);
       const sampler = samplerArgs(argv);
       const keep = argv.keep as KeepRule;
+      integerOption('--seed', argv.seed, 0);
+      // SDF's V2000 atom block holds 999 atoms: say so before any compute
+      if (argv['n-atoms'] !== undefined && argv['n-atoms'] > 999 && /\.(sdf|sd)$/i.test(out)) throw new OptionError(`--n-atoms ${argv['n-atoms']}: an SDF (V2000) record holds at most 999 atoms; write .xyz for larger molecules`);
       if ((keep === 'valid' || keep === 'connected') && !argv.eval) throw new OptionError(`--keep ${keep} needs the scoring that --no-eval turns off`);
       const runtime = await startBackend(argv.backend, argv.threads);
       const backend = runtime.name;

@@ -1,6 +1,7 @@
 /**
  * Read molecules from any supported file, by extension.
  */
+import { existsSync, statSync } from 'node:fs';
 import { InputError } from '../errors.js';
 import type { Molecule } from './molecule.js';
 import { readSdf } from './sdf.js';
@@ -12,6 +13,7 @@ import { readXyz } from './xyz.js';
  * @throws InputError for an unknown extension or a malformed file (naming file and line)
  */
 export function readMolecules(path: string, knownElements?: readonly string[]): Molecule[] {
+  if (existsSync(path) && statSync(path).isDirectory()) throw new InputError('is a folder, not a molecule file (.xyz, .sdf or .mol, optionally .gz)', path);
   const p = path.toLowerCase().replace(/\.gz$/, '');
   if (p.endsWith('.xyz')) return readXyz(path, knownElements);
   if (p.endsWith('.sdf') || p.endsWith('.mol') || p.endsWith('.sd')) return readSdf(path, knownElements);

@@ -68,11 +68,15 @@ function ligandHeavy(ligand: Molecule): number[] {
   return idx.length ? idx : ligand.elements.map((_, i) => i);
 }
 
+/** Largest distance, Å, of a reference ligand's heavy atom from their centre. */
+const MAX_LIGAND_EXTENT = 30;
+
 /**
  * Pocket = residues with any atom within `radius` of the reference ligand; centre = the
  * ligand's heavy-atom centroid; region = its largest distance from that centroid + 2 Å.
  * HETATM residues overlapping the ligand (the ligand's own copy in the PDB) are left out.
- * @throws InputError when the ligand is farther than `radius` from every protein atom
+ * @throws InputError when the ligand is farther than `radius` from every protein atom, or
+ *   spreads over more than MAX_LIGAND_EXTENT Å from its centre
  */
 export function pocketFromLigand(protein: Protein, ligand: Molecule, radius: number, ligandSource: string): PocketSite {
   const idx = ligandHeavy(ligand);
@@ -80,6 +84,8 @@ export function pocketFromLigand(protein: Protein, ligand: Molecule, radius: num
   for (const i of idx) for (let d = 0; d < 3; d++) centre[d] += ligand.positions[i * 3 + d] / idx.length;
   let extent = 0;
   for (const i of idx) extent = Math.max(extent, Math.hypot(...[0, 1, 2].map((d) => ligand.positions[i * 3 + d] - centre[d])));
+  // the largest drug-like ligands reach about 15 Å from their centre; far more is broken coordinates
+  if (extent > MAX_LIGAND_EXTENT) throw new InputError(`reference ligand has atoms ${extent.toFixed(1)} Å from its centre (more than ${MAX_LIGAND_EXTENT} Å): broken or misplaced coordinates, or not one ligand`, ligandSource);
   const self = new Set<string>();
   let nearest = Infinity;
   for (const a of protein.atoms) {
