@@ -264,6 +264,10 @@ describe('edm command', () => {
     const args = (out: string, workers: number) => ['train', '--train-file', 'w.xyz', '--atoms', 'H,C,N,O,F', '--nf', '16', '--layers', '2', '--batch-size', '9', '--lr', '1e-3', '--steps', '6', '--validate-every', '0', '--valid-file', 'w.xyz', '--valid-size', '8', '--workers', String(workers), '--backend', 'wasm', '--curve-every', '3', '--curve-samples', '6', '--curve-steps', '4', '--out', out];
     const one = edm(args('w1', 1), dir);
     expect(one.code, one.stderr).toBe(0);
+    // curve points and validations in words on stderr (train-log.jsonl keeps the fields)
+    expect(one.stderr).toMatch(/curve: step 3 \(\d+\.\d\d CPU-hours\): atom stability [\d.]+%, molecule stability [\d.]+%, validity [\d.]+% on 6 samples x 4 steps, NLL -?[\d.]+/);
+    expect(one.stderr).not.toMatch(/\{"event"/);
+    expect(one.stdout).toMatch(/trained to step 6 \(\d+\.\d{3} epochs\)/);
     const two = edm(args('w2', 2), dir);
     expect(two.code, two.stderr).toBe(0);
     const bins = (run: string) => readdirSync(join(dir, run)).filter((f) => f.endsWith('.bin')).sort();

@@ -120,7 +120,7 @@ export const trainCommand = (y: Argv): Argv =>
         return;
       }
       progress.stop();
-      process.stdout.write(`trained to step ${result.step} (epoch ${result.epoch}); checkpoint in ${result.checkpoint}\n`);
+      process.stdout.write(`trained to step ${result.step} (${result.epochs.toFixed(3)} epochs); checkpoint in ${result.checkpoint}\n`);
     },
   );
 
@@ -157,9 +157,22 @@ function trainOptions(argv: TrainArgv, data: TrainingData, runtime: Runtime, out
     shards: argv.shards,
     curve: argv['curve-every']! > 0 ? { every: argv['curve-every']!, samples: argv['curve-samples']!, steps: argv['curve-steps']! } : undefined,
     onEvent: (e) => {
-      if (e.event === 'validation' || e.event === 'curve' || e.event === 'nonfinite') process.stderr.write(`${JSON.stringify(e)}\n`);
+      const line = eventLine(e);
+      if (line) process.stderr.write(`${line}\n`);
     },
   };
+}
+
+/** A training event worth a line on stderr, in words (train-log.jsonl keeps every field). */
+function eventLine(e: Record<string, unknown>): string | undefined {
+  const pct = (v: unknown): string => `${(100 * Number(v)).toFixed(1)}%`;
+  if (e.event === 'validation') return `validation: step ${e.step}, NLL ${Number(e.nll).toFixed(2)} nats per molecule (${e.molecules} molecules)`;
+  if (e.event === 'curve') {
+    const nll = Number.isFinite(Number(e.valid_nll)) ? `, NLL ${Number(e.valid_nll).toFixed(2)}` : '';
+    return `curve: step ${e.step} (${Number(e.cpu_hours).toFixed(2)} CPU-hours): atom stability ${pct(e.atom_stability)}, molecule stability ${pct(e.molecule_stability)}, validity ${pct(e.validity)} on ${e.samples} samples x ${e.sampling_steps} steps${nll}${e.best ? ', best so far (copied to best/)' : ''}`;
+  }
+  if (e.event === 'nonfinite') return `warning: step ${e.step} skipped: non-finite loss or gradient (${e.nanSteps} so far)`;
+  return undefined;
 }
 
 /**
@@ -195,7 +208,7 @@ function trainProgress(steps: number | undefined, epochs: number | undefined, ho
   });
   return {
     onStep: (s) => {
-      const payload = { step: s.step, epoch: (s.epoch + s.epochProgress).toFixed(3), loss: s.loss.toFixed(4), grad: s.gradNorm.toFixed(2), rate: s.moleculesPerSecond.toFixed(1) };
+      const payload = { step: s.step, epoch: (s.epoch + s.epochProgress).toFixed(3), loss: s.loss.toFixed(4), grad: s.gradNorm.toFixed(2), rate: s.moleculesPerSecond > 0 ? s.moleculesPerSecond.toFixed(1) : '-' };
       progress.update(byTime ? Math.round((Date.now() - t0) / 1000) : s.step, payload);
     },
     stop: () => progress.stop(),

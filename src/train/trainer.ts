@@ -292,11 +292,13 @@ function computeOf(o: ResolvedOptions): NonNullable<SavedState['compute']> {
  * final checkpoint. Each step's batch is cut into `shards` micro-batches whose gradients are
  * computed on `workers` threads and summed in a fixed order (see gradients.ts). Every tensor
  * and worker of the run is freed on return or error.
+ * @returns the last step, the epoch it is in (whole epochs started), the epochs of data seen
+ *   (fractional, as the checkpoint records them) and the checkpoint folder
  * @throws OptionError for impossible options (naming the option as the CLI spells it),
  *   CheckpointError for a bad resume folder, UserError when too many steps are non-finite or a
  *   gradient worker fails
  */
-export async function train(opts: TrainOptions): Promise<{ step: number; epoch: number; checkpoint: string }> {
+export async function train(opts: TrainOptions): Promise<{ step: number; epoch: number; epochs: number; checkpoint: string }> {
   const o = resolveOptions(opts);
   mkdirSync(opts.outDir, { recursive: true });
   const { config, weights, saved } = openRun(opts, o);
@@ -321,7 +323,7 @@ export async function train(opts: TrainOptions): Promise<{ step: number; epoch: 
     }
     await run.save();
     await run.report();
-    return { step: run.step, epoch: run.epoch, checkpoint: opts.outDir };
+    return { step: run.step, epoch: run.epoch, epochs: run.moleculesSeen / opts.train.length, checkpoint: opts.outDir };
   } finally {
     await engine?.close();
     disposeWeights(weights);
