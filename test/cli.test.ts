@@ -102,6 +102,7 @@ describe('edm command', () => {
     const records = text.split('$$$$\n').filter(Boolean);
     expect(records.length).toBe(metrics.counts.valid);
     expect(r.stdout).toContain(`wrote ${records.length} of 16 molecules to kept.sdf (--keep valid)`);
+    expect(r.stdout).toMatch(/EDM \(paper\)/);
     const field = (rec: string, name: string): string | undefined => new RegExp(`>  <${name}>\\n([^\\n]*)`).exec(rec)?.[1];
     const rdkit = await loadRDKit();
     for (const rec of records) {
@@ -390,6 +391,11 @@ describe('edm command', () => {
       expect(forced.stderr).toMatch(/--force: replacing the run in run1 \(removed .*config\.json.*weights-step2\.bin/);
       expect(readdirSync(join(dir, 'run1')).filter((f) => f.startsWith('weights-'))).toEqual(['weights-step3.bin']);
       expect(readFileSync(join(dir, 'run1', 'train-log.jsonl'), 'utf8').match(/"event":"start"/g)).toHaveLength(1);
+      // a custom dataset's metrics are printed without QM9's and EDM's rows
+      const s = edm(['sample', '-n', '2', '--steps', '5', '--checkpoint', 'run1', '--out', 'water.sdf'], dir);
+      expect(s.code, s.stderr).toBe(0);
+      expect(s.stdout).toMatch(/this set/);
+      expect(s.stdout).not.toMatch(/QM9 data|EDM \(paper\)/);
     });
 
     it('Ctrl-C in sample stops the workers between steps, leaves no file, says so and exits 130', async () => {

@@ -30,7 +30,9 @@ export const evaluateCommand = (y: Argv): Argv =>
       const r = await evaluate(mols, { trainSmiles: ref?.smiles, trainStats: ref?.stats, onProgress: scoring.onProgress });
       scoring.stop();
       r.seconds = (performance.now() - t0) / 1000;
-      process.stdout.write(formatReport(r, `${argv.file}${ref ? ` (novelty vs ${ref.source}, ${ref.molecules} molecules)` : ''}`));
+      // EDM's QM9 rows unless the molecules are compared with another dataset
+      const anchors = !ref || /QM9/.test(ref.source);
+      process.stdout.write(formatReport(r, `${argv.file}${ref ? ` (novelty vs ${ref.source}, ${ref.molecules} molecules)` : ''}`, anchors));
       // EDM's stability counts hydrogens: a heavy-atom-only file scores 0% without this being wrong
       if (mols.length > 0 && !mols.some((m) => m.elements.includes('H'))) process.stderr.write('edm: note: these molecules have no hydrogen atoms; EDM\'s atom and molecule stability count them (valences are filled by explicit H), so heavy-atom-only molecules score low there. Validity (RDKit) is unaffected\n');
       if (!ref) process.stderr.write(`edm: note: novelty is n/a: ${(argv.train as unknown) === false ? '--no-train was given' : 'no training molecules (give --train FILE or --checkpoint DIR with stored training SMILES)'}\n`);
@@ -38,7 +40,7 @@ export const evaluateCommand = (y: Argv): Argv =>
       await writeReportFiles(r, paths, maxSvg, { file: argv.file, train: ref?.source ?? null });
       if (argv.html) {
         const details = [`${r.molecules} molecules scored in ${r.seconds.toFixed(1)} s`, ref ? `novelty vs ${ref.source}` : 'novelty: no training data'];
-        writeFileAtomic(userPath(argv.html), await htmlReport({ title: `edm evaluate: ${argv.file}`, details, report: r, molecules: mols, trainStats: ref?.stats, maxMolecules: maxHtml }));
+        writeFileAtomic(userPath(argv.html), await htmlReport({ title: `edm evaluate: ${argv.file}`, details, report: r, molecules: mols, trainStats: ref?.stats, maxMolecules: maxHtml, anchors }));
         process.stdout.write(`HTML report written to ${argv.html}\n`);
       }
     },

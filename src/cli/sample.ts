@@ -176,13 +176,15 @@ export const sampleCommand = (y: Argv): Argv =>
         if (!evaluator || !spool) return;
         const ref = await referenceFromArgs(argv.train, ckDir);
         const r = evaluator.finish({ trainSmiles: ref?.smiles, trainStats: ref?.stats });
-        process.stdout.write('\n' + formatReport(r, `metrics of ${n} samples from ${ckDir}${ref ? ` (novelty vs ${ref.source})` : ''}`));
+        // EDM's QM9 rows only beside a QM9 model's molecules: another dataset has its own figures
+        const anchors = model.config.dataset.name === 'qm9';
+        process.stdout.write('\n' + formatReport(r, `metrics of ${n} samples from ${ckDir}${ref ? ` (novelty vs ${ref.source})` : ''}`, anchors));
         spool.writeJson(r, { checkpoint: ckDir, seed: argv.seed, steps: result.steps, temperature: sampler.temperature ?? 1, corrector: sampler.corrector ?? null, samplingSeconds: result.seconds, backend, train: ref?.source ?? null });
         if (argv.svg) await writeReportFiles(r, { svg: userPath(argv.svg) }, SVG_MOLECULES, {});
         process.stdout.write(`metrics written to ${besideOutput(argv.out, '.metrics.json')}\n`);
         if (html) {
           const details = [`${n} molecules sampled with seed ${argv.seed}, ${result.steps} denoising steps${samplerWords(sampler)}, ${result.seconds.toFixed(1)} s on ${backend}`, ref ? `novelty vs ${ref.source}` : 'novelty: no training data'];
-          writeFileAtomic(html, await htmlReport({ title: `edm sample: ${ckDir}`, details, report: r, molecules: result.molecules, trainStats: ref?.stats, maxMolecules: maxHtml, chain: result.chains[0] }));
+          writeFileAtomic(html, await htmlReport({ title: `edm sample: ${ckDir}`, details, report: r, molecules: result.molecules, trainStats: ref?.stats, maxMolecules: maxHtml, chain: result.chains[0], anchors }));
           process.stdout.write(`HTML report written to ${argv.html}\n`);
         }
       } finally {

@@ -28,6 +28,8 @@ export interface HtmlReportInput {
   trainStats?: DistributionStats;
   /** cards at most (default 100): the page grows by about 15 kB a card */
   maxMolecules?: number;
+  /** add EDM's published QM9 rows to the summary (default true; off for other datasets) */
+  anchors?: boolean;
   /** frames of one molecule's denoising trajectory, from noise to the molecule */
   chain?: Molecule[];
   /** a pocket run: the pocket and its ligands drawn together, and the pocket summary */
@@ -61,9 +63,9 @@ const pct = (v: number | null | undefined): string => (v === null || v === undef
 /** JSON inside a `<script>` element: `<` escaped so no text can close the element. */
 const scriptJson = (v: unknown): string => JSON.stringify(v).replace(/</g, '\\u003c');
 
-function summaryTable(r: EvaluationReport): string {
+function summaryTable(r: EvaluationReport, anchors: boolean): string {
   const vu = r.uniqueness === null ? null : r.validity * r.uniqueness;
-  const anchorRows = QM9_ANCHORS.map(
+  const anchorRows = (anchors ? QM9_ANCHORS : []).map(
     (a) => `<tr><th>${escapeHtml(a.name)}</th><td>${pct(a.atom)}</td><td>${pct(a.mol)}</td><td>${pct(a.valid)}</td><td>–</td><td>–</td><td>${pct(a.validUnique)}</td><td>–</td></tr>`,
   );
   const c = r.counts;
@@ -96,7 +98,7 @@ export async function htmlReport(input: HtmlReportInput): Promise<string> {
 <body>
 <header><h1>${escapeHtml(input.title)}</h1>${(input.details ?? []).map((d) => `<p>${escapeHtml(d)}</p>`).join('')}</header>
 ${pocketSection(input.pocket)}
-<section><h2>Summary</h2>${summaryTable(input.report)}</section>
+<section><h2>Summary</h2>${summaryTable(input.report, input.anchors ?? true)}</section>
 <section><h2>Distributions</h2><div class="plots">${plots.map((p) => `<figure>${p.svg}</figure>`).join('\n')}</div>
 ${input.trainStats ? '' : '<p class="note">No training data was given, so only this set is drawn.</p>'}</section>
 ${chain}
