@@ -82,6 +82,8 @@ try {
     viewersDrawn: Number(document.body.dataset.viewers ?? 0),
     plots: document.querySelectorAll('.plots svg').length,
     summaryRows: document.querySelectorAll('table.summary tr').length,
+    pocketTables: document.querySelectorAll('table.pocket-table').length,
+    cardScores: document.querySelectorAll('.card .scores').length,
   }));
   const shot = opt('--screenshot');
   if (shot) {
@@ -94,6 +96,7 @@ try {
   if (want !== undefined && seen.cards !== Number(want)) problems.push(`${seen.cards} molecule cards, expected ${want}`);
   if (seen.depictions + seen.invalidPlaceholders !== seen.cards) problems.push(`${seen.cards} cards but ${seen.depictions} depictions and ${seen.invalidPlaceholders} placeholders`);
   if (seen.viewersDrawn < 1) problems.push('no 3D viewer was drawn');
+  if (args.includes('--pocket') && seen.pocketTables < 2) problems.push(`${seen.pocketTables} pocket tables, expected the summary and the per-ligand table`);
   process.stdout.write(JSON.stringify({ page, bytes: statSync(page).size, ...seen, problems }) + '\n');
 } finally {
   await browser.close();

@@ -57,7 +57,7 @@ export { htmlReport, type HtmlReportInput } from './report/html/page.js';
 export { trainingReportHtml, type TrainingReportInput } from './report/html/training.js';
 export { writeTrainingReport } from './train/report.js';
 export { pocketRun, type PocketRunOptions, type PocketReport, type LigandRow } from './pocket/run.js';
-export { formatPocketReport, formatLigandTable, complexPdb, pocketTotals, type PocketTotals } from './pocket/report.js';
+export { formatPocketReport, formatLigandTable, complexPdb, pocketTotals, pocketSummary, ligandTable, ligandNote, type PocketTotals, type TextTable } from './pocket/report.js';
 export { readPdb, parsePdb, formatPdbAtoms, type Protein, type ProteinAtom } from './pocket/pdb.js';
 export { pocketFromLigand, pocketFromCentre, pocketAsIs, type PocketSite } from './pocket/site.js';
 export { sampleInPocket, type PocketSampleOptions } from './pocket/generate.js';

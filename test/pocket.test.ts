@@ -229,6 +229,26 @@ describe('edm pocket', () => {
     }
   });
 
+  it('the pocket page has real tables, a card with scores and a 3D view per ligand (Chromium), and --complex one MODEL per ligand with CONECT records', (ctx) => {
+    ctx.skip(!HAS_POCKETS, `${POCKETS} absent: needs a development complex`);
+    const r = edm(['pocket', '--pdb', join(POCKETS, '3rfm.pdb'), '--ligand', join(POCKETS, '3rfm_B_CFF.sdf'), '-n', '3', '--steps', '20', '--no-dock', '--out', 'page.sdf', '--html', 'page.html', '--complex', 'page.pdb']);
+    expect(r.status, String(r.stderr)).toBe(0);
+    expect(String(r.stdout)).toMatch(/also written: --complex .*page\.pdb, --html .*page\.html/);
+    const pdb = readFileSync(join(dir, 'page.pdb'), 'utf8');
+    expect(pdb.match(/^MODEL /gm)).toHaveLength(3);
+    expect(pdb.match(/^ENDMDL/gm)).toHaveLength(3);
+    expect(pdb).toMatch(/^CONECT/m);
+    const html = readFileSync(join(dir, 'page.html'), 'utf8');
+    expect(html.match(/<table class="pocket-table">/g)).toHaveLength(2);
+    expect(html).not.toMatch(/pocket-summary|\| --- \|/);
+    expect(html.match(/<div class="scores">/g)).toHaveLength(3);
+    const chromium = process.env.CHROMIUM ?? '/usr/bin/chromium';
+    ctx.skip(!existsSync(chromium), `needs Chromium at ${chromium} (apt-get install chromium; .ci/run installs it)`);
+    const c = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'check-html.ts'), join(dir, 'page.html'), '--cards', '3', '--pocket'], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+    expect(c.status, c.stderr + c.stdout).toBe(0);
+    expect(JSON.parse(c.stdout.trim().split('\n').pop()!)).toMatchObject({ cards: 3, pocketTables: 2, cardScores: 3, problems: [] });
+  });
+
   it('edm pocket reports docking ligand by ligand, and Ctrl-C there kills the tools, leaves no file, says so and exits 130', async (ctx) => {
     ctx.skip(!HAS_POCKETS, `${POCKETS} absent: needs a development complex`);
     const tools = dockingTools();

@@ -9,6 +9,9 @@ import {
   InterruptedError,
   complexPdb,
   formatLigandTable,
+  ligandNote,
+  ligandTable,
+  pocketSummary,
   formatPocketReport,
   formatPdbAtoms,
   formatSdf,
@@ -127,7 +130,15 @@ export const pocketCommand = (y: Argv): Argv =>
       if (argv.json) writeFileAtomic(userPath(argv.json), JSON.stringify({ ...report, pocketAtoms: undefined, referenceMolecule: undefined }, null, 1));
       const summary = formatPocketReport(report, `edm pocket: ${n} ligands in ${argv.pdb}`);
       if (argv.html) {
-        const pocket = { pdb: formatPdbAtoms(report.pocketAtoms), ligandsSdf: formatSdf(ligands), referenceSdf: report.referenceMolecule ? formatSdf([report.referenceMolecule]) : undefined, summary };
+        const { intro, table, note } = pocketSummary(report, `edm pocket: ${n} ligands in ${argv.pdb}`);
+        const pocket = {
+          pdb: formatPdbAtoms(report.pocketAtoms),
+          ligandsSdf: formatSdf(ligands),
+          referenceSdf: report.referenceMolecule ? formatSdf([report.referenceMolecule]) : undefined,
+          intro: note ? [...intro, `note: ${note}`] : intro,
+          tables: [table, ligandTable(report.ligands)],
+          notes: report.ligands.map(ligandNote),
+        };
         const details = [`seed ${seed}, ${report.steps} steps, guidance ${report.guidance}`, `${report.sizes}`];
         const page = await htmlReport({ title: `edm pocket: ${argv.pdb}`, details, report: report.evaluation, molecules: ligands, maxMolecules: integerOption('--max-html', argv['max-html'], 1), pocket });
         writeFileAtomic(userPath(argv.html), page);

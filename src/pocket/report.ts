@@ -50,64 +50,88 @@ export function pocketTotals(rows: LigandRow[]): PocketTotals {
   };
 }
 
-/** The summary printed by `edm pocket`. */
-export function formatPocketReport(r: PocketReport, title: string): string {
+/** A table as plain data: what the terminal prints as Markdown and the HTML page as a table. */
+export interface TextTable {
+  caption: string;
+  head: string[];
+  rows: string[][];
+}
+
+/** The run's context lines and its summary table (generated ligands against the reference). */
+export function pocketSummary(r: PocketReport, title: string): { intro: string[]; table: TextTable; note?: string } {
   const t = pocketTotals(r.ligands);
   const ref = r.reference;
-  const lines = [
+  const intro = [
     title,
     `pocket: ${r.site.description}: ${r.site.pocketAtoms} atoms (${r.site.pocketHeavyAtoms} heavy); centre (${r.site.centre.map((v) => v.toFixed(2)).join(', ')}), region radius ${r.site.regionRadius.toFixed(2)} Å`,
     `ligand sizes: ${r.sizes}; guidance ${r.guidance}; ${r.steps} steps; ${r.seconds.toFixed(1)} s`,
-    '',
-    `| measure | generated (${t.ligands}) | reference |`,
-    '| --- | --- | --- |',
-    `| validity (RDKit) | ${pct(t.validity)} | ${ref ? (ref.valid ? 'valid' : 'invalid') : 'n/a'} |`,
-    `| no heavy-atom clash (< ${CLASH_DISTANCE} Å) | ${pct(t.noClash)} | ${ref ? `${ref.clashes} clashes` : 'n/a'} |`,
-    `| >= 90% of atoms in pocket region | ${pct(t.mostlyInside)} | ${ref ? pct(ref.inside) : 'n/a'} |`,
-    `| mean fraction of atoms in region | ${pct(t.meanInside)} | ${ref ? pct(ref.inside) : 'n/a'} |`,
-    `| mean min distance to protein, Å | ${fmt(t.meanMinDistance)} | ${fmt(ref?.minDistance)} |`,
-    `| mean QED (valid) | ${fmt(t.meanQed, 3)} | ${fmt(ref?.qed, 3)} |`,
-    `| mean Vina score, kcal/mol | ${fmt(t.meanVinaScore)} | ${fmt(ref?.vinaScore)} |`,
-    `| mean Vina after local opt. | ${fmt(t.meanVinaLocalOpt)} | ${fmt(ref?.vinaLocalOpt)} |`,
-    `| mean Vina after MMFF94 in pocket | ${fmt(t.meanVinaAfterMmff)} | ${fmt(ref?.vinaAfterMmff)} |`,
-    `| mean MMFF94 energy change, kcal/mol | ${fmt(t.meanMmffEnergyChange, 1)} | ${fmt(ref?.mmffEnergyChange, 1)} |`,
-    `| mean MMFF94 heavy-atom RMSD, Å | ${fmt(t.meanMmffRmsd)} | ${fmt(ref?.mmffRmsd)} |`,
-    `| atom / molecule stability (EDM) | ${pct(r.evaluation.atomStability)} / ${pct(r.evaluation.moleculeStability)} | |`,
   ];
-  if (r.missing) lines.push('', `note: ${r.missing}`);
+  const rows = [
+    ['validity (RDKit)', pct(t.validity), ref ? (ref.valid ? 'valid' : 'invalid') : 'n/a'],
+    [`no heavy-atom clash (< ${CLASH_DISTANCE} Å)`, pct(t.noClash), ref ? `${ref.clashes} clashes` : 'n/a'],
+    ['>= 90% of atoms in pocket region', pct(t.mostlyInside), ref ? pct(ref.inside) : 'n/a'],
+    ['mean fraction of atoms in region', pct(t.meanInside), ref ? pct(ref.inside) : 'n/a'],
+    ['mean min distance to protein, Å', fmt(t.meanMinDistance), fmt(ref?.minDistance)],
+    ['mean QED (valid)', fmt(t.meanQed, 3), fmt(ref?.qed, 3)],
+    ['mean Vina score, kcal/mol', fmt(t.meanVinaScore), fmt(ref?.vinaScore)],
+    ['mean Vina after local opt.', fmt(t.meanVinaLocalOpt), fmt(ref?.vinaLocalOpt)],
+    ['mean Vina after MMFF94 in pocket', fmt(t.meanVinaAfterMmff), fmt(ref?.vinaAfterMmff)],
+    ['mean MMFF94 energy change, kcal/mol', fmt(t.meanMmffEnergyChange, 1), fmt(ref?.mmffEnergyChange, 1)],
+    ['mean MMFF94 heavy-atom RMSD, Å', fmt(t.meanMmffRmsd), fmt(ref?.mmffRmsd)],
+    ['atom / molecule stability (EDM)', `${pct(r.evaluation.atomStability)} / ${pct(r.evaluation.moleculeStability)}`, ''],
+  ];
+  return { intro, table: { caption: 'Generated ligands against the reference', head: ['measure', `generated (${t.ligands})`, 'reference'], rows }, note: r.missing };
+}
+
+/** The summary printed by `edm pocket` (Markdown table). */
+export function formatPocketReport(r: PocketReport, title: string): string {
+  const { intro, table, note } = pocketSummary(r, title);
+  const md = (cells: string[]): string => `| ${cells.join(' | ')} |`;
+  const lines = [...intro, '', md(table.head), md(table.head.map(() => '---')), ...table.rows.map(md)];
+  if (note) lines.push('', `note: ${note}`);
   return lines.join('\n') + '\n';
+}
+
+/** The per-ligand table: one row per ligand, in generation order. */
+export function ligandTable(rows: LigandRow[]): TextTable {
+  const head = ['ligand', 'atoms', 'heavy', 'valid', 'min_dist_A', 'clashes', 'inside', 'qed', 'vina', 'vina_local', 'vina_mmff', 'mmff_dE', 'mmff_rmsd_A', 'smiles'];
+  const body = rows.map((r) => [r.name, String(r.atoms), String(r.heavyAtoms), r.valid ? '1' : '0', fmt(r.minDistance), String(r.clashes), fmt(r.inside, 3), fmt(r.qed, 3), fmt(r.vinaScore), fmt(r.vinaLocalOpt), fmt(r.vinaAfterMmff), fmt(r.mmffEnergyChange, 1), fmt(r.mmffRmsd), r.smiles ?? '']);
+  return { caption: 'Every ligand', head, rows: body };
 }
 
 /** Per-ligand table, tab-separated, one header line. */
 export function formatLigandTable(rows: LigandRow[]): string {
-  const head = ['ligand', 'atoms', 'heavy', 'valid', 'min_dist_A', 'clashes', 'inside', 'qed', 'vina', 'vina_local', 'vina_mmff', 'mmff_dE', 'mmff_rmsd_A', 'smiles'];
-  const body = rows.map((r) =>
-    [r.name, r.atoms, r.heavyAtoms, r.valid ? 1 : 0, fmt(r.minDistance), r.clashes, fmt(r.inside, 3), fmt(r.qed, 3), fmt(r.vinaScore), fmt(r.vinaLocalOpt), fmt(r.vinaAfterMmff), fmt(r.mmffEnergyChange, 1), fmt(r.mmffRmsd), r.smiles ?? ''].join('\t'),
-  );
-  return [head.join('\t'), ...body].join('\n') + '\n';
+  const t = ligandTable(rows);
+  return [t.head, ...t.rows].map((r) => r.join('\t')).join('\n') + '\n';
 }
 
-/** Pocket atoms then each ligand as a HETATM residue `LIG` of chain `L` (residue number = ligand number). */
+/** One line of a ligand's scores for its card: fit, QED and Vina. */
+export function ligandNote(r: LigandRow): string {
+  const parts = [`min distance ${fmt(r.minDistance)} Å`, `${r.clashes} clash${r.clashes === 1 ? '' : 'es'}`, `${pct(r.inside)} in region`];
+  if (r.qed !== undefined) parts.push(`QED ${fmt(r.qed, 3)}`);
+  if (r.vinaScore !== undefined) parts.push(`Vina ${fmt(r.vinaScore)} (local ${fmt(r.vinaLocalOpt)}) kcal/mol`);
+  return parts.join(' · ');
+}
+
+/**
+ * The complex for PyMOL or ChimeraX: one MODEL per ligand, each the pocket atoms then the ligand
+ * as HETATM residue `LIG` of chain `L`, with CONECT records for the ligand's bonds (orders as
+ * repeated CONECT entries, as PyMOL reads them).
+ */
 export function complexPdb(pocket: ProteinAtom[], ligands: Molecule[]): string {
-  const ligAtoms: ProteinAtom[] = [];
-  ligands.forEach((m, k) => {
+  const models = ligands.map((m, k) => {
     const count: Record<string, number> = {};
-    m.elements.forEach((e, i) => {
+    const atoms: ProteinAtom[] = m.elements.map((e, i) => {
       count[e] = (count[e] ?? 0) + 1;
-      ligAtoms.push({
-        name: `${e.toUpperCase()}${count[e]}`.slice(0, 4),
-        resName: 'LIG',
-        chain: 'L',
-        resSeq: k + 1,
-        iCode: '',
-        element: e,
-        x: m.positions[i * 3],
-        y: m.positions[i * 3 + 1],
-        z: m.positions[i * 3 + 2],
-        hetero: true,
-        line: 0,
-      });
+      return { name: `${e.toUpperCase()}${count[e]}`.slice(0, 4), resName: 'LIG', chain: 'L', resSeq: k + 1, iCode: '', element: e, x: m.positions[i * 3], y: m.positions[i * 3 + 1], z: m.positions[i * 3 + 2], hetero: true, line: 0 };
     });
+    const first = pocket.length + 1;
+    const conect = (m.bonds ?? []).flatMap((b) => {
+      const line = `CONECT${String(first + b.i).padStart(5)}${String(first + b.j).padStart(5).repeat(Math.min(b.order, 3))}`;
+      const back = `CONECT${String(first + b.j).padStart(5)}${String(first + b.i).padStart(5).repeat(Math.min(b.order, 3))}`;
+      return [line, back];
+    });
+    return `MODEL     ${String(k + 1).padStart(4)}\n${formatPdbAtoms(pocket)}TER\n${formatPdbAtoms(atoms, first)}${conect.map((l) => `${l}\n`).join('')}ENDMDL\n`;
   });
-  return `REMARK   1 POCKET AND GENERATED LIGANDS (EDM-TS)\n${formatPdbAtoms(pocket)}TER\n${formatPdbAtoms(ligAtoms, pocket.length + 1)}END\n`;
+  return `REMARK   1 POCKET AND GENERATED LIGANDS (EDM-TS), ONE MODEL PER LIGAND\n${models.join('')}END\n`;
 }

@@ -32,8 +32,9 @@ export function viewerData(m: Molecule): ViewerData {
 /**
  * The cards of `molecules` (HTML) and their 3D data, in order.
  * @param outcomes the evaluation's outcome of each molecule (same order)
+ * @param notes a line of further scores per molecule (e.g. a ligand's fit and Vina), same order
  */
-export async function moleculeCards(molecules: Molecule[], outcomes: MoleculeOutcome[]): Promise<{ html: string; data: ViewerData[] }> {
+export async function moleculeCards(molecules: Molecule[], outcomes: MoleculeOutcome[], notes?: string[]): Promise<{ html: string; data: ViewerData[] }> {
   const rdkit = await loadRDKit();
   const data: ViewerData[] = [];
   const cards = molecules.map((m, k) => {
@@ -51,7 +52,7 @@ export async function moleculeCards(molecules: Molecule[], outcomes: MoleculeOut
 <div class="title">${escapeHtml(m.name ?? `molecule ${o.index + 1}`)} · ${o.atoms} atoms</div>
 <div class="views"><div class="depiction">${depiction}</div><div class="viewer" id="viewer-${k}"></div></div>
 <div class="smiles">${o.smiles ? escapeHtml(o.smiles) : '&nbsp;'}</div>
-<div class="status">${status.join(' ')}</div>
+<div class="status">${status.join(' ')}</div>${notes?.[k] ? `\n<div class="scores">${escapeHtml(notes[k])}</div>` : ''}
 </div>`;
   });
   return { html: cards.join('\n'), data };

@@ -44,17 +44,28 @@ export interface PocketView {
   ligandsSdf: string;
   /** the reference ligand as SDF text, if any */
   referenceSdf?: string;
-  /** the pocket summary table (markdown text, shown as is) */
-  summary: string;
+  /** lines about the run (site, sizes, time) */
+  intro: string[];
+  /** the summary and per-ligand tables, drawn as HTML tables */
+  tables: { caption: string; head: string[]; rows: string[][] }[];
+  /** one line of scores per ligand card (fit, QED, Vina), in the molecules' order */
+  notes?: string[];
 }
 
 /** Text inside a `<script type="text/plain">`: no `<`, so nothing can close the element. */
 const plainScript = (id: string, text: string): string => `<script type="text/plain" id="${id}">${text.replace(/</g, ' ')}</script>`;
 
+/** A table as an HTML table (class pocket-table), cells escaped. */
+function htmlTable(t: { caption: string; head: string[]; rows: string[][] }): string {
+  const cells = (tag: string, row: string[]): string => `<tr>${row.map((c) => `<${tag}>${escapeHtml(c)}</${tag}>`).join('')}</tr>`;
+  return `<table class="pocket-table"><caption>${escapeHtml(t.caption)}</caption>${cells('th', t.head)}\n${t.rows.map((r) => cells('td', r)).join('\n')}</table>`;
+}
+
 function pocketSection(p: PocketView | undefined): string {
   if (!p) return '';
   return `<section><h2>Pocket</h2><p class="note">The pocket (grey lines), the reference ligand (green) and the generated ligands (cyan carbons) in the protein's frame. Drag to rotate, scroll to zoom.</p>
-<div id="pocket-viewer" class="chain"></div><pre class="pocket-summary">${escapeHtml(p.summary)}</pre>
+<div id="pocket-viewer" class="chain"></div>${p.intro.map((l) => `<p>${escapeHtml(l)}</p>`).join('')}
+${p.tables.map(htmlTable).join('\n')}
 ${plainScript('edm-pocket-pdb', p.pdb)}${plainScript('edm-pocket-ligands', p.ligandsSdf)}${p.referenceSdf ? plainScript('edm-pocket-reference', p.referenceSdf) : ''}</section>`;
 }
 
@@ -85,7 +96,7 @@ ${anchorRows.join('\n')}
 export async function htmlReport(input: HtmlReportInput): Promise<string> {
   const max = input.maxMolecules ?? 100;
   const shown = input.molecules.slice(0, max);
-  const { html: cards, data } = await moleculeCards(shown, input.report.outcomes.slice(0, max));
+  const { html: cards, data } = await moleculeCards(shown, input.report.outcomes.slice(0, max), input.pocket?.notes);
   const plots = await reportPlots(input.report.stats, input.trainStats, input.report.stableShareHistogram);
   const chain = input.chain?.length
     ? `<section><h2>Denoising trajectory</h2><p class="note">${input.chain.length} frames of one molecule, from noise to the final molecule.</p><div id="chain-viewer" class="chain"></div>

@@ -9,6 +9,11 @@ table.summary { border-collapse: collapse; font-size: 14px; }
 table.summary th, table.summary td { padding: 4px 10px; border-bottom: 1px solid #e3e3e3; text-align: right; }
 table.summary th:first-child { text-align: left; }
 table.summary tr.ours td, table.summary tr.ours th { font-weight: 600; background: #f3f7fc; }
+table.pocket-table { border-collapse: collapse; font-size: 13px; margin: 10px 0 16px; }
+table.pocket-table caption { text-align: left; font-weight: 600; padding: 4px 0; }
+table.pocket-table th, table.pocket-table td { padding: 3px 8px; border-bottom: 1px solid #e3e3e3; text-align: right; }
+table.pocket-table th:first-child, table.pocket-table td:first-child, table.pocket-table td:last-child { text-align: left; }
+.card .scores { font-size: 12px; color: #444; margin-top: 4px; }
 .counts, .note { font-size: 13px; color: #555; max-width: 900px; }
 .plots { display: flex; flex-wrap: wrap; gap: 12px; }
 .plots figure { margin: 0; }
