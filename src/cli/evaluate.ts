@@ -31,7 +31,7 @@ export const evaluateCommand = (y: Argv): Argv =>
       scoring.stop();
       r.seconds = (performance.now() - t0) / 1000;
       // EDM's QM9 rows unless the molecules are compared with another dataset
-      const anchors = !ref || /QM9/.test(ref.source);
+      const anchors = !ref || /qm9/i.test(ref.source);
       process.stdout.write(formatReport(r, `${argv.file}${ref ? ` (novelty vs ${ref.source}, ${ref.molecules} molecules)` : ''}`, anchors));
       // EDM's stability counts hydrogens: a heavy-atom-only file scores 0% without this being wrong
       if (mols.length > 0 && !mols.some((m) => m.elements.includes('H'))) process.stderr.write('edm: note: these molecules have no hydrogen atoms; EDM\'s atom and molecule stability count them (valences are filled by explicit H), so heavy-atom-only molecules score low there. Validity (RDKit) is unaffected\n');

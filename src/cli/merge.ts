@@ -32,7 +32,7 @@ export const mergeCommand = (y: Argv): Argv =>
       const scoring = scoringProgress();
       const r = await evaluate(merged.molecules, { trainSmiles: ref?.smiles, trainStats: ref?.stats, onProgress: scoring.onProgress });
       scoring.stop();
-      const anchors = !ref || /QM9/.test(ref.source);
+      const anchors = !ref || /qm9/i.test(ref.source);
       process.stdout.write('\n' + formatReport(r, `${argv.out}${ref ? ` (novelty vs ${ref.source})` : ''}`, anchors));
       await writeReportFiles(r, { json: argv.json ? userPath(argv.json) : undefined }, 0, { files: argv.files, train: ref?.source ?? null });
       if (argv.html) writeFileAtomic(userPath(argv.html), await htmlReport({ title: `edm merge: ${argv.out}`, details: [`${files.length} shard files`], report: r, molecules: merged.molecules, trainStats: ref?.stats, anchors }));
