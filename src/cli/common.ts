@@ -38,6 +38,28 @@ export function checkOutputs(outputs: Record<string, string | undefined>, inputs
   }
 }
 
+/**
+ * Ctrl-C / SIGTERM for a command that stops cleanly: the first signal aborts the returned
+ * controller (its reason is the signal's name); a second one runs `cleanup` (temporary files)
+ * and exits at once with 130 / 143.
+ */
+export function stopOnSignals(cleanup: () => void = () => {}): AbortController {
+  const interrupt = new AbortController();
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (interrupt.signal.aborted) {
+      cleanup();
+      process.exit(signal === 'SIGTERM' ? 143 : 130);
+    }
+    interrupt.abort(signal);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return interrupt;
+}
+
+/** The exit code of a run stopped by `stopOnSignals`' controller: 143 for SIGTERM, else 130. */
+export const interruptedExitCode = (c: AbortController): number => (String(c.signal.reason) === 'SIGTERM' ? 143 : 130);
+
 /** The files of a checkpoint folder (inputs no output may replace); none when it does not exist. */
 export function checkpointFiles(dir: string): string[] {
   return existsSync(dir) && statSync(dir).isDirectory() ? readdirSync(dir).map((f) => resolve(dir, f)) : [];

@@ -24,7 +24,7 @@ import {
   startProgress,
   writeFileAtomic,
 } from '../index.js';
-import { backendOption, checkOutputs, checkpointFiles, defineCommand, numberFlag, samplerArgs, samplerFlags, startBackend, threadsFlag, textFlag, userPath } from './common.js';
+import { backendOption, checkOutputs, checkpointFiles, defineCommand, interruptedExitCode, stopOnSignals, numberFlag, samplerArgs, samplerFlags, startBackend, threadsFlag, textFlag, userPath } from './common.js';
 
 /** `x,y,z` -> a point. @throws OptionError naming the option */
 function parseCenter(text: string): [number, number, number] {
@@ -75,13 +75,7 @@ export const pocketCommand = (y: Argv): Argv =>
       let docking: ReturnType<typeof startProgress> | undefined;
       // Ctrl-C / SIGTERM: docking tools are killed and the working folder removed (sampling, in
       // this thread, ends its batch first); a second signal exits at once
-      const interrupt = new AbortController();
-      const onSignal = (signal: NodeJS.Signals): void => {
-        if (interrupt.signal.aborted) process.exit(signal === 'SIGTERM' ? 143 : 130);
-        interrupt.abort(signal);
-      };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
+      const interrupt = stopOnSignals();
       let run;
       try {
         run = await pocketRun(model, {
@@ -117,7 +111,7 @@ export const pocketCommand = (y: Argv): Argv =>
         docking?.stop();
         const signal = String(interrupt.signal.reason);
         process.stderr.write(`\nedm: interrupted (${signal}): nothing was written to ${argv.out} (no partial file is left); run the command again to make the ligands\n`);
-        process.exitCode = signal === 'SIGTERM' ? 143 : 130;
+        process.exitCode = interruptedExitCode(interrupt);
         return;
       }
       progress?.stop();

@@ -15,6 +15,7 @@ import {
   loadRDKit,
   type KeepRule,
   type MoleculeOutcome,
+  type Molecule,
   OutcomeSpool,
   formatReport,
   formatXyz,
@@ -28,7 +29,7 @@ import {
   writeFileAtomic,
   writeReportFiles,
 } from '../index.js';
-import { backendOption, checkOutputs, checkpointFiles, defineCommand, numberFlag, referenceFromArgs, samplerArgs, samplerFlags, startBackend, threadsFlag, textFlag, userPath } from './common.js';
+import { backendOption, checkOutputs, checkpointFiles, defineCommand, interruptedExitCode, stopOnSignals, numberFlag, referenceFromArgs, samplerArgs, samplerFlags, startBackend, threadsFlag, textFlag, userPath } from './common.js';
 
 /** Valid molecules drawn in the --svg grid. */
 const SVG_MOLECULES = 48;
@@ -36,6 +37,57 @@ const SVG_MOLECULES = 48;
 /** `samples.sdf` -> `samples.<suffix>` */
 export function besideOutput(out: string, suffix: string): string {
   return out.replace(/\.(sdf|sd|xyz)$/i, '') + suffix;
+}
+
+/**
+ * The checks of `edm sample`'s options that need no compute: the seed, an atom count an SDF can
+ * hold, a --keep rule that has its scores.
+ * @returns the --keep rule
+ * @throws OptionError naming the option
+ */
+function checkRunArgs(out: string, keep: KeepRule, argv: { seed?: number; 'n-atoms'?: number; eval?: boolean }): KeepRule {
+  integerOption('--seed', argv.seed, 0);
+  // SDF's V2000 atom block holds 999 atoms: say so before any compute
+  const nAtoms = argv['n-atoms'];
+  if (nAtoms !== undefined && nAtoms > 999 && /\.(sdf|sd)$/i.test(out)) throw new OptionError(`--n-atoms ${nAtoms}: an SDF (V2000) record holds at most 999 atoms; write .xyz for larger molecules`);
+  if ((keep === 'valid' || keep === 'connected') && !argv.eval) throw new OptionError(`--keep ${keep} needs the scoring that --no-eval turns off`);
+  return keep;
+}
+
+/** What `reportMetrics` reports on. */
+interface RunScores {
+  evaluator: Evaluator;
+  spool: OutcomeSpool;
+  ckDir: string;
+  /** molecules made */
+  n: number;
+  seconds: number;
+  steps: number;
+  backend: string;
+  sampler: ReturnType<typeof samplerArgs>;
+  molecules: Molecule[];
+  chain?: Molecule[];
+  /** print EDM's QM9 rows (a QM9 model's molecules only) */
+  anchors: boolean;
+  maxHtml: number;
+  html?: string;
+}
+
+/** The metrics of a finished run: the table, the metrics JSON, and the SVG grid and HTML report when asked. */
+async function reportMetrics(s: RunScores, argv: { train?: unknown; seed?: number; out: string; svg?: string; html?: string }): Promise<void> {
+  const { evaluator, spool, ckDir, n, sampler, anchors } = s;
+  const ref = await referenceFromArgs(argv.train, ckDir);
+  const r = evaluator.finish({ trainSmiles: ref?.smiles, trainStats: ref?.stats });
+  // EDM's QM9 rows only beside a QM9 model's molecules: another dataset has its own figures
+  process.stdout.write('\n' + formatReport(r, `metrics of ${n} samples from ${ckDir}${ref ? ` (novelty vs ${ref.source})` : ''}`, anchors));
+  spool.writeJson(r, { checkpoint: ckDir, seed: argv.seed, steps: s.steps, temperature: sampler.temperature ?? 1, corrector: sampler.corrector ?? null, samplingSeconds: s.seconds, backend: s.backend, train: ref?.source ?? null });
+  if (argv.svg) await writeReportFiles(r, { svg: userPath(argv.svg) }, SVG_MOLECULES, {});
+  process.stdout.write(`metrics written to ${besideOutput(argv.out, '.metrics.json')}\n`);
+  if (s.html) {
+    const details = [`${n} molecules sampled with seed ${argv.seed}, ${s.steps} denoising steps${samplerWords(sampler)}, ${s.seconds.toFixed(1)} s on ${s.backend}`, ref ? `novelty vs ${ref.source}` : 'novelty: no training data'];
+    writeFileAtomic(s.html, await htmlReport({ title: `edm sample: ${ckDir}`, details, report: r, molecules: s.molecules, trainStats: ref?.stats, maxMolecules: s.maxHtml, chain: s.chain, anchors }));
+    process.stdout.write(`HTML report written to ${argv.html}\n`);
+  }
 }
 
 /** The sampler's settings in words when they differ from EDM's, for reports. */
@@ -80,11 +132,7 @@ export const sampleCommand = (y: Argv): Argv =>
       checkOutputs(written, [typeof argv.train === 'string' ? userPath(argv.train) : undefined, ...checkpointFiles(ckDir)]);
       const maxHtml = integerOption('--max-html', argv['max-html'], 1);
       const sampler = samplerArgs(argv);
-      const keep = argv.keep as KeepRule;
-      integerOption('--seed', argv.seed, 0);
-      // SDF's V2000 atom block holds 999 atoms: say so before any compute
-      if (argv['n-atoms'] !== undefined && argv['n-atoms'] > 999 && /\.(sdf|sd)$/i.test(out)) throw new OptionError(`--n-atoms ${argv['n-atoms']}: an SDF (V2000) record holds at most 999 atoms; write .xyz for larger molecules`);
-      if ((keep === 'valid' || keep === 'connected') && !argv.eval) throw new OptionError(`--keep ${keep} needs the scoring that --no-eval turns off`);
+      const keep = checkRunArgs(out, argv.keep as KeepRule, argv);
       const runtime = await startBackend(argv.backend, argv.threads);
       const backend = runtime.name;
       const model = withRuntime(loadModel(ckDir), runtime);
@@ -110,17 +158,10 @@ export const sampleCommand = (y: Argv): Argv =>
         let progress: ReturnType<typeof startProgress> | undefined;
         // Ctrl-C / SIGTERM stop the run (at once on workers, else after the batch); a second one
         // exits at once, with the temporary files removed either way
-        const interrupt = new AbortController();
-        const onSignal = (signal: NodeJS.Signals): void => {
-          if (interrupt.signal.aborted) {
-            writer.abort();
-            spool?.abort();
-            process.exit(signal === 'SIGTERM' ? 143 : 130);
-          }
-          interrupt.abort(signal);
-        };
-        process.on('SIGINT', onSignal);
-        process.on('SIGTERM', onSignal);
+        const interrupt = stopOnSignals(() => {
+          writer.abort();
+          spool?.abort();
+        });
         let result;
         try {
           result = await generate(ckDir, model, {
@@ -161,7 +202,7 @@ export const sampleCommand = (y: Argv): Argv =>
           progress?.stop();
           const signal = String(interrupt.signal.reason);
           process.stderr.write(`\nedm: interrupted (${signal}) after ${writer.written} of ${argv.n} molecules: nothing was written to ${argv.out} (no partial file is left); run the command again to make them\n`);
-          process.exitCode = signal === 'SIGTERM' ? 143 : 130;
+          process.exitCode = interruptedExitCode(interrupt);
           return;
         }
         progress?.stop();
@@ -174,19 +215,7 @@ export const sampleCommand = (y: Argv): Argv =>
         process.stdout.write(`wrote ${writer.written}${kept} molecules to ${argv.out}${keep === 'all' ? '' : ` (--keep ${keep})`} (${result.steps} denoising steps, ${result.seconds.toFixed(1)} s${scored}, ${rate} molecule-steps/s on ${backend}${result.workers > 1 ? ` x ${result.workers} workers` : ''})\n`);
         if (result.chains.length > 0) process.stdout.write(`wrote denoising trajectories of ${result.chains.length} molecules to ${besideOutput(argv.out, '.chain.xyz')}\n`);
         if (!evaluator || !spool) return;
-        const ref = await referenceFromArgs(argv.train, ckDir);
-        const r = evaluator.finish({ trainSmiles: ref?.smiles, trainStats: ref?.stats });
-        // EDM's QM9 rows only beside a QM9 model's molecules: another dataset has its own figures
-        const anchors = model.config.dataset.name === 'qm9';
-        process.stdout.write('\n' + formatReport(r, `metrics of ${n} samples from ${ckDir}${ref ? ` (novelty vs ${ref.source})` : ''}`, anchors));
-        spool.writeJson(r, { checkpoint: ckDir, seed: argv.seed, steps: result.steps, temperature: sampler.temperature ?? 1, corrector: sampler.corrector ?? null, samplingSeconds: result.seconds, backend, train: ref?.source ?? null });
-        if (argv.svg) await writeReportFiles(r, { svg: userPath(argv.svg) }, SVG_MOLECULES, {});
-        process.stdout.write(`metrics written to ${besideOutput(argv.out, '.metrics.json')}\n`);
-        if (html) {
-          const details = [`${n} molecules sampled with seed ${argv.seed}, ${result.steps} denoising steps${samplerWords(sampler)}, ${result.seconds.toFixed(1)} s on ${backend}`, ref ? `novelty vs ${ref.source}` : 'novelty: no training data'];
-          writeFileAtomic(html, await htmlReport({ title: `edm sample: ${ckDir}`, details, report: r, molecules: result.molecules, trainStats: ref?.stats, maxMolecules: maxHtml, chain: result.chains[0], anchors }));
-          process.stdout.write(`HTML report written to ${argv.html}\n`);
-        }
+        await reportMetrics({ evaluator, spool, ckDir, n, seconds: result.seconds, steps: result.steps, backend, sampler, molecules: result.molecules, chain: result.chains[0], anchors: model.config.dataset.name === 'qm9', maxHtml, html }, argv);
       } finally {
         // writeJson removes the spool; this removes it when an error ends the run before that
         spool?.abort();
