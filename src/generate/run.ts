@@ -22,11 +22,12 @@ export interface GenerateProgress {
 /** Options of `generate`. */
 export interface GenerateOptions extends PlanOptions {
   /**
-   * worker threads (default: one per core, at most one per batch; 1 = this thread). The
-   * molecules do not depend on it.
+   * worker threads (default: one per core, at most one per batch; 1 = this thread). With the
+   * network in ONNX Runtime, each worker has its own session on an equal share of the model's
+   * threads (at most that many workers). The molecules do not depend on it.
    */
   workers?: number;
-  /** backend each worker starts (default: the one this thread runs) */
+  /** backend each worker starts (default: the one this thread runs; `onnx` when the model's network runs in ONNX Runtime) */
   backend?: BackendName;
   onProgress?: (p: GenerateProgress) => void;
   /** each finished batch, in plan order, as soon as the batches before it are done */
