@@ -21,15 +21,16 @@ function canonical(p: string): string {
  * Check a command's output files before any work: each can be written (its folder exists and is
  * writable; it is not a folder), none is one of the command's inputs, and no two are the same
  * file, so a mistyped path never destroys the molecules or structures it reads.
- * @param outputs option label -> path (absent ones skipped)
- * @param inputs paths the command reads
+ * @param outputs option label -> path as typed (absent ones skipped)
+ * @param inputs paths the command reads (relative ones against the working directory)
  * @throws InputError naming the path and the clash
  */
 export function checkOutputs(outputs: Record<string, string | undefined>, inputs: (string | undefined)[]): void {
-  const read = new Set(inputs.filter((p): p is string => p !== undefined).map(canonical));
+  const read = new Set(inputs.filter((p): p is string => p !== undefined).map((p) => canonical(userPath(p))));
   const seen = new Map<string, string>();
-  for (const [label, path] of Object.entries(outputs)) {
-    if (path === undefined) continue;
+  for (const [label, typed] of Object.entries(outputs)) {
+    if (!typed) continue;
+    const path = userPath(typed);
     const c = canonical(path);
     if (read.has(c)) throw new InputError(`${label} would overwrite one of the command's inputs: choose another output path`, path);
     if (seen.has(c)) throw new InputError(`${label} and ${seen.get(c)} are the same file: choose two paths`, path);

@@ -23,7 +23,7 @@ export const evaluateCommand = (y: Argv): Argv =>
       const maxSvg = integerOption('--max-svg', argv['max-svg'], 0);
       const maxHtml = integerOption('--max-html', argv['max-html'], 1);
       const outputs = { '--json': argv.json, '--svg': argv.svg, '--html': argv.html };
-      checkOutputs(Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, v ? userPath(v) : undefined])), [userPath(argv.file!), typeof argv.train === 'string' ? userPath(argv.train) : undefined]);
+      checkOutputs(outputs, [argv.file!, typeof argv.train === 'string' ? argv.train : undefined]);
       const mols = readMolecules(userPath(argv.file!), EVALUATION_ELEMENTS);
       const ref = await referenceFromArgs(argv.train, argv.checkpoint ? userPath(argv.checkpoint) : undefined);
       const scoring = scoringProgress();

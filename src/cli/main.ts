@@ -21,7 +21,8 @@ function withoutCamelTwins(message: string): string {
   if (!m) return message;
   const names = m[2].split(', ');
   const camel = (s: string): string => s.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-  const kept = names.filter((n) => !(n !== camel(n) ? false : names.some((o) => o !== n && camel(o) === n)));
+  // drop a camel-cased name whose hyphenated twin is also listed
+  const kept = names.filter((n) => !names.some((o) => o !== n && camel(o) === n));
   return `${kept.length === 1 ? 'Unknown argument: ' : m[1]}${kept.join(', ')}`;
 }
 

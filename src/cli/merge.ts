@@ -21,7 +21,7 @@ export const mergeCommand = (y: Argv): Argv =>
       const files = (argv.files as string[]).map(userPath);
       if (!/\.(sdf|sd)$/i.test(argv.out)) throw new InputError('the merged file must be .sdf', argv.out);
       const outputs = { '--out': argv.out, '--json': argv.json, '--html': argv.html };
-      checkOutputs(Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, v ? userPath(v) : undefined])), [...files, typeof argv.train === 'string' ? userPath(argv.train) : undefined]);
+      checkOutputs(outputs, [...files, typeof argv.train === 'string' ? argv.train : undefined]);
       const merged = mergeSampleFiles(files);
       // a lost or forgotten shard is an error, not a note: the merged run would not be the run
       if (merged.missing.length && !argv['allow-missing']) throw new InputError(`missing samples ${merged.missing.slice(0, 20).join(', ')}${merged.missing.length > 20 ? ', ...' : ''}: give every shard's file (or --allow-missing to merge what there is); nothing written`, argv.out);

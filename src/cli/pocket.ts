@@ -68,7 +68,7 @@ export const pocketCommand = (y: Argv): Argv =>
       const center = argv.center ? parseCenter(argv.center) : undefined;
       const written = { '--out': argv.out, '--complex': argv.complex, '--table': argv.table, '--relaxed': argv.relaxed, '--json': argv.json, '--html': argv.html };
       const ckDir = argv.checkpoint ? userPath(argv.checkpoint) : DEFAULT_CHECKPOINT;
-      checkOutputs(Object.fromEntries(Object.entries(written).map(([k, v]) => [k, v ? userPath(v) : undefined])), [userPath(argv.pdb), argv.ligand ? userPath(argv.ligand) : undefined, argv['fix-fragment'] ? userPath(argv['fix-fragment']) : undefined, ...checkpointFiles(ckDir)]);
+      checkOutputs(written, [argv.pdb, argv.ligand, argv['fix-fragment'], ...checkpointFiles(ckDir)]);
       const runtime = await startBackend(argv.backend, argv.threads);
       const model = withRuntime(loadModel(ckDir), runtime);
       let progress: ReturnType<typeof startProgress> | undefined;

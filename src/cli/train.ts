@@ -24,7 +24,7 @@ import {
   storeTrainingReference,
   train,
 } from '../index.js';
-import { backendOption, numberFlag, startBackend, userPath, defineCommand, textFlag } from './common.js';
+import { backendOption, interruptedExitCode, numberFlag, startBackend, stopOnSignals, userPath, defineCommand, textFlag } from './common.js';
 
 /** The options of `edm train`. */
 const TRAIN_FLAGS = {
@@ -87,7 +87,9 @@ export const trainCommand = (y: Argv): Argv =>
       });
       const outDir = userPath(argv.out);
       const progress = trainProgress(argv.steps, argv.epochs, argv.hours, argv['batch-size'] ?? 64, data.train.length);
-      const stop = { stop: false, signal: '' };
+      const interrupt = stopOnSignals();
+      interrupt.signal.addEventListener('abort', () => process.stderr.write('\nedm: stopping after this step and writing a checkpoint (signal again to abort)\n'));
+      const stop = { get stop(): boolean { return interrupt.signal.aborted; } };
       const opts: TrainOptions = { ...trainOptions(argv, data, runtime, outDir), stopSignal: stop, onStep: progress.onStep };
       // every option and the folder are checked before any file is written or any SMILES computed
       checkRun(opts, argv.force);
@@ -96,14 +98,6 @@ export const trainCommand = (y: Argv): Argv =>
         if (removed.length) process.stderr.write(`edm: --force: replacing the run in ${argv.out} (removed ${removed.join(', ')})\n`);
       }
       const created = !existsSync(outDir);
-      const onSignal = (signal: NodeJS.Signals): void => {
-        if (stop.stop) process.exit(signal === 'SIGTERM' ? 143 : 130);
-        stop.stop = true;
-        stop.signal = signal;
-        process.stderr.write('\nedm: stopping after this step and writing a checkpoint (signal again to abort)\n');
-      };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
       let result;
       try {
         await storeTrainingReference(outDir, data, (n) => process.stderr.write(`edm: computing the SMILES of ${n} training molecules for novelty (stored in the checkpoint)\n`));
@@ -115,11 +109,10 @@ export const trainCommand = (y: Argv): Argv =>
       }
       progress.stop();
       if (stop.stop) {
-        process.stderr.write(`edm: interrupted (${stop.signal}) at step ${result.step}; the checkpoint in ${argv.out} keeps every step so far: continue with edm train --out ${argv.out} --resume and the same stop option\n`);
-        process.exitCode = stop.signal === 'SIGTERM' ? 143 : 130;
+        process.stderr.write(`edm: interrupted (${String(interrupt.signal.reason)}) at step ${result.step}; the checkpoint in ${argv.out} keeps every step so far: continue with edm train --out ${argv.out} --resume and the same stop option\n`);
+        process.exitCode = interruptedExitCode(interrupt);
         return;
       }
-      progress.stop();
       process.stdout.write(`trained to step ${result.step} (${result.epochs.toFixed(3)} epochs); checkpoint in ${result.checkpoint}\n`);
     },
   );

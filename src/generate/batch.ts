@@ -1,6 +1,7 @@
 /**
  * One batch of a sampling run: denoise, then turn type indices into elements.
  */
+import { featureDim } from '../config.js';
 import { type PocketNodes, pocketContextDim, pocketRows } from '../data/complex.js';
 import type { Molecule } from '../data/molecule.js';
 import type { EdmModel } from '../diffusion/model.js';
@@ -55,7 +56,7 @@ export function sampleBatch(model: EdmModel, batch: PlannedBatch, settings: Batc
 function pocketContext(model: EdmModel, pocket: PocketNodes, nAtoms: Int32Array, N: number): Pick<SampleChainOptions, 'fixed' | 'context'> {
   const c = model.config.conditioning!;
   const B = nAtoms.length;
-  const D = 3 + model.config.dataset.atomDecoder.length + (model.config.diffusion.includeCharges ? 1 : 0);
+  const D = 3 + featureDim(model.config);
   const rows = pocketRows(c, new Array<PocketNodes>(B).fill(pocket), nAtoms, N);
   const fx = model.config.diffusion.normalizeFactors[0];
   const xh = new Float32Array(B * N * D);
