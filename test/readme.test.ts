@@ -26,4 +26,12 @@ describe('README', () => {
     expect(existsSync(join(dir, 'out.sdf'))).toBe(true);
     expect(readFileSync(join(dir, 'out.sdf'), 'utf8').split('$$$$').length - 1).toBe(10);
   });
+
+  it('`npx edm --help` in the clone prints the help and no npm warning', () => {
+    // npm reads the clone's .npmrc on every npx call and warns about keys it does not know
+    const r = spawnSync('npx', ['--no-install', 'edm', '--help'], { cwd: ROOT, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^edm <command>/);
+    expect(r.stderr).not.toMatch(/npm warn/i);
+  });
 });
