@@ -229,6 +229,34 @@ describe('edm pocket', () => {
     }
   });
 
+  it('protonates the pocket the same way every run (Open Babel clock-seeds its rotors; they are fixed), so MMFF94 columns are reproducible', (ctx) => {
+    ctx.skip(!HAS_POCKETS, `${POCKETS} absent: needs a development complex`);
+    const python = dockingTools().python;
+    ctx.skip(!python, 'no python3 with Open Babel bindings (python3-openbabel) for the MMFF94 step');
+    // 5ndu carries its own hydrogens; the pH model re-adds some on free rotors (NH3+, CH3, OH,
+    // a nitrate N): before the fix two processes placed about 300 of them differently
+    const code = [
+      'import sys',
+      `sys.path.insert(0, ${JSON.stringify(join(ROOT, 'src', 'pocket'))})`,
+      'from mmff_in_pocket import protonated_pocket',
+      'from openbabel import openbabel as ob',
+      'ob.obErrorLog.SetOutputLevel(0)',
+      'm = protonated_pocket(sys.argv[1])',
+      'print(m.NumAtoms(), sum(1 for a in ob.OBMolAtomIter(m) if a.GetAtomicNum() == 1))',
+      'print("\\n".join("%.4f %.4f %.4f" % (a.GetX(), a.GetY(), a.GetZ()) for a in ob.OBMolAtomIter(m)))',
+    ].join('\n');
+    const run = (): string => {
+      const r = spawnSync(python!, ['-c', code, join(POCKETS, '5ndu.pdb')], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      return r.stdout;
+    };
+    const first = run();
+    const [atoms, hydrogens] = first.split('\n')[0].split(' ').map(Number);
+    expect(hydrogens).toBeGreaterThan(952); // the file's 952 and those the pH model adds
+    expect(first.split('\n').length).toBe(atoms + 2);
+    for (let k = 0; k < 2; k++) expect(run()).toBe(first);
+  });
+
   it('the pocket page has real tables, a card with scores and a 3D view per ligand (Chromium), and --complex one MODEL per ligand with CONECT records', (ctx) => {
     ctx.skip(!HAS_POCKETS, `${POCKETS} absent: needs a development complex`);
     const r = edm(['pocket', '--pdb', join(POCKETS, '3rfm.pdb'), '--ligand', join(POCKETS, '3rfm_B_CFF.sdf'), '-n', '3', '--steps', '20', '--no-dock', '--out', 'page.sdf', '--html', 'page.html', '--complex', 'page.pdb']);
