@@ -66,6 +66,7 @@ export function pocketSummary(r: PocketReport, title: string): { intro: string[]
     `pocket: ${r.site.description}: ${r.site.pocketAtoms} atoms (${r.site.pocketHeavyAtoms} heavy); centre (${r.site.centre.map((v) => v.toFixed(2)).join(', ')}), region radius ${r.site.regionRadius.toFixed(2)} Å`,
     `ligand sizes: ${r.sizes}; guidance ${r.guidance}; ${r.steps} steps; ${r.seconds.toFixed(1)} s`,
   ];
+  if (r.docking) intro.push(`docking: ${r.ligands.length} ligands in ${r.docking.seconds.toFixed(1)} s, ${r.docking.lanes} at a time (Vina, MMFF94 in the pocket)`);
   const rows = [
     ['validity (RDKit)', pct(t.validity), ref ? (ref.valid ? 'valid' : 'invalid') : 'n/a'],
     [`no heavy-atom clash (< ${CLASH_DISTANCE} Å)`, pct(t.noClash), ref ? `${ref.clashes} clashes` : 'n/a'],

@@ -105,7 +105,10 @@ export interface PocketReport {
   evaluation: EvaluationReport;
   /** why Vina columns are absent, if they are */
   missing?: string;
+  /** seconds of the whole run */
   seconds: number;
+  /** the ligands' docking and relaxation (Vina, MMFF94): wall seconds and ligands scored at once */
+  docking?: { seconds: number; lanes: number };
   /** the pocket's atoms (for a complex file) */
   pocketAtoms: ProteinAtom[];
   /** the reference ligand as read */
@@ -191,7 +194,10 @@ export async function pocketRun(model: EdmModel, opts: PocketRunOptions): Promis
   const tools = opts.dock === false ? undefined : dockingTools();
   const vina = tools?.vina && tools.obabel ? new VinaScorer(site, tools.python) : undefined;
   try {
-    const scored = await inParallel(ligands, vina ? availableParallelism() : 1, (m) => scoreLigand(rdkit, m, site, vina, false, opts.signal), (done) => opts.onScored?.(done, ligands.length, vina !== undefined), opts.signal);
+    const lanes = vina ? availableParallelism() : 1;
+    const tDock = performance.now();
+    const scored = await inParallel(ligands, lanes, (m) => scoreLigand(rdkit, m, site, vina, false, opts.signal), (done) => opts.onScored?.(done, ligands.length, vina !== undefined), opts.signal);
+    const docking = vina ? { seconds: (performance.now() - tDock) / 1000, lanes } : undefined;
     const rows = scored.map((s) => s.row);
     rows.forEach((r, i) => (ligands[i].properties = { ...ligands[i].properties, ...rowProperties(r) }));
     const relaxed = scored.flatMap((s, i) => (s.relaxed ? [{ ...s.relaxed, properties: { ...ligands[i].properties, ...s.relaxed.properties } }] : []));
@@ -206,6 +212,7 @@ export async function pocketRun(model: EdmModel, opts: PocketRunOptions): Promis
       evaluation,
       missing: opts.dock === false ? 'Vina columns off (--no-dock)' : tools?.missing,
       seconds: (performance.now() - t0) / 1000,
+      docking,
       pocketAtoms: site.atoms,
       referenceMolecule: reference,
     };

@@ -78,8 +78,16 @@ export function dockingTools(): ToolStatus {
 }
 
 /** Run a tool and wait (the receptor's one-off preparation). @throws Error with its last line */
+/**
+ * The tools' environment: one OpenMP thread each. Ligands are scored side by side, one per core,
+ * and Open Babel's force field sums its terms over OpenMP threads, so with the default (a thread
+ * per core) the lanes oversubscribed the cores and MMFF94 energies depended on the core count
+ * (5ndu's reference ligand: 2,912.6 kcal/mol after 200 steps on 2 threads, 2,901.3 on 1).
+ */
+const TOOL_ENV = { ...process.env, OMP_NUM_THREADS: '1' };
+
 function run(cmd: string, args: string[], cwd: string): string {
-  const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', timeout: 120_000, env: TOOL_ENV });
   if (r.error || r.status !== 0) throw new Error(`${cmd} failed: ${(r.error?.message ?? r.stderr ?? '').split('\n').filter(Boolean).slice(-1)[0] ?? r.status}`);
   return `${r.stdout}\n${r.stderr}`;
 }
@@ -90,7 +98,7 @@ function run(cmd: string, args: string[], cwd: string): string {
  */
 function runAsync(cmd: string, args: string[], cwd: string, signal?: AbortSignal): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(cmd, args, { cwd, encoding: 'utf8', timeout: 120_000, signal, maxBuffer: 64 * 2 ** 20 }, (error, stdout, stderr) => {
+    execFile(cmd, args, { cwd, encoding: 'utf8', timeout: 120_000, signal, maxBuffer: 64 * 2 ** 20, env: TOOL_ENV }, (error, stdout, stderr) => {
       if (signal?.aborted) return reject(new Error('stopped'));
       if (error) return reject(new Error(`${cmd} failed: ${(stderr || error.message).split('\n').filter(Boolean).slice(-1)[0] ?? error.code}`));
       resolve(`${stdout}\n${stderr}`);
