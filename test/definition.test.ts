@@ -9,7 +9,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend.js';
-import { dynamicsGraph, trainingGraph } from '../src/egnn/definition.js';
+import { type DynamicsSignature, dynamicsGraph, trainingGraph } from '../src/egnn/definition.js';
 import { gradients } from '../src/net/autodiff.js';
 import { OpGraph } from '../src/net/ir.js';
 import { runGraph } from '../src/net/tfjs-run.js';
@@ -27,85 +27,16 @@ describe('one definition of the network', () => {
     await initBackend('wasm');
   });
 
-  it('an extra edge input is one change to the definition: tfjs, ONNX forward and reverse-mode gradients follow', (ctx) => {
-    ctx.skip(ORT_ABSENT, 'onnxruntime-node is not installed (an optional dependency)');
-    const cfg = { ...TINY.dynamics, nLayers: 2 };
-    const sig = { D: 9, contextNf: 0, centred: true, edgeNf: 2 };
-    const net = trainingGraph(cfg, sig);
-    const rng = new Rng('edge-input');
-    // the new weight rows come with the definition: the edge MLPs read 2H + 2 + 2 rows
-    expect(net.g.params.get('e_block_0.gcl_0.edge_mlp.0.weight')!.shape).toEqual([2 * cfg.nf + 4, cfg.nf]);
-    const params: Record<string, tf.Tensor> = {};
-    for (const [name, v] of net.g.params) {
-      const scale = name.endsWith('coord_mlp.4.weight') ? 0.3 : 0.4;
-      params[name] = tf.tensor(Float32Array.from({ length: (v.shape as number[]).reduce((a, b) => a * b, 1) }, () => (rng.uniform() * 2 - 1) * scale), v.shape as number[]);
-    }
-    const [B, N, D] = [3, 6, 9];
-    const graph = makeGraph({ nNodes: [6, 4, 5], N });
-    const host = {
-      xh: Float32Array.from({ length: B * N * D }, () => rng.normal()),
-      t: Float32Array.from({ length: B }, () => rng.uniform()),
-      edge_attr: Float32Array.from({ length: B * N * N * 2 }, () => rng.normal()),
-      eps: Float32Array.from({ length: B * N * D }, () => rng.normal()),
-      loss_weight: Float32Array.from({ length: B * D }, () => 1 / (B * D * 29)),
-    };
-    const shapes: Record<string, number[]> = { xh: [B, N, D], t: [B, 1], edge_attr: [B, N, N, 2], eps: [B, N, D], loss_weight: [B, 1, D] };
-    const masks = { node_mask: graph.nodeMask, edge_mask: graph.edgeMask, denoise_mask: graph.denoiseMask };
-    const feedsTf = (edgeScale = 1): Record<string, tf.Tensor> => ({
-      ...masks,
-      ...Object.fromEntries(Object.entries(host).map(([k, v]) => [k, tf.tensor(k === 'edge_attr' ? v.map((x) => x * edgeScale) : v, shapes[k])])),
+  const variants = [
+    { what: 'an extra edge input (edge_attr)', sig: { D: 9, contextNf: 0, centred: true, edgeNf: 2 }, edgeRows: 2 },
+    { what: 'bond channels (input bonds, output eps_bonds through a transpose)', sig: { D: 9, contextNf: 0, centred: true, bondNf: 4 }, edgeRows: 4 },
+  ];
+  for (const variant of variants) {
+    it(`${variant.what} is one change to the definition: tfjs, ONNX forward and reverse-mode gradients follow`, (ctx) => {
+      ctx.skip(ORT_ABSENT, 'onnxruntime-node is not installed (an optional dependency)');
+      checkVariant(variant.sig, variant.edgeRows);
     });
-    const session = (bytes: Uint8Array) => openSession(loadOrt()!, bytes, 2);
-    const ortFeeds = (): Record<string, unknown> => {
-      const T = loadOrt()!.Tensor;
-      const out: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(host)) out[k] = new T('float32', v, shapes[k]);
-      for (const [k, t] of Object.entries(masks)) out[k] = new T('float32', t.dataSync() as Float32Array, t.shape);
-      return out;
-    };
-    try {
-      // forward: the edge input changes eps, and ONNX Runtime computes what tfjs does
-      const fwd = dynamicsGraph(cfg, sig);
-      const eps = tf.tidy(() => runGraph(fwd.g, [fwd.eps], feedsTf(), params)[0].dataSync());
-      const epsOther = tf.tidy(() => runGraph(fwd.g, [fwd.eps], feedsTf(2), params)[0].dataSync());
-      expect(Math.max(...eps.map((v, i) => Math.abs(v - epsOther[i])))).toBeGreaterThan(1e-3);
-      const weights = Object.fromEntries(Object.entries(params).map(([k, t]) => [k, t.dataSync() as Float32Array]));
-      const inference = session(encodeModel(emitOnnx(fwd.g, [{ value: fwd.eps, name: 'eps_out', dims: ['B', 'N', D] }], weights).model('variant', '')));
-      const feeds = ortFeeds();
-      delete feeds.eps;
-      delete feeds.loss_weight;
-      const ortEps = inference.run(feeds, { eps_out: null }, {}).eps_out.data;
-      inference.dispose();
-      for (let i = 0; i < eps.length; i++) expect(Math.abs(ortEps[i] - eps[i])).toBeLessThan(1e-4 * Math.max(1, Math.abs(eps[i])));
-      // backward: reverse mode over the same graph against tfjs autodiff
-      const list = [...net.g.params.values()];
-      const grads = gradients(net.g, net.loss, list);
-      const outputs = [{ value: net.loss, name: 'loss', dims: [] }, ...list.map((p) => ({ value: grads.get(p)!, name: `grad:${p.name}`, dims: p.shape }))];
-      const train = session(encodeModel(emitOnnx(net.g, outputs).model('variant_train', '')));
-      const trainFeeds = ortFeeds();
-      const T = loadOrt()!.Tensor;
-      for (const [k, w] of Object.entries(weights)) trainFeeds[k] = new T('float32', w, params[k].shape);
-      const got = train.run(trainFeeds, Object.fromEntries(outputs.map((o) => [o.name, null])), {});
-      train.dispose();
-      const vars = Object.fromEntries(Object.entries(params).map(([k, t]) => [k, tf.variable(t)]));
-      const { value, grads: ref } = tf.variableGrads(() => runGraph(net.g, [net.loss], feedsTf(), vars)[0] as tf.Scalar, Object.values(vars));
-      const nameOf = new Map(Object.entries(vars).map(([k, v]) => [v.name, k]));
-      expect(Math.abs(got.loss.data[0] - value.dataSync()[0]) / value.dataSync()[0]).toBeLessThan(1e-5);
-      for (const [tfName, g] of Object.entries(ref)) {
-        const name = nameOf.get(tfName)!;
-        const r = g.dataSync();
-        const o = got[`grad:${name}`].data;
-        const scale = Math.max(...r.map(Math.abs));
-        expect(scale, `${name}: the oracle gradient is all zeros`).toBeGreaterThan(0);
-        const err = Math.max(...r.map((v, i) => Math.abs(v - o[i])));
-        expect(err / scale, name).toBeLessThan(1e-4);
-      }
-      tf.dispose([value, ...Object.values(ref), ...Object.values(vars)]);
-    } finally {
-      tf.dispose(Object.values(params));
-      disposeGraph(graph);
-    }
-  });
+  }
 
   it('refuses shapes that do not fit, naming the op', () => {
     const g = new OpGraph();
@@ -117,3 +48,110 @@ describe('one definition of the network', () => {
     expect(() => gradients(g, x, [])).toThrow(/the loss must be a scalar/);
   });
 });
+
+/**
+ * A network variant against the oracles: its edge inputs change the output, ONNX Runtime's
+ * forward equals tfjs's, and the reverse-mode loss gradients equal tfjs autodiff (1e-4 relative)
+ * for every parameter. Every graph input other than the masks gets random values.
+ */
+function checkVariant(sig: DynamicsSignature, edgeRows: number): void {
+  const cfg = { ...TINY.dynamics, nLayers: 2 };
+  const net = trainingGraph(cfg, sig);
+  const rng = new Rng('edge-input');
+  // the new weight rows come with the definition: the edge MLPs read 2H + 2 + edgeRows rows
+  expect(net.g.params.get('e_block_0.gcl_0.edge_mlp.0.weight')!.shape).toEqual([2 * cfg.nf + 2 + edgeRows, cfg.nf]);
+  const params: Record<string, tf.Tensor> = {};
+  for (const [name, v] of net.g.params) {
+    // small enough that no tanh or sigmoid saturates: saturated units leave gradients at float32 rounding
+    const scale = name.endsWith('coord_mlp.4.weight') ? 0.22 : 0.3;
+    params[name] = tf.tensor(Float32Array.from({ length: (v.shape as number[]).reduce((a, b) => a * b, 1) }, () => (rng.uniform() * 2 - 1) * scale), v.shape as number[]);
+  }
+  const [B, N] = [3, 6];
+  const graph = makeGraph({ nNodes: [6, 4, 5], N });
+  const masks = { node_mask: graph.nodeMask, edge_mask: graph.edgeMask, denoise_mask: graph.denoiseMask };
+  const shapes: Record<string, number[]> = {};
+  const host: Record<string, Float32Array> = {};
+  for (const v of net.g.inputs) {
+    if (v.name! in masks) continue;
+    shapes[v.name!] = v.shape.map((d) => (d === 'B' ? B : d === 'N' ? N : (d as number)));
+    const size = shapes[v.name!].reduce((a, b) => a * b, 1);
+    const weight = v.name!.endsWith('loss_weight');
+    // bond states are one-hot vectors scaled by 1/4 in the diffusion: small inputs keep tanh unsaturated
+    const scale = v.name === 'bonds' ? 0.5 : 1;
+    host[v.name!] = Float32Array.from({ length: size }, () => (weight ? (0.5 + rng.uniform()) / (B * 9 * 29) : v.name === 't' ? rng.uniform() : scale * rng.normal()));
+  }
+  const edgeInput = sig.bondNf ? 'bonds' : 'edge_attr';
+  const feedsTf = (edgeScale = 1): Record<string, tf.Tensor> => ({
+    ...masks,
+    ...Object.fromEntries(Object.entries(host).map(([k, v]) => [k, tf.tensor(k === edgeInput ? v.map((x) => x * edgeScale) : v, shapes[k])])),
+  });
+  const session = (bytes: Uint8Array) => openSession(loadOrt()!, bytes, 2);
+  const T = loadOrt()!.Tensor;
+  const ortFeeds = (names: string[]): Record<string, unknown> => {
+    const out: Record<string, unknown> = {};
+    for (const k of names) out[k] = k in masks ? new T('float32', masks[k as keyof typeof masks].dataSync() as Float32Array, masks[k as keyof typeof masks].shape) : new T('float32', host[k], shapes[k]);
+    return out;
+  };
+  try {
+    // forward: the edge input changes the outputs, and ONNX Runtime computes what tfjs does
+    const fwd = dynamicsGraph(cfg, sig);
+    const outs = [fwd.eps, ...(fwd.epsBonds ? [fwd.epsBonds] : [])];
+    const run = (scale: number): Float32Array[] => tf.tidy(() => runGraph(fwd.g, outs, feedsTf(scale), params).map((t) => t.dataSync() as Float32Array));
+    const base = run(1);
+    const other = run(2);
+    expect(Math.max(...base[0].map((v, i) => Math.abs(v - other[0][i])))).toBeGreaterThan(1e-3);
+    if (fwd.epsBonds) {
+      // symmetric in i and j, zero off the edge mask (the diagonal, padding)
+      const K = sig.bondNf!;
+      const e = base[1];
+      const edge = graph.edgeMask.dataSync();
+      let largest = 0;
+      for (let b = 0; b < B; b++)
+        for (let i = 0; i < N; i++)
+          for (let j = 0; j < N; j++)
+            for (let k = 0; k < K; k++) {
+              const v = e[((b * N + i) * N + j) * K + k];
+              largest = Math.max(largest, Math.abs(v));
+              expect(v).toBe(e[((b * N + j) * N + i) * K + k]);
+              if (!edge[(b * N + i) * N + j]) expect(Math.abs(v)).toBe(0);
+            }
+      expect(largest).toBeGreaterThan(1e-3);
+    }
+    const weights = Object.fromEntries(Object.entries(params).map(([k, t]) => [k, t.dataSync() as Float32Array]));
+    const emitted = outs.map((value, k) => ({ value, name: `out${k}`, dims: value.shape }));
+    const inference = session(encodeModel(emitOnnx(fwd.g, emitted, weights).model('variant', '')));
+    const got = inference.run(ortFeeds(fwd.g.inputs.map((v) => v.name!)), Object.fromEntries(emitted.map((o) => [o.name, null])), {});
+    inference.dispose();
+    base.forEach((ref, k) => {
+      const o = got[`out${k}`].data as Float32Array;
+      for (let i = 0; i < ref.length; i++) expect(Math.abs(o[i] - ref[i])).toBeLessThan(1e-4 * Math.max(1, Math.abs(ref[i])));
+    });
+    // backward: reverse mode over the same graph against tfjs autodiff
+    const list = [...net.g.params.values()];
+    const grads = gradients(net.g, net.loss, list);
+    const outputs = [{ value: net.loss, name: 'loss', dims: [] }, ...list.map((p) => ({ value: grads.get(p)!, name: `grad:${p.name}`, dims: p.shape }))];
+    const train = session(encodeModel(emitOnnx(net.g, outputs).model('variant_train', '')));
+    const trainFeeds = ortFeeds(net.g.inputs.map((v) => v.name!));
+    for (const [k, w] of Object.entries(weights)) trainFeeds[k] = new T('float32', w, params[k].shape);
+    const res = train.run(trainFeeds, Object.fromEntries(outputs.map((o) => [o.name, null])), {});
+    train.dispose();
+    const vars = Object.fromEntries(Object.entries(params).map(([k, t]) => [k, tf.variable(t)]));
+    const { value, grads: ref } = tf.variableGrads(() => runGraph(net.g, [net.loss], feedsTf(), vars)[0] as tf.Scalar, Object.values(vars));
+    const nameOf = new Map(Object.entries(vars).map(([k, v]) => [v.name, k]));
+    expect(Math.abs(res.loss.data[0] - value.dataSync()[0]) / value.dataSync()[0]).toBeLessThan(1e-5);
+    expect(Object.keys(ref)).toHaveLength(list.length);
+    for (const [tfName, g] of Object.entries(ref)) {
+      const name = nameOf.get(tfName)!;
+      const r = g.dataSync();
+      const o = res[`grad:${name}`].data;
+      const scale = Math.max(...r.map(Math.abs));
+      expect(scale, `${name}: the oracle gradient is all zeros`).toBeGreaterThan(0);
+      const err = Math.max(...r.map((v, i) => Math.abs(v - o[i])));
+      expect(err / scale, name).toBeLessThan(1e-4);
+    }
+    tf.dispose([value, ...Object.values(ref), ...Object.values(vars)]);
+  } finally {
+    tf.dispose(Object.values(params));
+    disposeGraph(graph);
+  }
+}

@@ -13,7 +13,9 @@ import { graphFromNodeMask } from '../src/graph/graph.js';
 import { initParams, type Params } from '../src/egnn/params.js';
 import { Rng } from '../src/random.js';
 import { SHARED, TINY, skipWithoutShared } from './helpers.js';
-import { expectEquivariant, randomOrthogonal, transformPositions } from './equivariance.js';
+import { expectEquivariant, expectEquivariantWithEdges, randomOrthogonal, transformPositions } from './equivariance.js';
+import { dynamicsGraph } from '../src/egnn/definition.js';
+import { runGraph } from '../src/net/tfjs-run.js';
 import { dynamicsInputDim, featureDim } from '../src/config.js';
 import { disposeBatch, makeBatch } from '../src/data/batch.js';
 import type { Molecule } from '../src/data/molecule.js';
@@ -119,6 +121,42 @@ describe('EGNN equivariance', () => {
       });
     });
   }
+});
+
+describe('bond-aware EGNN equivariance', () => {
+  beforeAll(async () => {
+    await initBackend('wasm');
+  });
+
+  it('positions equivariant, features and bond noise invariant; atoms permute nodes and both bond axes', () => {
+    const K = 4;
+    const cfg = { ...EDM_QM9_DYNAMICS, nf: 32, nLayers: 3 };
+    const net = dynamicsGraph(cfg, { D, contextNf: 0, centred: true, bondNf: K });
+    const rng = new Rng('eq-bonds');
+    const p: Params = {};
+    for (const [name, v] of net.g.params) p[name] = tf.tensor(Float32Array.from({ length: (v.shape as number[]).reduce((a, b) => a * b, 1) }, () => (rng.uniform() * 2 - 1) * 0.3), v.shape as number[]);
+    const { xh, mask } = randomInput(rng);
+    // a symmetric bond state on the real pairs
+    const e = new Float32Array(B * N * N * K);
+    for (let b = 0; b < B; b++)
+      for (let i = 0; i < nNodes[b]; i++)
+        for (let j = 0; j < i; j++)
+          for (let k = 0; k < K; k++) e[((b * N + i) * N + j) * K + k] = e[((b * N + j) * N + i) * K + k] = rng.normal() * 0.3;
+    const f = (x: Float32Array, bonds: Float32Array): [Float32Array, Float32Array] =>
+      tf.tidy(() => {
+        const graph = graphFromNodeMask(tf.tensor3d(mask, [B, N, 1]));
+        const feeds = { xh: tf.tensor3d(x, [B, N, D]), t: tf.tensor2d([0.3, 0.8], [B, 1]), bonds: tf.tensor4d(bonds, [B, N, N, K]), node_mask: graph.nodeMask, edge_mask: graph.edgeMask, denoise_mask: graph.denoiseMask };
+        const [eps, epsBonds] = runGraph(net.g, [net.eps, net.epsBonds!], feeds, p);
+        return [eps.dataSync() as Float32Array, epsBonds.dataSync() as Float32Array];
+      });
+    const [, bondsOut] = f(xh, e);
+    // the bond output depends on the positions and on the bond input (the test is not vacuous)
+    expect(Math.max(...bondsOut.map(Math.abs))).toBeGreaterThan(1e-3);
+    const [, shifted] = f(xh.map((v, k) => (k % D < 3 ? v * 1.1 : v)), e);
+    expect(Math.max(...shifted.map((v, k) => Math.abs(v - bondsOut[k])))).toBeGreaterThan(1e-4);
+    expectEquivariantWithEdges(f, xh, e, { B, N, D, K }, nNodes, rng);
+    tf.dispose(Object.values(p));
+  });
 });
 
 describe('diffusion equivariance', () => {

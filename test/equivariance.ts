@@ -57,16 +57,58 @@ export function expectEquivariant(
   }
   // permutation of the real atoms of each molecule
   const perm: number[][] = nNodes.map((n) => rng.shuffle(Array.from({ length: n }, (_, i) => i)));
-  const permute = (a: Float32Array): Float32Array => {
-    const out = Float32Array.from(a);
-    for (let b = 0; b < B; b++) {
-      perm[b].forEach((src, dst) => {
-        for (let d = 0; d < D; d++) out[(b * N + dst) * D + d] = a[(b * N + src) * D + d];
-      });
-    }
-    return out;
-  };
+  const permute = (a: Float32Array): Float32Array => permuteNodes(a, B, N, D, perm);
   expectClose(f(permute(xh)), permute(base), rtol, 1e-6, 'permutation');
+}
+
+/** Permute the real atoms of each molecule (`perm[b][dst] = src`) in a node tensor `[B, N, D]`. */
+function permuteNodes(a: Float32Array, B: number, N: number, D: number, perm: number[][]): Float32Array {
+  const out = Float32Array.from(a);
+  for (let b = 0; b < B; b++) perm[b].forEach((src, dst) => out.set(a.subarray((b * N + src) * D, (b * N + src + 1) * D), (b * N + dst) * D));
+  return out;
+}
+
+/** The same permutation on both atom axes of an edge tensor `[B, N, N, K]`. */
+function permuteEdges(a: Float32Array, B: number, N: number, K: number, perm: number[][]): Float32Array {
+  const out = Float32Array.from(a);
+  for (let b = 0; b < B; b++)
+    perm[b].forEach((si, di) =>
+      perm[b].forEach((sj, dj) => out.set(a.subarray(((b * N + si) * N + sj) * K, ((b * N + si) * N + sj + 1) * K), ((b * N + di) * N + dj) * K)),
+    );
+  return out;
+}
+
+/**
+ * As expectEquivariant, for a network that also reads and writes a per-pair tensor (bonds):
+ * f(xh, e) -> [node output `[B, N, D]`, edge output `[B, N, N, K]`]. Positions are equivariant,
+ * node features and the edge output invariant under rotations, reflections and translations;
+ * a permutation of the atoms permutes the node rows and both atom axes of the edge tensors.
+ */
+export function expectEquivariantWithEdges(
+  f: (xh: Float32Array, e: Float32Array) => [Float32Array, Float32Array],
+  xh: Float32Array,
+  e: Float32Array,
+  dims: { B: number; N: number; D: number; K: number },
+  nNodes: number[],
+  rng: Rng,
+  rtol = 1e-4,
+): void {
+  const { B, N, D, K } = dims;
+  const [baseNodes, baseEdges] = f(xh, e);
+  for (const reflect of [false, true]) {
+    const R = randomOrthogonal(rng, reflect);
+    const t = [rng.normal() * 3, rng.normal() * 3, rng.normal() * 3];
+    const moved = transformPositions(xh, B, N, D, R, t);
+    for (let b = 0; b < B; b++) moved.fill(0, (b * N + nNodes[b]) * D, (b + 1) * N * D);
+    const [nodes, edges] = f(moved, e);
+    const what = reflect ? 'reflection' : 'rotation';
+    expectClose(nodes, transformPositions(baseNodes, B, N, D, R), rtol, 1e-6, `${what} + translation, nodes`);
+    expectClose(edges, baseEdges, rtol, 1e-6, `${what} + translation, edges`);
+  }
+  const perm: number[][] = nNodes.map((n) => rng.shuffle(Array.from({ length: n }, (_, i) => i)));
+  const [nodes, edges] = f(permuteNodes(xh, B, N, D, perm), permuteEdges(e, B, N, K, perm));
+  expectClose(nodes, permuteNodes(baseNodes, B, N, D, perm), rtol, 1e-6, 'permutation, nodes');
+  expectClose(edges, permuteEdges(baseEdges, B, N, K, perm), rtol, 1e-6, 'permutation, edges');
 }
 
 /** Host array of a tensor. */

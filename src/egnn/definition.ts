@@ -27,6 +27,13 @@ export interface DynamicsSignature {
    * every edge MLP beside the two squared distances (0 or absent: EDM's network)
    */
   edgeNf?: number;
+  /**
+   * bond-order channels K diffused with the atoms (0 or absent: EDM's network): input `bonds`
+   * `[B, N, N, K]` (their noisy state, read by every edge MLP after any `edge_attr`), output
+   * `eps_bonds` `[B, N, N, K]` from the last layer's edge messages, symmetric in i and j and zero
+   * off the edge mask
+   */
+  bondNf?: number;
 }
 
 /** The network as a graph: its inputs by name and its output. */
@@ -34,17 +41,20 @@ export interface DynamicsGraph {
   g: OpGraph;
   /** `[B, N, D]` eps_theta(z_t, t) */
   eps: Value;
+  /** `[B, N, N, K]` the bonds' predicted noise, when the signature has bond channels */
+  epsBonds?: Value;
 }
 
 /**
  * Declare every parameter in EDM's order (initialisation draws them in this order): weights
  * `[in, out]`, biases `[out]`, named as EDM's state dict without `dynamics.egnn.`.
  * @param inNodeNf embedding input width F + 1 + C
- * @param edgeNf extra per-edge input channels
+ * @param edgeNf per-edge input channels beyond the two distances (edge_attr, then bonds)
+ * @param bondNf bond channels predicted by the bond head (after EDM's parameters, so EDM's draw order stays)
  */
-function declareParams(g: OpGraph, cfg: DynamicsConfig, inNodeNf: number, edgeNf: number): void {
+function declareParams(g: OpGraph, cfg: DynamicsConfig, inNodeNf: number, edgeNf: number, bondNf: number): void {
   const H = cfg.nf;
-  const edgeIn = 2 * H + 2 + edgeNf; // [h_i, h_j, d_ij^2, d0_ij^2, edge_attr]
+  const edgeIn = 2 * H + 2 + edgeNf; // [h_i, h_j, d_ij^2, d0_ij^2, edge_attr, bonds]
   const lin = (name: string, i: number, o: number, bias = true): void => {
     g.param(`${name}.weight`, [i, o]);
     if (bias) g.param(`${name}.bias`, [o]);
@@ -65,15 +75,20 @@ function declareParams(g: OpGraph, cfg: DynamicsConfig, inNodeNf: number, edgeNf
     lin(`${q}.coord_mlp.2`, H, H);
     lin(`${q}.coord_mlp.4`, H, 1, false);
   }
+  if (bondNf > 0) {
+    lin('bond_mlp.0', H, H);
+    lin('bond_mlp.2', H, bondNf);
+  }
 }
 
 /**
  * Every parameter's shape, by name, in declaration order (params.ts reads names and shapes here).
  * @param inNodeNf embedding input width F + 1 + C
+ * @param bondNf bond-order channels of a bond-aware network (0: EDM's)
  */
-export function dynamicsParamShapes(cfg: DynamicsConfig, inNodeNf: number): Map<string, number[]> {
+export function dynamicsParamShapes(cfg: DynamicsConfig, inNodeNf: number, bondNf = 0): Map<string, number[]> {
   const g = new OpGraph();
-  declareParams(g, cfg, inNodeNf, 0);
+  declareParams(g, cfg, inNodeNf, bondNf, bondNf);
   return new Map([...g.params].map(([name, v]) => [name, v.shape as number[]]));
 }
 
@@ -134,8 +149,8 @@ class Dynamics {
     return this.cfg.normalizationFactor !== 1 ? this.g.over(agg, this.g.scalar(this.cfg.normalizationFactor)) : agg;
   }
 
-  /** Invariant graph convolution (egnn_new.GCL): attention-gated messages, residual node MLP. */
-  gcl(name: string, h: Value, radials: Value, nodeMask: Value, edgeMask: Value): Value {
+  /** Invariant graph convolution (egnn_new.GCL): attention-gated messages, residual node MLP; also its edge messages m `[B, N, N, H]`. */
+  gcl(name: string, h: Value, radials: Value, nodeMask: Value, edgeMask: Value): { h: Value; m: Value } {
     const g = this.g;
     const H = this.cfg.nf;
     const m = this.edgeMlp(h, radials, `${name}.edge_mlp`);
@@ -145,7 +160,18 @@ class Dynamics {
     const w0 = `${name}.node_mlp.0`;
     const pre = g.plus(g.linear(h, this.rows(`${w0}.weight`, 0, H), this.p(`${w0}.bias`)), g.linear(agg, this.rows(`${w0}.weight`, H, H)));
     const upd = this.dense(g.silu(pre), `${name}.node_mlp.2`);
-    return g.times(g.plus(h, upd), nodeMask);
+    return { h: g.times(g.plus(h, upd), nodeMask), m };
+  }
+
+  /**
+   * The bonds' noise from the last edge messages m `[B, N, N, H]`: a two-layer MLP, then
+   * (o_ij + o_ji) / 2 so the bond of i-j and j-i is one prediction, zero off the edge mask.
+   */
+  bondHead(m: Value, edgeMask: Value): Value {
+    const g = this.g;
+    const o = this.dense(g.silu(this.dense(m, 'bond_mlp.0')), 'bond_mlp.2');
+    const sym = g.times(g.plus(o, g.transpose(o, [0, 2, 1, 3])), g.scalar(0.5));
+    return g.times(sym, edgeMask);
   }
 
   /** Equivariant coordinate update (egnn_new.EquivariantUpdate with tanh). */
@@ -181,8 +207,9 @@ export function dynamicsGraph(cfg: DynamicsConfig, sig: DynamicsSignature): Dyna
   if (cfg.aggregation !== 'sum') throw new Error(`egnn_dynamics: aggregation ${cfg.aggregation} is not supported`);
   const { D, contextNf } = sig;
   const edgeNf = sig.edgeNf ?? 0;
+  const bondNf = sig.bondNf ?? 0;
   const g = new OpGraph();
-  declareParams(g, cfg, D - 3 + 1 + contextNf, edgeNf);
+  declareParams(g, cfg, D - 3 + 1 + contextNf, edgeNf + bondNf, bondNf);
   const net = new Dynamics(g, cfg);
   const xhIn = g.input('xh', ['B', 'N', D]);
   const t = g.input('t', ['B', 1]);
@@ -191,6 +218,8 @@ export function dynamicsGraph(cfg: DynamicsConfig, sig: DynamicsSignature): Dyna
   const denoiseMask = g.input('denoise_mask', ['B', 'N', 1]);
   const context = contextNf > 0 ? g.input('context', ['B', 'N', contextNf]) : undefined;
   const edgeAttr = edgeNf > 0 ? g.input('edge_attr', ['B', 'N', 'N', edgeNf]) : undefined;
+  const bonds = bondNf > 0 ? g.times(g.input('bonds', ['B', 'N', 'N', bondNf]), edgeMask) : undefined;
+  const edgeInputs = [edgeAttr, bonds].filter((v): v is Value => v !== undefined);
 
   const xh = g.times(xhIn, nodeMask);
   const x0 = g.slice(xh, 2, 0, 3);
@@ -203,12 +232,13 @@ export function dynamicsGraph(cfg: DynamicsConfig, sig: DynamicsSignature): Dyna
   // affects the unused direction)
   const radial0 = net.coordDiff(x0, 1).radial;
   let x = x0;
+  let m: Value | undefined;
   for (let l = 0; l < cfg.nLayers; l++) {
     const { radial, diff } = net.coordDiff(x, cfg.normConstant);
-    // [B, N, N, 2 (+ E)], EquivariantBlock's edge_attr
-    const radials = g.concat(edgeAttr ? [radial, radial0, edgeAttr] : [radial, radial0], 3);
+    // [B, N, N, 2 (+ E + K)], EquivariantBlock's edge_attr
+    const radials = g.concat([radial, radial0, ...edgeInputs], 3);
     let hb = h;
-    for (let s = 0; s < cfg.invSublayers; s++) hb = net.gcl(`e_block_${l}.gcl_${s}`, hb, radials, nodeMask, edgeMask);
+    for (let s = 0; s < cfg.invSublayers; s++) ({ h: hb, m } = net.gcl(`e_block_${l}.gcl_${s}`, hb, radials, nodeMask, edgeMask));
     x = net.coordUpdate(`e_block_${l}.gcl_equiv`, hb, x, diff, radials, nodeMask, edgeMask, denoiseMask);
     h = g.times(hb, nodeMask);
   }
@@ -217,12 +247,12 @@ export function dynamicsGraph(cfg: DynamicsConfig, sig: DynamicsSignature): Dyna
   if (sig.centred) vel = net.removeMean(vel, denoiseMask);
   // drop the time and context channels appended to the input features
   const eps = g.concat([vel, g.slice(hOut, 2, 0, D - 3)], 2);
-  return { g, eps };
+  return { g, eps, epsBonds: bondNf > 0 ? net.bondHead(m!, edgeMask) : undefined };
 }
 
 /** The network with EDM's L2 loss: graph, loss and its extra inputs. */
 export interface TrainingGraph extends DynamicsGraph {
-  /** scalar: 0.5 sum(loss_weight (eps - eps_theta)^2) */
+  /** scalar: 0.5 sum(loss_weight (eps - eps_theta)^2), plus the bonds' term of a bond-aware network */
   loss: Value;
 }
 
@@ -230,14 +260,19 @@ export interface TrainingGraph extends DynamicsGraph {
  * The training objective as a graph (EDM compute_loss, loss_type 'l2'): extra inputs eps
  * `[B, N, D]` (the noise to predict, input name `eps`) and loss_weight `[B, 1, D]` (per molecule
  * and channel: w(t) / (B D denomN), 0 for the feature channels of t = 0 rows; see
- * diffusion/loss.ts lossInputs).
+ * diffusion/loss.ts lossInputs). A bond-aware network adds eps_bonds `[B, N, N, K]` (the bonds'
+ * noise) and bond_loss_weight `[B, 1, 1, K]`, whose term is summed the same way.
  */
 export function trainingGraph(cfg: DynamicsConfig, sig: DynamicsSignature): TrainingGraph {
   const net = dynamicsGraph(cfg, sig);
   const { g } = net;
-  const target = g.input('eps', ['B', 'N', sig.D]);
-  const weight = g.input('loss_weight', ['B', 1, sig.D]);
-  const err = g.minus(net.eps, target);
-  const loss = g.times(g.scalar(0.5), g.sum(g.times(err, g.times(err, weight)), [0, 1, 2], false));
-  return { ...net, loss };
+  const weightedSquares = (pred: Value, targetName: string, weightName: string, shape: (string | number)[], weightShape: (string | number)[]): Value => {
+    const err = g.minus(pred, g.input(targetName, shape));
+    const w = g.input(weightName, weightShape);
+    return g.sum(g.times(err, g.times(err, w)), shape.map((_, i) => i), false);
+  };
+  let sum = weightedSquares(net.eps, 'eps', 'loss_weight', ['B', 'N', sig.D], ['B', 1, sig.D]);
+  const K = sig.bondNf ?? 0;
+  if (net.epsBonds) sum = g.plus(sum, weightedSquares(net.epsBonds, 'eps_bonds', 'bond_loss_weight', ['B', 'N', 'N', K], ['B', 1, 1, K]));
+  return { ...net, loss: g.times(g.scalar(0.5), sum) };
 }

@@ -108,6 +108,12 @@ function rule(g: OpGraph, node: OpNode, gy: Value, needs: (v: Value) => boolean)
     }
     case 'Expand':
       return [needs(a) ? unbroadcast(g, gy, a.shape) : undefined, undefined];
+    case 'Transpose': {
+      // the inverse permutation: input axis perm[i] came from output axis i
+      const inverse = new Array<number>(spec.perm.length);
+      spec.perm.forEach((p, i) => (inverse[p] = i));
+      return [g.transpose(full(g, gy, y), inverse)];
+    }
     default:
       throw new Error(`autodiff: no rule for ${spec.op}`);
   }

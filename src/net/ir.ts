@@ -21,6 +21,8 @@ export type OpSpec =
   | { op: 'Concat'; axis: number }
   /** x broadcast to the shape of the second input (only its shape is read) */
   | { op: 'Expand' }
+  /** axes permuted: output axis i is input axis perm[i] */
+  | { op: 'Transpose'; perm: number[] }
   // ops that reverse mode adds
   | { op: 'Squeeze'; axis: number }
   /** zeros before and after along one axis */
@@ -192,6 +194,10 @@ export class OpGraph {
       }
       case 'Expand':
         return broadcastShape(a.shape, b.shape, 'Expand');
+      case 'Transpose': {
+        if ([...spec.perm].sort((p, q) => p - q).join() !== a.shape.map((_, i) => i).join()) throw new Error(`op graph: Transpose perm [${spec.perm}] of [${a.shape}]`);
+        return spec.perm.map((i) => a.shape[i]);
+      }
       case 'Flatten':
         return ['R', spec.cols];
       case 'MatMulBT':
@@ -244,5 +250,8 @@ export class OpGraph {
   }
   expand(x: Value, like: Value): Value {
     return this.add({ op: 'Expand' }, [x, like]);
+  }
+  transpose(x: Value, perm: number[]): Value {
+    return this.add({ op: 'Transpose', perm }, [x]);
   }
 }

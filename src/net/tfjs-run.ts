@@ -63,6 +63,8 @@ function runNode(n: OpNode, x: tf.Tensor[]): tf.Tensor {
       return tf.concat(x, axis(spec.axis));
     case 'Expand':
       return tf.broadcastTo(x[0], x[1].shape);
+    case 'Transpose':
+      return tf.transpose(x[0], spec.perm);
     case 'Pad': {
       const pads = Array.from({ length: rank }, (_, i): [number, number] => (i === axis(spec.axis) ? [spec.before, spec.after] : [0, 0]));
       return tf.pad(x[0], pads);

@@ -131,6 +131,8 @@ class OnnxEmitter {
         return b.node('Concat', inputs.map((_, i) => x(i)), [['axis', axis(spec.axis)]]);
       case 'Expand':
         return b.node('Expand', [x(0), this.shapeOf(inputs[1])]);
+      case 'Transpose':
+        return b.node('Transpose', [x(0)], [['perm', spec.perm]]);
       case 'Pad': {
         const pads = new Array<number>(2 * rank).fill(0);
         pads[axis(spec.axis)] = spec.before;
