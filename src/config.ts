@@ -50,7 +50,30 @@ export interface DiffusionConfig {
   lossType: 'l2' | 'vlb';
   /** whether the integer charge (atomic number) is a feature */
   includeCharges: boolean;
+  /** bond orders diffused with the atoms (absent: EDM's model, bonds inferred from distances) */
+  bonds?: BondDiffusion;
 }
+
+/**
+ * Bond orders as a diffused per-pair feature (issue 19; JODO, Huang et al. 2023, diffuses bond
+ * types with Gaussian noise the same way): each pair of atoms carries a one-hot of
+ * `classes` orders (none, single, double, triple), divided by `normalizeFactor` as EDM divides
+ * the atom types' one-hot, noised by the same schedule, symmetric in i and j.
+ */
+export interface BondDiffusion {
+  /** bond orders 0 .. classes - 1 (4: none, single, double, triple) */
+  classes: number;
+  /** the one-hot is divided by this before noising (EDM's atom types: 4) */
+  normalizeFactor: number;
+  /** weight of the bonds' loss term per channel, relative to the atoms' (1: equal) */
+  lossWeight: number;
+}
+
+/** The bond-aware variant's settings: four orders, scaled like EDM's atom types, equal loss weight. */
+export const BOND_DIFFUSION: BondDiffusion = { classes: 4, normalizeFactor: 4, lossWeight: 1 };
+
+/** Bond classes K diffused by a model (0: EDM's model). */
+export const bondClasses = (cfg: Pick<EdmConfig, 'diffusion'>): number => cfg.diffusion.bonds?.classes ?? 0;
 
 /** What a model knows about its data; stored in every checkpoint so it is self-describing. */
 export interface DatasetInfo {
@@ -92,8 +115,8 @@ export interface PocketConditioning {
 /** The whole configuration of a model. */
 export interface EdmConfig {
   format: 'edm-ts-checkpoint';
-  /** 1: unconditional EDM; 2 adds `dynamics.contextNodeNf` (version 1 files still load) */
-  version: 1 | 2;
+  /** 1: unconditional EDM; 2 adds `dynamics.contextNodeNf`; 3 adds `diffusion.bonds` (older files still load) */
+  version: 1 | 2 | 3;
   dynamics: DynamicsConfig;
   diffusion: DiffusionConfig;
   dataset: DatasetInfo;
@@ -130,8 +153,11 @@ export function featureDim(cfg: Pick<EdmConfig, 'dataset' | 'diffusion'>): numbe
   return cfg.dataset.atomDecoder.length + (cfg.diffusion.includeCharges ? 1 : 0);
 }
 
-/** Current config version written by new checkpoints. */
-export const CONFIG_VERSION = 2;
+/** Current config version written by new checkpoints (3: bond-aware models; 2 is written otherwise, so older readers keep loading them). */
+export const CONFIG_VERSION = 3;
+
+/** The version a config needs: 3 for bond diffusion, else 2 (1 files still load). */
+export const configVersionFor = (diffusion: DiffusionConfig): 2 | 3 => (diffusion.bonds ? 3 : 2);
 
 /**
  * Input (and output) width of the dynamics network: the features, the time channel (EDM
@@ -159,7 +185,7 @@ export function validateConfig(raw: unknown, source: string): EdmConfig {
   const c = raw as EdmConfig;
   check(typeof c === 'object' && c !== null, 'not an object', source);
   check(c.format === 'edm-ts-checkpoint', 'format must be "edm-ts-checkpoint"', source);
-  check(c.version === 1 || c.version === 2, `unsupported version ${String(c.version)}`, source);
+  check(c.version === 1 || c.version === 2 || c.version === 3, `unsupported version ${String(c.version)}`, source);
   const d = c.dynamics;
   check(typeof d === 'object' && d !== null, 'dynamics missing', source);
   check(posInt(d.nf), 'dynamics.nf must be a positive integer', source);
@@ -172,7 +198,7 @@ export function validateConfig(raw: unknown, source: string): EdmConfig {
   check(finite(d.normalizationFactor) && d.normalizationFactor > 0, 'dynamics.normalizationFactor must be > 0', source);
   check(d.aggregation === 'sum', 'dynamics.aggregation must be "sum"', source);
   check(d.contextNodeNf === undefined || (Number.isInteger(d.contextNodeNf) && d.contextNodeNf >= 0), 'dynamics.contextNodeNf must be a non-negative integer', source);
-  check(c.version === 2 || !d.contextNodeNf, 'dynamics.contextNodeNf needs config version 2', source);
+  check(c.version >= 2 || !d.contextNodeNf, 'dynamics.contextNodeNf needs config version 2', source);
   const f = c.diffusion;
   check(typeof f === 'object' && f !== null, 'diffusion missing', source);
   check(posInt(f.timesteps), 'diffusion.timesteps must be a positive integer', source);
@@ -189,6 +215,13 @@ export function validateConfig(raw: unknown, source: string): EdmConfig {
   );
   check(f.lossType === 'l2' || f.lossType === 'vlb', 'diffusion.lossType must be l2 or vlb', source);
   check(typeof f.includeCharges === 'boolean', 'diffusion.includeCharges must be boolean', source);
+  if (f.bonds !== undefined) {
+    const b = f.bonds;
+    check(c.version === 3, 'diffusion.bonds needs config version 3', source);
+    check(typeof b === 'object' && b !== null && Number.isInteger(b.classes) && b.classes >= 2 && b.classes <= 4, 'diffusion.bonds.classes must be an integer in 2..4', source);
+    check(finite(b.normalizeFactor) && b.normalizeFactor > 0, 'diffusion.bonds.normalizeFactor must be > 0', source);
+    check(finite(b.lossWeight) && b.lossWeight >= 0, 'diffusion.bonds.lossWeight must be >= 0', source);
+  }
   const s = c.dataset;
   check(typeof s === 'object' && s !== null, 'dataset missing', source);
   check(Array.isArray(s.atomDecoder) && s.atomDecoder.length > 0 && s.atomDecoder.every((e) => typeof e === 'string'), 'dataset.atomDecoder must be a list of element symbols', source);
@@ -201,6 +234,7 @@ export function validateConfig(raw: unknown, source: string): EdmConfig {
   if (k !== undefined) {
     check(k.kind === 'pocket' && Array.isArray(k.pocketTypes) && posInt(k.maxPocketNodes), 'conditioning must be { kind: "pocket", pocketTypes, maxPocketNodes }', source);
     check(d.contextNodeNf === k.pocketTypes.length + 2, 'dynamics.contextNodeNf must be pocketTypes + 2 for a pocket model', source);
+    check(f.bonds === undefined, 'diffusion.bonds is not supported with pocket conditioning', source);
   }
   return c;
 }

@@ -105,7 +105,8 @@ describe('graph with fixed atoms and context', () => {
     const dir = mkdtempSync(join(tmpdir(), 'edm-v2-'));
     await saveCheckpoint(dir, CTX, initParams(CTX.dynamics, dynamicsInputDim(CTX), new Rng('v2')));
     const v2 = loadCheckpoint(dir);
-    expect(v2.config.version).toBe(CONFIG_VERSION);
+    expect(v2.config.version).toBe(2);
+    expect(CONFIG_VERSION).toBe(3);
     expect(v2.config.dynamics.contextNodeNf).toBe(2);
     expect(v2.params['embedding.weight'].shape).toEqual([dynamicsInputDim(CTX), CTX.dynamics.nf]);
     expect(validateConfig(TINY, 'v1.json').dynamics.contextNodeNf).toBeUndefined();

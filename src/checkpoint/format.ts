@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { type EdmConfig, dynamicsInputDim, validateConfig } from '../config.js';
+import { type EdmConfig, bondClasses, dynamicsInputDim, validateConfig } from '../config.js';
 import { writeFileAtomic } from '../data/files.js';
 import { paramShapes, type Params } from '../egnn/params.js';
 import { CheckpointError } from '../errors.js';
@@ -136,7 +136,7 @@ export function loadCheckpoint(dir: string, withTrainState = false): LoadedCheck
   }
   const config = validateConfig(raw, cfgPath);
   const params = unpackTensors(dir, raw.weights, cfgPath);
-  const shapes = paramShapes(config.dynamics, dynamicsInputDim(config));
+  const shapes = paramShapes(config.dynamics, dynamicsInputDim(config), bondClasses(config));
   for (const [name, shape] of shapes) {
     const t = params[name];
     if (!t) throw new CheckpointError(`${cfgPath}: missing tensor ${name}`);

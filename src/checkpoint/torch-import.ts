@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { unzipSync } from 'fflate';
 import type { DatasetInfo, EdmConfig, NoiseScheduleName } from '../config.js';
-import { dynamicsInputDim, validateConfig } from '../config.js';
+import { bondClasses, dynamicsInputDim, validateConfig } from '../config.js';
 import { CheckpointError } from '../errors.js';
 import { paramShapes, type Params } from '../egnn/params.js';
 import { type TorchTensorRef, toRecord, unpickle } from './pickle.js';
@@ -141,7 +141,7 @@ const IGNORED = new Set(['gamma.gamma', 'buffer']);
  * @throws CheckpointError naming a missing tensor, an unexpected tensor, or a wrong shape
  */
 export function paramsFromStateDict(sd: StateDict, cfg: EdmConfig, source: string): Params {
-  const shapes = paramShapes(cfg.dynamics, dynamicsInputDim(cfg));
+  const shapes = paramShapes(cfg.dynamics, dynamicsInputDim(cfg), bondClasses(cfg));
   for (const name of sd.keys()) {
     if (IGNORED.has(name)) continue;
     if (!name.startsWith(PREFIX) || !shapes.has(name.slice(PREFIX.length))) {

@@ -6,6 +6,7 @@ import { existsSync, rmSync } from 'node:fs';
 import type { ArgumentsCamelCase, Argv, InferredOptionTypes } from 'yargs';
 import {
   DEFAULT_QM9_DIR,
+  BOND_DIFFUSION,
   EDM_QM9_DIFFUSION,
   EDM_QM9_DYNAMICS,
   type LossWeighting,
@@ -44,6 +45,7 @@ const TRAIN_FLAGS = {
   'warmup-steps': { ...numberFlag('--warmup-steps', 'linear warm-up steps of --lr-schedule cosine'), defaultDescription: '0' },
   'final-lr': { ...numberFlag('--final-lr', 'learning rate at the end of --lr-schedule cosine'), defaultDescription: '0' },
   from: textFlag('branch a new run (in --out) from this checkpoint folder: weights, optimiser, step, data and noise streams and CPU-hours continue from it; its recipe is kept except for the options given here (for trials of a recipe change)'),
+  bonds: { type: 'boolean', default: false, describe: "diffuse bond orders (none, single, double, triple) with the atoms: the network reads and predicts them, and the sampled molecules carry them (labels: EDM's distance-based bonds of the training molecules)" },
   schedule: { type: 'string', default: 'polynomial_2', describe: 'noise schedule: polynomial_<power> or cosine (EDM: polynomial_2)' },
   timesteps: numberFlag('--timesteps', 'diffusion steps T (EDM: 1000)', 1000),
   seed: numberFlag('--seed', 'integer seed of initialisation, batches and noise (a resumed run must give the same)', 0),
@@ -126,7 +128,7 @@ function trainOptions(argv: TrainArgv, data: TrainingData, runtime: Runtime, out
     datasetInfo: data.info,
     conditioning: data.conditioning,
     dynamics: data.conditioning ? pocketDynamics({ ...EDM_QM9_DYNAMICS, nf: argv.nf!, nLayers: argv.layers! }, data.conditioning) : { ...EDM_QM9_DYNAMICS, nf: argv.nf!, nLayers: argv.layers! },
-    diffusion: { ...EDM_QM9_DIFFUSION, noiseSchedule: argv.schedule as NoiseScheduleName, timesteps: argv.timesteps! },
+    diffusion: { ...EDM_QM9_DIFFUSION, noiseSchedule: argv.schedule as NoiseScheduleName, timesteps: argv.timesteps!, ...(argv.bonds ? { bonds: BOND_DIFFUSION } : {}) },
     batchSize: argv['batch-size'],
     lr: argv.lr,
     emaDecay: argv.ema,

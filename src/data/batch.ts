@@ -18,8 +18,13 @@ export interface Batch {
   graph: MolGraph;
   /** real atom count per molecule */
   nNodes: Int32Array;
+  /**
+   * `[B, N, N, K]` one-hot bond orders (class 0: no bond) of the real pairs i != j, symmetric,
+   * zero on the diagonal and at padding; only in batches made for a bond-aware model
+   */
+  bonds?: tf.Tensor4D;
   /** host copies for code that works on numbers (NLL's discrete terms) */
-  host: { hCat: Float32Array; hInt: Float32Array };
+  host: { hCat: Float32Array; hInt: Float32Array; bonds?: Float32Array };
 }
 
 /** Atomic numbers of the elements a decoder may name. */
@@ -34,9 +39,11 @@ export const ATOMIC_NUMBER: Record<string, number> = {
  * @param mols molecules whose elements are all in `atomDecoder`
  * @param atomDecoder element of each one-hot class
  * @param nPad padded size N (default: the largest molecule)
- * @throws InputError for an element outside `atomDecoder`
+ * @param bondClasses K > 0: also the one-hot bond orders `[B, N, N, K]` from each molecule's `bonds`
+ * @throws InputError for an element outside `atomDecoder`, or (with bondClasses) a molecule
+ *   without bonds or with a bond order outside 1..K-1
  */
-export function makeBatch(mols: Molecule[], atomDecoder: string[], nPad?: number): Batch {
+export function makeBatch(mols: Molecule[], atomDecoder: string[], nPad?: number, bondClasses = 0): Batch {
   const B = mols.length;
   const N = nPad ?? Math.max(...mols.map((m) => m.elements.length));
   const K = atomDecoder.length;
@@ -63,18 +70,43 @@ export function makeBatch(mols: Molecule[], atomDecoder: string[], nPad?: number
       hInt[b * N + i] = ATOMIC_NUMBER[m.elements[i]] ?? 0;
     }
   });
+  const bonds = bondClasses > 0 ? bondOneHot(mols, N, bondClasses) : undefined;
   return {
     x: tf.tensor3d(x, [B, N, 3]),
     hCat: tf.tensor3d(hCat, [B, N, K]),
     hInt: tf.tensor3d(hInt, [B, N, 1]),
+    ...(bonds ? { bonds: tf.tensor4d(bonds, [B, N, N, bondClasses]) } : {}),
     graph: makeGraph({ nNodes, N }),
     nNodes,
-    host: { hCat, hInt },
+    host: { hCat, hInt, ...(bonds ? { bonds } : {}) },
   };
+}
+
+/**
+ * One-hot bond orders `[B, N, N, K]` of molecules padded to N atoms: class 0 for real pairs
+ * without a bond, class `order` for each bond (both i-j and j-i), zeros on the diagonal and at
+ * padding. @throws InputError for a molecule without bonds or an order outside 1..K-1
+ */
+function bondOneHot(mols: Molecule[], N: number, K: number): Float32Array {
+  const out = new Float32Array(mols.length * N * N * K);
+  mols.forEach((m, b) => {
+    if (!m.bonds) throw new InputError(`molecule ${m.name ?? b} has no bond orders; a bond-aware model needs them (decode/bonds.ts inferBonds)`);
+    const n = m.elements.length;
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) if (i !== j) out[((b * N + i) * N + j) * K] = 1;
+    for (const { i, j, order } of m.bonds) {
+      if (!(Number.isInteger(order) && order >= 1 && order < K)) throw new InputError(`molecule ${m.name ?? b}: bond ${i + 1}-${j + 1} has order ${order}; this model knows orders 1..${K - 1}`);
+      for (const [p, q] of [[i, j], [j, i]]) {
+        const at = ((b * N + p) * N + q) * K;
+        out[at] = 0;
+        out[at + order] = 1;
+      }
+    }
+  });
+  return out;
 }
 
 /** Free a batch's tensors. */
 export function disposeBatch(b: Batch): void {
-  tf.dispose([b.x, b.hCat, b.hInt]);
+  tf.dispose([b.x, b.hCat, b.hInt, ...(b.bonds ? [b.bonds] : [])]);
   disposeGraph(b.graph);
 }

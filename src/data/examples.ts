@@ -3,7 +3,7 @@
  * model, complexes (a ligand and its pocket nodes). One batch maker for both, chosen by the
  * model's config, so the trainer, its gradient engines and the validation NLL share every line.
  */
-import type { EdmConfig } from '../config.js';
+import { type EdmConfig, bondClasses } from '../config.js';
 import { InputError } from '../errors.js';
 import { type Batch, makeBatch } from './batch.js';
 import { type ComplexExample, makeComplexBatch } from './complex.js';
@@ -35,5 +35,5 @@ export function makeTrainingBatch(config: EdmConfig, examples: TrainingExample[]
     return makeComplexBatch(complexes, config.dataset.atomDecoder, c);
   }
   if (complexes.length > 0) throw new InputError('complexes (ligand + pocket) train a pocket-conditioned model; this config has no conditioning');
-  return makeBatch(examples as Molecule[], config.dataset.atomDecoder);
+  return makeBatch(examples as Molecule[], config.dataset.atomDecoder, undefined, bondClasses(config));
 }

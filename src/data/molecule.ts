@@ -17,6 +17,11 @@ export interface Molecule {
   positions: Float32Array;
   /** bonds, if known (inferred by decode/ or read from SDF) */
   bonds?: Bond[];
+  /**
+   * bonds a bond-aware model generated with the atoms (its z_0 bond orders); kept beside `bonds`,
+   * which EDM's protocol infers from distances, and written as the SDF bond block
+   */
+  modelBonds?: Bond[];
   /** free-form properties (written as SDF data fields) */
   properties?: Record<string, string | number>;
   /** a name or id (XYZ comment, SDF title) */

@@ -98,10 +98,10 @@ const i3 = (v: number): string => String(v).padStart(3);
 
 /**
  * A V2000 molblock (no `$$$$`, no data fields).
- * @param bonds bonds to write (default: the molecule's own)
+ * @param bonds bonds to write (default: the generator's own, else the molecule's)
  * @throws InputError if the molecule has more than 999 atoms or bonds (V2000's limit)
  */
-export function toMolBlock(m: Molecule, bonds: Bond[] = m.bonds ?? []): string {
+export function toMolBlock(m: Molecule, bonds: Bond[] = m.modelBonds ?? m.bonds ?? []): string {
   const n = m.elements.length;
   if (n > 999 || bonds.length > 999) throw new InputError(`molecule ${m.name ?? ''} is too large for V2000 (${n} atoms, ${bonds.length} bonds)`);
   const out: string[] = [(m.name ?? '').replace(/\r?\n/g, ' ').slice(0, 80), '  edm-ts          3D', ''];

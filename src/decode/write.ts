@@ -18,6 +18,8 @@ export interface DecodedMolecule extends Molecule {
   bonds: NonNullable<Molecule['bonds']>;
   /** EDM's stability of these bonds */
   stability: Stability;
+  /** the stability of a bond-aware model's own bonds (`modelBonds`), when it has them */
+  modelStability?: Stability;
 }
 
 /** Whether a molecule went through the decode step (`withBondsAndStability`). */
@@ -25,18 +27,27 @@ export const isDecoded = (m: Molecule): m is DecodedMolecule => 'stability' in m
 
 /**
  * The decode step: copies of generated molecules with inferred bonds, their stability, and the
- * stability as properties (SDF data fields). Molecules already decoded are returned as they are.
+ * stability as properties (SDF data fields); a bond-aware model's own bonds are scored beside
+ * them. Molecules already decoded are returned as they are.
  */
 export function withBondsAndStability(mols: Molecule[]): DecodedMolecule[] {
   return mols.map((m) => {
     if (isDecoded(m)) return m;
     const bonds = inferBonds(m);
     const s = stability(m, bonds);
+    const own = m.modelBonds && stability(m, m.modelBonds);
     return {
       ...m,
       bonds,
       stability: s,
-      properties: { ...(m.properties ?? {}), atom_stability: `${s.stableAtoms}/${s.atoms}`, molecule_stable: s.moleculeStable ? 1 : 0 },
+      ...(own ? { modelStability: own } : {}),
+      properties: {
+        ...(m.properties ?? {}),
+        atom_stability: `${s.stableAtoms}/${s.atoms}`,
+        molecule_stable: s.moleculeStable ? 1 : 0,
+        // a bond-aware model's own bonds (the SDF bond block), scored by the same valence table
+        ...(own ? { model_atom_stability: `${own.stableAtoms}/${own.atoms}`, model_molecule_stable: own.moleculeStable ? 1 : 0 } : {}),
+      },
     };
   });
 }

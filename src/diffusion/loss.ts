@@ -4,13 +4,13 @@
  * (min-SNR-gamma, Hang et al. 2023) to train faster; the likelihood bound (NLL) is unweighted.
  */
 import * as tf from '@tensorflow/tfjs';
-import { featureDim } from '../config.js';
+import { bondClasses, featureDim } from '../config.js';
 import type { Batch } from '../data/batch.js';
 import type { Rng } from '../random.js';
-import { type EdmModel, normalizedXh, phi } from './model.js';
+import { type EdmModel, normalizedBonds, normalizedXh, phi, phiBonds } from './model.js';
 import { hasFixedAtoms } from '../graph/graph.js';
 import { projectZ } from './space.js';
-import { combinedNoise } from './noise.js';
+import { combinedNoise, symmetricPairNoise } from './noise.js';
 import { alphaOf, sigmaOf, snrOf } from './schedule.js';
 import { perMolecule } from './tensors.js';
 
@@ -20,6 +20,8 @@ export interface StepNoise {
   eps: Float32Array;
   /** per-molecule loss weight w(t) `[B]` (absent: 1, EDM's uniform weighting) */
   weight?: Float32Array;
+  /** a bond-aware model's bond noise `[B, N, N, K]` (symmetric, see symmetricPairNoise) */
+  bondEps?: Float32Array;
 }
 
 /**
@@ -44,8 +46,9 @@ export function lossWeightAt(weighting: LossWeighting, gamma: number): number {
 }
 
 /**
- * Draw t ~ U{0..T} per molecule and eps (CoM-free positions), in that order; the loss weights
- * follow from t (no randomness), so a weighting never changes the random stream.
+ * Draw t ~ U{0..T} per molecule and eps (CoM-free positions), then a bond-aware model's bond
+ * noise, in that order; the loss weights follow from t (no randomness), so a weighting never
+ * changes the random stream.
  */
 export function drawStepNoise(model: EdmModel, batch: Batch, rng: Rng, weighting: LossWeighting = UNIFORM_WEIGHTING): StepNoise {
   const B = batch.nNodes.length;
@@ -54,8 +57,10 @@ export function drawStepNoise(model: EdmModel, batch: Batch, rng: Rng, weighting
   const tInt = new Int32Array(B);
   for (let b = 0; b < B; b++) tInt[b] = rng.int(0, T);
   const eps = combinedNoise(rng, batch.graph.nDenoised, N, featureDim(model.config), batch.graph.centred);
-  if (weighting.kind === 'uniform') return { tInt, eps };
-  return { tInt, eps, weight: Float32Array.from(tInt, (k) => lossWeightAt(weighting, model.schedule.gammaAt(k / T))) };
+  const K = bondClasses(model.config);
+  const bonds = K > 0 ? { bondEps: symmetricPairNoise(rng, batch.graph.nDenoised, N, K) } : {};
+  if (weighting.kind === 'uniform') return { tInt, eps, ...bonds };
+  return { tInt, eps, weight: Float32Array.from(tInt, (k) => lossWeightAt(weighting, model.schedule.gammaAt(k / T))), ...bonds };
 }
 
 /** What the L2 objective compares, for one batch and its noise. */
@@ -68,7 +73,15 @@ export interface LossInputs {
   t: number[];
   /** `[B, 1, 3 + F]` the molecule's w(t), except 0 on the feature channels of rows with t = 0 */
   channelWeight: tf.Tensor;
+  /** a bond-aware model's bonds: noisy state z_t, target noise (`[B, N, N, K]`) and weight `[B, 1, 1, K]` (w(t) times the bonds' loss weight, 0 at t = 0 as the features) */
+  bonds?: { zt: tf.Tensor; eps: tf.Tensor; weight: tf.Tensor };
 }
+
+/**
+ * Denominator of the bonds' loss term per molecule: K channels of denomN (denomN - 1) ordered
+ * pairs, as the atoms' term divides by (3 + F) denomN: both are per-channel means.
+ */
+export const bondDenominator = (K: number, denomN: number): number => K * denomN * Math.max(1, denomN - 1);
 
 /**
  * z_t = alpha_t x + sigma_t eps (EDM compute_loss), the target eps, t and the channel weights of a
@@ -90,7 +103,15 @@ export function lossInputs(model: EdmModel, batch: Batch, noise: StepNoise): Los
   const w = noise.weight ?? new Float32Array(B).fill(1);
   const hWeight = Float32Array.from(noise.tInt, (k, b) => (k === 0 ? 0 : w[b]));
   const channelWeight = tf.concat([tf.mul(perMolecule(w), tf.ones([1, 1, 3])), tf.mul(perMolecule(hWeight), tf.ones([1, 1, D - 3]))], 2);
-  return { zt, eps, t, channelWeight };
+  const bc = model.config.diffusion.bonds;
+  if (!bc || !noise.bondEps) return { zt, eps, t, channelWeight };
+  const K = bc.classes;
+  const e = normalizedBonds(model, batch);
+  const bondEps = tf.tensor4d(noise.bondEps, [B, N, N, K]);
+  const atMolecule = (v: number[]): tf.Tensor => tf.reshape(tf.tensor1d(v), [B, 1, 1, 1]);
+  const bondZt = tf.add(tf.mul(atMolecule(g.map(alphaOf)), e), tf.mul(atMolecule(g.map(sigmaOf)), bondEps));
+  const weight = tf.mul(atMolecule(Array.from(hWeight, (v) => v * bc.lossWeight)), tf.ones([1, 1, 1, K]));
+  return { zt, eps, t, channelWeight, bonds: { zt: bondZt, eps: bondEps, weight } };
 }
 
 /**
@@ -104,12 +125,20 @@ export function lossInputs(model: EdmModel, batch: Batch, noise: StepNoise): Los
  * `denomN` replaces EDM's padded atom count (eps.shape[1]): our batches are grouped by size, so
  * padding varies; a fixed denominator (the dataset's max atom count, 29 for QM9, close to
  * EDM's usual batch padding) keeps EDM's weighting of molecules of different sizes.
+ * A bond-aware model adds the bonds' term: 0.5 w(t) lossWeight ||eps_e - eps_theta,e||^2 over
+ * ordered pairs and K channels, divided by bondDenominator (0 for rows with t = 0, as the features).
  * @returns scalar loss; the caller wraps it in `variableGrads`
  */
 export function trainingLoss(model: EdmModel, batch: Batch, noise: StepNoise, denomN: number): tf.Scalar {
   const D = 3 + featureDim(model.config);
-  const { zt, eps, t, channelWeight } = lossInputs(model, batch, noise);
-  const sq = tf.square(tf.sub(eps, phi(model, zt, t, batch.graph))); // [B, N, D]
-  const perRow = tf.div(tf.sum(tf.mul(sq, channelWeight), [1, 2]), D * denomN);
+  const { zt, eps, t, channelWeight, bonds } = lossInputs(model, batch, noise);
+  const out: { eps: tf.Tensor; epsBonds?: tf.Tensor } = bonds ? phiBonds(model, zt, bonds.zt, t, batch.graph) : { eps: phi(model, zt, t, batch.graph) };
+  const sq = tf.square(tf.sub(eps, out.eps)); // [B, N, D]
+  let perRow = tf.div(tf.sum(tf.mul(sq, channelWeight), [1, 2]), D * denomN);
+  if (bonds && out.epsBonds) {
+    const K = bonds.eps.shape[3]!;
+    const sqBonds = tf.square(tf.sub(bonds.eps, out.epsBonds)); // [B, N, N, K]
+    perRow = tf.add(perRow, tf.div(tf.sum(tf.mul(sqBonds, bonds.weight), [1, 2, 3]), bondDenominator(K, denomN)));
+  }
   return tf.mul(0.5, tf.mean(perRow)) as tf.Scalar;
 }

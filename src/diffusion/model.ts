@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { EdmConfig } from '../config.js';
 import { featureDim } from '../config.js';
 import type { Batch } from '../data/batch.js';
-import { egnnDynamics } from '../egnn/egnn.js';
+import { egnnDynamics, egnnDynamicsBonds } from '../egnn/egnn.js';
 import type { Params } from '../egnn/params.js';
 import { type MolGraph, hasFixedAtoms, positionDof } from '../graph/graph.js';
 import { NoiseSchedule, alphaOf, sigmaOf, snrOf } from './schedule.js';
@@ -24,6 +24,8 @@ import { normalCdf, perMolecule, sumExceptBatch } from './tensors.js';
  */
 export interface InferenceNetwork {
   eps(zt: tf.Tensor, t: ArrayLike<number>, graph: MolGraph): tf.Tensor;
+  /** a bond-aware network's eps_theta of the atoms and of the bonds `[B, N, N, K]` (see phiBonds) */
+  epsBonds?(zt: tf.Tensor, zBonds: tf.Tensor, t: ArrayLike<number>, graph: MolGraph): { eps: tf.Tensor; epsBonds: tf.Tensor };
   /** free what it holds (sessions) */
   close?(): void;
   /** the runtime's threads (e.g. ONNX Runtime intra-op threads), when it has its own */
@@ -53,6 +55,30 @@ export function phi(model: EdmModel, zt: tf.Tensor, t: ArrayLike<number>, graph:
   if (inference && model.inference) return model.inference.eps(zt, t, graph);
   const tT = tf.tensor2d(Float32Array.from(t as ArrayLike<number>), [t.length, 1]);
   return egnnDynamics(model.params, model.config.dynamics, { xh: zt, t: tT, graph, inference });
+}
+
+/**
+ * A bond-aware model's eps_theta(z_t, t) of the atoms `[B, N, 3 + F]` and of the bonds
+ * `[B, N, N, K]` (symmetric, zero off the edge mask).
+ * @param zBonds `[B, N, N, K]` the bonds' noisy state
+ * @param t per-molecule times in [0, 1]
+ * @param inference no gradient will be taken: uses less memory, same values
+ */
+export function phiBonds(model: EdmModel, zt: tf.Tensor, zBonds: tf.Tensor, t: ArrayLike<number>, graph: MolGraph, inference = false): { eps: tf.Tensor; epsBonds: tf.Tensor } {
+  if (inference && model.inference?.epsBonds) return model.inference.epsBonds(zt, zBonds, t, graph);
+  const tT = tf.tensor2d(Float32Array.from(t as ArrayLike<number>), [t.length, 1]);
+  return egnnDynamicsBonds(model.params, model.config.dynamics, { xh: zt, t: tT, graph, inference }, zBonds);
+}
+
+/**
+ * Normalised bonds `[B, N, N, K]`: the batch's one-hot divided by the bonds' normalisation
+ * factor (as EDM's normalize divides the atom types' one-hot).
+ * @throws Error when the model or the batch has no bonds
+ */
+export function normalizedBonds(model: EdmModel, batch: Batch): tf.Tensor {
+  const cfg = model.config.diffusion.bonds;
+  if (!cfg || !batch.bonds) throw new Error('normalizedBonds: a bond-aware model and a batch with bonds are needed');
+  return tf.div(batch.bonds, cfg.normalizeFactor);
 }
 
 /** Normalised xh `[B, N, 3 + F]` = [x, one-hot, charge] of a batch (EDM's concatenation order). */
@@ -160,6 +186,8 @@ export interface NllNoise {
   epsT: tf.Tensor;
   /** `[B, N, 3 + F]` noise of z_0 */
   eps0: tf.Tensor;
+  /** a bond-aware model's bond noise of z_t and of z_0 `[B, N, N, K]` (symmetricPairNoise) */
+  bonds?: { epsT: tf.Tensor; eps0: tf.Tensor };
 }
 
 /** Terms of the variational bound per molecule, in nats. */
@@ -172,6 +200,50 @@ export interface NllTerms {
   lossT: Float64Array;
   /** -log p(x, h | z_0) without constants */
   loss0: Float64Array;
+  /** a bond-aware model's share of the terms above (pairs i < j): KL prior, T L_t, -log p(e | z_0) */
+  bonds?: { klPrior: Float64Array; lossT: Float64Array; loss0: Float64Array };
+}
+
+/**
+ * The bonds' likelihood terms per molecule over the unordered pairs i < j of denoised atoms (a
+ * bond is one variable; its K channels are the dimensions): KL(q(e_T | e) || N(0, I)), the
+ * squared eps error of t (times T 0.5 (SNR(s - t) - 1) by the caller) and -log p(e | z_0), the
+ * one-hot bonds under normalised Gaussian bin masses of z_0 (as logPhGivenZ0 scores atom types).
+ * @param e normalised one-hot bonds `[B, N, N, K]`; errT, z0 host arrays of the same shape
+ */
+export function bondTerms(model: EdmModel, batch: Batch, e: Float32Array, errT: Float32Array, z0: Float32Array): { klPrior: Float64Array; errT: Float64Array; loss0: Float64Array } {
+  const bc = model.config.diffusion.bonds!;
+  const K = bc.classes;
+  const B = batch.nNodes.length;
+  const N = batch.graph.hostNodeMask.length / B;
+  const gammaT = model.schedule.gammaAt(1);
+  const alphaT = alphaOf(gammaT);
+  const sigmaT = sigmaOf(gammaT);
+  const s0 = sigmaOf(model.schedule.gammaAt(0)) * bc.normalizeFactor;
+  const out = { klPrior: new Float64Array(B), errT: new Float64Array(B), loss0: new Float64Array(B) };
+  const logp = new Float64Array(K);
+  for (let b = 0; b < B; b++) {
+    const n = batch.graph.nDenoised[b];
+    for (let i = 0; i < n; i++) {
+      for (let j = i + 1; j < n; j++) {
+        const at = ((b * N + i) * N + j) * K;
+        let maxL = -Infinity;
+        for (let k = 0; k < K; k++) {
+          const mu = alphaT * e[at + k];
+          out.klPrior[b] += Math.log(1 / sigmaT) + 0.5 * (sigmaT * sigmaT + mu * mu) - 0.5;
+          out.errT[b] += errT[at + k];
+          const c = z0[at + k] * bc.normalizeFactor - 1;
+          logp[k] = Math.log(normalCdf((c + 0.5) / s0) - normalCdf((c - 0.5) / s0) + 1e-10);
+          maxL = Math.max(maxL, logp[k]);
+        }
+        let z = 0;
+        for (let k = 0; k < K; k++) z += Math.exp(logp[k] - maxL);
+        const logZ = maxL + Math.log(z);
+        for (let k = 0; k < K; k++) if (e[at + k] > 0) out.loss0[b] -= logp[k] - logZ;
+      }
+    }
+  }
+  return out;
 }
 
 /**
@@ -198,11 +270,29 @@ export function nll(model: EdmModel, batch: Batch, noise: NllNoise): NllTerms {
     // the denoised atoms given them (their eps and eps_theta are zero)
     const given = (z: tf.Tensor): tf.Tensor => (hasFixedAtoms(batch.graph) ? projectZ(z, batch.graph, xh) : z);
     const zt = given(tf.add(tf.mul(perMolecule(gT.map(alphaOf)), xh), tf.mul(perMolecule(gT.map(sigmaOf)), noise.epsT)));
-    const errT = sumExceptBatch(tf.square(tf.sub(noise.epsT, phi(model, zt, t, batch.graph, true)))).dataSync();
     const g0 = model.schedule.gammaAt(0);
     const z0 = given(tf.add(tf.mul(alphaOf(g0), xh), tf.mul(sigmaOf(g0), noise.eps0)));
     const zeros = new Array(B).fill(0);
-    const net0 = phi(model, z0, zeros, batch.graph, true);
+    let bondsOf: (() => ReturnType<typeof bondTerms>) | undefined;
+    let netT: tf.Tensor;
+    let net0: tf.Tensor;
+    if (model.config.diffusion.bonds && noise.bonds) {
+      const e = normalizedBonds(model, batch);
+      const atMolecule = (v: number[]): tf.Tensor => tf.reshape(tf.tensor1d(v), [B, 1, 1, 1]);
+      const eT = tf.add(tf.mul(atMolecule(gT.map(alphaOf)), e), tf.mul(atMolecule(gT.map(sigmaOf)), noise.bonds.epsT));
+      const e0 = tf.add(tf.mul(alphaOf(g0), e), tf.mul(sigmaOf(g0), noise.bonds.eps0));
+      const outT = phiBonds(model, zt, eT, t, batch.graph, true);
+      netT = outT.eps;
+      net0 = phiBonds(model, z0, e0, zeros, batch.graph, true).eps;
+      const errBonds = tf.square(tf.sub(noise.bonds.epsT, outT.epsBonds)).dataSync() as Float32Array;
+      const eHost = e.dataSync() as Float32Array;
+      const e0Host = e0.dataSync() as Float32Array;
+      bondsOf = () => bondTerms(model, batch, eHost, errBonds, e0Host);
+    } else {
+      netT = phi(model, zt, t, batch.graph, true);
+      net0 = phi(model, z0, zeros, batch.graph, true);
+    }
+    const errT = sumExceptBatch(tf.square(tf.sub(noise.epsT, netT))).dataSync();
     const [, N, D] = xh.shape as number[];
     const errX0 = sumExceptBatch(
       tf.square(tf.sub(tf.slice(noise.eps0, [0, 0, 0], [B, N, 3]), tf.slice(net0, [0, 0, 0], [B, N, 3]))),
@@ -218,9 +308,14 @@ export function nll(model: EdmModel, batch: Batch, noise: NllNoise): NllTerms {
       lossT: new Float64Array(B),
       loss0: new Float64Array(B),
     };
+    const bt = bondsOf?.();
+    if (bt) out.bonds = { klPrior: bt.klPrior, lossT: new Float64Array(B), loss0: bt.loss0 };
     for (let b = 0; b < B; b++) {
-      out.lossT[b] = T * 0.5 * (snrOf(gS[b] - gT[b]) - 1) * errT[b];
-      out.loss0[b] = 0.5 * errX0[b] - logPh[b];
+      const weightT = T * 0.5 * (snrOf(gS[b] - gT[b]) - 1);
+      if (bt) out.bonds!.lossT[b] = weightT * bt.errT[b];
+      out.lossT[b] = weightT * errT[b] + (bt ? out.bonds!.lossT[b] : 0);
+      out.loss0[b] = 0.5 * errX0[b] - logPh[b] + (bt ? bt.loss0[b] : 0);
+      kl[b] += bt ? bt.klPrior[b] : 0;
       out.negLogPxh[b] = kl[b] + out.lossT[b] + nlc[b] + out.loss0[b] - dlp[b];
     }
   });

@@ -40,3 +40,27 @@ export function combinedNoise(source: NoiseSource, nNodes: ArrayLike<number>, N:
   }
   return out;
 }
+
+/**
+ * Draw the bonds' noise `[B, N, N, K]`: one standard normal per unordered pair i < j of denoised
+ * atoms and channel, the same value at (i, j) and (j, i) (a bond is one variable), zero on the
+ * diagonal, at padding and at fixed atoms.
+ * @param nNodes denoised atom count per molecule
+ */
+export function symmetricPairNoise(source: NoiseSource, nNodes: ArrayLike<number>, N: number, K: number): Float32Array {
+  const B = nNodes.length;
+  const out = new Float32Array(B * N * N * K);
+  for (let b = 0; b < B; b++) {
+    const rng = Array.isArray(source) ? source[b] : source;
+    for (let i = 0; i < nNodes[b]; i++) {
+      for (let j = i + 1; j < nNodes[b]; j++) {
+        for (let k = 0; k < K; k++) {
+          const v = rng.normal();
+          out[((b * N + i) * N + j) * K + k] = v;
+          out[((b * N + j) * N + i) * K + k] = v;
+        }
+      }
+    }
+  }
+  return out;
+}

@@ -6,11 +6,12 @@
  * steps of the last part of the chain (Song et al. 2021, predictor-corrector sampling).
  */
 import * as tf from '@tensorflow/tfjs';
-import { featureDim } from '../config.js';
+import { bondClasses, featureDim } from '../config.js';
 import { type MolGraph, disposeGraph, makeGraph } from '../graph/graph.js';
+import { OptionError } from '../errors.js';
 import { integerOption, numberOption } from '../options.js';
-import { type EdmModel, phi } from './model.js';
-import { type NoiseSource, combinedNoise } from './noise.js';
+import { type EdmModel, phi, phiBonds } from './model.js';
+import { type NoiseSource, combinedNoise, symmetricPairNoise } from './noise.js';
 import { alphaOf, sigmaOf, transition } from './schedule.js';
 import { perMolecule, sumExceptBatch } from './tensors.js';
 import { unnormalize } from './normalize.js';
@@ -35,21 +36,51 @@ export function sampleZsGivenZt(
   noise: tf.Tensor,
 ): tf.Tensor {
   return tf.tidy(() => {
-    const B = s.length;
-    const a: number[] = [];
-    const c: number[] = [];
-    const sd: number[] = [];
-    for (let b = 0; b < B; b++) {
-      const gS = model.schedule.gammaAt(s[b]);
-      const gT = model.schedule.gammaAt(t[b]);
-      const tr = transition(gT, gS);
-      a.push(1 / tr.alpha);
-      c.push(tr.sigma2 / tr.alpha / sigmaOf(gT));
-      sd.push((tr.sigma * sigmaOf(gS)) / sigmaOf(gT));
-    }
+    const k = stepCoefficients(model, s, t);
     const epsT = phi(model, zt, t, graph, true);
-    const mu = tf.sub(tf.mul(zt, perMolecule(a)), tf.mul(epsT, perMolecule(c)));
-    return projectZ(tf.add(mu, tf.mul(perMolecule(sd), noise)), graph, zt);
+    const mu = tf.sub(tf.mul(zt, perMolecule(k.a)), tf.mul(epsT, perMolecule(k.c)));
+    return projectZ(tf.add(mu, tf.mul(perMolecule(k.sd), noise)), graph, zt);
+  });
+}
+
+/** Per-molecule coefficients of p(z_s | z_t): z_t scale a = 1 / alpha_t|s, eps scale c, noise scale sd. */
+function stepCoefficients(model: EdmModel, s: ArrayLike<number>, t: ArrayLike<number>): { a: number[]; c: number[]; sd: number[] } {
+  const out = { a: [] as number[], c: [] as number[], sd: [] as number[] };
+  for (let b = 0; b < s.length; b++) {
+    const gS = model.schedule.gammaAt(s[b]);
+    const gT = model.schedule.gammaAt(t[b]);
+    const tr = transition(gT, gS);
+    out.a.push(1 / tr.alpha);
+    out.c.push(tr.sigma2 / tr.alpha / sigmaOf(gT));
+    out.sd.push((tr.sigma * sigmaOf(gS)) / sigmaOf(gT));
+  }
+  return out;
+}
+
+/**
+ * sampleZsGivenZt for a bond-aware model: the atoms as there, and the bonds `[B, N, N, K]` by
+ * the same coefficients from the bonds' predicted noise (their noise symmetric, zero off the
+ * real pairs: symmetricPairNoise).
+ * @returns z_s of the atoms and of the bonds (tensors, caller disposes)
+ */
+export function sampleZsGivenZtBonds(
+  model: EdmModel,
+  s: ArrayLike<number>,
+  t: ArrayLike<number>,
+  z: { atoms: tf.Tensor; bonds: tf.Tensor },
+  graph: MolGraph,
+  noise: { atoms: tf.Tensor; bonds: tf.Tensor },
+): { atoms: tf.Tensor; bonds: tf.Tensor } {
+  return tf.tidy(() => {
+    const k = stepCoefficients(model, s, t);
+    const out = phiBonds(model, z.atoms, z.bonds, t, graph, true);
+    const at = (v: number[]): tf.Tensor => tf.reshape(tf.tensor1d(v), [v.length, 1, 1, 1]);
+    const mu = tf.sub(tf.mul(z.atoms, perMolecule(k.a)), tf.mul(out.eps, perMolecule(k.c)));
+    const muBonds = tf.sub(tf.mul(z.bonds, at(k.a)), tf.mul(out.epsBonds, at(k.c)));
+    return {
+      atoms: projectZ(tf.add(mu, tf.mul(perMolecule(k.sd), noise.atoms)), graph, z.atoms),
+      bonds: tf.add(muBonds, tf.mul(at(k.sd), noise.bonds)),
+    };
   });
 }
 
@@ -63,12 +94,15 @@ export interface DecodedBatch {
   charges: Int32Array;
   nNodes: Int32Array;
   N: number;
+  /** a bond-aware model's bond orders `[B, N, N]` (argmax of z_0's bond one-hot; 0: none), symmetric */
+  bondOrders?: Int8Array;
 }
 
 /**
  * x, h ~ p(x, h | z_0) (EDM sample_p_xh_given_z0): positions from the predicted x with
  * sigma_x = exp(0.5 gamma_0); features from z_0 itself (argmax of the one-hot part, rounded charge).
  * @param noise `[B, N, 3 + F]` standard normal
+ * @param zBonds a bond-aware model's z_0 of the bonds `[B, N, N, K]` (its network reads them)
  * @returns x `[B, N, 3]` Å, one-hot `[B, N, K]`, charges `[B, N, 1]` (tensors, caller disposes)
  */
 export function sampleXhGivenZ0(
@@ -76,6 +110,7 @@ export function sampleXhGivenZ0(
   z0: tf.Tensor,
   graph: MolGraph,
   noise: tf.Tensor,
+  zBonds?: tf.Tensor,
 ): { x: tf.Tensor; oneHot: tf.Tensor; charges: tf.Tensor } {
   return tf.tidy(() => {
     const [B, N, D] = z0.shape as number[];
@@ -83,7 +118,7 @@ export function sampleXhGivenZ0(
     const g0 = model.schedule.gammaAt(0);
     const zeros = new Array<number>(B).fill(0);
     const { nodeMask } = graph;
-    const eps = phi(model, z0, zeros, graph, true);
+    const eps = zBonds ? phiBonds(model, z0, zBonds, zeros, graph, true).eps : phi(model, z0, zeros, graph, true);
     const muX = tf.div(tf.sub(z0, tf.mul(sigmaOf(g0), eps)), alphaOf(g0));
     const xh = keepFixed(tf.add(muX, tf.mul(Math.exp(0.5 * g0), noise)), graph, z0);
     const xRaw = tf.slice(xh, [0, 0, 0], [B, N, 3]);
@@ -282,6 +317,7 @@ export function sampleChain(model: EdmModel, nNodes: Int32Array, rng: NoiseSourc
   const T = model.schedule.timesteps;
   const steps = denoisingSteps(opts.steps ?? T, T);
   checkSamplerOptions(opts);
+  if (bondClasses(model.config) > 0) return sampleChainBonds(model, nNodes, rng, steps, opts);
   const B = nNodes.length;
   const N = Math.max(...nNodes);
   const F = featureDim(model.config);
@@ -324,15 +360,26 @@ export function sampleChain(model: EdmModel, nNodes: Int32Array, rng: NoiseSourc
   }
   const tau = opts.temperature ?? 1;
   const noise = tau === 1 ? noiseTensor() : tf.tidy(() => tf.mul(noiseTensor(), tau));
-  const out = sampleXhGivenZ0(model, z, graph, noise);
+  const { x, atomTypes, charges } = decodeToHost(sampleXhGivenZ0(model, z, graph, noise), nNodes, N);
+  tf.dispose([z, noise]);
+  if (fixedXh) fixedXh.dispose();
+  if (known) tf.dispose([known.mask, known.xh]);
+  disposeGraph(graph);
+  chains?.forEach((frames, c) => {
+    const row = opts.keepChainOf![c];
+    frames.push({ x: x.slice(row * N * 3, row * N * 3 + nNodes[row] * 3), atomTypes: atomTypes.slice(row * N, row * N + nNodes[row]) });
+  });
+  return { x, atomTypes, charges, nNodes, N, chains };
+}
+
+/** Host copies of p(x, h | z_0)'s sample (disposes its tensors): positions, type indices (-1 at padding), charges. */
+function decodeToHost(out: { x: tf.Tensor; oneHot: tf.Tensor; charges: tf.Tensor }, nNodes: Int32Array, N: number): { x: Float32Array; atomTypes: Int32Array; charges: Int32Array } {
+  const B = nNodes.length;
   const x = out.x.dataSync() as Float32Array;
   const typeTensor = tf.argMax(out.oneHot, 2);
   const typeIdx = typeTensor.dataSync();
   const chargeData = out.charges.dataSync();
-  tf.dispose([z, noise, out.x, out.oneHot, out.charges, typeTensor]);
-  if (fixedXh) fixedXh.dispose();
-  if (known) tf.dispose([known.mask, known.xh]);
-  disposeGraph(graph);
+  tf.dispose([out.x, out.oneHot, out.charges, typeTensor]);
   const atomTypes = new Int32Array(B * N).fill(-1);
   const charges = new Int32Array(B * N);
   for (let b = 0; b < B; b++) {
@@ -341,9 +388,46 @@ export function sampleChain(model: EdmModel, nNodes: Int32Array, rng: NoiseSourc
       charges[b * N + i] = chargeData[b * N + i];
     }
   }
-  chains?.forEach((frames, c) => {
-    const row = opts.keepChainOf![c];
-    frames.push({ x: x.slice(row * N * 3, row * N * 3 + nNodes[row] * 3), atomTypes: atomTypes.slice(row * N, row * N + nNodes[row]) });
-  });
-  return { x, atomTypes, charges, nNodes, N, chains };
+  return { x, atomTypes, charges };
+}
+
+/**
+ * sampleChain for a bond-aware model: atoms and bonds denoised together (each step draws the
+ * atoms' noise, then the bonds'), the bond orders read from z_0 by argmax over the classes of
+ * each real pair. Fixed atoms, context, guidance, inpainting and corrector steps are EDM-model
+ * options here.
+ * @throws OptionError for an option the bond-aware sampler does not have
+ */
+function sampleChainBonds(model: EdmModel, nNodes: Int32Array, rng: NoiseSource, steps: number, opts: SampleChainOptions): SampleChainResult {
+  const unsupported = (['fixed', 'context', 'guide', 'inpaint', 'corrector', 'keepChainOf'] as const).filter((k) => opts[k] !== undefined);
+  if (unsupported.length > 0) throw new OptionError(`a bond-aware model samples without ${unsupported.join(', ')} for now`);
+  const B = nNodes.length;
+  const N = Math.max(...nNodes);
+  const F = featureDim(model.config);
+  const K = bondClasses(model.config);
+  const tau = opts.temperature ?? 1;
+  const graph = makeGraph({ nNodes, N });
+  const draw = (): { atoms: tf.Tensor; bonds: tf.Tensor } =>
+    tf.tidy(() => ({
+      atoms: tf.mul(tf.tensor3d(combinedNoise(rng, nNodes, N, F, true), [B, N, 3 + F]), tau),
+      bonds: tf.mul(tf.tensor4d(symmetricPairNoise(rng, nNodes, N, K), [B, N, N, K]), tau),
+    }));
+  // z_T at full scale whatever the temperature
+  let z: { atoms: tf.Tensor; bonds: tf.Tensor } = tf.tidy(() => ({ atoms: tf.tensor3d(combinedNoise(rng, nNodes, N, F, true), [B, N, 3 + F]), bonds: tf.tensor4d(symmetricPairNoise(rng, nNodes, N, K), [B, N, N, K]) }));
+  for (let k = steps; k >= 1; k--) {
+    const noise = draw();
+    const next = sampleZsGivenZtBonds(model, new Array<number>(B).fill((k - 1) / steps), new Array<number>(B).fill(k / steps), z, graph, noise);
+    tf.dispose([z.atoms, z.bonds, noise.atoms, noise.bonds]);
+    z = next;
+    opts.onStep?.(steps - k + 1, steps);
+  }
+  const noise = draw();
+  const { x, atomTypes, charges } = decodeToHost(sampleXhGivenZ0(model, z.atoms, graph, noise.atoms, z.bonds), nNodes, N);
+  const orderTensor = tf.argMax(z.bonds, 3);
+  const orders = orderTensor.dataSync();
+  tf.dispose([z.atoms, z.bonds, noise.atoms, noise.bonds, orderTensor]);
+  disposeGraph(graph);
+  const bondOrders = new Int8Array(B * N * N);
+  for (let b = 0; b < B; b++) for (let i = 0; i < nNodes[b]; i++) for (let j = 0; j < nNodes[b]; j++) if (i !== j) bondOrders[(b * N + i) * N + j] = orders[(b * N + Math.min(i, j)) * N + Math.max(i, j)];
+  return { x, atomTypes, charges, nNodes, N, bondOrders };
 }

@@ -58,3 +58,22 @@ export function egnnDynamics(p: Params, cfg: DynamicsConfig, input: DynamicsInpu
   if (t !== input.t && input.inference) t.dispose();
   return eps;
 }
+
+/**
+ * The bond-aware network (definition.ts with `bondNf`): eps_theta of the atoms and of the bonds.
+ * @param bonds `[B, N, N, K]` the bonds' noisy state z_t (normalised units)
+ * @returns eps `[B, N, 3 + F]` as egnnDynamics, epsBonds `[B, N, N, K]` symmetric, zero off the
+ *   edge mask. Not wrapped in `tidy`; callers own the tidy scope.
+ */
+export function egnnDynamicsBonds(p: Params, cfg: DynamicsConfig, input: DynamicsInput, bonds: tf.Tensor): { eps: tf.Tensor; epsBonds: tf.Tensor } {
+  const { nodeMask, edgeMask, denoiseMask, context } = input.graph;
+  const [B, , D] = input.xh.shape as number[];
+  const K = bonds.shape[3]!;
+  const net = cachedDynamicsGraph(cfg, { D, contextNf: context ? context.shape[2]! : 0, centred: input.graph.centred, bondNf: K });
+  const t = input.t.rank === 2 ? input.t : tf.reshape(input.t, [B, 1]);
+  const feeds: Record<string, tf.Tensor> = { xh: input.xh, t, bonds, node_mask: nodeMask, edge_mask: edgeMask, denoise_mask: denoiseMask };
+  if (context) feeds.context = context;
+  const [eps, epsBonds] = runGraph(net.g, [net.eps, net.epsBonds!], feeds, p, { inference: input.inference });
+  if (t !== input.t && input.inference) t.dispose();
+  return { eps, epsBonds };
+}

@@ -15,9 +15,10 @@ export type Params = Record<string, tf.Tensor>;
 /**
  * Shape of every parameter, by name, in insertion order (weights `[in, out]`), as the network's
  * one definition declares them (definition.ts).
+ * @param bondNf bond classes of a bond-aware network (0: EDM's)
  */
-export function paramShapes(cfg: DynamicsConfig, inNodeNf: number): Map<string, number[]> {
-  return dynamicsParamShapes(cfg, inNodeNf);
+export function paramShapes(cfg: DynamicsConfig, inNodeNf: number, bondNf = 0): Map<string, number[]> {
+  return dynamicsParamShapes(cfg, inNodeNf, bondNf);
 }
 
 /**
@@ -26,10 +27,12 @@ export function paramShapes(cfg: DynamicsConfig, inNodeNf: number): Map<string, 
  * xavier_uniform(gain = 0.001) so that coordinate updates start near zero (egnn_new.py
  * EquivariantUpdate).
  * @param rng seeded generator; the same seed gives the same weights
+ * @param bondNf bond classes of a bond-aware network (0: EDM's; its head is drawn last)
  */
-export function initParams(cfg: DynamicsConfig, inNodeNf: number, rng: Rng): Params {
+export function initParams(cfg: DynamicsConfig, inNodeNf: number, rng: Rng, bondNf = 0): Params {
   const out: Params = {};
-  for (const [name, shape] of paramShapes(cfg, inNodeNf)) {
+  const shapes = paramShapes(cfg, inNodeNf, bondNf);
+  for (const [name, shape] of shapes) {
     const size = shape.reduce((a, b) => a * b, 1);
     const data = new Float32Array(size);
     let bound: number;
@@ -37,7 +40,7 @@ export function initParams(cfg: DynamicsConfig, inNodeNf: number, rng: Rng): Par
       bound = 0.001 * Math.sqrt(6 / (shape[0] + shape[1]));
     } else {
       const weightShape = name.endsWith('.bias')
-        ? paramShapes(cfg, inNodeNf).get(name.replace(/\.bias$/, '.weight'))!
+        ? shapes.get(name.replace(/\.bias$/, '.weight'))!
         : shape;
       bound = 1 / Math.sqrt(weightShape[0]);
     }

@@ -3,7 +3,7 @@
  */
 import { featureDim } from '../config.js';
 import { type PocketNodes, pocketContextDim, pocketRows } from '../data/complex.js';
-import type { Molecule } from '../data/molecule.js';
+import type { Bond, Molecule } from '../data/molecule.js';
 import type { EdmModel } from '../diffusion/model.js';
 import { type SampleChainOptions, sampleChain } from '../diffusion/sampler.js';
 import { moleculeRng } from './plan.js';
@@ -41,7 +41,7 @@ export function sampleBatch(model: EdmModel, batch: PlannedBatch, settings: Batc
     // the frame's origin: the pocket's, or where a hook places the molecule
     const shift = pocket?.origin ?? hooks.place?.(b, out.x, out.N);
     if (shift) for (let a = 0; a < positions.length; a++) positions[a] += shift[a % 3];
-    molecules.push({ elements, positions });
+    molecules.push({ elements, positions, ...(out.bondOrders ? { modelBonds: bondsOfRow(out.bondOrders, b, k, out.N) } : {}) });
   }
   const chains = (out.chains ?? []).map((frames) => frames.map((f) => ({ elements: Array.from(f.atomTypes, (t) => decoder[t]), positions: f.x })));
   return { molecules, chains };
@@ -62,4 +62,11 @@ function pocketContext(model: EdmModel, pocket: PocketNodes, nAtoms: Int32Array,
   const xh = new Float32Array(B * N * D);
   for (let a = 0; a < B * N; a++) for (let d = 0; d < 3; d++) xh[a * D + d] = rows.fixedX[a * 3 + d] / fx;
   return { fixed: { nFixed: rows.nFixed, xh, centred: true }, context: { values: rows.context, dim: pocketContextDim(c) } };
+}
+
+/** The bonds (i < j, order > 0) of row b's first k atoms in a `[B, N, N]` order matrix. */
+function bondsOfRow(orders: Int8Array, b: number, k: number, N: number): Bond[] {
+  const bonds: Bond[] = [];
+  for (let i = 0; i < k; i++) for (let j = i + 1; j < k; j++) if (orders[(b * N + i) * N + j] > 0) bonds.push({ i, j, order: orders[(b * N + i) * N + j] });
+  return bonds;
 }

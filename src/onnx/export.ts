@@ -5,7 +5,8 @@
  *
  * Graph inputs (B molecules, N atom slots, symbolic): xh `[B, N, D]`, t `[B, 1]`, node_mask
  * `[B, N, 1]`, edge_mask `[B, N, N, 1]`, denoise_mask `[B, N, 1]`, and context `[B, N, C]` when
- * the model has context channels. Output: eps `[B, N, D]`. Weights are initializers; the weight
+ * the model has context channels, bonds `[B, N, N, K]` for a bond-aware one. Outputs: eps
+ * `[B, N, D]`, and eps_bonds `[B, N, N, K]` for a bond-aware model. Weights are initializers; the weight
  * slices of the edge and node MLPs' first layers are cut once here.
  */
 import type { DynamicsConfig } from '../config.js';
@@ -32,7 +33,9 @@ export function exportDynamics(p: Params, cfg: DynamicsConfig, opts: DynamicsExp
     if (!t) throw new Error(`ONNX export: weight ${name} is missing`);
     host[name] = t.dataSync() as Float32Array;
   }
-  const b = emitOnnx(net.g, [{ value: net.eps, name: 'eps', dims: ['B', 'N', opts.D] }], host);
+  const outputs = [{ value: net.eps, name: 'eps', dims: ['B', 'N', opts.D] as (string | number)[] }];
+  if (net.epsBonds) outputs.push({ value: net.epsBonds, name: 'eps_bonds', dims: ['B', 'N', 'N', opts.bondNf!] });
+  const b = emitOnnx(net.g, outputs, host);
   const doc = `egnn_dynamics nf ${cfg.nf}, ${cfg.nLayers} layers, D ${opts.D}, context ${opts.contextNf}, centred ${opts.centred}`;
   return encodeModel(b.model('egnn_dynamics', doc));
 }

@@ -11,7 +11,7 @@ import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { createRequire } from 'node:module';
 import type { EdmConfig } from '../config.js';
-import { featureDim } from '../config.js';
+import { bondClasses, featureDim } from '../config.js';
 import type { Params } from '../egnn/params.js';
 import type { MolGraph } from '../graph/graph.js';
 import { exportDynamics } from './export.js';
@@ -129,6 +129,8 @@ export class OnnxDynamics {
     readonly D: number,
     readonly contextNf: number,
     readonly threads: number,
+    /** bond classes of a bond-aware network (0: EDM's) */
+    readonly K = 0,
   ) {}
 
   /**
@@ -141,9 +143,10 @@ export class OnnxDynamics {
     const lib = requireOrt();
     const D = 3 + featureDim(config);
     const contextNf = config.dynamics.contextNodeNf ?? 0;
-    const bytes = exportDynamics(params, config.dynamics, { D, contextNf, centred: opts.centred ?? true });
+    const K = bondClasses(config);
+    const bytes = exportDynamics(params, config.dynamics, { D, contextNf, centred: opts.centred ?? true, bondNf: K });
     const threads = opts.threads ?? defaultOrtThreads();
-    return new OnnxDynamics(lib, openSession(lib, bytes, threads), D, contextNf, threads);
+    return new OnnxDynamics(lib, openSession(lib, bytes, threads), D, contextNf, threads, K);
   }
 
   /**
@@ -152,15 +155,26 @@ export class OnnxDynamics {
    * @throws Error when an input's length does not match B, N, D
    */
   run(input: OnnxDynamicsInput): Float32Array {
+    if (this.K > 0) throw new Error('ONNX dynamics: a bond-aware network needs the bonds (runBonds)');
     return this.session.run(dynamicsFeeds(this.lib, input, this.D, this.contextNf), { eps: null }, {}).eps.data;
   }
 
   /**
-   * eps_theta on tfjs tensors, for `phi`: z_t `[B, N, D]`, t per molecule, the graph's masks
-   * (copied to the host once per graph). @returns `[B, N, D]`
+   * A bond-aware network's eps_theta of the atoms `[B, N, D]` and of the bonds `[B, N, N, K]`.
+   * @param bonds the bonds' noisy state `[B, N, N, K]` row-major
+   * @throws Error when an input's length does not match
    */
-  eps(zt: tf.Tensor, t: ArrayLike<number>, graph: MolGraph): tf.Tensor {
-    const [B, N] = zt.shape as number[];
+  runBonds(input: OnnxDynamicsInput, bonds: Float32Array): { eps: Float32Array; epsBonds: Float32Array } {
+    const { B, N } = input;
+    if (bonds.length !== B * N * N * this.K) throw new Error(`ONNX dynamics: bonds has ${bonds.length} values, expected ${B * N * N * this.K}`);
+    const feeds = dynamicsFeeds(this.lib, input, this.D, this.contextNf);
+    feeds.bonds = new this.lib.Tensor('float32', bonds, [B, N, N, this.K]);
+    const out = this.session.run(feeds, { eps: null, eps_bonds: null }, {});
+    return { eps: out.eps.data, epsBonds: out.eps_bonds.data };
+  }
+
+  /** The graph's masks on the host, copied once per graph. */
+  private hostMasks(graph: MolGraph): { nodeMask: Float32Array; edgeMask: Float32Array; denoiseMask: Float32Array; context?: Float32Array } {
     let m = this.masks.get(graph);
     if (!m) {
       m = {
@@ -171,8 +185,24 @@ export class OnnxDynamics {
       };
       this.masks.set(graph, m);
     }
-    const out = this.run({ xh: zt.dataSync() as Float32Array, t, B, N, ...m });
+    return m;
+  }
+
+  /**
+   * eps_theta on tfjs tensors, for `phi`: z_t `[B, N, D]`, t per molecule, the graph's masks
+   * (copied to the host once per graph). @returns `[B, N, D]`
+   */
+  eps(zt: tf.Tensor, t: ArrayLike<number>, graph: MolGraph): tf.Tensor {
+    const [B, N] = zt.shape as number[];
+    const out = this.run({ xh: zt.dataSync() as Float32Array, t, B, N, ...this.hostMasks(graph) });
     return tf.tensor3d(out, [B, N, this.D]);
+  }
+
+  /** runBonds on tfjs tensors, for `phiBonds`: @returns eps `[B, N, D]` and epsBonds `[B, N, N, K]` */
+  epsBonds(zt: tf.Tensor, zBonds: tf.Tensor, t: ArrayLike<number>, graph: MolGraph): { eps: tf.Tensor; epsBonds: tf.Tensor } {
+    const [B, N] = zt.shape as number[];
+    const out = this.runBonds({ xh: zt.dataSync() as Float32Array, t, B, N, ...this.hostMasks(graph) }, zBonds.dataSync() as Float32Array);
+    return { eps: tf.tensor3d(out.eps, [B, N, this.D]), epsBonds: tf.tensor4d(out.epsBonds, [B, N, N, this.K]) };
   }
 
   /** Free the session. */
@@ -195,12 +225,20 @@ export class OnnxInference {
   ) {}
 
   eps(zt: tf.Tensor, t: ArrayLike<number>, graph: MolGraph): tf.Tensor {
+    return this.session(graph).eps(zt, t, graph);
+  }
+
+  epsBonds(zt: tf.Tensor, zBonds: tf.Tensor, t: ArrayLike<number>, graph: MolGraph): { eps: tf.Tensor; epsBonds: tf.Tensor } {
+    return this.session(graph).epsBonds(zt, zBonds, t, graph);
+  }
+
+  private session(graph: MolGraph): OnnxDynamics {
     let s = this.sessions.get(graph.centred);
     if (!s) {
       s = OnnxDynamics.create(this.config, this.params, { threads: this.threads, centred: graph.centred });
       this.sessions.set(graph.centred, s);
     }
-    return s.eps(zt, t, graph);
+    return s;
   }
 
   /** Free the sessions. */

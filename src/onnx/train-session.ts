@@ -3,7 +3,7 @@
  * host arrays: the weights are fed as inputs each call, so the host optimiser owns them.
  */
 import type { EdmConfig } from '../config.js';
-import { dynamicsInputDim, featureDim } from '../config.js';
+import { bondClasses, dynamicsInputDim, featureDim } from '../config.js';
 import { paramShapes } from '../egnn/params.js';
 import { defaultOrtThreads, type NativeSession, type OnnxDynamicsInput, type OrtBinding, dynamicsFeeds, openSession, requireOrt } from './session.js';
 import { exportTrainingStep, gradOutput } from './train-export.js';
@@ -14,6 +14,11 @@ export interface TrainingStepInput extends OnnxDynamicsInput {
   eps: Float32Array;
   /** `[B, D]` loss weight per molecule and channel (see train-export.ts) */
   lossWeight: Float32Array;
+  /**
+   * a bond-aware model's bonds: noisy state `zt` and target noise `eps` (`[B, N, N, K]`), and the
+   * loss weight `[B, K]` per molecule and channel (w(t) lossWeight / (B bondDenominator))
+   */
+  bonds?: { zt: Float32Array; eps: Float32Array; lossWeight: Float32Array };
 }
 
 /** Loss and d loss / d weight of one step. */
@@ -34,6 +39,7 @@ export class OnnxTrainingStep {
     readonly D: number,
     readonly contextNf: number,
     readonly threads: number,
+    readonly K: number,
   ) {
     this.fetches = { loss: null };
     for (const name of shapes.keys()) this.fetches[gradOutput(name)] = null;
@@ -50,9 +56,10 @@ export class OnnxTrainingStep {
     const D = 3 + featureDim(config);
     const contextNf = config.dynamics.contextNodeNf ?? 0;
     const inNodeNf = dynamicsInputDim(config);
-    const bytes = exportTrainingStep(config.dynamics, inNodeNf, { D, contextNf, centred: opts.centred ?? true });
+    const K = bondClasses(config);
+    const bytes = exportTrainingStep(config.dynamics, inNodeNf, { D, contextNf, centred: opts.centred ?? true, bondNf: K });
     const threads = opts.threads ?? defaultOrtThreads();
-    return new OnnxTrainingStep(lib, openSession(lib, bytes, threads), paramShapes(config.dynamics, inNodeNf), D, contextNf, threads);
+    return new OnnxTrainingStep(lib, openSession(lib, bytes, threads), paramShapes(config.dynamics, inNodeNf, K), D, contextNf, threads, K);
   }
 
   /**
@@ -67,6 +74,14 @@ export class OnnxTrainingStep {
     if (input.lossWeight.length !== B * this.D) throw new Error(`ONNX training step: loss_weight has ${input.lossWeight.length} values, expected ${B * this.D}`);
     feeds.eps = new T('float32', input.eps, [B, N, this.D]);
     feeds.loss_weight = new T('float32', input.lossWeight, [B, 1, this.D]);
+    if (this.K > 0) {
+      const K = this.K;
+      const b = input.bonds;
+      if (!b || b.zt.length !== B * N * N * K || b.eps.length !== B * N * N * K || b.lossWeight.length !== B * K) throw new Error(`ONNX training step: a bond-aware model needs bonds zt and eps [${B}, ${N}, ${N}, ${K}] and loss weights [${B}, ${K}]`);
+      feeds.bonds = new T('float32', b.zt, [B, N, N, K]);
+      feeds.eps_bonds = new T('float32', b.eps, [B, N, N, K]);
+      feeds.bond_loss_weight = new T('float32', b.lossWeight, [B, 1, 1, K]);
+    }
     for (const [name, shape] of this.shapes) {
       const w = weights[name];
       const size = shape.reduce((a, b) => a * b, 1);

@@ -11,6 +11,7 @@ import { type TrainingExample, isComplex } from '../data/examples.js';
 import { loadQm9Split } from '../data/qm9.js';
 import { readMolecules } from '../data/read.js';
 import { CHECKPOINT_REFERENCE_FILE, computeReference, saveReference } from '../metrics/reference.js';
+import { inferBonds, stability } from '../decode/bonds.js';
 
 /** Where training molecules come from. */
 export interface TrainingDataOptions {
@@ -66,4 +67,22 @@ export async function storeTrainingReference(dir: string, data: TrainingData, on
   const molecules = data.train.map((e) => (isComplex(e) ? e.ligand : e));
   await saveReference(dir, await computeReference(molecules, data.source, `${data.info.name}:${data.train.length}`));
   return true;
+}
+
+/**
+ * Bond labels for a bond-aware model: each molecule's bonds set to the distance-based
+ * assignment the metrics use (decode/bonds.ts inferBonds, EDM's bond_analyze), replacing any
+ * bonds read from a file, so the model learns the bonds EDM's protocol scores.
+ * @returns molecules labelled, and how many are stable under their labels (QM9's training split: 95.2%)
+ */
+export function labelBonds(examples: TrainingExample[]): { molecules: number; stable: number } {
+  let stable = 0;
+  let molecules = 0;
+  for (const e of examples) {
+    if (isComplex(e)) continue;
+    e.bonds = inferBonds(e);
+    molecules++;
+    if (stability(e, e.bonds).moleculeStable) stable++;
+  }
+  return { molecules, stable };
 }

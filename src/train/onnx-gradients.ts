@@ -9,7 +9,7 @@ import type { EdmConfig } from '../config.js';
 import { featureDim } from '../config.js';
 import { disposeBatch } from '../data/batch.js';
 import { makeTrainingBatch } from '../data/examples.js';
-import { lossInputs } from '../diffusion/loss.js';
+import { bondDenominator, lossInputs } from '../diffusion/loss.js';
 import { makeModel, type EdmModel } from '../diffusion/model.js';
 import { OnnxTrainingStep, type TrainingStepInput } from '../onnx/train-session.js';
 import type { GradientEngine } from './grad-pool.js';
@@ -52,7 +52,14 @@ export class OnnxGradients implements GradientEngine {
         const li = lossInputs(this.model, batch, task.noise);
         const lossWeight = tf.div(tf.reshape(li.channelWeight, [B, D]), B * D * denomN).dataSync() as Float32Array;
         const g = batch.graph;
+        const K = li.bonds?.eps.shape[3] ?? 0;
+        const bonds = li.bonds && {
+          zt: li.bonds.zt.dataSync() as Float32Array,
+          eps: li.bonds.eps.dataSync() as Float32Array,
+          lossWeight: tf.div(tf.reshape(li.bonds.weight, [B, K]), B * bondDenominator(K, denomN)).dataSync() as Float32Array,
+        };
         return {
+          ...(bonds ? { bonds } : {}),
           xh: li.zt.dataSync() as Float32Array,
           eps: li.eps.dataSync() as Float32Array,
           t: li.t,

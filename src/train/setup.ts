@@ -8,16 +8,16 @@ import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { type BackendName, type Runtime, tfjsRuntime, workerBackend } from '../backend.js';
 import { loadCheckpoint } from '../checkpoint/format.js';
-import { CONFIG_VERSION, type EdmConfig, dynamicsInputDim } from '../config.js';
+import { type EdmConfig, bondClasses, configVersionFor, dynamicsInputDim } from '../config.js';
 import { pocketContextDim } from '../data/complex.js';
 import { isComplex } from '../data/examples.js';
 import { type LossWeighting, UNIFORM_WEIGHTING } from '../diffusion/loss.js';
-import { initParams } from '../egnn/params.js';
+import { initParams, paramShapes } from '../egnn/params.js';
 import { CheckpointError, OptionError } from '../errors.js';
 import { integerOption, numberOption, optionalInteger, optionalNumber } from '../options.js';
 import { Rng } from '../random.js';
 import { CONSTANT_LR, type LrSchedule, checkLrSchedule } from './lr-schedule.js';
-import { type RecipeOptions, type RunWeights, type SavedState, freshWeights, restoreWeights } from './state.js';
+import { type RecipeOptions, type RunWeights, type SavedState, freshWeights, growWeights, restoreWeights } from './state.js';
 import type { TrainOptions } from './options.js';
 
 /** The options of a run once checked, defaults filled in. */
@@ -201,9 +201,9 @@ export interface OpenedRun {
 export function openRun(opts: TrainOptions, o: ResolvedOptions): OpenedRun {
   if (!opts.resume) refuseExistingRun(opts.outDir);
   if (!opts.resume && !opts.from) {
-    const config: EdmConfig = { format: 'edm-ts-checkpoint', version: CONFIG_VERSION, dynamics: opts.dynamics, diffusion: opts.diffusion, dataset: opts.datasetInfo, ...(opts.conditioning ? { conditioning: opts.conditioning } : {}) };
+    const config: EdmConfig = { format: 'edm-ts-checkpoint', version: configVersionFor(opts.diffusion), dynamics: opts.dynamics, diffusion: opts.diffusion, dataset: opts.datasetInfo, ...(opts.conditioning ? { conditioning: opts.conditioning } : {}) };
     if (opts.lrSchedule === 'cosine') o.recipe.lrSchedule = cosineFrom(opts, 0, o.recipe.lr, o.recipe.batchSize);
-    const init = initParams(config.dynamics, dynamicsInputDim(config), new Rng(`${o.seed}:init`));
+    const init = initParams(config.dynamics, dynamicsInputDim(config), new Rng(`${o.seed}:init`), bondClasses(config));
     try {
       return { config, weights: freshWeights(init, o.recipe.lr) };
     } finally {
@@ -213,6 +213,10 @@ export function openRun(opts: TrainOptions, o: ResolvedOptions): OpenedRun {
   const dir = opts.from ?? opts.outDir;
   if (opts.from && resolve(opts.from) === resolve(opts.outDir)) throw new OptionError(`--from ${opts.from}: a branch is written to another folder than its parent (--out)`);
   const ck = loadCheckpoint(dir, true);
+  // a branch may turn EDM's network bond-aware (its new weights start at zero or fresh); a resumed run keeps its model
+  const addBonds = opts.diffusion.bonds !== undefined && !ck.config.diffusion.bonds;
+  if (addBonds && !opts.from) throw new OptionError(`--bonds: ${dir} holds a model without bonds and a resumed run keeps its checkpoint's model; branch it with --from to add bonds`);
+  if (addBonds && ck.config.conditioning) throw new OptionError('--bonds: bond diffusion is not supported with pocket conditioning');
   // EDM's 'vlb' loss weights eps errors by the likelihood bound; training here is L2 only
   if (ck.config.diffusion.lossType !== 'l2') throw new OptionError(`${dir}: the checkpoint was trained with EDM's '${ck.config.diffusion.lossType}' loss; edm train implements the 'l2' loss only, so it cannot continue it (sampling and evaluation work)`);
   const saved = ck.trainState!.state as unknown as SavedState;
@@ -228,7 +232,15 @@ export function openRun(opts: TrainOptions, o: ResolvedOptions): OpenedRun {
       o.recipe = { ...saved.options, shards };
     }
     const weights = restoreWeights(dir, ck.params, tensors, { ...saved, options: o.recipe });
-    return { config: ck.config, weights, saved };
+    if (!addBonds) return { config: ck.config, weights, saved };
+    const config: EdmConfig = { ...ck.config, version: 3, diffusion: { ...ck.config.diffusion, bonds: opts.diffusion.bonds } };
+    const K = bondClasses(config);
+    const init = initParams(config.dynamics, dynamicsInputDim(config), new Rng(`${o.seed}:bonds-init`), K);
+    try {
+      return { config, weights: growWeights(weights, paramShapes(config.dynamics, dynamicsInputDim(config), K), init, o.recipe.lr), saved };
+    } finally {
+      tf.dispose(Object.values(init));
+    }
   } finally {
     tf.dispose([...Object.values(tensors), ...Object.values(ck.params)]);
   }

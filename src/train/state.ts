@@ -98,6 +98,46 @@ export function restoreWeights(dir: string, ema: Params, tensors: Record<string,
   return { raw, ema: toVariables(ema, false), optimizer };
 }
 
+/**
+ * Append zero rows to a weight so it reads new input channels with no effect yet.
+ * @throws CheckpointError when `t` cannot grow into `shape` that way
+ */
+function growRows(name: string, t: tf.Tensor, shape: number[]): tf.Tensor {
+  if (t.shape.join() === shape.join()) return t.clone();
+  if (t.rank !== 2 || shape.length !== 2 || t.shape[1] !== shape[1] || t.shape[0] > shape[0]) throw new CheckpointError(`${name}: [${t.shape}] cannot grow into [${shape}]`);
+  return tf.concat([t, tf.zeros([shape[0] - t.shape[0], shape[1]])], 0);
+}
+
+/**
+ * A run's tensors for a larger network (e.g. EDM's network turned bond-aware, `edm train --from
+ * PLAIN --bonds`): every parameter of `shapes` is the run's own when its shape is unchanged,
+ * the run's own with zero rows appended when it reads new input channels (so the network computes
+ * what it did), or `init`'s when it is new; the moments of what is new are zero and the
+ * optimiser's step count is kept. Frees `w`; the caller keeps `init`.
+ * @throws CheckpointError when a parameter cannot grow into its new shape
+ */
+export function growWeights(w: RunWeights, shapes: Map<string, number[]>, init: Params, lr: number): RunWeights {
+  const grown = (from: Record<string, tf.Tensor>, fresh: (k: string, shape: number[]) => tf.Tensor): Params =>
+    Object.fromEntries([...shapes].map(([k, shape]) => [k, from[k] ? growRows(k, from[k], shape) : fresh(k, shape)]));
+  const raw = grown(w.raw, (k) => init[k].clone());
+  const ema = grown(w.ema, (k) => init[k].clone());
+  const moments = (['m', 'v', 'vmax'] as const).map((key) => grown(w.optimizer[key], (_, shape) => tf.zeros(shape)));
+  try {
+    const out = freshWeights(raw, lr);
+    for (const k of shapes.keys()) {
+      out.ema[k].assign(ema[k]);
+      out.optimizer.m[k].assign(moments[0][k]);
+      out.optimizer.v[k].assign(moments[1][k]);
+      out.optimizer.vmax[k].assign(moments[2][k]);
+    }
+    out.optimizer.step = w.optimizer.step;
+    return out;
+  } finally {
+    tf.dispose([...Object.values(raw), ...Object.values(ema), ...moments.flatMap((m) => Object.values(m))]);
+    disposeWeights(w);
+  }
+}
+
 /** The training-state tensors of a run under their checkpoint names (not copies). */
 export function stateTensors(w: RunWeights): Record<string, tf.Tensor> {
   const out: Record<string, tf.Tensor> = {};

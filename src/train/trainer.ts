@@ -9,7 +9,7 @@ import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { closeModel, withRuntime } from '../backend.js';
 import { saveCheckpoint } from '../checkpoint/format.js';
-import type { EdmConfig, TrainingProvenance } from '../config.js';
+import { type EdmConfig, type TrainingProvenance, bondClasses } from '../config.js';
 import { writeFileAtomic } from '../data/files.js';
 import { bucketedBatches } from '../data/dataset.js';
 import { type TrainingExample, exampleNodes, isComplex } from '../data/examples.js';
@@ -30,6 +30,7 @@ import { type ResolvedOptions, openRun, resolveOptions } from './setup.js';
 import { type RunWeights, type SavedState, disposeWeights, stateTensors } from './state.js';
 import { type StepContext, trainStep } from './step.js';
 import { validationNll } from './validation.js';
+import { labelBonds } from './data.js';
 import { writeTrainingReport } from './report.js';
 
 export type { StepReport, TrainOptions } from './options.js';
@@ -302,6 +303,8 @@ export async function train(opts: TrainOptions): Promise<{ step: number; epoch: 
   const o = resolveOptions(opts);
   mkdirSync(opts.outDir, { recursive: true });
   const { config, weights, saved } = openRun(opts, o);
+  // a bond-aware model learns the bonds EDM's protocol scores (distance-based labels)
+  const labels = bondClasses(config) > 0 ? labelBonds([...opts.train, ...(opts.valid ?? [])]) : undefined;
   let engine: GradientEngine | undefined;
   try {
     const order = paramOrder(weights.raw);
@@ -311,6 +314,7 @@ export async function train(opts: TrainOptions): Promise<{ step: number; epoch: 
     const compute = computeOf(o);
     const event = opts.resume ? 'resume' : opts.from ? 'branch' : 'start';
     run.log({ event, step: run.step, epoch: run.epoch, ...(opts.from ? { from: opts.from } : {}), recipe: run.recipe(), trainMolecules: opts.train.length, workers: o.workers, shards: o.recipe.shards, ...compute });
+    if (labels) run.log({ event: 'note', message: `bond labels from distances (EDM's bond table): ${labels.stable} of ${labels.molecules} molecules stable under them` });
     if (saved?.compute && saved.compute.engine !== compute.engine) {
       run.log({ event: 'note', message: `the checkpoint was trained on ${saved.compute.engine}, this run computes on ${compute.engine}: steps from here differ from an uninterrupted run in float32 rounding` });
     }

@@ -2,11 +2,11 @@
  * Validation NLL during training, on fixed molecules and fixed noise.
  */
 import * as tf from '@tensorflow/tfjs';
-import { featureDim } from '../config.js';
+import { bondClasses, featureDim } from '../config.js';
 import { disposeBatch } from '../data/batch.js';
 import { type TrainingExample, exampleNodes, makeTrainingBatch } from '../data/examples.js';
 import { type EdmModel, nll } from '../diffusion/model.js';
-import { combinedNoise } from '../diffusion/noise.js';
+import { combinedNoise, symmetricPairNoise } from '../diffusion/noise.js';
 import { Rng } from '../random.js';
 
 /**
@@ -28,13 +28,17 @@ export function validationNll(model: EdmModel, mols: TrainingExample[], batchSiz
     const tInt = Int32Array.from({ length: B }, () => rng.int(1, model.schedule.timesteps));
     const epsT = tf.tensor3d(combinedNoise(rng, batch.graph.nDenoised, N, F, batch.graph.centred), [B, N, 3 + F]);
     const eps0 = tf.tensor3d(combinedNoise(rng, batch.graph.nDenoised, N, F, batch.graph.centred), [B, N, 3 + F]);
-    const terms = nll(model, batch, { tInt, epsT, eps0 });
+    // a bond-aware model's bond noise after the atoms' (a plain model's stream is unchanged)
+    const K = bondClasses(model.config);
+    const pair = (): tf.Tensor => tf.tensor4d(symmetricPairNoise(rng, batch.graph.nDenoised, N, K), [B, N, N, K]);
+    const bonds = K > 0 ? { epsT: pair(), eps0: pair() } : undefined;
+    const terms = nll(model, batch, { tInt, epsT, eps0, ...(bonds ? { bonds } : {}) });
     for (let b = 0; b < B; b++) {
       // the size model counts generated atoms (a complex's ligand, not its pocket nodes)
       const pN = (hist[String(batch.graph.nDenoised[b])] ?? 0) / total;
       sum += terms.negLogPxh[b] - Math.log(Math.max(pN, 1e-12));
     }
-    tf.dispose([epsT, eps0]);
+    tf.dispose([epsT, eps0, ...(bonds ? [bonds.epsT, bonds.eps0] : [])]);
     disposeBatch(batch);
   }
   return sum / mols.length;
