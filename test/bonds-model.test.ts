@@ -6,7 +6,8 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '../src/backend.js';
@@ -34,7 +35,9 @@ import { labelBonds } from '../src/train/data.js';
 import { ShardGradients, flatten, makeShardTasks, paramOrder, splitFlat } from '../src/train/gradients.js';
 import { OnnxGradients } from '../src/train/onnx-gradients.js';
 import { train } from '../src/train/trainer.js';
-import { HAS_SHARED, SHARED } from './helpers.js';
+import { HAS_SHARED, ROOT, SHARED } from './helpers.js';
+import { evaluateMolecules } from '../src/metrics/evaluate.js';
+import { formatReport } from '../src/report/table.js';
 
 const ORT_ABSENT = loadOrt() === undefined;
 
@@ -182,6 +185,25 @@ describe('bond-aware model', () => {
     expect(m.properties).toMatchObject({ atom_stability: '6/6', molecule_stable: 1, model_atom_stability: '4/6', model_molecule_stable: 0 });
     const back = parseSdf(formatSdf([m]))[0];
     expect(back.bonds!.find((b) => b.i === 0 && b.j === 1)!.order).toBe(1);
+  });
+
+  it("scores molecules on their own bonds beside EDM's protocol: library, table, and edm evaluate --own-bonds", async () => {
+    const [ethylene, water] = parseXyz(ETHYLENE + WATER);
+    const single = [...inferBonds(ethylene).filter((b) => !(b.i === 0 && b.j === 1)), { i: 0, j: 1, order: 1 }];
+    const r = await evaluateMolecules([{ ...ethylene, modelBonds: single }, { ...water, modelBonds: inferBonds(water) }]);
+    expect(r.moleculeStability).toBe(1);
+    expect(r.ownBonds).toMatchObject({ molecules: 2, moleculeStability: 0.5, atomStability: 7 / 9 });
+    expect(formatReport(r, 't')).toMatch(/own bonds {11}\s*77\.8%\s+50\.0%/);
+    // the same molecules from a file: EDM's protocol alone unless --own-bonds
+    const dir = mkdtempSync(join(tmpdir(), 'edm-own-'));
+    writeFileSync(join(dir, 'own.sdf'), formatSdf(withBondsAndStability([{ ...ethylene, modelBonds: single }, { ...water, modelBonds: inferBonds(water) }])));
+    const cli = (extra: string[]) => spawnSync(process.execPath, [join(ROOT, 'bin', 'edm.js'), 'evaluate', join(dir, 'own.sdf'), '--no-train', ...extra], { encoding: 'utf8' });
+    const plain = cli([]);
+    expect(plain.status, plain.stderr).toBe(0);
+    expect(plain.stdout).not.toMatch(/own bonds/);
+    const own = cli(['--own-bonds']);
+    expect(own.status, own.stderr).toBe(0);
+    expect(own.stdout).toMatch(/own bonds {11}\s*77\.8%\s+50\.0%/);
   });
 
   it('ONNX Runtime inference gives the atoms\' and the bonds\' noise that tfjs gives (sampling on ORT)', (ctx) => {

@@ -17,6 +17,7 @@ export const evaluateCommand = (y: Argv): Argv =>
           'max-svg': numberFlag('--max-svg', 'molecules drawn in the SVG', 48),
           html: textFlag('also write a self-contained HTML report (3D views, plots; opens offline)'),
           'max-html': numberFlag('--max-html', 'molecule cards in the HTML report', 100),
+          'own-bonds': { type: 'boolean', default: false, describe: "also score the file's own bonds (an SDF's bond block, e.g. from a bond-aware model) beside EDM's bonds inferred from distances" },
         }),
     async (argv) => {
       const t0 = performance.now();
@@ -25,6 +26,8 @@ export const evaluateCommand = (y: Argv): Argv =>
       const outputs = { '--json': argv.json, '--svg': argv.svg, '--html': argv.html };
       checkOutputs(outputs, [argv.file!, typeof argv.train === 'string' ? argv.train : undefined]);
       const mols = readMolecules(userPath(argv.file!), EVALUATION_ELEMENTS);
+      // EDM's protocol ignores a file's bonds; --own-bonds scores them too (as a bond-aware model's)
+      if (argv['own-bonds']) for (const m of mols) if (m.bonds) m.modelBonds = m.bonds;
       const ref = await referenceFromArgs(argv.train, argv.checkpoint ? userPath(argv.checkpoint) : undefined);
       const scoring = scoringProgress();
       const r = await evaluate(mols, { trainSmiles: ref?.smiles, trainStats: ref?.stats, onProgress: scoring.onProgress });

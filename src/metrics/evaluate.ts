@@ -78,6 +78,22 @@ export interface EvaluationReport {
   outcomes: MoleculeOutcome[];
   /** time spent scoring, s */
   seconds: number;
+  /**
+   * The same molecules scored on their own bonds (`Molecule.modelBonds`: a bond-aware model's)
+   * instead of EDM's distance-inferred ones, when they carry them; fractions of all molecules
+   * (atoms for atom stability). Uniqueness and novelty stay EDM's.
+   */
+  ownBonds?: OwnBondScores;
+}
+
+/** Stability and validity of molecules on their own bonds (see `EvaluationReport.ownBonds`). */
+export interface OwnBondScores {
+  /** molecules that carried their own bonds */
+  molecules: number;
+  atomStability: number;
+  moleculeStability: number;
+  validity: number;
+  connectedValidity: number;
 }
 
 /** Options of `evaluateMolecules`. */
@@ -129,6 +145,8 @@ export class Evaluator {
   private valid = 0;
   private connectedValid = 0;
   private fragmentSum = 0;
+  /** counts on the molecules' own bonds: molecules, atoms, stable atoms, stable, valid, connected and valid */
+  private readonly own = { molecules: 0, atoms: 0, stableAtoms: 0, stable: 0, valid: 0, connectedValid: 0 };
 
   private constructor(
     private readonly rdkit: Awaited<ReturnType<typeof loadRDKit>>,
@@ -166,6 +184,7 @@ export class Evaluator {
         this.reasons.set(v.reason, (this.reasons.get(v.reason) ?? 0) + 1);
       }
       if (out.collapsed) this.collapsed++;
+      if (m.modelBonds) this.addOwn(m, m.modelBonds);
       this.fragmentSum += v.fragments;
       // integer arithmetic, so a share of exactly k/20 lands in bin k
       this.stableShares[out.atoms ? Math.floor((STABLE_SHARE_BINS * out.stableAtoms) / out.atoms) : 0]++;
@@ -177,6 +196,18 @@ export class Evaluator {
       this.opts.onProgress?.(index + 1, this.opts.total ?? index + 1);
     }
     this.busy += performance.now() - t0;
+  }
+
+  /** Count a molecule's scores on its own bonds. */
+  private addOwn(m: Molecule, bonds: NonNullable<Molecule['modelBonds']>): void {
+    const s = stability(m, bonds);
+    const v = checkValidity(this.rdkit, m, bonds);
+    this.own.molecules++;
+    this.own.atoms += s.atoms;
+    this.own.stableAtoms += s.stableAtoms;
+    if (s.moleculeStable) this.own.stable++;
+    if (v.valid) this.own.valid++;
+    if (v.valid && v.fragments === 1) this.own.connectedValid++;
   }
 
   /**
@@ -219,6 +250,17 @@ export class Evaluator {
       stats: this.stats,
       outcomes: this.outcomes,
       seconds: this.busy / 1000,
+      ...(this.own.molecules > 0
+        ? {
+            ownBonds: {
+              molecules: this.own.molecules,
+              atomStability: frac(this.own.stableAtoms, this.own.atoms),
+              moleculeStability: frac(this.own.stable, this.own.molecules),
+              validity: frac(this.own.valid, this.own.molecules),
+              connectedValidity: frac(this.own.connectedValid, this.own.molecules),
+            },
+          }
+        : {}),
     };
   }
 }

@@ -25,6 +25,9 @@ export function formatReport(r: EvaluationReport, title: string, withAnchors = t
   // undefined ratios (no valid molecule) print n/a
   const vu = r.uniqueness === null ? null : r.validity * r.uniqueness;
   lines.push(`  this set            ${pct(r.atomStability)}      ${pct(r.moleculeStability)}     ${pct(r.validity)}    ${pct(r.uniqueness)}      ${pct(vu)}     ${pct(r.novelty)}`);
+  const o = r.ownBonds;
+  // a bond-aware model's own bonds: the same molecules, the bonds it generated instead of EDM's distance rule
+  if (o) lines.push(`  own bonds           ${pct(o.atomStability)}      ${pct(o.moleculeStability)}     ${pct(o.validity)}         -              -          -`);
   if (withAnchors) {
     for (const a of QM9_ANCHORS) {
       lines.push(`  ${a.name.padEnd(18)}  ${pct(a.atom)}      ${pct(a.mol)}     ${pct(a.valid)}         -         ${pct(a.validUnique)}        -`);
@@ -33,6 +36,7 @@ export function formatReport(r: EvaluationReport, title: string, withAnchors = t
   lines.push('');
   lines.push(`  connected validity ${pct(r.connectedValidity).trim()} (valid and one fragment), mean fragments ${r.meanFragments.toFixed(2)}:`);
   lines.push(`    EDM's validity keeps the largest fragment, so lone atoms and scattered fragments count as valid`);
+  if (o) lines.push(`  own bonds: ${o.molecules} molecules carry the bonds their model generated; "this set" scores EDM's bonds inferred from distances; connected validity on own bonds ${pct(o.connectedValidity).trim()}`);
   lines.push(`  counts: ${r.counts.stableAtoms}/${r.atoms} stable atoms, ${r.counts.stableMolecules}/${r.molecules} stable molecules, ${r.counts.valid} valid, ${r.counts.connectedValid} connected and valid, ${r.counts.unique} unique${r.counts.novel !== null ? `, ${r.counts.novel} novel` : ''}`);
   if (r.counts.collapsed > 0) lines.push(`  collapsed: ${r.counts.collapsed} molecules have two atoms closer than 0.1 Å (scored as EDM does)`);
   if (r.distributions) {
