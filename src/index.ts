@@ -59,6 +59,7 @@ export { writeTrainingReport } from './train/report.js';
 export { pocketRun, type PocketRunOptions, type PocketReport, type LigandRow } from './pocket/run.js';
 export { formatPocketReport, formatLigandTable, complexPdb, pocketTotals, pocketSummary, ligandTable, ligandNote, type PocketTotals, type TextTable } from './pocket/report.js';
 export { readPdb, parsePdb, formatPdbAtoms, type Protein, type ProteinAtom } from './pocket/pdb.js';
+export { serveWebPage, ISOLATION_HEADERS, type WebServer } from './web/serve.js';
 export { pocketFromLigand, pocketFromCentre, pocketAsIs, type PocketSite } from './pocket/site.js';
 export { sampleInPocket, type PocketSampleOptions } from './pocket/generate.js';
 export { qed } from './metrics/qed.js';

@@ -9,31 +9,13 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { type EdmConfig, bondClasses, dynamicsInputDim, validateConfig } from '../config.js';
+import { type EdmConfig, validateConfig } from '../config.js';
 import { writeFileAtomic } from '../data/files.js';
-import { paramShapes, type Params } from '../egnn/params.js';
+import type { Params } from '../egnn/params.js';
+import { type CheckpointFile, type TensorFileManifest, checkManifest, checkParamShapes, tensorsFromBytes } from './parse.js';
+
+export type { CheckpointFile, TensorFileManifest, TrainStateManifest } from './parse.js';
 import { CheckpointError } from '../errors.js';
-
-/** One binary file of named float32 tensors, stored back to back in manifest order. */
-export interface TensorFileManifest {
-  file: string;
-  sha256: string;
-  tensors: { name: string; shape: number[] }[];
-}
-
-/** Training state saved beside the weights, enough to resume exactly. */
-export interface TrainStateManifest {
-  /** raw (non-EMA) weights and optimiser moments: names like `param/…`, `m/…`, `v/…`, `vmax/…` */
-  tensors: TensorFileManifest;
-  /** JSON-serialisable rest: step, epoch, RNG states, gradient-norm history, options */
-  state: Record<string, unknown>;
-}
-
-/** The content of `config.json`. */
-export interface CheckpointFile extends EdmConfig {
-  weights: TensorFileManifest;
-  trainState?: TrainStateManifest;
-}
 
 /** A loaded checkpoint. */
 export interface LoadedCheckpoint {
@@ -59,9 +41,7 @@ async function packTensors(named: [string, tf.Tensor][], file: string): Promise<
 }
 
 function unpackTensors(dir: string, m: TensorFileManifest, source: string): Record<string, tf.Tensor> {
-  if (typeof m?.file !== 'string' || !Array.isArray(m.tensors) || /[\\/]/.test(m.file)) {
-    throw new CheckpointError(`${source}: invalid tensor manifest`);
-  }
+  checkManifest(m, source);
   const path = join(dir, m.file);
   let bytes: Buffer;
   try {
@@ -70,21 +50,7 @@ function unpackTensors(dir: string, m: TensorFileManifest, source: string): Reco
     throw new CheckpointError(`${path}: missing (referenced by ${source})`);
   }
   if (sha256(bytes) !== m.sha256) throw new CheckpointError(`${path}: checksum mismatch (file corrupt or truncated)`);
-  const expected = m.tensors.reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0) * 4;
-  if (bytes.byteLength !== expected) throw new CheckpointError(`${path}: ${bytes.byteLength} bytes, expected ${expected}`);
-  const data = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
-  const out: Record<string, tf.Tensor> = {};
-  let off = 0;
-  for (const t of m.tensors) {
-    const size = t.shape.reduce((a, b) => a * b, 1);
-    const slice = data.subarray(off, off + size);
-    for (let i = 0; i < slice.length; i++) {
-      if (!Number.isFinite(slice[i])) throw new CheckpointError(`${path}: tensor ${t.name} contains NaN or Inf`);
-    }
-    out[t.name] = tf.tensor(slice, t.shape, 'float32');
-    off += size;
-  }
-  return out;
+  return tensorsFromBytes(bytes, m, path);
 }
 
 /**
@@ -136,17 +102,7 @@ export function loadCheckpoint(dir: string, withTrainState = false): LoadedCheck
   }
   const config = validateConfig(raw, cfgPath);
   const params = unpackTensors(dir, raw.weights, cfgPath);
-  const shapes = paramShapes(config.dynamics, dynamicsInputDim(config), bondClasses(config));
-  for (const [name, shape] of shapes) {
-    const t = params[name];
-    if (!t) throw new CheckpointError(`${cfgPath}: missing tensor ${name}`);
-    if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-      throw new CheckpointError(`${cfgPath}: tensor ${name} has shape [${t.shape}] but [${shape}] was expected`);
-    }
-  }
-  for (const name of Object.keys(params)) {
-    if (!shapes.has(name)) throw new CheckpointError(`${cfgPath}: unexpected tensor ${name}`);
-  }
+  checkParamShapes(config, params, cfgPath);
   const { weights: _w, trainState: ts, ...rest } = raw;
   void _w;
   const out: LoadedCheckpoint = { config: rest as EdmConfig, params, dir };

@@ -8,6 +8,7 @@ import { UserError } from '../index.js';
 import { evaluateCommand } from './evaluate.js';
 import { importTorchCommand } from './import-torch.js';
 import { mergeCommand } from './merge.js';
+import { webCommand } from './web.js';
 import { pocketCommand } from './pocket.js';
 import { sampleCommand } from './sample.js';
 import { trainCommand } from './train.js';
@@ -31,7 +32,7 @@ const cli = yargs(hideBin(process.argv))
   .usage('$0 <command> [options]\n\nE(3) equivariant diffusion for 3D molecules (Hoogeboom et al., ICML 2022).')
   .strict()
   .recommendCommands()
-  .demandCommand(1, 'give a command: sample, pocket, evaluate, train, merge, import-torch')
+  .demandCommand(1, 'give a command: sample, pocket, evaluate, train, merge, import-torch, web')
   .help()
   .alias('h', 'help')
   .wrap(Math.min(110, process.stdout.columns ?? 100))
@@ -49,4 +50,5 @@ evaluateCommand(cli);
 trainCommand(cli);
 importTorchCommand(cli);
 mergeCommand(cli);
+webCommand(cli);
 await cli.parseAsync();

@@ -127,16 +127,27 @@ export async function saveReference(dir: string, ref: TrainingReference): Promis
 export function loadReference(dir: string): TrainingReference | { missing: string } {
   const path = join(dir, CHECKPOINT_REFERENCE_FILE);
   if (!existsSync(path)) return { missing: `${dir} has no ${CHECKPOINT_REFERENCE_FILE}` };
+  return referenceFromBytes(readFileSync(path), path, dir);
+}
+
+/**
+ * A stored training reference from the bytes of its gzipped JSON (no file system: the browser
+ * page fetches them), if this pipeline version made it.
+ * @param path the file, and `where` its checkpoint, for messages and the source line
+ */
+export function referenceFromBytes(bytes: Uint8Array, path: string, where: string): TrainingReference | { missing: string } {
   let stored: StoredReference;
   try {
-    stored = JSON.parse(strFromU8(gunzipSync(readFileSync(path))));
+    // a server may have decoded the gzip already (Content-Encoding): accept the JSON itself
+    const gzipped = bytes[0] === 0x1f && bytes[1] === 0x8b;
+    stored = JSON.parse(strFromU8(gzipped ? gunzipSync(bytes) : bytes));
   } catch (e) {
     return { missing: `${path}: unreadable (${(e as Error).message})` };
   }
   if (stored.pipelineVersion !== PIPELINE_VERSION) {
     return { missing: `${path} was made by pipeline ${stored.pipelineVersion}, this is ${PIPELINE_VERSION}` };
   }
-  return { source: `${stored.source} (stored in ${dir}, RDKit ${stored.rdkitVersion})`, key: stored.key, molecules: stored.molecules, smiles: new Set(stored.smiles), stats: stored.stats };
+  return { source: `${stored.source} (stored in ${where}, RDKit ${stored.rdkitVersion})`, key: stored.key, molecules: stored.molecules, smiles: new Set(stored.smiles), stats: stored.stats };
 }
 
 /** Where `chooseReference` may take the training molecules for novelty from. */

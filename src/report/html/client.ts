@@ -15,6 +15,11 @@ export function threeDmolSource(): string {
   return cached;
 }
 
+/** Give 3Dmol.js's source where there is no file system (the browser page bundles it as text). */
+export function setThreeDmolSource(source: string): void {
+  cached = source;
+}
+
 /** Live 3D viewers at most (with the trajectory's, below the browser's limit of 16 WebGL contexts). */
 export const MAX_VIEWERS = 12;
 

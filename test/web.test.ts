@@ -1,0 +1,102 @@
+/**
+ * The browser page in a real browser: `npm run build:web`'s page served by `edm web`, opened in
+ * headless Chromium at the test contract URL (?n=8&seed=1&steps=50&autorun=1). It must reach
+ * "done" with no console error and no request leaving the machine, and its molecules must be
+ * those of `edm sample -n 8 --seed 1 --steps 50` (to float32 rounding: elements, positions to
+ * 1e-3 Å, stability and SMILES). Also: a dropped file with a bad line gets the CLI's one-line
+ * error and no table.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseSdf } from '../src/data/sdf.js';
+import { ROOT } from './helpers.js';
+
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const NO_CHROMIUM = !existsSync(CHROMIUM);
+const EDM = join(ROOT, 'bin', 'edm.js');
+
+describe('edm in the browser', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'edm-web-'));
+  let server: ChildProcess | undefined;
+  let url = '';
+
+  beforeAll(async () => {
+    if (NO_CHROMIUM) return;
+    const built = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'build-web.ts'), '--out', join(dir, 'site')], { cwd: ROOT, encoding: 'utf8' });
+    expect(built.status, built.stderr).toBe(0);
+    server = spawn(process.execPath, [EDM, 'web', '--port', '0', '--dir', join(dir, 'site')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      server!.stdout!.on('data', (d) => {
+        out += String(d);
+        const m = /at (http:\/\/localhost:\d+\/)/.exec(out);
+        if (m) resolve(m[1]);
+      });
+      server!.once('exit', (code) => reject(new Error(`edm web exited ${code}: ${out}`)));
+    });
+  }, 120_000);
+
+  afterAll(() => {
+    server?.kill('SIGINT');
+  });
+
+  it('the contract URL reaches "done" with the molecules of edm sample -n 8 --seed 1 --steps 50, no console error, nothing fetched from elsewhere', async (ctx) => {
+    ctx.skip(NO_CHROMIUM, `needs Chromium at ${CHROMIUM} (apt-get install chromium; .ci/run installs it)`);
+    const { chromium } = await import('playwright-core');
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--disable-background-networking', '--disable-component-update'] });
+    const problems: string[] = [];
+    try {
+      const tab = await browser.newPage();
+      tab.on('console', (m) => {
+        if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
+      });
+      tab.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+      await tab.context().route('**/*', (route) => (route.request().url().startsWith(url) || route.request().url().startsWith('blob:') || route.request().url().startsWith('data:') ? route.continue() : (problems.push(`request outside the machine: ${route.request().url()}`), route.abort())));
+      await tab.goto(`${url}?n=8&seed=1&steps=50&autorun=1`);
+      await tab.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.state ?? ''), null, { timeout: 300_000 });
+      expect(await tab.evaluate(() => document.getElementById('error')!.textContent)).toBe('');
+      expect(await tab.evaluate(() => document.body.dataset.state)).toBe('done');
+      expect(await tab.evaluate(() => crossOriginIsolated)).toBe(true);
+      const result = (await tab.evaluate(() => window.edmResult))!;
+      const metrics = JSON.parse(result.metrics);
+      expect(metrics.molecules).toBe(8);
+      expect(await tab.evaluate(() => document.getElementById('summary')!.textContent)).toMatch(/this set/);
+      // the CLI's HTML report in the frame: a card per molecule
+      await tab.waitForFunction(() => (document.getElementById('report') as HTMLIFrameElement).contentDocument?.querySelectorAll('.card').length === 8, null, { timeout: 60_000 });
+      // the same molecules as the CLI
+      const cli = spawnSync(process.execPath, [EDM, 'sample', '-n', '8', '--seed', '1', '--steps', '50', '--out', join(dir, 'cli.sdf')], { encoding: 'utf8' });
+      expect(cli.status, cli.stderr).toBe(0);
+      const page = parseSdf(result.sdf);
+      const ref = parseSdf(readFileSync(join(dir, 'cli.sdf'), 'utf8'));
+      expect(page).toHaveLength(8);
+      page.forEach((m, k) => {
+        expect(m.elements, `molecule ${k + 1}`).toEqual(ref[k].elements);
+        for (let i = 0; i < m.positions.length; i++) expect(Math.abs(m.positions[i] - ref[k].positions[i]), `molecule ${k + 1}`).toBeLessThan(1e-3);
+        for (const field of ['molecule_stable', 'atom_stability', 'smiles', 'valid']) expect(m.properties?.[field], `molecule ${k + 1} ${field}`).toEqual(ref[k].properties?.[field]);
+      });
+      expect(problems).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  }, 400_000);
+
+  it('a dropped file with a bad line gets the CLI\'s one-line error and no table', async (ctx) => {
+    ctx.skip(NO_CHROMIUM, `needs Chromium at ${CHROMIUM} (apt-get install chromium; .ci/run installs it)`);
+    const { chromium } = await import('playwright-core');
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] });
+    try {
+      const tab = await browser.newPage();
+      await tab.goto(url);
+      await tab.waitForFunction(() => document.body.dataset.state === 'idle');
+      await tab.setInputFiles('#file', { name: 'bad.xyz', mimeType: 'text/plain', buffer: Buffer.from('2\nbad\nC 0 0 0\nXx 1 0 0\n') });
+      await tab.waitForFunction(() => document.body.dataset.state === 'error', null, { timeout: 60_000 });
+      expect(await tab.evaluate(() => document.getElementById('error')!.textContent)).toMatch(/^bad\.xyz:4: unknown element Xx; known elements are H, C, N, O, F/);
+      expect(await tab.evaluate(() => document.getElementById('summary')!.textContent)).toBe('');
+    } finally {
+      await browser.close();
+    }
+  }, 120_000);
+});
