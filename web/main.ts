@@ -10,7 +10,10 @@
  */
 import threeDmol from '3dmol/build/3Dmol-min.js';
 import { gunzipSync } from 'fflate';
+import { validateConfig } from '../src/config.js';
 import type { Molecule } from '../src/data/molecule.js';
+import { makeModel } from '../src/diffusion/model.js';
+import { Assembler, planSampling } from '../src/generate/plan.js';
 import { formatSdf, parseSdf } from '../src/data/sdf.js';
 import { parseXyz } from '../src/data/xyz.js';
 import { type DecodedMolecule, withBondsAndStability } from '../src/decode/write.js';
@@ -51,29 +54,62 @@ function trainingReference(): Promise<TrainingReference | undefined> {
   return reference;
 }
 
-/** Molecules from the worker, as `edm sample` makes them. */
-function runWorker(req: GenerateRequest): Promise<Extract<WorkerMessage, { kind: 'done' }>> {
-  const worker = new Worker(new URL('worker.js', document.baseURI), { name: 'edm-generate' });
-  return new Promise((resolve, reject) => {
-    worker.onmessage = (e: MessageEvent<WorkerMessage>) => {
-      const m = e.data;
-      if (m.kind === 'progress') {
-        const bar = $<HTMLProgressElement>('progress');
-        bar.max = m.n * m.steps;
-        bar.value = m.done * m.steps + m.step;
-        $('rate').textContent = `${m.done}/${m.n} molecules, step ${m.step}/${m.steps}: ${(m.moleculeSteps / Math.max(m.seconds, 1e-3)).toFixed(0)} molecule-steps/s`;
-        return;
-      }
-      worker.terminate();
-      if (m.kind === 'done') resolve(m);
-      else reject(new Error(m.message));
-    };
-    worker.onerror = (e) => {
-      worker.terminate();
-      reject(new Error(e.message || 'the generator stopped'));
-    };
-    worker.postMessage(req);
-  });
+/** What the workers made: the molecules in run order, the first one's trajectory, timing. */
+interface Generated {
+  molecules: Molecule[];
+  chain?: Molecule[];
+  seconds: number;
+  backend: string;
+  workers: number;
+  threads: number;
+}
+
+/**
+ * Molecules as `edm sample` makes them: the run planned here as in the CLI, its batches dealt to
+ * one Web Worker per core (each worker plans the same and makes the batches it is given), the
+ * results put back in run order.
+ * @throws Error with a worker's one-line message (a bad checkpoint, an impossible option)
+ */
+async function runWorkers(req: Omit<GenerateRequest, 'batches'>): Promise<Generated> {
+  const configText = new TextDecoder().decode(await fetchBytes(`${req.checkpoint}config.json`));
+  const plan = planSampling(makeModel(validateConfig(JSON.parse(configText), `${req.checkpoint}config.json`), {}), { n: req.n, seed: req.seed, steps: req.steps, chain: req.chain ? 1 : 0 });
+  const asked = new URLSearchParams(location.search).get('workers');
+  const count = asked === '1' ? 1 : Math.max(1, Math.min(navigator.hardwareConcurrency || 1, plan.batches.length));
+  const assembler = new Assembler(plan);
+  const total = plan.batches.reduce((k, b) => k + b.ids.length, 0) * (plan.steps ?? req.steps);
+  const bar = $<HTMLProgressElement>('progress');
+  bar.max = total;
+  bar.value = 0;
+  const t0 = performance.now();
+  let moleculeSteps = 0;
+  const single = new URLSearchParams(location.search).get('workers');
+  const workers = Array.from({ length: count }, (_, w) => new Worker(new URL(`worker.js${single === '1' ? '' : '?threads=0'}`, document.baseURI), { type: 'module', name: `edm-generate-${w}` }));
+  try {
+    const finished = await Promise.all(
+      workers.map(
+        (worker, w) =>
+          new Promise<Extract<WorkerMessage, { kind: 'done' }>>((resolve, reject) => {
+            worker.onmessage = (e: MessageEvent<WorkerMessage>) => {
+              const m = e.data;
+              if (m.kind === 'progress') {
+                moleculeSteps += m.moleculeSteps;
+                bar.value = moleculeSteps;
+                const seconds = (performance.now() - t0) / 1000;
+                $('rate').textContent = `${moleculeSteps} of ${total} molecule-steps: ${(moleculeSteps / Math.max(seconds, 1e-3)).toFixed(0)} molecule-steps/s on ${count} worker${count === 1 ? '' : 's'}`;
+              } else if (m.kind === 'batch') assembler.add(m, plan.batches[m.index].ids);
+              else if (m.kind === 'done') resolve(m);
+              else reject(new Error(m.message));
+            };
+            worker.onerror = (e) => reject(new Error(e.message || 'the generator stopped'));
+            worker.postMessage({ ...req, batches: plan.batches.map((_, i) => i).filter((i) => i % count === w) } satisfies GenerateRequest);
+          }),
+      ),
+    );
+    const out = assembler.result();
+    return { molecules: out.molecules, chain: out.chains[0], seconds: (performance.now() - t0) / 1000, backend: finished[0].backend, workers: count, threads: finished[0].threads };
+  } finally {
+    for (const w of workers) w.terminate();
+  }
 }
 
 /** Score decoded molecules with EDM's protocol, adding the SDF's chemist fields as `edm sample` does. */
@@ -113,13 +149,13 @@ async function generate(): Promise<void> {
   setState('running');
   try {
     const ref = trainingReference();
-    const out = await runWorker({ checkpoint: CHECKPOINT, n, seed, steps, chain: true });
+    const out = await runWorkers({ checkpoint: CHECKPOINT, n, seed, steps, chain: true });
     const decoded = withBondsAndStability(out.molecules);
     const r = await score(decoded, await ref);
-    const where = `${out.seconds.toFixed(1)} s in this browser on ${out.backend} (${out.threads} thread${out.threads === 1 ? '' : 's'})`;
+    const where = `${out.seconds.toFixed(1)} s in this browser on ${out.backend}, ${out.workers} Web Worker${out.workers === 1 ? '' : 's'}`;
     const details = [`${n} molecules sampled with seed ${seed}, ${steps} denoising steps, ${where}`];
     await show(`edm in the browser: ${n} samples from the shipped checkpoint`, details, decoded, r, await ref, { checkpoint: 'checkpoints/qm9-default', seed, steps, temperature: 1, samplingSeconds: out.seconds, backend: `browser ${out.backend}` }, out.chain);
-    $('rate').textContent = `${n} molecules x ${steps} steps in ${out.seconds.toFixed(1)} s: ${((n * steps) / out.seconds).toFixed(0)} molecule-steps/s (${out.backend}, ${out.threads} thread${out.threads === 1 ? '' : 's'})`;
+    $('rate').textContent = `${n} molecules x ${steps} steps in ${out.seconds.toFixed(1)} s: ${((n * steps) / out.seconds).toFixed(0)} molecule-steps/s (${out.backend}, ${out.workers} Web Worker${out.workers === 1 ? '' : 's'})`;
     setState('done');
   } catch (e) {
     setState('error', (e as Error).message);
@@ -172,9 +208,8 @@ function init(): void {
     const f = e.dataTransfer?.files[0];
     if (f) void scoreFile(f);
   });
-  $('isolation').textContent = crossOriginIsolated
-    ? 'Cross-origin isolated: the network runs on several WebAssembly threads.'
-    : 'Not cross-origin isolated (no COOP/COEP headers): the network runs on one WebAssembly thread. `edm web` sends the headers.';
+  const cores = navigator.hardwareConcurrency || 1;
+  $('isolation').textContent = `The network runs in ${cores} Web Worker${cores === 1 ? '' : 's'} (one per core), each on one WebAssembly thread. ${crossOriginIsolated ? 'This page is cross-origin isolated, so ?workers=1 (one worker on WebAssembly threads) is available too.' : 'Not cross-origin isolated (no COOP/COEP headers): ?workers=1 runs on one thread; edm web sends the headers.'}`;
   setState('idle');
   if (q.get('autorun') === '1') void generate();
 }

@@ -1,11 +1,12 @@
 /**
- * The page's generator, in a Web Worker so the page stays responsive: the checkpoint fetched and
- * checked (SHA-256, shapes), then the same planning and batch sampling as `edm sample`
- * (src/generate/plan.ts, src/generate/batch.ts: per-molecule random streams from the seed), on
- * tfjs's WebAssembly backend (threads when the page is cross-origin isolated, else one).
+ * The page's generator, in Web Workers so the page stays responsive and every core works: each
+ * worker fetches and checks the checkpoint (SHA-256, shapes), makes the same plan as `edm sample`
+ * (src/generate/plan.ts) and samples the batches it is given (src/generate/batch.ts: per-molecule
+ * random streams from the seed, so which worker makes a molecule changes nothing), on tfjs's
+ * WebAssembly backend.
  *
- * Messages in: `GenerateRequest`. Out: `progress` after every denoising step, then `done` with
- * the molecules (plain data) or `error` with a one-line message.
+ * Messages in: `GenerateRequest`. Out: `progress` after every denoising step, `batch` with each
+ * finished batch (plain data), then `done`, or `error` with a one-line message.
  */
 import * as tf from '@tensorflow/tfjs';
 import { getThreadsCount, setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
@@ -13,7 +14,7 @@ import { checkpointFromBytes } from '../src/checkpoint/parse.js';
 import type { Molecule } from '../src/data/molecule.js';
 import { makeModel } from '../src/diffusion/model.js';
 import { sampleBatch } from '../src/generate/batch.js';
-import { Assembler, planSampling } from '../src/generate/plan.js';
+import { planSampling } from '../src/generate/plan.js';
 import { fetchBytes, sha256Hex } from './fetch.js';
 
 /** What the page asks for. */
@@ -26,12 +27,15 @@ export interface GenerateRequest {
   steps: number;
   /** keep the denoising trajectory of the first molecule */
   chain: boolean;
+  /** indices of the plan's batches this worker makes */
+  batches: number[];
 }
 
 /** What the worker reports. */
 export type WorkerMessage =
-  | { kind: 'progress'; done: number; n: number; step: number; steps: number; moleculeSteps: number; seconds: number }
-  | { kind: 'done'; molecules: Molecule[]; chain?: Molecule[]; seconds: number; backend: string; threads: number; config: unknown }
+  | { kind: 'progress'; moleculeSteps: number }
+  | { kind: 'batch'; index: number; molecules: Molecule[]; chains: Molecule[][] }
+  | { kind: 'done'; backend: string; threads: number }
   | { kind: 'error'; message: string };
 
 const post = (m: WorkerMessage): void => (self as unknown as { postMessage(m: WorkerMessage): void }).postMessage(m);
@@ -42,8 +46,10 @@ let backendReady: Promise<void> | undefined;
 function startBackend(): Promise<void> {
   backendReady ??= (async () => {
     setWasmPaths(new URL('./', self.location.href).href);
-    // XNNPACK's default pool is half the cores: use them all (threads only when cross-origin isolated)
-    setThreadsCount(navigator.hardwareConcurrency || 1);
+    // one worker per core, each on one thread: WebAssembly threads inside a worker would only
+    // compete with the other workers (measured in the README)
+    if (self.location.search.includes('threads=0')) tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+    else setThreadsCount(navigator.hardwareConcurrency || 1);
     if (!(await tf.setBackend('wasm'))) throw new Error('the WebAssembly backend of TensorFlow.js did not start');
     await tf.ready();
   })();
@@ -69,22 +75,13 @@ async function generate(req: GenerateRequest): Promise<void> {
   const ck = await loadCheckpoint(req.checkpoint);
   const model = makeModel(ck.config, ck.params);
   const plan = planSampling(model, { n: req.n, seed: req.seed, steps: req.steps, chain: req.chain ? 1 : 0 });
-  const assembler = new Assembler(plan);
-  const t0 = performance.now();
-  let done = 0;
-  let moleculeSteps = 0;
-  for (const batch of plan.batches) {
-    const result = sampleBatch(model, batch, plan, (step, steps) => {
-      moleculeSteps += batch.ids.length;
-      post({ kind: 'progress', done, n: req.n, step, steps, moleculeSteps, seconds: (performance.now() - t0) / 1000 });
-    });
-    assembler.add(result, batch.ids);
-    done += batch.ids.length;
+  for (const index of req.batches) {
+    const batch = plan.batches[index];
+    const result = sampleBatch(model, batch, plan, () => post({ kind: 'progress', moleculeSteps: batch.ids.length }));
+    post({ kind: 'batch', index, ...result });
   }
-  const out = assembler.result();
   tf.dispose(Object.values(ck.params));
-  const threads = getThreadsCount();
-  post({ kind: 'done', molecules: out.molecules, chain: out.chains[0], seconds: (performance.now() - t0) / 1000, backend: tf.getBackend(), threads, config: ck.config });
+  post({ kind: 'done', backend: tf.getBackend(), threads: getThreadsCount() });
 }
 
 self.onmessage = (e: MessageEvent<GenerateRequest>) => {
