@@ -38,6 +38,7 @@ import { train } from '../src/train/trainer.js';
 import { HAS_SHARED, ROOT, SHARED } from './helpers.js';
 import { evaluateMolecules } from '../src/metrics/evaluate.js';
 import { formatReport } from '../src/report/table.js';
+import { bondDisagreements } from '../src/report/html/cards.js';
 
 const ORT_ABSENT = loadOrt() === undefined;
 
@@ -185,6 +186,9 @@ describe('bond-aware model', () => {
     expect(m.properties).toMatchObject({ atom_stability: '6/6', molecule_stable: 1, model_atom_stability: '4/6', model_molecule_stable: 0 });
     const back = parseSdf(formatSdf([m]))[0];
     expect(back.bonds!.find((b) => b.i === 0 && b.j === 1)!.order).toBe(1);
+    // the HTML report's card says where the two disagree
+    expect(bondDisagreements(m)).toEqual(['C1-C2: own 1, distance 2']);
+    expect(bondDisagreements({ ...ethylene, modelBonds: inferBonds(ethylene) })).toEqual([]);
   });
 
   it("scores molecules on their own bonds beside EDM's protocol: library, table, and edm evaluate --own-bonds", async () => {

@@ -30,6 +30,24 @@ export function viewerData(m: Molecule): ViewerData {
 }
 
 /**
+ * Where a molecule's own bonds (a bond-aware model's, `modelBonds`) and EDM's distance-inferred
+ * ones disagree, in words: e.g. "C1-C2: own 1, distance 2", atoms numbered from 1, pairs in order.
+ * @returns the differing pairs (empty when they agree or the molecule has no own bonds)
+ */
+export function bondDisagreements(m: Molecule): string[] {
+  if (!m.modelBonds) return [];
+  const orders = (bonds: NonNullable<Molecule['bonds']>): Map<string, number> => new Map(bonds.map((b) => [`${Math.min(b.i, b.j)}-${Math.max(b.i, b.j)}`, b.order]));
+  const own = orders(m.modelBonds);
+  const inferred = orders(inferBonds(m));
+  const pairs = [...new Set([...own.keys(), ...inferred.keys()])].filter((k) => own.get(k) !== inferred.get(k));
+  pairs.sort((a, b) => Number(a.split('-')[0]) - Number(b.split('-')[0]) || Number(a.split('-')[1]) - Number(b.split('-')[1]));
+  return pairs.map((k) => {
+    const [i, j] = k.split('-').map(Number);
+    return `${m.elements[i]}${i + 1}-${m.elements[j]}${j + 1}: own ${own.get(k) ?? 0}, distance ${inferred.get(k) ?? 0}`;
+  });
+}
+
+/**
  * The cards of `molecules` (HTML) and their 3D data, in order.
  * @param outcomes the evaluation's outcome of each molecule (same order)
  * @param notes a line of further scores per molecule (e.g. a ligand's fit and Vina), same order
@@ -48,11 +66,16 @@ export async function moleculeCards(molecules: Molecule[], outcomes: MoleculeOut
       o.fragments > 1 ? `<span class="warn">${o.fragments} fragments</span>` : '',
       o.collapsed ? '<span class="warn">collapsed atoms</span>' : '',
     ].filter(Boolean);
+    // a bond-aware model's own bonds beside EDM's: whether they are stable, and where they differ
+    const diff = bondDisagreements(m);
+    const ownLine = m.modelBonds
+      ? `\n<div class="scores">own bonds: ${stability(m, m.modelBonds).moleculeStable ? 'stable' : 'unstable'}; ${diff.length === 0 ? 'the same as from distances' : `${diff.length} differ from distances: ${escapeHtml(diff.slice(0, 6).join('; '))}${diff.length > 6 ? '; ...' : ''}`}</div>`
+      : '';
     return `<div class="card" data-index="${k}">
 <div class="title">${escapeHtml(m.name ?? `molecule ${o.index + 1}`)} · ${o.atoms} atoms</div>
 <div class="views"><div class="depiction">${depiction}</div><div class="viewer" id="viewer-${k}"></div></div>
 <div class="smiles">${o.smiles ? escapeHtml(o.smiles) : '&nbsp;'}</div>
-<div class="status">${status.join(' ')}</div>${notes?.[k] ? `\n<div class="scores">${escapeHtml(notes[k])}</div>` : ''}
+<div class="status">${status.join(' ')}</div>${ownLine}${notes?.[k] ? `\n<div class="scores">${escapeHtml(notes[k])}</div>` : ''}
 </div>`;
   });
   return { html: cards.join('\n'), data };
