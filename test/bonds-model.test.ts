@@ -27,6 +27,7 @@ import { makeGraph, disposeGraph } from '../src/graph/graph.js';
 import { OnnxInference } from '../src/onnx/session.js';
 import { combinedNoise, symmetricPairNoise } from '../src/diffusion/noise.js';
 import { sampleChain } from '../src/diffusion/sampler.js';
+import { sigmaOf } from '../src/diffusion/schedule.js';
 import { initParams, paramShapes } from '../src/egnn/params.js';
 import { disposeWeights, freshWeights, growWeights } from '../src/train/state.js';
 import { loadOrt } from '../src/onnx/session.js';
@@ -259,8 +260,10 @@ describe('bond-aware model', () => {
         expect(exact.bonds!.klPrior[b]).toBeGreaterThan(0);
         expect(exact.bonds!.lossT[b]).toBeGreaterThan(0);
       }
-      // z_0 pushed off the data by 30 sigma_0: the bins of other classes take mass
-      const off = nll(model, batch, { ...noise, bonds: { epsT: noise.bonds.epsT, eps0: pairs(30) } });
+      // z_0's bonds pushed off the data by about one class bin (standard deviation 1 / (4 sigma_0)
+      // in units of sigma_0): the bins of other classes take mass
+      const sigma0 = sigmaOf(model.schedule.gammaAt(0));
+      const off = nll(model, batch, { ...noise, bonds: { epsT: noise.bonds.epsT, eps0: pairs(1 / (BOND_DIFFUSION.normalizeFactor * sigma0)) } });
       for (let b = 0; b < B; b++) expect(off.bonds!.loss0[b]).toBeGreaterThan(exact.bonds!.loss0[b] + 0.1);
       // the atoms' terms do not depend on the bonds' z_0 noise
       expect(off.klPrior[0]).toBe(exact.klPrior[0]);
