@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseSdf } from '../src/data/sdf.js';
@@ -82,6 +82,42 @@ describe('edm in the browser', () => {
       await browser.close();
     }
   }, 400_000);
+
+  it('generates from a checkpoint folder the visitor chooses, and names what a wrong folder lacks', async (ctx) => {
+    ctx.skip(NO_CHROMIUM, `needs Chromium at ${CHROMIUM} (apt-get install chromium; .ci/run installs it)`);
+    const { chromium } = await import('playwright-core');
+    const ck = join(dir, 'my-checkpoint');
+    const bad = join(dir, 'not-a-checkpoint');
+    mkdirSync(ck);
+    mkdirSync(bad);
+    const shipped = join(ROOT, 'checkpoints', 'qm9-default');
+    const weights = (JSON.parse(readFileSync(join(shipped, 'config.json'), 'utf8')) as { weights: { file: string } }).weights.file;
+    for (const f of ['config.json', weights]) copyFileSync(join(shipped, f), join(ck, f));
+    copyFileSync(join(shipped, weights), join(bad, weights));
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] });
+    try {
+      const tab = await browser.newPage();
+      await tab.goto(url);
+      await tab.waitForFunction(() => document.body.dataset.state === 'idle');
+      await tab.setInputFiles('#checkpoint', bad);
+      await tab.waitForFunction(() => document.body.dataset.state === 'error');
+      expect(await tab.evaluate(() => document.getElementById('error')!.textContent)).toBe('not-a-checkpoint: not a checkpoint (no config.json)');
+      await tab.setInputFiles('#checkpoint', ck);
+      await tab.waitForFunction(() => document.body.dataset.state === 'idle');
+      expect(await tab.evaluate(() => document.getElementById('checkpoint-label')!.textContent)).toMatch(/my-checkpoint/);
+      await tab.fill('#n', '2');
+      await tab.fill('#steps', '5');
+      await tab.click('#generate');
+      await tab.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.state ?? ''), null, { timeout: 120_000 });
+      expect(await tab.evaluate(() => document.getElementById('error')!.textContent)).toBe('');
+      const result = (await tab.evaluate(() => window.edmResult))!;
+      expect(parseSdf(result.sdf)).toHaveLength(2);
+      // the chosen folder has no training SMILES: novelty says why it is n/a
+      expect(await tab.evaluate(() => document.getElementById('novelty')!.textContent)).toMatch(/novelty n\/a: my-checkpoint has no train-reference\.json\.gz/);
+    } finally {
+      await browser.close();
+    }
+  }, 180_000);
 
   it('a dropped file with a bad line gets the CLI\'s one-line error and no table', async (ctx) => {
     ctx.skip(NO_CHROMIUM, `needs Chromium at ${CHROMIUM} (apt-get install chromium; .ci/run installs it)`);

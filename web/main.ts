@@ -28,8 +28,17 @@ import { formatReport, reportJson } from '../src/report/table.js';
 import { fetchBytes } from './fetch.js';
 import type { GenerateRequest, WorkerMessage } from './worker.js';
 
+/** A checkpoint to generate with: the shipped one (by URL) or a folder the visitor chose. */
+interface CheckpointSource {
+  label: string;
+  url?: string;
+  /** a chosen folder's config.json, weights file and (if present) training SMILES */
+  files?: { config: Uint8Array; weights: Uint8Array; reference?: Uint8Array };
+}
+
 /** The shipped checkpoint, copied beside the page by the build. */
-const CHECKPOINT = new URL('checkpoint/', document.baseURI).href;
+const SHIPPED: CheckpointSource = { label: 'the shipped checkpoint', url: new URL('checkpoint/', document.baseURI).href };
+let source = SHIPPED;
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 
@@ -39,19 +48,23 @@ function setState(state: 'idle' | 'running' | 'done' | 'error', message = ''): v
   for (const b of document.querySelectorAll<HTMLButtonElement>('button, input')) b.disabled = state === 'running';
 }
 
-let reference: Promise<TrainingReference | undefined> | undefined;
+let reference: { of: CheckpointSource; ref: Promise<TrainingReference | undefined> } | undefined;
 
-/** The checkpoint's stored training SMILES (novelty), fetched once; undefined when absent. */
+/** The checkpoint's stored training SMILES (novelty), read once per checkpoint; undefined when absent. */
 function trainingReference(): Promise<TrainingReference | undefined> {
-  reference ??= fetchBytes(`${CHECKPOINT}train-reference.json.gz`)
-    .then((bytes) => referenceFromBytes(bytes, 'train-reference.json.gz', 'the shipped checkpoint'))
+  if (reference?.of === source) return reference.ref;
+  const s = source;
+  const bytes = s.files ? (s.files.reference ? Promise.resolve(s.files.reference) : Promise.reject(new Error(`${s.label} has no train-reference.json.gz`))) : fetchBytes(`${s.url}train-reference.json.gz`);
+  const ref = bytes
+    .then((b) => referenceFromBytes(b, 'train-reference.json.gz', s.label))
     .catch((e: Error) => ({ missing: e.message }))
     .then((r) => {
       // novelty needs the training SMILES: say why it is n/a
-      if ('missing' in r) $('novelty').textContent = `novelty n/a: ${r.missing}`;
+      $('novelty').textContent = 'missing' in r ? `novelty n/a: ${r.missing}` : '';
       return 'missing' in r ? undefined : r;
     });
-  return reference;
+  reference = { of: s, ref };
+  return ref;
 }
 
 /** What the workers made: the molecules in run order, the first one's trajectory, timing. */
@@ -71,8 +84,14 @@ interface Generated {
  * @throws Error with a worker's one-line message (a bad checkpoint, an impossible option)
  */
 async function runWorkers(req: Omit<GenerateRequest, 'batches'>): Promise<Generated> {
-  const configText = new TextDecoder().decode(await fetchBytes(`${req.checkpoint}config.json`));
-  const plan = planSampling(makeModel(validateConfig(JSON.parse(configText), `${req.checkpoint}config.json`), {}), { n: req.n, seed: req.seed, steps: req.steps, chain: req.chain ? 1 : 0 });
+  const configText = new TextDecoder().decode(req.files?.config ?? (await fetchBytes(`${req.checkpoint}config.json`)));
+  let config: unknown;
+  try {
+    config = JSON.parse(configText);
+  } catch (e) {
+    throw new Error(`${req.checkpoint}/config.json: not valid JSON (${(e as Error).message})`);
+  }
+  const plan = planSampling(makeModel(validateConfig(config, `${req.checkpoint}/config.json`), {}), { n: req.n, seed: req.seed, steps: req.steps, chain: req.chain ? 1 : 0 });
   const asked = new URLSearchParams(location.search).get('workers');
   const count = asked === '1' ? 1 : Math.max(1, Math.min(navigator.hardwareConcurrency || 1, plan.batches.length));
   const assembler = new Assembler(plan);
@@ -149,12 +168,13 @@ async function generate(): Promise<void> {
   setState('running');
   try {
     const ref = trainingReference();
-    const out = await runWorkers({ checkpoint: CHECKPOINT, n, seed, steps, chain: true });
+    const s = source;
+    const out = await runWorkers({ checkpoint: s.url ?? s.label, ...(s.files ? { files: { config: s.files.config, weights: s.files.weights } } : {}), n, seed, steps, chain: true });
     const decoded = withBondsAndStability(out.molecules);
     const r = await score(decoded, await ref);
     const where = `${out.seconds.toFixed(1)} s in this browser on ${out.backend}, ${out.workers} Web Worker${out.workers === 1 ? '' : 's'}`;
     const details = [`${n} molecules sampled with seed ${seed}, ${steps} denoising steps, ${where}`];
-    await show(`edm in the browser: ${n} samples from the shipped checkpoint`, details, decoded, r, await ref, { checkpoint: 'checkpoints/qm9-default', seed, steps, temperature: 1, samplingSeconds: out.seconds, backend: `browser ${out.backend}` }, out.chain);
+    await show(`edm in the browser: ${n} samples from ${s.label}`, details, decoded, r, await ref, { checkpoint: s.url ? 'checkpoints/qm9-default' : s.label, seed, steps, temperature: 1, samplingSeconds: out.seconds, backend: `browser ${out.backend}` }, out.chain);
     $('rate').textContent = `${n} molecules x ${steps} steps in ${out.seconds.toFixed(1)} s: ${((n * steps) / out.seconds).toFixed(0)} molecule-steps/s (${out.backend}, ${out.workers} Web Worker${out.workers === 1 ? '' : 's'})`;
     setState('done');
   } catch (e) {
@@ -192,11 +212,45 @@ async function scoreFile(file: File): Promise<void> {
   }
 }
 
+/**
+ * A checkpoint folder the visitor chose (config.json, the weights file it names, and
+ * train-reference.json.gz if present), to generate with instead of the shipped one.
+ * @throws Error naming the folder and the missing file
+ */
+async function chooseCheckpoint(files: File[]): Promise<void> {
+  const folder = (files[0]?.webkitRelativePath || files[0]?.name || 'the chosen files').split('/')[0];
+  const byName = new Map(files.map((f) => [f.name, f]));
+  const config = byName.get('config.json');
+  if (!config) throw new Error(`${folder}: not a checkpoint (no config.json)`);
+  const configBytes = new Uint8Array(await config.arrayBuffer());
+  let manifest: { weights?: { file?: string } };
+  try {
+    manifest = JSON.parse(new TextDecoder().decode(configBytes));
+  } catch (e) {
+    throw new Error(`${folder}/config.json: not valid JSON (${(e as Error).message})`);
+  }
+  const weights = manifest.weights?.file ? byName.get(manifest.weights.file) : undefined;
+  if (!weights) throw new Error(`${folder}: ${manifest.weights?.file ?? 'the weights file'} (named in config.json) is missing`);
+  const ref = byName.get('train-reference.json.gz');
+  source = {
+    label: folder,
+    files: { config: configBytes, weights: new Uint8Array(await weights.arrayBuffer()), ...(ref ? { reference: new Uint8Array(await ref.arrayBuffer()) } : {}) },
+  };
+  $('checkpoint-label').textContent = `checkpoint: ${folder} (chosen here)`;
+}
+
 function init(): void {
   setThreeDmolSource(threeDmol);
   const q = new URLSearchParams(location.search);
   for (const k of ['n', 'seed', 'steps']) if (q.has(k)) $<HTMLInputElement>(k).value = q.get(k)!;
   $('generate').addEventListener('click', () => void generate());
+  $<HTMLInputElement>('checkpoint').addEventListener('change', (e) => {
+    const files = [...((e.target as HTMLInputElement).files ?? [])];
+    chooseCheckpoint(files).then(
+      () => setState('idle'),
+      (err: Error) => setState('error', err.message),
+    );
+  });
   $<HTMLInputElement>('file').addEventListener('change', (e) => {
     const f = (e.target as HTMLInputElement).files?.[0];
     if (f) void scoreFile(f);

@@ -19,8 +19,10 @@ import { fetchBytes, sha256Hex } from './fetch.js';
 
 /** What the page asks for. */
 export interface GenerateRequest {
-  /** URL of the checkpoint folder (config.json and its weights file) */
+  /** URL of the checkpoint folder (config.json and its weights file), or the name of a dropped one */
   checkpoint: string;
+  /** a checkpoint folder the visitor dropped: its config.json and weights file (else fetched from `checkpoint`) */
+  files?: { config: Uint8Array; weights: Uint8Array };
   n: number;
   seed: number;
   /** denoising steps (1..T) */
@@ -57,22 +59,27 @@ function startBackend(): Promise<void> {
 }
 
 /**
- * Load a checkpoint folder by URL.
+ * Load a checkpoint folder: by URL, or from the bytes of a dropped folder's files.
  * @throws Error naming the file for a failed fetch, a checksum mismatch or an invalid checkpoint
  */
-async function loadCheckpoint(base: string): Promise<ReturnType<typeof checkpointFromBytes>> {
+async function loadCheckpoint(base: string, files?: GenerateRequest['files']): Promise<ReturnType<typeof checkpointFromBytes>> {
   const root = base.endsWith('/') ? base : `${base}/`;
-  const configText = new TextDecoder().decode(await fetchBytes(`${root}config.json`));
-  const file = (JSON.parse(configText) as { weights?: { file?: string; sha256?: string } }).weights;
+  const configText = new TextDecoder().decode(files?.config ?? (await fetchBytes(`${root}config.json`)));
+  let file: { file?: string; sha256?: string } | undefined;
+  try {
+    file = (JSON.parse(configText) as { weights?: { file?: string; sha256?: string } }).weights;
+  } catch (e) {
+    throw new Error(`${root}config.json: not valid JSON (${(e as Error).message})`);
+  }
   if (!file?.file) throw new Error(`${root}config.json: no weights manifest`);
-  const weights = await fetchBytes(`${root}${file.file}`);
+  const weights = files?.weights ?? (await fetchBytes(`${root}${file.file}`));
   if ((await sha256Hex(weights)) !== file.sha256) throw new Error(`${root}${file.file}: checksum mismatch (file corrupt or truncated)`);
   return checkpointFromBytes(configText, weights, root);
 }
 
 async function generate(req: GenerateRequest): Promise<void> {
   await startBackend();
-  const ck = await loadCheckpoint(req.checkpoint);
+  const ck = await loadCheckpoint(req.checkpoint, req.files);
   const model = makeModel(ck.config, ck.params);
   const plan = planSampling(model, { n: req.n, seed: req.seed, steps: req.steps, chain: req.chain ? 1 : 0 });
   for (const index of req.batches) {
