@@ -19,9 +19,10 @@ export const failer =
  * Sample with `sampleArgs` (flags of `edm sample`) into `sdf` unless it exists (written under a
  * temporary name, then renamed, so a stopped run leaves no SDF to reuse), then score it with
  * `edm evaluate --json`.
+ * @param evaluateArgs further flags of `edm evaluate` (e.g. `--own-bonds`)
  * @returns the evaluation report (the JSON `edm evaluate` writes)
  */
-export function sampleAndScore(script: string, checkpoint: string, sdf: string, sampleArgs: string[]): Record<string, any> {
+export function sampleAndScore(script: string, checkpoint: string, sdf: string, sampleArgs: string[], evaluateArgs: string[] = []): Record<string, any> {
   const fail = failer(script);
   const edm = join(PACKAGE_ROOT, 'bin', 'edm.js');
   const run = (args: string[]): void => {
@@ -38,6 +39,6 @@ export function sampleAndScore(script: string, checkpoint: string, sdf: string, 
     renameSync(part, sdf);
   }
   const json = sdf.replace(/\.sdf$/, '.json');
-  run(['evaluate', sdf, '--checkpoint', checkpoint, '--json', json]);
+  run(['evaluate', sdf, '--checkpoint', checkpoint, '--json', json, ...evaluateArgs]);
   return JSON.parse(readFileSync(json, 'utf8'));
 }

@@ -23,6 +23,7 @@ import { makeModel } from '../src/diffusion/model.js';
 import { DEFAULT_QM9_DIR, PACKAGE_ROOT } from '../src/paths.js';
 import { Rng } from '../src/random.js';
 import { validationNll } from '../src/train/validation.js';
+import type { OwnBondScores } from '../src/metrics/evaluate.js';
 import { failer, sampleAndScore } from './sample-score.js';
 
 /** Heading of the table the rows go to (created after `## Trials` when absent). */
@@ -62,14 +63,12 @@ if (!existsSync(mdPath)) fail(`${mdPath}: not found`);
 mkdirSync(a.work!, { recursive: true });
 const tag = `${a.arm}-${basename(ckDir)}-t${a.temperature}`.replace(/[^\w.-]/g, '_');
 const sdf = join(resolve(a.work!), `${tag}.sdf`);
-const r = sampleAndScore('trial-row', ckDir, sdf, ['-n', a.samples!, '--seed', '0', '--steps', a.steps!, '--temperature', a.temperature!]) as Record<string, number | null>;
-
-// a bond-aware model's own bonds (the SDF's model_* fields), beside EDM's distance-inferred ones
-const own = ownBondStability(readFileSync(sdf, 'utf8'));
+const ck = loadCheckpoint(ckDir);
+// a bond-aware model's SDF bond block is its own bonds: score them beside EDM's protocol
+const r = sampleAndScore('trial-row', ckDir, sdf, ['-n', a.samples!, '--seed', '0', '--steps', a.steps!, '--temperature', a.temperature!], ck.config.diffusion.bonds ? ['--own-bonds'] : []) as Record<string, number | null> & { ownBonds?: OwnBondScores };
 
 // validation NLL as the trainer measures it (train/trainer.ts: seed 0's fixed subset of 300)
 const runtime = await startRuntime();
-const ck = loadCheckpoint(ckDir);
 const model = withRuntime(makeModel(ck.config, ck.params), runtime);
 const valid = await loadQm9Split(DEFAULT_QM9_DIR, 'valid');
 const nllValue = validationNll(model, new Rng('0:validset').shuffle([...valid]).slice(0, 300), 64);
@@ -78,7 +77,8 @@ closeModel(model);
 const t = ck.config.training ?? {};
 const pct = (v: number | null | undefined): string => (v === null || v === undefined ? '-' : `${(100 * v).toFixed(1)}`);
 const tempNote = a.temperature === '1' ? '' : `, temperature ${a.temperature}`;
-const ownNote = own ? `; own bonds: atom ${pct(own.atom)}, mol. ${pct(own.molecule)}` : '';
+const own = r.ownBonds;
+const ownNote = own ? `; own bonds: atom ${pct(own.atomStability)}, mol. ${pct(own.moleculeStability)}, valid ${pct(own.validity)}` : '';
 const row = `| ${a.arm} | ${a.recipe}${tempNote}${ownNote} | ${t.steps} | ${Number(t.epochs).toFixed(2)} | ${((t.cpuSeconds ?? 0) / 3600).toFixed(2)} | ${pct(r.atomStability)} | ${pct(r.moleculeStability)} | ${pct(r.validity)} | ${pct(r.connectedValidity)} | ${pct(r.uniqueness)} | ${pct(r.novelty)} | ${nllValue.toFixed(1)} | ${a.verdict} |`;
 
 let md = readFileSync(mdPath, 'utf8');
@@ -93,11 +93,3 @@ md = end < 0 ? `${md.trimEnd()}\n${row}\n` : `${md.slice(0, end)}\n${row}${md.sl
 writeFileAtomic(mdPath, md);
 process.stdout.write(`${row}\n`);
 
-/** Atom and molecule stability of a bond-aware model's own bonds from an SDF's model_* fields, or undefined. */
-function ownBondStability(text: string): { atom: number; molecule: number } | undefined {
-  const atoms = [...text.matchAll(/> {1,2}<model_atom_stability>\r?\n(\d+)\/(\d+)/g)];
-  if (atoms.length === 0) return undefined;
-  const stable = [...text.matchAll(/> {1,2}<model_molecule_stable>\r?\n(\d)/g)].filter((m) => m[1] === '1').length;
-  const [ok, all] = atoms.reduce(([o, n], m) => [o + Number(m[1]), n + Number(m[2])], [0, 0]);
-  return { atom: ok / all, molecule: stable / atoms.length };
-}

@@ -17,6 +17,18 @@ import { ROOT } from './helpers.js';
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const NO_CHROMIUM = !existsSync(CHROMIUM);
 const EDM = join(ROOT, 'bin', 'edm.js');
+const NO_CHROMIUM_REASON = `needs Chromium at ${CHROMIUM} (apt-get install chromium; .ci/run installs it)`;
+
+/** A new tab in headless Chromium (software WebGL for the 3D views), closed after `body`. */
+async function inBrowser(body: (tab: import('playwright-core').Page) => Promise<void>): Promise<void> {
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--disable-background-networking', '--disable-component-update'] });
+  try {
+    await body(await browser.newPage());
+  } finally {
+    await browser.close();
+  }
+}
 
 describe('edm in the browser', () => {
   const dir = mkdtempSync(join(tmpdir(), 'edm-web-'));
@@ -44,12 +56,9 @@ describe('edm in the browser', () => {
   });
 
   it('the contract URL reaches "done" with the molecules of edm sample -n 8 --seed 1 --steps 50, no console error, nothing fetched from elsewhere', async (ctx) => {
-    ctx.skip(NO_CHROMIUM, `needs Chromium at ${CHROMIUM} (apt-get install chromium; .ci/run installs it)`);
-    const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--disable-background-networking', '--disable-component-update'] });
+    ctx.skip(NO_CHROMIUM, NO_CHROMIUM_REASON);
     const problems: string[] = [];
-    try {
-      const tab = await browser.newPage();
+    await inBrowser(async (tab) => {
       tab.on('console', (m) => {
         if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
       });
@@ -77,15 +86,12 @@ describe('edm in the browser', () => {
         for (let i = 0; i < m.positions.length; i++) expect(Math.abs(m.positions[i] - ref[k].positions[i]), `molecule ${k + 1}`).toBeLessThan(1e-3);
         for (const field of ['molecule_stable', 'atom_stability', 'smiles', 'valid']) expect(m.properties?.[field], `molecule ${k + 1} ${field}`).toEqual(ref[k].properties?.[field]);
       });
-      expect(problems).toEqual([]);
-    } finally {
-      await browser.close();
-    }
+    });
+    expect(problems).toEqual([]);
   }, 400_000);
 
   it('generates from a checkpoint folder the visitor chooses, and names what a wrong folder lacks', async (ctx) => {
-    ctx.skip(NO_CHROMIUM, `needs Chromium at ${CHROMIUM} (apt-get install chromium; .ci/run installs it)`);
-    const { chromium } = await import('playwright-core');
+    ctx.skip(NO_CHROMIUM, NO_CHROMIUM_REASON);
     const ck = join(dir, 'my-checkpoint');
     const bad = join(dir, 'not-a-checkpoint');
     mkdirSync(ck);
@@ -94,9 +100,7 @@ describe('edm in the browser', () => {
     const weights = (JSON.parse(readFileSync(join(shipped, 'config.json'), 'utf8')) as { weights: { file: string } }).weights.file;
     for (const f of ['config.json', weights]) copyFileSync(join(shipped, f), join(ck, f));
     copyFileSync(join(shipped, weights), join(bad, weights));
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] });
-    try {
-      const tab = await browser.newPage();
+    await inBrowser(async (tab) => {
       await tab.goto(url);
       await tab.waitForFunction(() => document.body.dataset.state === 'idle');
       await tab.setInputFiles('#checkpoint', bad);
@@ -114,25 +118,18 @@ describe('edm in the browser', () => {
       expect(parseSdf(result.sdf)).toHaveLength(2);
       // the chosen folder has no training SMILES: novelty says why it is n/a
       expect(await tab.evaluate(() => document.getElementById('novelty')!.textContent)).toMatch(/novelty n\/a: my-checkpoint has no train-reference\.json\.gz/);
-    } finally {
-      await browser.close();
-    }
+    });
   }, 180_000);
 
   it('a dropped file with a bad line gets the CLI\'s one-line error and no table', async (ctx) => {
-    ctx.skip(NO_CHROMIUM, `needs Chromium at ${CHROMIUM} (apt-get install chromium; .ci/run installs it)`);
-    const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] });
-    try {
-      const tab = await browser.newPage();
+    ctx.skip(NO_CHROMIUM, NO_CHROMIUM_REASON);
+    await inBrowser(async (tab) => {
       await tab.goto(url);
       await tab.waitForFunction(() => document.body.dataset.state === 'idle');
       await tab.setInputFiles('#file', { name: 'bad.xyz', mimeType: 'text/plain', buffer: Buffer.from('2\nbad\nC 0 0 0\nXx 1 0 0\n') });
       await tab.waitForFunction(() => document.body.dataset.state === 'error', null, { timeout: 60_000 });
       expect(await tab.evaluate(() => document.getElementById('error')!.textContent)).toMatch(/^bad\.xyz:4: unknown element Xx; known elements are H, C, N, O, F/);
       expect(await tab.evaluate(() => document.getElementById('summary')!.textContent)).toBe('');
-    } finally {
-      await browser.close();
-    }
+    });
   }, 120_000);
 });

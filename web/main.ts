@@ -25,7 +25,7 @@ import { type TrainingReference, referenceFromBytes } from '../src/metrics/refer
 import { setThreeDmolSource } from '../src/report/html/client.js';
 import { htmlReport } from '../src/report/html/page.js';
 import { formatReport, reportJson } from '../src/report/table.js';
-import { fetchBytes } from './fetch.js';
+import { fetchBytes, sha256Hex } from './fetch.js';
 import type { GenerateRequest, WorkerMessage } from './worker.js';
 
 /** A checkpoint to generate with: the shipped one (by URL) or a folder the visitor chose. */
@@ -34,6 +34,41 @@ interface CheckpointSource {
   url?: string;
   /** a chosen folder's config.json, weights file and (if present) training SMILES */
   files?: { config: Uint8Array; weights: Uint8Array; reference?: Uint8Array };
+}
+
+/** A checkpoint's config.json and weights file. */
+type CheckpointFiles = { config: Uint8Array; weights: Uint8Array };
+
+const loaded = new WeakMap<CheckpointSource, Promise<CheckpointFiles>>();
+
+/**
+ * A checkpoint's files, fetched (the shipped one) or as chosen, the weights' SHA-256 checked:
+ * once per checkpoint, however many workers read them.
+ * @throws Error naming the file for a failed fetch, invalid JSON, a missing manifest or a checksum mismatch
+ */
+function checkpointFiles(s: CheckpointSource): Promise<CheckpointFiles> {
+  let p = loaded.get(s);
+  if (!p) {
+    p = readCheckpointFiles(s);
+    loaded.set(s, p);
+    p.catch(() => loaded.delete(s));
+  }
+  return p;
+}
+
+async function readCheckpointFiles(s: CheckpointSource): Promise<CheckpointFiles> {
+  const root = s.url ?? `${s.label}/`;
+  const config = s.files?.config ?? (await fetchBytes(`${root}config.json`));
+  let file: { file?: string; sha256?: string } | undefined;
+  try {
+    file = (JSON.parse(new TextDecoder().decode(config)) as { weights?: { file?: string; sha256?: string } }).weights;
+  } catch (e) {
+    throw new Error(`${root}config.json: not valid JSON (${(e as Error).message})`);
+  }
+  if (!file?.file) throw new Error(`${root}config.json: no weights manifest`);
+  const weights = s.files?.weights ?? (await fetchBytes(`${root}${file.file}`));
+  if ((await sha256Hex(weights)) !== file.sha256) throw new Error(`${root}${file.file}: checksum mismatch (file corrupt or truncated)`);
+  return { config, weights };
 }
 
 /** The shipped checkpoint, copied beside the page by the build. */
@@ -84,13 +119,8 @@ interface Generated {
  * @throws Error with a worker's one-line message (a bad checkpoint, an impossible option)
  */
 async function runWorkers(req: Omit<GenerateRequest, 'batches'>): Promise<Generated> {
-  const configText = new TextDecoder().decode(req.files?.config ?? (await fetchBytes(`${req.checkpoint}config.json`)));
-  let config: unknown;
-  try {
-    config = JSON.parse(configText);
-  } catch (e) {
-    throw new Error(`${req.checkpoint}/config.json: not valid JSON (${(e as Error).message})`);
-  }
+  // checkpointFiles parsed this JSON already
+  const config = JSON.parse(new TextDecoder().decode(req.files.config)) as unknown;
   const plan = planSampling(makeModel(validateConfig(config, `${req.checkpoint}/config.json`), {}), { n: req.n, seed: req.seed, steps: req.steps, chain: req.chain ? 1 : 0 });
   const asked = new URLSearchParams(location.search).get('workers');
   const count = asked === '1' ? 1 : Math.max(1, Math.min(navigator.hardwareConcurrency || 1, plan.batches.length));
@@ -169,7 +199,7 @@ async function generate(): Promise<void> {
   try {
     const ref = trainingReference();
     const s = source;
-    const out = await runWorkers({ checkpoint: s.url ?? s.label, ...(s.files ? { files: { config: s.files.config, weights: s.files.weights } } : {}), n, seed, steps, chain: true });
+    const out = await runWorkers({ checkpoint: s.url ?? s.label, files: await checkpointFiles(s), n, seed, steps, chain: true });
     const decoded = withBondsAndStability(out.molecules);
     const r = await score(decoded, await ref);
     const where = `${out.seconds.toFixed(1)} s in this browser on ${out.backend}, ${out.workers} Web Worker${out.workers === 1 ? '' : 's'}`;

@@ -1,6 +1,7 @@
 /**
  * The page's generator, in Web Workers so the page stays responsive and every core works: each
- * worker fetches and checks the checkpoint (SHA-256, shapes), makes the same plan as `edm sample`
+ * worker reads the checkpoint's bytes the page fetched and checked once (web/main.ts; the
+ * shapes are checked here), makes the same plan as `edm sample`
  * (src/generate/plan.ts) and samples the batches it is given (src/generate/batch.ts: per-molecule
  * random streams from the seed, so which worker makes a molecule changes nothing), on tfjs's
  * WebAssembly backend.
@@ -15,14 +16,13 @@ import type { Molecule } from '../src/data/molecule.js';
 import { makeModel } from '../src/diffusion/model.js';
 import { sampleBatch } from '../src/generate/batch.js';
 import { planSampling } from '../src/generate/plan.js';
-import { fetchBytes, sha256Hex } from './fetch.js';
 
 /** What the page asks for. */
 export interface GenerateRequest {
-  /** URL of the checkpoint folder (config.json and its weights file), or the name of a dropped one */
+  /** the checkpoint's URL or folder name, for messages */
   checkpoint: string;
-  /** a checkpoint folder the visitor dropped: its config.json and weights file (else fetched from `checkpoint`) */
-  files?: { config: Uint8Array; weights: Uint8Array };
+  /** its config.json and weights file, the weights' SHA-256 already checked */
+  files: { config: Uint8Array; weights: Uint8Array };
   n: number;
   seed: number;
   /** denoising steps (1..T) */
@@ -58,28 +58,9 @@ function startBackend(): Promise<void> {
   return backendReady;
 }
 
-/**
- * Load a checkpoint folder: by URL, or from the bytes of a dropped folder's files.
- * @throws Error naming the file for a failed fetch, a checksum mismatch or an invalid checkpoint
- */
-async function loadCheckpoint(base: string, files?: GenerateRequest['files']): Promise<ReturnType<typeof checkpointFromBytes>> {
-  const root = base.endsWith('/') ? base : `${base}/`;
-  const configText = new TextDecoder().decode(files?.config ?? (await fetchBytes(`${root}config.json`)));
-  let file: { file?: string; sha256?: string } | undefined;
-  try {
-    file = (JSON.parse(configText) as { weights?: { file?: string; sha256?: string } }).weights;
-  } catch (e) {
-    throw new Error(`${root}config.json: not valid JSON (${(e as Error).message})`);
-  }
-  if (!file?.file) throw new Error(`${root}config.json: no weights manifest`);
-  const weights = files?.weights ?? (await fetchBytes(`${root}${file.file}`));
-  if ((await sha256Hex(weights)) !== file.sha256) throw new Error(`${root}${file.file}: checksum mismatch (file corrupt or truncated)`);
-  return checkpointFromBytes(configText, weights, root);
-}
-
 async function generate(req: GenerateRequest): Promise<void> {
   await startBackend();
-  const ck = await loadCheckpoint(req.checkpoint, req.files);
+  const ck = checkpointFromBytes(new TextDecoder().decode(req.files.config), req.files.weights, req.checkpoint);
   const model = makeModel(ck.config, ck.params);
   const plan = planSampling(model, { n: req.n, seed: req.seed, steps: req.steps, chain: req.chain ? 1 : 0 });
   for (const index of req.batches) {

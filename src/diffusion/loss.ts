@@ -108,9 +108,8 @@ export function lossInputs(model: EdmModel, batch: Batch, noise: StepNoise): Los
   const K = bc.classes;
   const e = normalizedBonds(model, batch);
   const bondEps = tf.tensor4d(noise.bondEps, [B, N, N, K]);
-  const atMolecule = (v: number[]): tf.Tensor => tf.reshape(tf.tensor1d(v), [B, 1, 1, 1]);
-  const bondZt = tf.add(tf.mul(atMolecule(g.map(alphaOf)), e), tf.mul(atMolecule(g.map(sigmaOf)), bondEps));
-  const weight = tf.mul(atMolecule(Array.from(hWeight, (v) => v * bc.lossWeight)), tf.ones([1, 1, 1, K]));
+  const bondZt = tf.add(tf.mul(perMolecule(g.map(alphaOf), 4), e), tf.mul(perMolecule(g.map(sigmaOf), 4), bondEps));
+  const weight = tf.mul(perMolecule(Array.from(hWeight, (v) => v * bc.lossWeight), 4), tf.ones([1, 1, 1, K]));
   return { zt, eps, t, channelWeight, bonds: { zt: bondZt, eps: bondEps, weight } };
 }
 

@@ -208,11 +208,14 @@ export interface NllTerms {
  * The bonds' likelihood terms per molecule over the unordered pairs i < j of denoised atoms (a
  * bond is one variable; its K channels are the dimensions): KL(q(e_T | e) || N(0, I)), the
  * squared eps error of t (times T 0.5 (SNR(s - t) - 1) by the caller) and -log p(e | z_0), the
- * one-hot bonds under normalised Gaussian bin masses of z_0 (as logPhGivenZ0 scores atom types).
- * @param e normalised one-hot bonds `[B, N, N, K]`; errT, z0 host arrays of the same shape
+ * one-hot bonds (the batch's host copy) under normalised Gaussian bin masses of z_0 (as
+ * logPhGivenZ0 scores atom types).
+ * @param errT squared eps error of the bonds at t, z0 the bonds' z_0 (normalised): host `[B, N, N, K]`
  */
-export function bondTerms(model: EdmModel, batch: Batch, e: Float32Array, errT: Float32Array, z0: Float32Array): { klPrior: Float64Array; errT: Float64Array; loss0: Float64Array } {
+export function bondTerms(model: EdmModel, batch: Batch, errT: Float32Array, z0: Float32Array): { klPrior: Float64Array; errT: Float64Array; loss0: Float64Array } {
   const bc = model.config.diffusion.bonds!;
+  const oneHot = batch.host.bonds;
+  if (!oneHot) throw new Error('bondTerms: the batch has no bonds (made without bond classes)');
   const K = bc.classes;
   const B = batch.nNodes.length;
   const N = batch.graph.hostNodeMask.length / B;
@@ -229,7 +232,7 @@ export function bondTerms(model: EdmModel, batch: Batch, e: Float32Array, errT: 
         const at = ((b * N + i) * N + j) * K;
         let maxL = -Infinity;
         for (let k = 0; k < K; k++) {
-          const mu = alphaT * e[at + k];
+          const mu = (alphaT * oneHot[at + k]) / bc.normalizeFactor;
           out.klPrior[b] += Math.log(1 / sigmaT) + 0.5 * (sigmaT * sigmaT + mu * mu) - 0.5;
           out.errT[b] += errT[at + k];
           const c = z0[at + k] * bc.normalizeFactor - 1;
@@ -239,7 +242,7 @@ export function bondTerms(model: EdmModel, batch: Batch, e: Float32Array, errT: 
         let z = 0;
         for (let k = 0; k < K; k++) z += Math.exp(logp[k] - maxL);
         const logZ = maxL + Math.log(z);
-        for (let k = 0; k < K; k++) if (e[at + k] > 0) out.loss0[b] -= logp[k] - logZ;
+        for (let k = 0; k < K; k++) if (oneHot[at + k] > 0) out.loss0[b] -= logp[k] - logZ;
       }
     }
   }
@@ -273,21 +276,18 @@ export function nll(model: EdmModel, batch: Batch, noise: NllNoise): NllTerms {
     const g0 = model.schedule.gammaAt(0);
     const z0 = given(tf.add(tf.mul(alphaOf(g0), xh), tf.mul(sigmaOf(g0), noise.eps0)));
     const zeros = new Array(B).fill(0);
-    let bondsOf: (() => ReturnType<typeof bondTerms>) | undefined;
+    let bt: ReturnType<typeof bondTerms> | undefined;
     let netT: tf.Tensor;
     let net0: tf.Tensor;
     if (model.config.diffusion.bonds && noise.bonds) {
       const e = normalizedBonds(model, batch);
-      const atMolecule = (v: number[]): tf.Tensor => tf.reshape(tf.tensor1d(v), [B, 1, 1, 1]);
-      const eT = tf.add(tf.mul(atMolecule(gT.map(alphaOf)), e), tf.mul(atMolecule(gT.map(sigmaOf)), noise.bonds.epsT));
+      const eT = tf.add(tf.mul(perMolecule(gT.map(alphaOf), 4), e), tf.mul(perMolecule(gT.map(sigmaOf), 4), noise.bonds.epsT));
       const e0 = tf.add(tf.mul(alphaOf(g0), e), tf.mul(sigmaOf(g0), noise.bonds.eps0));
       const outT = phiBonds(model, zt, eT, t, batch.graph, true);
       netT = outT.eps;
       net0 = phiBonds(model, z0, e0, zeros, batch.graph, true).eps;
       const errBonds = tf.square(tf.sub(noise.bonds.epsT, outT.epsBonds)).dataSync() as Float32Array;
-      const eHost = e.dataSync() as Float32Array;
-      const e0Host = e0.dataSync() as Float32Array;
-      bondsOf = () => bondTerms(model, batch, eHost, errBonds, e0Host);
+      bt = bondTerms(model, batch, errBonds, e0.dataSync() as Float32Array);
     } else {
       netT = phi(model, zt, t, batch.graph, true);
       net0 = phi(model, z0, zeros, batch.graph, true);
@@ -308,7 +308,6 @@ export function nll(model: EdmModel, batch: Batch, noise: NllNoise): NllTerms {
       lossT: new Float64Array(B),
       loss0: new Float64Array(B),
     };
-    const bt = bondsOf?.();
     if (bt) out.bonds = { klPrior: bt.klPrior, lossT: new Float64Array(B), loss0: bt.loss0 };
     for (let b = 0; b < B; b++) {
       const weightT = T * 0.5 * (snrOf(gS[b] - gT[b]) - 1);

@@ -74,12 +74,11 @@ export function sampleZsGivenZtBonds(
   return tf.tidy(() => {
     const k = stepCoefficients(model, s, t);
     const out = phiBonds(model, z.atoms, z.bonds, t, graph, true);
-    const at = (v: number[]): tf.Tensor => tf.reshape(tf.tensor1d(v), [v.length, 1, 1, 1]);
     const mu = tf.sub(tf.mul(z.atoms, perMolecule(k.a)), tf.mul(out.eps, perMolecule(k.c)));
-    const muBonds = tf.sub(tf.mul(z.bonds, at(k.a)), tf.mul(out.epsBonds, at(k.c)));
+    const muBonds = tf.sub(tf.mul(z.bonds, perMolecule(k.a, 4)), tf.mul(out.epsBonds, perMolecule(k.c, 4)));
     return {
       atoms: projectZ(tf.add(mu, tf.mul(perMolecule(k.sd), noise.atoms)), graph, z.atoms),
-      bonds: tf.add(muBonds, tf.mul(at(k.sd), noise.bonds)),
+      bonds: tf.add(muBonds, tf.mul(perMolecule(k.sd, 4), noise.bonds)),
     };
   });
 }
@@ -407,21 +406,22 @@ function sampleChainBonds(model: EdmModel, nNodes: Int32Array, rng: NoiseSource,
   const K = bondClasses(model.config);
   const tau = opts.temperature ?? 1;
   const graph = makeGraph({ nNodes, N });
-  const draw = (): { atoms: tf.Tensor; bonds: tf.Tensor } =>
+  /** the atoms' noise then the bonds', times `scale` */
+  const draw = (scale: number): { atoms: tf.Tensor; bonds: tf.Tensor } =>
     tf.tidy(() => ({
-      atoms: tf.mul(tf.tensor3d(combinedNoise(rng, nNodes, N, F, true), [B, N, 3 + F]), tau),
-      bonds: tf.mul(tf.tensor4d(symmetricPairNoise(rng, nNodes, N, K), [B, N, N, K]), tau),
+      atoms: tf.mul(tf.tensor3d(combinedNoise(rng, nNodes, N, F, true), [B, N, 3 + F]), scale),
+      bonds: tf.mul(tf.tensor4d(symmetricPairNoise(rng, nNodes, N, K), [B, N, N, K]), scale),
     }));
   // z_T at full scale whatever the temperature
-  let z: { atoms: tf.Tensor; bonds: tf.Tensor } = tf.tidy(() => ({ atoms: tf.tensor3d(combinedNoise(rng, nNodes, N, F, true), [B, N, 3 + F]), bonds: tf.tensor4d(symmetricPairNoise(rng, nNodes, N, K), [B, N, N, K]) }));
+  let z = draw(1);
   for (let k = steps; k >= 1; k--) {
-    const noise = draw();
+    const noise = draw(tau);
     const next = sampleZsGivenZtBonds(model, new Array<number>(B).fill((k - 1) / steps), new Array<number>(B).fill(k / steps), z, graph, noise);
     tf.dispose([z.atoms, z.bonds, noise.atoms, noise.bonds]);
     z = next;
     opts.onStep?.(steps - k + 1, steps);
   }
-  const noise = draw();
+  const noise = draw(tau);
   const { x, atomTypes, charges } = decodeToHost(sampleXhGivenZ0(model, z.atoms, graph, noise.atoms, z.bonds), nNodes, N);
   const orderTensor = tf.argMax(z.bonds, 3);
   const orders = orderTensor.dataSync();

@@ -1,9 +1,12 @@
 /** Small helpers shared by the diffusion modules. */
 import * as tf from '@tensorflow/tfjs';
 
-/** Per-molecule scalars as a `[B, 1, 1]` tensor that broadcasts over atoms and channels. */
-export function perMolecule(values: ArrayLike<number>): tf.Tensor3D {
-  return tf.tensor3d(Float32Array.from(values as ArrayLike<number>), [values.length, 1, 1]);
+/**
+ * Per-molecule scalars as a `[B, 1, 1]` tensor that broadcasts over atoms and channels (rank 4:
+ * `[B, 1, 1, 1]`, over atom pairs and channels).
+ */
+export function perMolecule(values: ArrayLike<number>, rank: 3 | 4 = 3): tf.Tensor {
+  return tf.tensor(Float32Array.from(values as ArrayLike<number>), [values.length, ...new Array<number>(rank - 1).fill(1)]);
 }
 
 /** Sum over every axis but the first: `[B, ...]` -> `[B]` (EDM sum_except_batch). */

@@ -48,15 +48,7 @@ export function cachedDynamicsGraph(cfg: DynamicsConfig, sig: DynamicsSignature)
  *   Not wrapped in `tidy` so gradients can flow; callers own the tidy scope.
  */
 export function egnnDynamics(p: Params, cfg: DynamicsConfig, input: DynamicsInput): tf.Tensor {
-  const { nodeMask, edgeMask, denoiseMask, context } = input.graph;
-  const [B, , D] = input.xh.shape as number[];
-  const net = cachedDynamicsGraph(cfg, { D, contextNf: context ? context.shape[2]! : 0, centred: input.graph.centred });
-  const t = input.t.rank === 2 ? input.t : tf.reshape(input.t, [B, 1]);
-  const feeds: Record<string, tf.Tensor> = { xh: input.xh, t, node_mask: nodeMask, edge_mask: edgeMask, denoise_mask: denoiseMask };
-  if (context) feeds.context = context;
-  const [eps] = runGraph(net.g, [net.eps], feeds, p, { inference: input.inference });
-  if (t !== input.t && input.inference) t.dispose();
-  return eps;
+  return runDynamics(p, cfg, input)[0];
 }
 
 /**
@@ -66,14 +58,20 @@ export function egnnDynamics(p: Params, cfg: DynamicsConfig, input: DynamicsInpu
  *   edge mask. Not wrapped in `tidy`; callers own the tidy scope.
  */
 export function egnnDynamicsBonds(p: Params, cfg: DynamicsConfig, input: DynamicsInput, bonds: tf.Tensor): { eps: tf.Tensor; epsBonds: tf.Tensor } {
+  const [eps, epsBonds] = runDynamics(p, cfg, input, bonds);
+  return { eps, epsBonds };
+}
+
+/** The network's graph for this input's signature, fed and run: `[eps]`, or `[eps, epsBonds]` with bonds. */
+function runDynamics(p: Params, cfg: DynamicsConfig, input: DynamicsInput, bonds?: tf.Tensor): tf.Tensor[] {
   const { nodeMask, edgeMask, denoiseMask, context } = input.graph;
   const [B, , D] = input.xh.shape as number[];
-  const K = bonds.shape[3]!;
-  const net = cachedDynamicsGraph(cfg, { D, contextNf: context ? context.shape[2]! : 0, centred: input.graph.centred, bondNf: K });
+  const net = cachedDynamicsGraph(cfg, { D, contextNf: context ? context.shape[2]! : 0, centred: input.graph.centred, ...(bonds ? { bondNf: bonds.shape[3]! } : {}) });
   const t = input.t.rank === 2 ? input.t : tf.reshape(input.t, [B, 1]);
-  const feeds: Record<string, tf.Tensor> = { xh: input.xh, t, bonds, node_mask: nodeMask, edge_mask: edgeMask, denoise_mask: denoiseMask };
+  const feeds: Record<string, tf.Tensor> = { xh: input.xh, t, node_mask: nodeMask, edge_mask: edgeMask, denoise_mask: denoiseMask };
   if (context) feeds.context = context;
-  const [eps, epsBonds] = runGraph(net.g, [net.eps, net.epsBonds!], feeds, p, { inference: input.inference });
+  if (bonds) feeds.bonds = bonds;
+  const out = runGraph(net.g, net.epsBonds ? [net.eps, net.epsBonds] : [net.eps], feeds, p, { inference: input.inference });
   if (t !== input.t && input.inference) t.dispose();
-  return { eps, epsBonds };
+  return out;
 }

@@ -200,7 +200,8 @@ export class Evaluator {
 
   /** Count a molecule's scores on its own bonds. */
   private addOwn(m: Molecule, bonds: NonNullable<Molecule['modelBonds']>): void {
-    const s = stability(m, bonds);
+    // the decode step scored the own bonds already (decode/write.ts)
+    const s = (isDecoded(m) && m.modelStability) || stability(m, bonds);
     const v = checkValidity(this.rdkit, m, bonds);
     this.own.molecules++;
     this.own.atoms += s.atoms;

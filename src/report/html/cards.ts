@@ -2,9 +2,10 @@
  * Molecule cards of the HTML report: a 2D depiction (RDKit), a place for the 3D view, and what
  * the protocol said of the molecule (SMILES, validity, stability, fragments).
  */
-import type { Molecule } from '../../data/molecule.js';
+import type { Bond, Molecule } from '../../data/molecule.js';
 import { toMolBlock } from '../../data/sdf.js';
 import { inferBonds, stability, valenceAllowed } from '../../decode/bonds.js';
+import { isDecoded } from '../../decode/write.js';
 import type { MoleculeOutcome } from '../../metrics/evaluate.js';
 import { depictSmiles, loadRDKit } from '../../metrics/rdkit.js';
 
@@ -21,9 +22,11 @@ export function escapeHtml(s: string): string {
   return s.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
-/** The 3D data of a molecule: bonds inferred from distances, unstable atoms marked. */
-export function viewerData(m: Molecule): ViewerData {
-  const bonds = inferBonds(m);
+/**
+ * The 3D data of a molecule: bonds inferred from distances, unstable atoms marked.
+ * @param bonds the molecule's distance-inferred bonds, when already known
+ */
+export function viewerData(m: Molecule, bonds: Bond[] = inferBonds(m)): ViewerData {
   const s = stability(m, bonds);
   const unstable = m.elements.flatMap((e, i) => (valenceAllowed(e, s.valences[i]) ? [] : [i]));
   return { molblock: toMolBlock(m, bonds), unstable };
@@ -32,13 +35,14 @@ export function viewerData(m: Molecule): ViewerData {
 /**
  * Where a molecule's own bonds (a bond-aware model's, `modelBonds`) and EDM's distance-inferred
  * ones disagree, in words: e.g. "C1-C2: own 1, distance 2", atoms numbered from 1, pairs in order.
+ * @param bonds the molecule's distance-inferred bonds, when already known
  * @returns the differing pairs (empty when they agree or the molecule has no own bonds)
  */
-export function bondDisagreements(m: Molecule): string[] {
+export function bondDisagreements(m: Molecule, bonds: Bond[] = inferBonds(m)): string[] {
   if (!m.modelBonds) return [];
-  const orders = (bonds: NonNullable<Molecule['bonds']>): Map<string, number> => new Map(bonds.map((b) => [`${Math.min(b.i, b.j)}-${Math.max(b.i, b.j)}`, b.order]));
+  const orders = (list: Bond[]): Map<string, number> => new Map(list.map((b) => [`${Math.min(b.i, b.j)}-${Math.max(b.i, b.j)}`, b.order]));
   const own = orders(m.modelBonds);
-  const inferred = orders(inferBonds(m));
+  const inferred = orders(bonds);
   const pairs = [...new Set([...own.keys(), ...inferred.keys()])].filter((k) => own.get(k) !== inferred.get(k));
   pairs.sort((a, b) => Number(a.split('-')[0]) - Number(b.split('-')[0]) || Number(a.split('-')[1]) - Number(b.split('-')[1]));
   return pairs.map((k) => {
@@ -57,7 +61,9 @@ export async function moleculeCards(molecules: Molecule[], outcomes: MoleculeOut
   const data: ViewerData[] = [];
   const cards = molecules.map((m, k) => {
     const o = outcomes[k];
-    data.push(viewerData(m));
+    // decoded molecules carry their distance-inferred bonds and scores: infer only what is missing
+    const bonds = isDecoded(m) ? m.bonds : inferBonds(m);
+    data.push(viewerData(m, bonds));
     const svg = o.valid && o.smiles ? depictSmiles(rdkit, o.smiles, 200, 150) : null;
     const depiction = svg ? svg.replace(/<\?xml[^>]*\?>\s*/, '') : `<div class="no-depiction">${o.valid ? 'no depiction' : 'invalid'}</div>`;
     const status = [
@@ -67,9 +73,10 @@ export async function moleculeCards(molecules: Molecule[], outcomes: MoleculeOut
       o.collapsed ? '<span class="warn">collapsed atoms</span>' : '',
     ].filter(Boolean);
     // a bond-aware model's own bonds beside EDM's: whether they are stable, and where they differ
-    const diff = bondDisagreements(m);
+    const diff = bondDisagreements(m, bonds);
+    const ownStable = m.modelBonds && ((isDecoded(m) && m.modelStability) || stability(m, m.modelBonds)).moleculeStable;
     const ownLine = m.modelBonds
-      ? `\n<div class="scores">own bonds: ${stability(m, m.modelBonds).moleculeStable ? 'stable' : 'unstable'}; ${diff.length === 0 ? 'the same as from distances' : `${diff.length} differ from distances: ${escapeHtml(diff.slice(0, 6).join('; '))}${diff.length > 6 ? '; ...' : ''}`}</div>`
+      ? `\n<div class="scores">own bonds: ${ownStable ? 'stable' : 'unstable'}; ${diff.length === 0 ? 'the same as from distances' : `${diff.length} differ from distances: ${escapeHtml(diff.slice(0, 6).join('; '))}${diff.length > 6 ? '; ...' : ''}`}</div>`
       : '';
     return `<div class="card" data-index="${k}">
 <div class="title">${escapeHtml(m.name ?? `molecule ${o.index + 1}`)} · ${o.atoms} atoms</div>
