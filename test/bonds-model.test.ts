@@ -33,6 +33,7 @@ import { disposeWeights, freshWeights, growWeights } from '../src/train/state.js
 import { loadOrt } from '../src/onnx/session.js';
 import { Rng } from '../src/random.js';
 import { labelBonds } from '../src/train/data.js';
+import { validationNll } from '../src/train/validation.js';
 import { ShardGradients, flatten, makeShardTasks, paramOrder, splitFlat } from '../src/train/gradients.js';
 import { OnnxGradients } from '../src/train/onnx-gradients.js';
 import { train } from '../src/train/trainer.js';
@@ -351,6 +352,20 @@ describe('bond-aware model', () => {
     }
     // a resumed run keeps its model
     await expect(train({ ...base, outDir: join(root, 'plain'), resume: true, diffusion: { ...base.diffusion, bonds: BOND_DIFFUSION }, maxSteps: 4 })).rejects.toThrow(/branch it with --from to add bonds/);
+  });
+
+  it('the validation NLL of a bond-aware model labels molecules that come without bonds (as scripts/trial-row.ts passes them)', async () => {
+    const mols = await labelledSet(8);
+    const config = bondConfig(mols);
+    const model = makeModel(config, initParams(config.dynamics, dynamicsInputDim(config), new Rng('bond-valid'), 4));
+    try {
+      const labelled = validationNll(model, mols, 4);
+      const bare = mols.map((m) => ({ ...m, bonds: undefined }));
+      expect(validationNll(model, bare, 4)).toBe(labelled);
+      expect(bare.every((m) => m.bonds !== undefined)).toBe(true);
+    } finally {
+      tf.dispose(Object.values(model.params));
+    }
   });
 
   it('labels QM9 as the metrics do: 95.2% of the training molecules are stable under their labels', async (ctx) => {

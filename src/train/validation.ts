@@ -4,16 +4,20 @@
 import * as tf from '@tensorflow/tfjs';
 import { bondClasses, featureDim } from '../config.js';
 import { disposeBatch } from '../data/batch.js';
-import { type TrainingExample, exampleNodes, makeTrainingBatch } from '../data/examples.js';
+import { type TrainingExample, exampleNodes, isComplex, makeTrainingBatch } from '../data/examples.js';
+import { labelBonds } from './data.js';
 import { type EdmModel, nll } from '../diffusion/model.js';
 import { combinedNoise, symmetricPairNoise } from '../diffusion/noise.js';
 import { Rng } from '../random.js';
 
 /**
  * Mean validation NLL (nats per molecule, EDM's -log p(x, h, N) with the t0_always estimator),
- * on fixed molecules and fixed noise so that values are comparable across a run.
+ * on fixed molecules and fixed noise so that values are comparable across a run. A bond-aware
+ * model's molecules without bonds are labelled as the trainer labels them (train/data.ts labelBonds).
  */
 export function validationNll(model: EdmModel, mols: TrainingExample[], batchSize: number, seed = 12345): number {
+  // a bond-aware model's bound needs the bonds the trainer labels its molecules with
+  if (bondClasses(model.config) > 0) labelBonds(mols.filter((m) => !isComplex(m) && !m.bonds));
   const rng = new Rng(`${seed}:valid`);
   const hist = model.config.dataset.nNodesHistogram;
   const total = Object.values(hist).reduce((a, b) => a + b, 0);
