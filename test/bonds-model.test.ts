@@ -6,7 +6,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,6 +40,9 @@ import { train } from '../src/train/trainer.js';
 import { HAS_SHARED, ROOT, SHARED } from './helpers.js';
 import { evaluateMolecules } from '../src/metrics/evaluate.js';
 import { formatReport } from '../src/report/table.js';
+import { OWN_BOND_CURVE_COLUMNS, readCurve } from '../src/report/curve-data.js';
+import { CURVE_BATCH_SIZE, CURVE_SEED } from '../src/train/curve.js';
+import { generate } from '../src/generate/run.js';
 import { bondDisagreements } from '../src/report/html/cards.js';
 
 const ORT_ABSENT = loadOrt() === undefined;
@@ -292,8 +295,20 @@ describe('bond-aware model', () => {
       validateEvery: 2,
       validSize: 4,
       workers: 0,
+      curve: { every: 4, samples: 6, steps: 5 },
     });
     expect(res.step).toBe(4);
+    // the curve scores its samples on their own bonds too: the same figures edm evaluate gives them
+    const [point] = readCurve(join(outDir, 'curve.csv'));
+    expect(readFileSync(join(outDir, 'curve.csv'), 'utf8').split('\n')[0].split(',').slice(-4)).toEqual([...OWN_BOND_CURVE_COLUMNS]);
+    const saved = loadCheckpoint(outDir);
+    const again = await generate(outDir, makeModel(saved.config, saved.params), { n: 6, seed: CURVE_SEED, batchSize: CURVE_BATCH_SIZE, steps: 5, workers: 1, backend: 'wasm' });
+    const own = (await evaluateMolecules(again.molecules)).ownBonds!;
+    expect(point.own_molecule_stability).toBeCloseTo(own.moleculeStability, 6);
+    expect(point.own_atom_stability).toBeCloseTo(own.atomStability, 6);
+    expect(point.own_validity).toBeCloseTo(own.validity, 6);
+    expect(point.own_connected_validity).toBeCloseTo(own.connectedValidity, 6);
+    tf.dispose(Object.values(saved.params));
     const ck = loadCheckpoint(outDir);
     expect(ck.config.version).toBe(3);
     expect(ck.config.diffusion.bonds).toEqual(BOND_DIFFUSION);

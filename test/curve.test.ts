@@ -15,7 +15,7 @@ import { makeModel } from '../src/diffusion/model.js';
 import { initParams } from '../src/egnn/params.js';
 import { CHECKPOINT_REFERENCE_FILE, computeReference, loadReference, saveReference } from '../src/metrics/reference.js';
 import { curveSvg } from '../src/report/curve-plot.js';
-import { type CurveRow, isBest, readCurve, writeCurve } from '../src/report/curve-data.js';
+import { type CurveRow, OWN_BOND_CURVE_COLUMNS, isBest, readCurve, writeCurve } from '../src/report/curve-data.js';
 import { writeTrainingReport } from '../src/train/report.js';
 import { exampleNodes } from '../src/data/examples.js';
 import { ShardGradients, combineShards, flatten, makeShardTasks, paramOrder, splitShards } from '../src/train/gradients.js';
@@ -90,11 +90,28 @@ describe('learning curve', () => {
     expect(() => readCurve(path)).toThrow(/curve\.csv:2: 3 cells, expected 2/);
   });
 
+  it("writes a bond-aware model's own-bond columns only when a row has them, NaN before it had bonds", () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'edm-curve-')), 'curve.csv');
+    writeCurve(path, [row(100, 0.1, 0.8)]);
+    expect(readFileSync(path, 'utf8').split('\n')[0].split(',')).toHaveLength(13);
+    const own = { ...row(200, 0.3, 0.85), own_atom_stability: 0.9, own_molecule_stability: 0.4, own_validity: 0.7, own_connected_validity: 0.6 };
+    writeCurve(path, [row(100, 0.1, 0.8), own]);
+    expect(readFileSync(path, 'utf8').split('\n')[0].split(',').slice(13)).toEqual([...OWN_BOND_CURVE_COLUMNS]);
+    const back = readCurve(path);
+    expect(back[0].own_molecule_stability).toBeNaN();
+    expect(back[1].own_molecule_stability).toBeCloseTo(0.4, 6);
+    expect(back[1].own_connected_validity).toBeCloseTo(0.6, 6);
+  });
+
   it('draws the curve as an SVG with both x-axes', async () => {
     const svg = await curveSvg([row(100, 0.1, 0.8), row(200, 0.3, 0.85)], 'test run');
     expect(svg).toMatch(/^<svg/);
     for (const text of ['CPU-hours of training', 'epochs', 'molecule stability', 'validation NLL', 'test run']) expect(svg).toContain(text);
     await expect(curveSvg([], 'x')).rejects.toThrow(/no rows/);
+    // a bond-aware model's curve draws its own-bond lines too; an EDM model's has none
+    expect(svg).not.toContain('own bonds');
+    const bonds = await curveSvg([{ ...row(100, 0.1, 0.8), own_atom_stability: 0.9, own_molecule_stability: 0.2, own_validity: 0.7, own_connected_validity: 0.6 }], 'bonds');
+    expect(bonds).toContain('molecule stability, own bonds');
   });
 
   it('the training report draws the trial arms kept in trials/ beside the run against CPU-hours', async () => {

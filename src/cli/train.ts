@@ -164,7 +164,8 @@ function eventLine(e: Record<string, unknown>): string | undefined {
   if (e.event === 'validation') return `validation: step ${e.step}, NLL ${Number(e.nll).toFixed(2)} nats per molecule (${e.molecules} molecules)`;
   if (e.event === 'curve') {
     const nll = Number.isFinite(Number(e.valid_nll)) ? `, NLL ${Number(e.valid_nll).toFixed(2)}` : '';
-    return `curve: step ${e.step} (${Number(e.cpu_hours).toFixed(2)} CPU-hours): atom stability ${pct(e.atom_stability)}, molecule stability ${pct(e.molecule_stability)}, validity ${pct(e.validity)} on ${e.samples} samples x ${e.sampling_steps} steps${nll}${e.best ? ', best so far (copied to best/)' : ''}`;
+    const own = e.own_molecule_stability === undefined ? '' : ` (own bonds: atom stability ${pct(e.own_atom_stability)}, molecule stability ${pct(e.own_molecule_stability)}, validity ${pct(e.own_validity)})`;
+    return `curve: step ${e.step} (${Number(e.cpu_hours).toFixed(2)} CPU-hours): atom stability ${pct(e.atom_stability)}, molecule stability ${pct(e.molecule_stability)}, validity ${pct(e.validity)} on ${e.samples} samples x ${e.sampling_steps} steps${own}${nll}${e.best ? ', best so far (copied to best/)' : ''}`;
   }
   if (e.event === 'nonfinite') return `warning: step ${e.step} skipped: non-finite loss or gradient (${e.nanSteps} so far)`;
   return undefined;

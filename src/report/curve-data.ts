@@ -23,8 +23,15 @@ export const CURVE_COLUMNS = [
   'probe_seconds',
 ] as const;
 
-/** One row of curve.csv. */
-export type CurveRow = Record<(typeof CURVE_COLUMNS)[number], number>;
+/**
+ * Columns a bond-aware model's curve adds after CURVE_COLUMNS: the same samples scored on their
+ * own bonds (metrics/evaluate.ts OwnBondScores), the figures its bar is set on. Written only
+ * when a row has them, so an EDM model's curve.csv keeps its 13 columns.
+ */
+export const OWN_BOND_CURVE_COLUMNS = ['own_atom_stability', 'own_molecule_stability', 'own_validity', 'own_connected_validity'] as const;
+
+/** One row of curve.csv (the own-bond columns only for a bond-aware model's rows). */
+export type CurveRow = Record<(typeof CURVE_COLUMNS)[number], number> & Partial<Record<(typeof OWN_BOND_CURVE_COLUMNS)[number], number>>;
 
 /** Read curve.csv (empty when absent). @throws Error naming the file and line for a bad row */
 export function readCurve(path: string): CurveRow[] {
@@ -38,11 +45,15 @@ export function readCurve(path: string): CurveRow[] {
   });
 }
 
-/** Write rows to curve.csv atomically. */
+/**
+ * Write rows to curve.csv atomically; the own-bond columns when any row has them (NaN in rows
+ * without, e.g. those before a model was turned bond-aware).
+ */
 export function writeCurve(path: string, rows: CurveRow[]): void {
+  const columns: (keyof CurveRow)[] = rows.some((r) => r.own_molecule_stability !== undefined) ? [...CURVE_COLUMNS, ...OWN_BOND_CURVE_COLUMNS] : [...CURVE_COLUMNS];
   const fmt = (v: number): string => (Number.isInteger(v) ? String(v) : v.toPrecision(6));
-  const body = rows.map((r) => CURVE_COLUMNS.map((c) => fmt(r[c] ?? NaN)).join(',')).join('\n');
-  writeFileAtomic(path, `${CURVE_COLUMNS.join(',')}\n${body}${rows.length ? '\n' : ''}`);
+  const body = rows.map((r) => columns.map((c) => fmt(r[c] ?? NaN)).join(',')).join('\n');
+  writeFileAtomic(path, `${columns.join(',')}\n${body}${rows.length ? '\n' : ''}`);
 }
 
 /** Whether `row` beats every row of `rows` (molecule stability, then atom stability). */

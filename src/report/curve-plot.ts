@@ -12,6 +12,9 @@ const PERCENT_METRICS: [keyof CurveRow, string][] = [
   ['validity', 'validity'],
   ['connected_validity', 'connected validity'],
   ['uniqueness', 'uniqueness'],
+  // a bond-aware model's samples on their own bonds (absent for EDM's model: no line)
+  ['own_molecule_stability', 'molecule stability, own bonds'],
+  ['own_validity', 'validity, own bonds'],
 ];
 
 /**
@@ -23,7 +26,7 @@ const PERCENT_METRICS: [keyof CurveRow, string][] = [
 export async function curveSvg(rows: CurveRow[], title: string): Promise<string> {
   if (rows.length === 0) throw new Error('the learning curve has no rows yet');
   const long = rows
-    .flatMap((r) => PERCENT_METRICS.map(([key, metric]) => ({ cpu_hours: r.cpu_hours, epoch: r.epoch, step: r.step, metric, percent: 100 * r[key] })))
+    .flatMap((r) => PERCENT_METRICS.map(([key, metric]) => ({ cpu_hours: r.cpu_hours, epoch: r.epoch, step: r.step, metric, percent: 100 * (r[key] ?? NaN) })))
     .filter((p) => Number.isFinite(p.percent)); // undefined (no valid molecule): a gap, not a zero
   const nll = rows.filter((r) => Number.isFinite(r.valid_nll)).map((r) => ({ cpu_hours: r.cpu_hours, epoch: r.epoch, valid_nll: r.valid_nll }));
   const panel = (x: 'cpu_hours' | 'epoch', xTitle: string, y: 'percent' | 'valid_nll'): Record<string, unknown> => ({

@@ -7,7 +7,7 @@ import type { BackendName } from '../backend.js';
 import type { ComplexExample } from '../data/complex.js';
 import type { Molecule } from '../data/molecule.js';
 import type { EdmModel } from '../diffusion/model.js';
-import type { CurveRow } from '../report/curve-data.js';
+import type { CurveRow, OWN_BOND_CURVE_COLUMNS } from '../report/curve-data.js';
 import { evaluateMolecules } from '../metrics/evaluate.js';
 import { generate } from '../generate/run.js';
 
@@ -33,15 +33,20 @@ export const CURVE_SEED = 'curve';
 /** Molecules per sampling batch of a curve point (200 molecules: 8 batches to share among workers). */
 export const CURVE_BATCH_SIZE = 25;
 
+/** What a curve point measures on its samples. */
+export type ProbeScores = Pick<CurveRow, 'atom_stability' | 'molecule_stability' | 'validity' | 'uniqueness' | 'connected_validity' | 'samples' | 'sampling_steps'> &
+  Partial<Pick<CurveRow, (typeof OWN_BOND_CURVE_COLUMNS)[number]>>;
+
 /**
- * Sample the fixed set from a model and score it (EDM's stability and RDKit validity).
+ * Sample the fixed set from a model and score it (EDM's stability and RDKit validity; a
+ * bond-aware model's samples also on their own bonds).
  * @param checkpointDir where the same EMA weights are saved (workers load them from there)
  */
 export async function probeSamples(
   model: EdmModel,
   checkpointDir: string,
   opts: CurveProbeOptions,
-): Promise<Pick<CurveRow, 'atom_stability' | 'molecule_stability' | 'validity' | 'uniqueness' | 'connected_validity' | 'samples' | 'sampling_steps'>> {
+): Promise<ProbeScores> {
   // a fixed batch size: the batches (and so the molecules) must not depend on the worker count
   const common = { batchSize: CURVE_BATCH_SIZE, steps: opts.steps, workers: Math.max(1, opts.workers), backend: opts.backend };
   const molecules: Molecule[] = [];
@@ -66,5 +71,13 @@ export async function probeSamples(
     connected_validity: r.connectedValidity,
     samples: r.molecules,
     sampling_steps: opts.steps,
+    ...(r.ownBonds
+      ? {
+          own_atom_stability: r.ownBonds.atomStability,
+          own_molecule_stability: r.ownBonds.moleculeStability,
+          own_validity: r.ownBonds.validity,
+          own_connected_validity: r.ownBonds.connectedValidity,
+        }
+      : {}),
   };
 }

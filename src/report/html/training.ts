@@ -32,6 +32,13 @@ async function armsSvg(own: CurveRow[], arms: { name: string; curve: CurveRow[] 
     curve.flatMap((r) => [
       { arm: name, cpu_hours: r.cpu_hours, metric: 'molecule stability', value: r.molecule_stability },
       { arm: name, cpu_hours: r.cpu_hours, metric: 'atom stability', value: r.atom_stability },
+      // a bond-aware arm's samples on their own bonds: a line of its own beside EDM's protocol
+      ...(Number.isFinite(r.own_molecule_stability)
+        ? [
+            { arm: `${name}, own bonds`, cpu_hours: r.cpu_hours, metric: 'molecule stability', value: r.own_molecule_stability! },
+            { arm: `${name}, own bonds`, cpu_hours: r.cpu_hours, metric: 'atom stability', value: r.own_atom_stability! },
+          ]
+        : []),
     ]),
   );
   return vegaLiteSvg({
