@@ -1,17 +1,18 @@
 /**
  * Publish a training run as a shipped checkpoint, validated and written atomically:
  *
- *   node --import tsx scripts/publish-checkpoint.ts runs/A checkpoints/qm9-default
+ *   node --import tsx scripts/publish-checkpoint.ts runs/A checkpoints/qm9-default [--latest]
  *
  * - the weights users get are the run's best checkpoint by molecule stability on the learning
- *   curve's fixed sample set (`RUN/best`, written by `edm train --curve-every`), else its latest;
+ *   curve's fixed sample set (`RUN/best`, written by `edm train --curve-every`), else (or with
+ *   `--latest`: when the final state was scored on 1,000 samples, not only the curve's 200) its latest;
  * - when the run's latest step is not the best one, the latest checkpoint goes to `DEST/latest`
  *   so that training can continue exactly (`--resume`) on another machine;
  * - the run's curve.csv, train-log.jsonl and training SMILES (novelty) are copied, and curve.svg
  *   is drawn again with the checkpoint's name and recipe as its title;
  * - report.html (the training report) is drawn from the curve and the log;
- * - TRAINING.md is written from the checkpoint's provenance and the curve, keeping the
- *   hand-written `## Trials` section of an existing TRAINING.md.
+ * - TRAINING.md is written from the checkpoint's provenance and the curve (a bond-aware model's
+ *   with its own-bond columns), keeping the hand-written `## Trials` section of an existing TRAINING.md.
  */
 import { copyFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -24,14 +25,16 @@ import { type CurveRow, readCurve } from '../src/report/curve-data.js';
 import { curveSvg } from '../src/report/curve-plot.js';
 import { writeTrainingReport } from '../src/train/report.js';
 
-const [from, to] = process.argv.slice(2);
+const useLatest = process.argv.includes('--latest');
+const [from, to] = process.argv.slice(2).filter((a) => a !== '--latest');
 if (!from || !to) {
-  process.stderr.write('usage: publish-checkpoint.ts RUN_DIR CHECKPOINT_DIR\n');
+  process.stderr.write('usage: publish-checkpoint.ts RUN_DIR CHECKPOINT_DIR [--latest]\n');
   process.exit(2);
 }
 await initBackend('wasm');
 const latest = loadCheckpoint(from, true);
-const best = existsSync(join(from, 'best', 'config.json')) ? loadCheckpoint(join(from, 'best'), true) : latest;
+const fromBest = !useLatest && existsSync(join(from, 'best', 'config.json'));
+const best = fromBest ? loadCheckpoint(join(from, 'best'), true) : latest;
 await saveCheckpoint(to, best.config, best.params, best.trainState, 'final');
 const stepOf = (ck: LoadedCheckpoint): number => ck.config.training?.steps ?? 0;
 rmSync(join(to, 'latest'), { recursive: true, force: true });
@@ -41,11 +44,17 @@ for (const f of ['curve.csv', 'train-log.jsonl', CHECKPOINT_REFERENCE_FILE]) {
 }
 
 const pct = (v: number): string => (Number.isFinite(v) ? `${(100 * v).toFixed(1)}%` : 'n/a');
-const curveRows = (rows: CurveRow[]): string =>
-  rows
-    .map((r) => `| ${r.step} | ${r.epoch.toFixed(2)} | ${r.cpu_hours.toFixed(2)} | ${pct(r.atom_stability)} | ${pct(r.molecule_stability)} | ${pct(r.validity)} | ${pct(r.uniqueness)} | ${r.valid_nll.toFixed(1)} |`)
-    .join('\n');
 const rows = readCurve(join(from, 'curve.csv'));
+// a bond-aware model's curve also has its samples scored on their own bonds
+const own = rows.some((r) => r.own_molecule_stability !== undefined);
+const curveRows = (rs: CurveRow[]): string =>
+  rs
+    .map(
+      (r) =>
+        `| ${r.step} | ${r.epoch.toFixed(2)} | ${r.cpu_hours.toFixed(2)} | ${pct(r.atom_stability)} | ${pct(r.molecule_stability)} | ${pct(r.validity)} | ${pct(r.uniqueness)} | ${r.valid_nll.toFixed(1)} |` +
+        (own ? ` ${pct(r.own_atom_stability ?? NaN)} | ${pct(r.own_molecule_stability ?? NaN)} | ${pct(r.own_validity ?? NaN)} |` : ''),
+    )
+    .join('\n');
 const name = basename(to);
 const recipe = `nf ${best.config.dynamics.nf}, ${best.config.dynamics.nLayers} layers, lr ${best.config.training?.lr}, batch ${best.config.training?.batchSize}, EMA ${best.config.training?.emaDecay}`;
 if (rows.length) writeFileAtomic(join(to, 'curve.svg'), await curveSvg(rows, `${name}: ${recipe}`));
@@ -68,10 +77,10 @@ const hours = (s: number | undefined): string => ((s ?? 0) / 3600).toFixed(2);
 const md = `# How this checkpoint was trained
 
 - Architecture: egnn_dynamics, nf ${d.nf}, ${d.nLayers} layers, ${d.invSublayers} GCL per block, attention, tanh, coords_range ${d.coordsRange}; ${countParams(best.params).toLocaleString('en')} parameters
-- Diffusion: ${df.noiseSchedule}, ${df.timesteps} steps, precision ${df.noisePrecision}, normalize factors [${df.normalizeFactors}], L2 loss (EDM's)
+- Diffusion: ${df.noiseSchedule}, ${df.timesteps} steps, precision ${df.noisePrecision}, normalize factors [${df.normalizeFactors}], L2 loss (EDM's)${df.bonds ? `; bond-aware (\`edm train --bonds\`): ${df.bonds.classes} bond orders per pair, one-hot / ${df.bonds.normalizeFactor}, loss weight ${df.bonds.lossWeight}` : ''}
 - Data: QM9 train split, EDM's split (${t.trainMolecules} molecules)
 - Optimiser: AdamW (amsgrad, weight decay 1e-12), lr ${t.lr}, batch ${t.batchSize}, EMA ${t.emaDecay}, EDM's adaptive gradient clipping
-- Shipped weights (EMA): step ${t.steps}, ${Number(t.epochs).toFixed(2)} epochs, ${hours(t.cpuSeconds)} CPU-hours (${hours(t.wallTimeSeconds)} wall hours), the best point of the curve by molecule stability (then atom stability)
+- Shipped weights (EMA): step ${t.steps}, ${Number(t.epochs).toFixed(2)} epochs, ${hours(t.cpuSeconds)} CPU-hours (${hours(t.wallTimeSeconds)} wall hours), ${fromBest ? 'the best point of the curve by molecule stability (then atom stability)' : "the run's latest state"}
 - Run so far: step ${lt.steps}, ${Number(lt.epochs).toFixed(2)} epochs, ${hours(lt.cpuSeconds)} CPU-hours${stepOf(latest) !== stepOf(best) ? '; its latest state is in `latest/`' : ''}
 - Last command: \`${lt.command}\`
 - Runs: ${runs.join('; ')}
@@ -84,11 +93,11 @@ To continue training exactly: copy ${stepOf(latest) !== stepOf(best) ? '`latest/
 ## Learning curve
 
 Every point samples the same ${rows[0]?.samples ?? 200} molecules (fixed seed, ${rows[0]?.sampling_steps ?? 500} denoising steps) from the EMA
-weights; NLL is the validation NLL (nats per molecule, 300 fixed molecules). \`curve.svg\` draws it;
+weights; NLL is the validation NLL (nats per molecule, 300 fixed molecules${df.bonds ? "; atoms and bonds, so not comparable with EDM's model" : ''}).${own ? " The first columns score the samples by EDM's protocol (bonds inferred from distances), the own-bond ones on the model's own bonds (n/a before they were recorded)." : ''} \`curve.svg\` draws it;
 \`node --import tsx scripts/plot-curve.ts ${to}\` redraws it from \`curve.csv\`.
 
-| step | epoch | CPU-hours | atom stability | molecule stability | validity | uniqueness | NLL |
-| --- | --- | --- | --- | --- | --- | --- | --- |
+| step | epoch | CPU-hours | atom stability | molecule stability | validity | uniqueness | NLL |${own ? ' own bonds: atom stability | molecule stability | validity |' : ''}
+| --- | --- | --- | --- | --- | --- | --- | --- |${own ? ' --- | --- | --- |' : ''}
 ${curveRows(rows)}
 
 ${trials}`;
