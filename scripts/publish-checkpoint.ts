@@ -21,7 +21,7 @@ import { type LoadedCheckpoint, loadCheckpoint, saveCheckpoint } from '../src/ch
 import { countParams } from '../src/egnn/params.js';
 import { writeFileAtomic } from '../src/data/files.js';
 import { CHECKPOINT_REFERENCE_FILE } from '../src/metrics/reference.js';
-import { type CurveRow, readCurve } from '../src/report/curve-data.js';
+import { type CurveRow, hasOwnBondColumns, readCurve } from '../src/report/curve-data.js';
 import { curveSvg } from '../src/report/curve-plot.js';
 import { writeTrainingReport } from '../src/train/report.js';
 
@@ -43,16 +43,16 @@ for (const f of ['curve.csv', 'train-log.jsonl', CHECKPOINT_REFERENCE_FILE]) {
   if (existsSync(join(from, f))) copyFileSync(join(from, f), join(to, f));
 }
 
-const pct = (v: number): string => (Number.isFinite(v) ? `${(100 * v).toFixed(1)}%` : 'n/a');
+const pct = (v: number | undefined): string => (v !== undefined && Number.isFinite(v) ? `${(100 * v).toFixed(1)}%` : 'n/a');
 const rows = readCurve(join(from, 'curve.csv'));
 // a bond-aware model's curve also has its samples scored on their own bonds
-const own = rows.some((r) => r.own_molecule_stability !== undefined);
+const own = hasOwnBondColumns(rows);
 const curveRows = (rs: CurveRow[]): string =>
   rs
     .map(
       (r) =>
         `| ${r.step} | ${r.epoch.toFixed(2)} | ${r.cpu_hours.toFixed(2)} | ${pct(r.atom_stability)} | ${pct(r.molecule_stability)} | ${pct(r.validity)} | ${pct(r.uniqueness)} | ${r.valid_nll.toFixed(1)} |` +
-        (own ? ` ${pct(r.own_atom_stability ?? NaN)} | ${pct(r.own_molecule_stability ?? NaN)} | ${pct(r.own_validity ?? NaN)} |` : ''),
+        (own ? ` ${pct(r.own_atom_stability)} | ${pct(r.own_molecule_stability)} | ${pct(r.own_validity)} |` : ''),
     )
     .join('\n');
 const name = basename(to);

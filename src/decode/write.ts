@@ -25,6 +25,16 @@ export interface DecodedMolecule extends Molecule {
 /** Whether a molecule went through the decode step (`withBondsAndStability`). */
 export const isDecoded = (m: Molecule): m is DecodedMolecule => 'stability' in m && m.bonds !== undefined;
 
+/** A molecule's bonds from distances (EDM's rule): the decode step's when it went through it, else inferred now. */
+export const distanceBonds = (m: Molecule): NonNullable<Molecule['bonds']> => (isDecoded(m) ? m.bonds : inferBonds(m));
+
+/**
+ * The stability of a bond-aware model's own bonds (`modelBonds`): the decode step's when it
+ * scored them, else computed now; undefined for a molecule without own bonds.
+ */
+export const ownBondStability = (m: Molecule): Stability | undefined =>
+  m.modelBonds && ((isDecoded(m) && m.modelStability) || stability(m, m.modelBonds));
+
 /**
  * The decode step: copies of generated molecules with inferred bonds, their stability, and the
  * stability as properties (SDF data fields); a bond-aware model's own bonds are scored beside

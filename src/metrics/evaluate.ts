@@ -7,8 +7,8 @@
  * distributions compared with the training data.
  */
 import type { Molecule } from '../data/molecule.js';
-import { distance, inferBonds, stability } from '../decode/bonds.js';
-import { isDecoded } from '../decode/write.js';
+import { type Stability, distance, stability } from '../decode/bonds.js';
+import { distanceBonds, isDecoded, ownBondStability } from '../decode/write.js';
 import { type DistributionComparison, type DistributionStats, addToStats, compareStats, emptyStats } from './distributions.js';
 import { loadRDKit } from './rdkit.js';
 import { checkValidity } from './validity.js';
@@ -167,7 +167,7 @@ export class Evaluator {
       const index = this.scored++;
       this.atoms += m.elements.length;
       // generated molecules come decoded (decode/write.ts): their bonds are the ones written
-      const bonds = isDecoded(m) ? m.bonds : inferBonds(m);
+      const bonds = distanceBonds(m);
       const s = isDecoded(m) ? m.stability : stability(m, bonds);
       this.stableAtoms += s.stableAtoms;
       if (s.moleculeStable) this.stableMolecules++;
@@ -184,7 +184,8 @@ export class Evaluator {
         this.reasons.set(v.reason, (this.reasons.get(v.reason) ?? 0) + 1);
       }
       if (out.collapsed) this.collapsed++;
-      if (m.modelBonds) this.addOwn(m, m.modelBonds);
+      const own = ownBondStability(m);
+      if (own) this.addOwn(m, m.modelBonds!, own);
       this.fragmentSum += v.fragments;
       // integer arithmetic, so a share of exactly k/20 lands in bin k
       this.stableShares[out.atoms ? Math.floor((STABLE_SHARE_BINS * out.stableAtoms) / out.atoms) : 0]++;
@@ -198,10 +199,8 @@ export class Evaluator {
     this.busy += performance.now() - t0;
   }
 
-  /** Count a molecule's scores on its own bonds. */
-  private addOwn(m: Molecule, bonds: NonNullable<Molecule['modelBonds']>): void {
-    // the decode step scored the own bonds already (decode/write.ts)
-    const s = (isDecoded(m) && m.modelStability) || stability(m, bonds);
+  /** Count a molecule's scores on its own bonds, whose stability is `s`. */
+  private addOwn(m: Molecule, bonds: NonNullable<Molecule['modelBonds']>, s: Stability): void {
     const v = checkValidity(this.rdkit, m, bonds);
     this.own.molecules++;
     this.own.atoms += s.atoms;

@@ -45,12 +45,17 @@ export function readCurve(path: string): CurveRow[] {
   });
 }
 
+/** Whether a curve has a bond-aware model's own-bond columns (in any row). */
+export function hasOwnBondColumns(rows: CurveRow[]): boolean {
+  return rows.some((r) => r.own_molecule_stability !== undefined);
+}
+
 /**
  * Write rows to curve.csv atomically; the own-bond columns when any row has them (NaN in rows
  * without, e.g. those before a model was turned bond-aware).
  */
 export function writeCurve(path: string, rows: CurveRow[]): void {
-  const columns: (keyof CurveRow)[] = rows.some((r) => r.own_molecule_stability !== undefined) ? [...CURVE_COLUMNS, ...OWN_BOND_CURVE_COLUMNS] : [...CURVE_COLUMNS];
+  const columns: (keyof CurveRow)[] = hasOwnBondColumns(rows) ? [...CURVE_COLUMNS, ...OWN_BOND_CURVE_COLUMNS] : [...CURVE_COLUMNS];
   const fmt = (v: number): string => (Number.isInteger(v) ? String(v) : v.toPrecision(6));
   const body = rows.map((r) => columns.map((c) => fmt(r[c] ?? NaN)).join(',')).join('\n');
   writeFileAtomic(path, `${columns.join(',')}\n${body}${rows.length ? '\n' : ''}`);

@@ -33,9 +33,8 @@ export const CURVE_SEED = 'curve';
 /** Molecules per sampling batch of a curve point (200 molecules: 8 batches to share among workers). */
 export const CURVE_BATCH_SIZE = 25;
 
-/** What a curve point measures on its samples. */
-export type ProbeScores = Pick<CurveRow, 'atom_stability' | 'molecule_stability' | 'validity' | 'uniqueness' | 'connected_validity' | 'samples' | 'sampling_steps'> &
-  Partial<Pick<CurveRow, (typeof OWN_BOND_CURVE_COLUMNS)[number]>>;
+/** What a curve point measures on its samples (the own-bond columns only for a bond-aware model). */
+export type ProbeScores = Pick<CurveRow, 'atom_stability' | 'molecule_stability' | 'validity' | 'uniqueness' | 'connected_validity' | 'samples' | 'sampling_steps' | (typeof OWN_BOND_CURVE_COLUMNS)[number]>;
 
 /**
  * Sample the fixed set from a model and score it (EDM's stability and RDKit validity; a

@@ -5,7 +5,7 @@
 import type { Bond, Molecule } from '../../data/molecule.js';
 import { toMolBlock } from '../../data/sdf.js';
 import { inferBonds, stability, valenceAllowed } from '../../decode/bonds.js';
-import { isDecoded } from '../../decode/write.js';
+import { distanceBonds, ownBondStability } from '../../decode/write.js';
 import type { MoleculeOutcome } from '../../metrics/evaluate.js';
 import { depictSmiles, loadRDKit } from '../../metrics/rdkit.js';
 
@@ -61,8 +61,7 @@ export async function moleculeCards(molecules: Molecule[], outcomes: MoleculeOut
   const data: ViewerData[] = [];
   const cards = molecules.map((m, k) => {
     const o = outcomes[k];
-    // decoded molecules carry their distance-inferred bonds and scores: infer only what is missing
-    const bonds = isDecoded(m) ? m.bonds : inferBonds(m);
+    const bonds = distanceBonds(m);
     data.push(viewerData(m, bonds));
     const svg = o.valid && o.smiles ? depictSmiles(rdkit, o.smiles, 200, 150) : null;
     const depiction = svg ? svg.replace(/<\?xml[^>]*\?>\s*/, '') : `<div class="no-depiction">${o.valid ? 'no depiction' : 'invalid'}</div>`;
@@ -74,9 +73,9 @@ export async function moleculeCards(molecules: Molecule[], outcomes: MoleculeOut
     ].filter(Boolean);
     // a bond-aware model's own bonds beside EDM's: whether they are stable, and where they differ
     const diff = bondDisagreements(m, bonds);
-    const ownStable = m.modelBonds && ((isDecoded(m) && m.modelStability) || stability(m, m.modelBonds)).moleculeStable;
-    const ownLine = m.modelBonds
-      ? `\n<div class="scores">own bonds: ${ownStable ? 'stable' : 'unstable'}; ${diff.length === 0 ? 'the same as from distances' : `${diff.length} differ from distances: ${escapeHtml(diff.slice(0, 6).join('; '))}${diff.length > 6 ? '; ...' : ''}`}</div>`
+    const own = ownBondStability(m);
+    const ownLine = own
+      ? `\n<div class="scores">own bonds: ${own.moleculeStable ? 'stable' : 'unstable'}; ${diff.length === 0 ? 'the same as from distances' : `${diff.length} differ from distances: ${escapeHtml(diff.slice(0, 6).join('; '))}${diff.length > 6 ? '; ...' : ''}`}</div>`
       : '';
     return `<div class="card" data-index="${k}">
 <div class="title">${escapeHtml(m.name ?? `molecule ${o.index + 1}`)} · ${o.atoms} atoms</div>
