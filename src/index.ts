@@ -33,7 +33,7 @@ export { readSdf, parseSdf, formatSdf, toMolBlock } from './data/sdf.js';
 export { loadQm9Split } from './data/qm9.js';
 export { datasetInfoFrom, QM9_ATOM_DECODER } from './data/dataset.js';
 export { EVALUATION_ELEMENTS } from './decode/bond-tables.js';
-export { inferBonds, bondOrder, stability } from './decode/bonds.js';
+export { inferBonds, bondOrder, oddValenceSum, stability } from './decode/bonds.js';
 export { withBondsAndStability, isDecoded, type DecodedMolecule, writeMolecules, MoleculeStreamWriter } from './decode/write.js';
 export { loadCheckpoint, saveCheckpoint } from './checkpoint/format.js';
 export { importTorchDir } from './checkpoint/torch-import.js';

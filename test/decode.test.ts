@@ -3,7 +3,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Molecule } from '../src/data/molecule.js';
-import { bondOrder, inferBonds, stability } from '../src/decode/bonds.js';
+import { bondOrder, inferBonds, oddValenceSum, stability } from '../src/decode/bonds.js';
 import { withBondsAndStability } from '../src/decode/write.js';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -107,6 +107,18 @@ function m2(b: { i: number; j: number }, m: Molecule): string {
 }
 
 describe('stability and validity', () => {
+  it('tells compositions no bonds can make stable (odd valence sum) from the rest', () => {
+    expect(oddValenceSum(['C', 'C', 'H', 'H', 'H', 'H', 'H'])).toBe(true); // C2H5
+    expect(oddValenceSum(['C', 'C', 'H', 'H', 'H', 'H', 'H', 'H'])).toBe(false); // C2H6
+    expect(oddValenceSum(['C', 'N', 'H', 'H', 'H', 'H', 'H'])).toBe(false); // CH3NH2
+    expect(oddValenceSum(['N', 'O'])).toBe(true); // NO radical
+    expect(oddValenceSum(['P', 'H', 'H'])).toBe(true); // P: 3 or 5, both odd
+    expect(oddValenceSum(['Hg', 'H'])).toBe(false); // Hg: 1 or 2, no parity
+    expect(oddValenceSum(['Xx', 'H'])).toBe(false); // unknown: unstable, but not by parity
+    // the bound holds: an odd sum is never stable, whatever the geometry
+    expect(stability(methyl).moleculeStable).toBe(false);
+  });
+
   it('scores hand-built molecules as EDM does', async () => {
     const set = [methane, ethene, ethyne, benzene, methyl, disconnected, hypervalent];
     const r = await evaluateMolecules(set);
@@ -130,6 +142,9 @@ describe('stability and validity', () => {
     expect(r.validity).toBeCloseTo(6 / 7, 10);
     // methane appears twice among valid SMILES (alone and as the largest fragment)
     expect(r.uniqueness).toBeCloseTo(5 / 6, 10);
+    // of the 3 unstable ones, CH3 (4 + 3) and CH5 (4 + 5) have odd valence sums, benzene (24 + 6) not
+    expect(r.counts.oddValence).toBe(2);
+    expect(formatReport(r, 's')).toMatch(/composition: 2 of 3 unstable molecules have an odd valence sum/);
   });
 
   it('scores collapsed atoms as EDM does and counts them on their own', async () => {

@@ -65,6 +65,27 @@ export function valenceAllowed(element: string, valence: number): boolean {
 }
 
 /**
+ * Whether no bond graph at all can make a molecule of these elements stable, by parity: the
+ * valences of any bond graph sum to twice its bond orders, an even number, so when every
+ * element's allowed valences share one parity and those parities sum to an odd number, some atom
+ * must be off (e.g. C2H5: a hydrogen too few or too many for the heavy atoms). This separates a
+ * generator's composition errors from its geometry errors. Elements with allowed valences of both
+ * parities (Hg) or unknown elements never make a molecule impossible by parity.
+ * @param elements element symbols, `[N]`
+ */
+export function oddValenceSum(elements: readonly string[]): boolean {
+  let parity = 0;
+  for (const e of elements) {
+    const allowed = ALLOWED_VALENCE[e];
+    if (allowed === undefined) return false;
+    const values = Array.isArray(allowed) ? allowed : [allowed];
+    if (values.some((v) => v % 2 !== values[0] % 2)) return false;
+    parity ^= values[0] % 2;
+  }
+  return parity === 1;
+}
+
+/**
  * Atom and molecule stability (EDM check_stability).
  * @param bonds bonds of the molecule (default: inferred from distances)
  */

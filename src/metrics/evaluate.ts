@@ -7,7 +7,7 @@
  * distributions compared with the training data.
  */
 import type { Molecule } from '../data/molecule.js';
-import { type Stability, distance, stability } from '../decode/bonds.js';
+import { type Stability, distance, oddValenceSum, stability } from '../decode/bonds.js';
 import { distanceBonds, isDecoded, ownBondStability } from '../decode/write.js';
 import { type DistributionComparison, type DistributionStats, addToStats, compareStats, emptyStats } from './distributions.js';
 import { loadRDKit } from './rdkit.js';
@@ -60,6 +60,11 @@ export interface EvaluationReport {
     connectedValid: number;
     /** molecules with collapsed atoms (two atoms within MIN_ATOM_DISTANCE_ANGSTROM) */
     collapsed: number;
+    /**
+     * unstable molecules whose elements no bond graph can make stable (`oddValenceSum`): errors
+     * of composition, on any bonds (own bonds included), not of geometry
+     */
+    oddValence: number;
   };
   /** invalid molecules by the reason RDKit gave */
   invalidReasons: Record<string, number>;
@@ -139,6 +144,7 @@ export class Evaluator {
   private readonly stableShares = new Array<number>(STABLE_SHARE_BINS + 1).fill(0);
   private scored = 0;
   private collapsed = 0;
+  private oddValence = 0;
   private atoms = 0;
   private stableAtoms = 0;
   private stableMolecules = 0;
@@ -171,6 +177,7 @@ export class Evaluator {
       const s = isDecoded(m) ? m.stability : stability(m, bonds);
       this.stableAtoms += s.stableAtoms;
       if (s.moleculeStable) this.stableMolecules++;
+      else if (oddValenceSum(m.elements)) this.oddValence++;
       addToStats(this.stats, m, bonds);
       const v = checkValidity(this.rdkit, m, bonds);
       const out: MoleculeOutcome = { index, name: m.name, atoms: m.elements.length, stableAtoms: s.stableAtoms, stable: s.moleculeStable, valid: v.valid, fragments: v.fragments, collapsed: hasCollapsedAtoms(m) };
@@ -243,6 +250,7 @@ export class Evaluator {
         novel,
         connectedValid: this.connectedValid,
         collapsed: this.collapsed,
+        oddValence: this.oddValence,
       },
       invalidReasons: Object.fromEntries(this.reasons),
       stableShareHistogram: [...this.stableShares],

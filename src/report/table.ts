@@ -38,6 +38,9 @@ export function formatReport(r: EvaluationReport, title: string, withAnchors = t
   lines.push(`    EDM's validity keeps the largest fragment, so lone atoms and scattered fragments count as valid`);
   if (o) lines.push(`  own bonds: ${o.molecules} molecules carry the bonds their model generated; "this set" scores EDM's bonds inferred from distances; connected validity on own bonds ${pct(o.connectedValidity).trim()}`);
   lines.push(`  counts: ${r.counts.stableAtoms}/${r.atoms} stable atoms, ${r.counts.stableMolecules}/${r.molecules} stable molecules, ${r.counts.valid} valid, ${r.counts.connectedValid} connected and valid, ${r.counts.unique} unique${r.counts.novel !== null ? `, ${r.counts.novel} novel` : ''}`);
+  const unstable = r.molecules - r.counts.stableMolecules;
+  // composition vs geometry: no bonds, own or inferred, can make an odd valence sum stable
+  if (unstable > 0) lines.push(`  composition: ${r.counts.oddValence} of ${unstable} unstable molecules have an odd valence sum, which no bonds can make stable (a hydrogen too few or too many)`);
   if (r.counts.collapsed > 0) lines.push(`  collapsed: ${r.counts.collapsed} molecules have two atoms closer than 0.1 Å (scored as EDM does)`);
   if (r.distributions) {
     const d = r.distributions;

@@ -85,7 +85,7 @@ function summaryTable(r: EvaluationReport, anchors: boolean): string {
 <tr class="ours"><th>this set</th><td>${pct(r.atomStability)}</td><td>${pct(r.moleculeStability)}</td><td>${pct(r.validity)}</td><td>${pct(r.connectedValidity)}</td><td>${pct(r.uniqueness)}</td><td>${pct(vu)}</td><td>${pct(r.novelty)}</td></tr>
 ${anchorRows.join('\n')}
 </table>
-<p class="counts">${r.molecules} molecules, ${r.atoms} atoms: ${c.stableAtoms} stable atoms, ${c.stableMolecules} stable molecules, ${c.valid} valid, ${c.connectedValid} valid and connected, ${c.unique} unique${c.novel !== null ? `, ${c.novel} novel` : ''}; mean fragments ${r.meanFragments.toFixed(2)}${c.collapsed ? `; ${c.collapsed} with collapsed atoms (closer than 0.1 Å)` : ''}.</p>
+<p class="counts">${r.molecules} molecules, ${r.atoms} atoms: ${c.stableAtoms} stable atoms, ${c.stableMolecules} stable molecules, ${c.valid} valid, ${c.connectedValid} valid and connected, ${c.unique} unique${c.novel !== null ? `, ${c.novel} novel` : ''}; mean fragments ${r.meanFragments.toFixed(2)}; ${c.oddValence} unstable with an odd valence sum (composition: no bonds make them stable)${c.collapsed ? `; ${c.collapsed} with collapsed atoms (closer than 0.1 Å)` : ''}.</p>
 <p class="note">Validity is EDM's: RDKit sanitises the molecule and keeps its largest fragment, so lone atoms and scattered fragments count as valid. Connected validity also asks for a single fragment.</p>`;
 }
 
