@@ -16,6 +16,7 @@
  */
 import { copyFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { initBackend } from '../src/backend.js';
 import { type LoadedCheckpoint, loadCheckpoint, saveCheckpoint } from '../src/checkpoint/format.js';
 import { countParams } from '../src/egnn/params.js';
@@ -25,8 +26,9 @@ import { type CurveRow, hasOwnBondColumns, readCurve } from '../src/report/curve
 import { curveSvg } from '../src/report/curve-plot.js';
 import { writeTrainingReport } from '../src/train/report.js';
 
-const useLatest = process.argv.includes('--latest');
-const [from, to] = process.argv.slice(2).filter((a) => a !== '--latest');
+const { values: flags, positionals } = parseArgs({ options: { latest: { type: 'boolean', default: false } }, allowPositionals: true });
+const useLatest = flags.latest;
+const [from, to] = positionals;
 if (!from || !to) {
   process.stderr.write('usage: publish-checkpoint.ts RUN_DIR CHECKPOINT_DIR [--latest]\n');
   process.exit(2);

@@ -64,6 +64,14 @@ export function valenceAllowed(element: string, valence: number): boolean {
   return Array.isArray(allowed) ? allowed.includes(valence) : allowed === valence;
 }
 
+/** Parity (0 or 1) of each element's allowed valences, for the elements whose valences share one. */
+const VALENCE_PARITY = new Map(
+  Object.entries(ALLOWED_VALENCE).flatMap(([e, allowed]) => {
+    const parities = new Set((Array.isArray(allowed) ? allowed : [allowed]).map((v) => v % 2));
+    return parities.size === 1 ? [[e, [...parities][0]] as const] : [];
+  }),
+);
+
 /**
  * Whether no bond graph at all can make a molecule of these elements stable, by parity: the
  * valences of any bond graph sum to twice its bond orders, an even number, so when every
@@ -76,11 +84,9 @@ export function valenceAllowed(element: string, valence: number): boolean {
 export function oddValenceSum(elements: readonly string[]): boolean {
   let parity = 0;
   for (const e of elements) {
-    const allowed = ALLOWED_VALENCE[e];
-    if (allowed === undefined) return false;
-    const values = Array.isArray(allowed) ? allowed : [allowed];
-    if (values.some((v) => v % 2 !== values[0] % 2)) return false;
-    parity ^= values[0] % 2;
+    const p = VALENCE_PARITY.get(e);
+    if (p === undefined) return false;
+    parity ^= p;
   }
   return parity === 1;
 }

@@ -29,6 +29,13 @@ export const isDecoded = (m: Molecule): m is DecodedMolecule => 'stability' in m
 export const distanceBonds = (m: Molecule): NonNullable<Molecule['bonds']> => (isDecoded(m) ? m.bonds : inferBonds(m));
 
 /**
+ * EDM's stability of a molecule's distance bonds: the decode step's when it went through it,
+ * else computed now on `bonds` (pass `distanceBonds(m)` when the caller has it, to infer once).
+ */
+export const distanceStability = (m: Molecule, bonds: NonNullable<Molecule['bonds']> = distanceBonds(m)): Stability =>
+  isDecoded(m) ? m.stability : stability(m, bonds);
+
+/**
  * The stability of a bond-aware model's own bonds (`modelBonds`): the decode step's when it
  * scored them, else computed now; undefined for a molecule without own bonds.
  */

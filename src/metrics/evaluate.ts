@@ -7,8 +7,8 @@
  * distributions compared with the training data.
  */
 import type { Molecule } from '../data/molecule.js';
-import { type Stability, distance, oddValenceSum, stability } from '../decode/bonds.js';
-import { distanceBonds, isDecoded, ownBondStability } from '../decode/write.js';
+import { type Stability, distance, oddValenceSum } from '../decode/bonds.js';
+import { distanceBonds, distanceStability, ownBondStability } from '../decode/write.js';
 import { type DistributionComparison, type DistributionStats, addToStats, compareStats, emptyStats } from './distributions.js';
 import { loadRDKit } from './rdkit.js';
 import { checkValidity } from './validity.js';
@@ -174,7 +174,7 @@ export class Evaluator {
       this.atoms += m.elements.length;
       // generated molecules come decoded (decode/write.ts): their bonds are the ones written
       const bonds = distanceBonds(m);
-      const s = isDecoded(m) ? m.stability : stability(m, bonds);
+      const s = distanceStability(m, bonds);
       this.stableAtoms += s.stableAtoms;
       if (s.moleculeStable) this.stableMolecules++;
       else if (oddValenceSum(m.elements)) this.oddValence++;

@@ -4,8 +4,8 @@
  */
 import type { Bond, Molecule } from '../../data/molecule.js';
 import { toMolBlock } from '../../data/sdf.js';
-import { inferBonds, stability, valenceAllowed } from '../../decode/bonds.js';
-import { distanceBonds, ownBondStability } from '../../decode/write.js';
+import { valenceAllowed } from '../../decode/bonds.js';
+import { distanceBonds, distanceStability, ownBondStability } from '../../decode/write.js';
 import type { MoleculeOutcome } from '../../metrics/evaluate.js';
 import { depictSmiles, loadRDKit } from '../../metrics/rdkit.js';
 
@@ -26,8 +26,8 @@ export function escapeHtml(s: string): string {
  * The 3D data of a molecule: bonds inferred from distances, unstable atoms marked.
  * @param bonds the molecule's distance-inferred bonds, when already known
  */
-export function viewerData(m: Molecule, bonds: Bond[] = inferBonds(m)): ViewerData {
-  const s = stability(m, bonds);
+export function viewerData(m: Molecule, bonds: Bond[] = distanceBonds(m)): ViewerData {
+  const s = distanceStability(m, bonds);
   const unstable = m.elements.flatMap((e, i) => (valenceAllowed(e, s.valences[i]) ? [] : [i]));
   return { molblock: toMolBlock(m, bonds), unstable };
 }
@@ -38,7 +38,7 @@ export function viewerData(m: Molecule, bonds: Bond[] = inferBonds(m)): ViewerDa
  * @param bonds the molecule's distance-inferred bonds, when already known
  * @returns the differing pairs (empty when they agree or the molecule has no own bonds)
  */
-export function bondDisagreements(m: Molecule, bonds: Bond[] = inferBonds(m)): string[] {
+export function bondDisagreements(m: Molecule, bonds: Bond[] = distanceBonds(m)): string[] {
   if (!m.modelBonds) return [];
   const orders = (list: Bond[]): Map<string, number> => new Map(list.map((b) => [`${Math.min(b.i, b.j)}-${Math.max(b.i, b.j)}`, b.order]));
   const own = orders(m.modelBonds);
