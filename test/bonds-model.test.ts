@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '../src/backend.js';
 import { loadCheckpoint } from '../src/checkpoint/format.js';
-import { BOND_DIFFUSION, EDM_QM9_DIFFUSION, EDM_QM9_DYNAMICS, type EdmConfig, dynamicsInputDim, validateConfig } from '../src/config.js';
+import { BOND_DIFFUSION, EDM_QM9_DIFFUSION, bondClasses, featureDim, EDM_QM9_DYNAMICS, type EdmConfig, dynamicsInputDim, validateConfig } from '../src/config.js';
 import { disposeBatch, makeBatch } from '../src/data/batch.js';
 import { QM9_ATOM_DECODER, datasetInfoFrom } from '../src/data/dataset.js';
 import type { Molecule } from '../src/data/molecule.js';
@@ -23,10 +23,10 @@ import { withBondsAndStability } from '../src/decode/write.js';
 import { parseSdf, formatSdf } from '../src/data/sdf.js';
 import { drawStepNoise } from '../src/diffusion/loss.js';
 import { makeModel, nll, phi, phiBonds } from '../src/diffusion/model.js';
-import { makeGraph, disposeGraph } from '../src/graph/graph.js';
+import { type MolGraph, makeGraph, disposeGraph } from '../src/graph/graph.js';
 import { OnnxInference } from '../src/onnx/session.js';
 import { combinedNoise, symmetricPairNoise } from '../src/diffusion/noise.js';
-import { sampleChain } from '../src/diffusion/sampler.js';
+import { langevinStepBonds, sampleChain } from '../src/diffusion/sampler.js';
 import { sigmaOf } from '../src/diffusion/schedule.js';
 import { initParams, paramShapes } from '../src/egnn/params.js';
 import { disposeWeights, freshWeights, growWeights } from '../src/train/state.js';
@@ -177,8 +177,96 @@ describe('bond-aware model', () => {
         }
     // random weights still give some bonds and some non-bonds
     expect(seen.size).toBeGreaterThan(1);
-    expect(() => sampleChain(model, nNodes, new Rng('x'), { steps: 2, corrector: { steps: 1, snr: 0.1, fraction: 0.2 } })).toThrow(/samples without corrector/);
+    expect(() => sampleChain(model, nNodes, new Rng('x'), { steps: 2, guide: (z) => z })).toThrow(/samples without guide/);
     tf.dispose(Object.values(model.params));
+  });
+
+  it('a bond-aware Langevin step moves atoms and bonds by one step size per molecule, from both norms (pairs counted once)', () => {
+    const mols = parseXyz(ETHYLENE + WATER);
+    const config = bondConfig(mols);
+    const base = makeModel(config, initParams(config.dynamics, dynamicsInputDim(config), new Rng('bond-lv'), 4));
+    // a network whose noise is z / 2 for atoms and bonds, so each score is -z / (2 sigma_s)
+    const half = { ...base, inference: { eps: (zt: tf.Tensor) => tf.mul(zt, 0.5), epsBonds: (zt: tf.Tensor, zb: tf.Tensor) => ({ eps: tf.mul(zt, 0.5), epsBonds: tf.mul(zb, 0.5) }) } };
+    const nNodes = [5, 3];
+    const [B, N, F, K] = [2, 5, featureDim(config), bondClasses(config)];
+    const D = 3 + F;
+    const graph = makeGraph({ nNodes: Int32Array.from(nNodes), N });
+    const atomsHost = combinedNoise(new Rng('lv-z'), nNodes, N, F, true);
+    const bondsHost = symmetricPairNoise(new Rng('lv-zb'), nNodes, N, K);
+    const z = { atoms: tf.tensor3d(atomsHost, [B, N, D]), bonds: tf.tensor4d(bondsHost, [B, N, N, K]) };
+    const rng = new Rng('lv');
+    const copy = new Rng('lv', rng.state());
+    const noiseAtoms = combinedNoise(copy, nNodes, N, F, true);
+    const noiseBonds = symmetricPairNoise(copy, nNodes, N, K);
+    const [s, alpha, r] = [0.1, 0.999, 0.2];
+    const got = langevinStepBonds(half, z, s, alpha, graph, r, rng);
+    const [outAtoms, outBonds] = [got.atoms.dataSync(), got.bonds.dataSync()];
+    const sigma = sigmaOf(base.schedule.gammaAt(s));
+    for (let b = 0; b < B; b++) {
+      const [a0, a1] = [b * N * D, (b + 1) * N * D];
+      const [e0, e1] = [b * N * N * K, (b + 1) * N * N * K];
+      let g2 = 0;
+      let n2 = 0;
+      for (let k = a0; k < a1; k++) [g2, n2] = [g2 + (atomsHost[k] / (2 * sigma)) ** 2, n2 + noiseAtoms[k] ** 2];
+      for (let k = e0; k < e1; k++) [g2, n2] = [g2 + 0.5 * (bondsHost[k] / (2 * sigma)) ** 2, n2 + 0.5 * noiseBonds[k] ** 2];
+      const e = 2 * alpha * r * r * (n2 / g2);
+      // positions are re-centred after the move; features move exactly
+      for (let i = 0; i < nNodes[b]; i++) for (let d = 3; d < D; d++) {
+        const k = a0 + i * D + d;
+        expect(outAtoms[k]).toBeCloseTo(atomsHost[k] - (e * atomsHost[k]) / (2 * sigma) + Math.sqrt(2 * e) * noiseAtoms[k], 4);
+      }
+      for (let k = e0; k < e1; k++) expect(outBonds[k]).toBeCloseTo(bondsHost[k] - (e * bondsHost[k]) / (2 * sigma) + Math.sqrt(2 * e) * noiseBonds[k], 4);
+    }
+    tf.dispose([z.atoms, z.bonds, got.atoms, got.bonds, ...Object.values(base.params)]);
+    disposeGraph(graph);
+  });
+
+  it('corrector steps move atoms and bonds together in the last part of the chain; trajectories keep the atoms', () => {
+    const mols = parseXyz(ETHYLENE + WATER);
+    const config = bondConfig(mols);
+    const base = makeModel(config, initParams(config.dynamics, dynamicsInputDim(config), new Rng('bond-pc'), 4));
+    const calls: number[] = [];
+    const counting = {
+      ...base,
+      inference: {
+        eps: (zt: tf.Tensor, t: ArrayLike<number>, graph: MolGraph) => phi(base, zt, t, graph, true),
+        epsBonds: (zt: tf.Tensor, zb: tf.Tensor, t: ArrayLike<number>, graph: MolGraph) => {
+          calls.push(t[0]);
+          return phiBonds(base, zt, zb, t, graph, true);
+        },
+      },
+    };
+    const nNodes = Int32Array.from([6, 4]);
+    const plain = sampleChain(counting, nNodes, [new Rng('m0'), new Rng('m1')], { steps: 10 });
+    expect(calls).toHaveLength(11);
+    calls.length = 0;
+    const pc = sampleChain(counting, nNodes, [new Rng('m0'), new Rng('m1')], { steps: 10, corrector: { steps: 2, snr: 0.1, fraction: 0.3 }, keepChainOf: [1], chainEvery: 5 });
+    // predictor at t = 1.0 ... 0.1; after the steps to s = 0.3, 0.2, 0.1, two corrector calls at s; then z_0
+    const expected = ['1.0', '0.9', '0.8', '0.7', '0.6', '0.5', '0.4', '0.3', '0.3', '0.3', '0.2', '0.2', '0.2', '0.1', '0.1', '0.1', '0.0'];
+    expect(calls.map((t) => t.toFixed(1))).toEqual(expected);
+    // the corrector changed the molecules; positions stay CoM-free, bonds symmetric and only on real pairs
+    expect(Array.from(pc.x)).not.toEqual(Array.from(plain.x));
+    const N = pc.N;
+    for (let r = 0; r < 2; r++) {
+      for (let d = 0; d < 3; d++) {
+        let sum = 0;
+        for (let i = 0; i < nNodes[r]; i++) sum += pc.x[(r * N + i) * 3 + d];
+        expect(Math.abs(sum / nNodes[r])).toBeLessThan(1e-3);
+      }
+      for (let i = 0; i < N; i++)
+        for (let j = 0; j < N; j++) {
+          const o = pc.bondOrders![(r * N + i) * N + j];
+          expect(o).toBe(pc.bondOrders![(r * N + j) * N + i]);
+          if (i === j || i >= nNodes[r] || j >= nNodes[r]) expect(o).toBe(0);
+        }
+    }
+    // frames after steps 5 and 10, then the decoded molecule, whose last frame is the output row
+    expect(pc.chains).toHaveLength(1);
+    expect(pc.chains![0]).toHaveLength(3);
+    const last = pc.chains![0][2];
+    expect(Array.from(last.x)).toEqual(Array.from(pc.x.slice(N * 3, N * 3 + 12)));
+    expect(Array.from(last.atomTypes)).toEqual(Array.from(pc.atomTypes.slice(N, N + 4)));
+    tf.dispose(Object.values(base.params));
   });
 
   it("writes a bond-aware model's own bonds as the SDF bond block, scored beside EDM's distance-inferred ones", () => {

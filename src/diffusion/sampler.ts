@@ -199,22 +199,68 @@ export function checkSamplerOptions(o: { temperature?: number; corrector?: Corre
 export function langevinStep(model: EdmModel, z: tf.Tensor, s: number, alpha: number, graph: MolGraph, snr: number, rng: NoiseSource, fixedXh: tf.Tensor | undefined): tf.Tensor {
   const [B, N, D] = z.shape as number[];
   const host = combinedNoise(rng, graph.nDenoised, N, D - 3, graph.centred);
-  // |noise|^2 per molecule from the host copy: no device pass or read-back for it
-  const noiseNorm = new Float64Array(B);
-  for (let i = 0; i < host.length; i++) noiseNorm[Math.floor(i / (N * D))] += host[i] * host[i];
+  const noiseNorm = squaredNormPerMolecule(host, B);
   const noise = tf.tensor3d(host, [B, N, D]);
   try {
     return tf.tidy(() => {
       const sigma = sigmaOf(model.schedule.gammaAt(s));
       // eps_theta is zero at padded and fixed atoms already (egnn definition)
       const score = tf.div(phi(model, z, new Array<number>(B).fill(s), graph, true), -sigma);
-      const scoreNorm = sumExceptBatch(tf.square(score)).dataSync();
-      const e = Array.from(scoreNorm, (g2, b) => (g2 > 0 ? 2 * alpha * snr * snr * (noiseNorm[b] / g2) : 0));
+      const e = langevinStepSizes(alpha, snr, noiseNorm, sumExceptBatch(tf.square(score)).dataSync());
       const moved = tf.add(z, tf.add(tf.mul(score, perMolecule(e)), tf.mul(noise, perMolecule(e.map((v) => Math.sqrt(2 * v))))));
       return projectZ(moved, graph, fixedXh);
     });
   } finally {
     noise.dispose();
+  }
+}
+
+/** |v|^2 of each of B equal rows of a host array (from the host copy: no device pass or read-back). */
+function squaredNormPerMolecule(host: Float32Array, B: number): Float64Array {
+  const out = new Float64Array(B);
+  const per = host.length / B;
+  for (let i = 0; i < host.length; i++) out[Math.floor(i / per)] += host[i] * host[i];
+  return out;
+}
+
+/** Song et al.'s step size e = 2 alpha (r |noise| / |score|)^2 per molecule (0 where the score is 0). */
+function langevinStepSizes(alpha: number, snr: number, noiseNorm: ArrayLike<number>, scoreNorm: ArrayLike<number>): number[] {
+  return Array.from(scoreNorm, (g2, b) => (g2 > 0 ? 2 * alpha * snr * snr * (noiseNorm[b] / g2) : 0));
+}
+
+/**
+ * langevinStep for a bond-aware model: atoms and bonds move together as one state, with one
+ * step size per molecule from the norms of both (each pair i < j counted once, as the
+ * likelihood bound counts the bonds). The bonds' noise is symmetric and zero off the real pairs.
+ * @param z atoms `[B, N, 3 + F]` and bonds `[B, N, N, K]` after the predictor step
+ * @returns the corrected atoms (projected back to the diffusion's space) and bonds (caller disposes)
+ */
+export function langevinStepBonds(model: EdmModel, z: { atoms: tf.Tensor; bonds: tf.Tensor }, s: number, alpha: number, graph: MolGraph, snr: number, rng: NoiseSource): { atoms: tf.Tensor; bonds: tf.Tensor } {
+  const [B, N, D] = z.atoms.shape as number[];
+  const K = z.bonds.shape[3]!;
+  const hostAtoms = combinedNoise(rng, graph.nNodes, N, D - 3, true);
+  const hostBonds = symmetricPairNoise(rng, graph.nNodes, N, K);
+  const atomsNorm = squaredNormPerMolecule(hostAtoms, B);
+  const bondsNorm = squaredNormPerMolecule(hostBonds, B);
+  const noiseNorm = atomsNorm.map((v, b) => v + 0.5 * bondsNorm[b]);
+  const noise = { atoms: tf.tensor3d(hostAtoms, [B, N, D]), bonds: tf.tensor4d(hostBonds, [B, N, N, K]) };
+  try {
+    return tf.tidy(() => {
+      const sigma = sigmaOf(model.schedule.gammaAt(s));
+      const out = phiBonds(model, z.atoms, z.bonds, new Array<number>(B).fill(s), graph, true);
+      const score = tf.div(out.eps, -sigma);
+      const scoreBonds = tf.div(out.epsBonds, -sigma);
+      const scoreNorm = tf.add(sumExceptBatch(tf.square(score)), tf.mul(sumExceptBatch(tf.square(scoreBonds)), 0.5)).dataSync();
+      const e = langevinStepSizes(alpha, snr, noiseNorm, scoreNorm);
+      const root = e.map((v) => Math.sqrt(2 * v));
+      const atoms = tf.add(z.atoms, tf.add(tf.mul(score, perMolecule(e)), tf.mul(noise.atoms, perMolecule(root))));
+      return {
+        atoms: projectZ(atoms, graph, z.atoms),
+        bonds: tf.add(z.bonds, tf.add(tf.mul(scoreBonds, perMolecule(e, 4)), tf.mul(noise.bonds, perMolecule(root, 4)))),
+      };
+    });
+  } finally {
+    tf.dispose([noise.atoms, noise.bonds]);
   }
 }
 
@@ -393,12 +439,13 @@ function decodeToHost(out: { x: tf.Tensor; oneHot: tf.Tensor; charges: tf.Tensor
 /**
  * sampleChain for a bond-aware model: atoms and bonds denoised together (each step draws the
  * atoms' noise, then the bonds'), the bond orders read from z_0 by argmax over the classes of
- * each real pair. Fixed atoms, context, guidance, inpainting and corrector steps are EDM-model
+ * each real pair; corrector steps move atoms and bonds together (langevinStepBonds), and kept
+ * trajectories record the atoms. Fixed atoms, context, guidance and inpainting are EDM-model
  * options here.
  * @throws OptionError for an option the bond-aware sampler does not have
  */
 function sampleChainBonds(model: EdmModel, nNodes: Int32Array, rng: NoiseSource, steps: number, opts: SampleChainOptions): SampleChainResult {
-  const unsupported = (['fixed', 'context', 'guide', 'inpaint', 'corrector', 'keepChainOf'] as const).filter((k) => opts[k] !== undefined);
+  const unsupported = (['fixed', 'context', 'guide', 'inpaint'] as const).filter((k) => opts[k] !== undefined);
   if (unsupported.length > 0) throw new OptionError(`a bond-aware model samples without ${unsupported.join(', ')} for now`);
   const B = nNodes.length;
   const N = Math.max(...nNodes);
@@ -414,11 +461,24 @@ function sampleChainBonds(model: EdmModel, nNodes: Int32Array, rng: NoiseSource,
     }));
   // z_T at full scale whatever the temperature
   let z = draw(1);
+  const { chains, record } = chainRecorder(model, nNodes, N, opts.keepChainOf);
+  const every = opts.chainEvery ?? Math.max(1, Math.floor(steps / 50));
+  const c = opts.corrector;
   for (let k = steps; k >= 1; k--) {
+    const [t, s] = [k / steps, (k - 1) / steps];
     const noise = draw(tau);
-    const next = sampleZsGivenZtBonds(model, new Array<number>(B).fill((k - 1) / steps), new Array<number>(B).fill(k / steps), z, graph, noise);
+    const next = sampleZsGivenZtBonds(model, new Array<number>(B).fill(s), new Array<number>(B).fill(t), z, graph, noise);
     tf.dispose([z.atoms, z.bonds, noise.atoms, noise.bonds]);
     z = next;
+    if (c && s > 0 && s <= c.fraction) {
+      const alpha = transition(model.schedule.gammaAt(t), model.schedule.gammaAt(s)).alpha ** 2;
+      for (let j = 0; j < c.steps; j++) {
+        const corrected = langevinStepBonds(model, z, s, alpha, graph, c.snr, rng);
+        tf.dispose([z.atoms, z.bonds]);
+        z = corrected;
+      }
+    }
+    if (chains && (steps - k + 1) % every === 0) record(z.atoms);
     opts.onStep?.(steps - k + 1, steps);
   }
   const noise = draw(tau);
@@ -429,5 +489,9 @@ function sampleChainBonds(model: EdmModel, nNodes: Int32Array, rng: NoiseSource,
   disposeGraph(graph);
   const bondOrders = new Int8Array(B * N * N);
   for (let b = 0; b < B; b++) for (let i = 0; i < nNodes[b]; i++) for (let j = 0; j < nNodes[b]; j++) if (i !== j) bondOrders[(b * N + i) * N + j] = orders[(b * N + Math.min(i, j)) * N + Math.max(i, j)];
-  return { x, atomTypes, charges, nNodes, N, bondOrders };
+  chains?.forEach((frames, r) => {
+    const row = opts.keepChainOf![r];
+    frames.push({ x: x.slice(row * N * 3, row * N * 3 + nNodes[row] * 3), atomTypes: atomTypes.slice(row * N, row * N + nNodes[row]) });
+  });
+  return { x, atomTypes, charges, nNodes, N, bondOrders, chains };
 }
