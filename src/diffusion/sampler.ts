@@ -436,6 +436,14 @@ function decodeToHost(out: { x: tf.Tensor; oneHot: tf.Tensor; charges: tf.Tensor
   return { x, atomTypes, charges };
 }
 
+/** Sampler options only EDM's model has, as a user meets them. */
+const EDM_ONLY = {
+  fixed: 'fixed atoms (a pocket-conditioned run)',
+  context: 'a per-atom context',
+  guide: "guidance (edm pocket's --guidance)",
+  inpaint: 'inpainting (--fix-fragment)',
+} as const;
+
 /**
  * sampleChain for a bond-aware model: atoms and bonds denoised together (each step draws the
  * atoms' noise, then the bonds'), the bond orders read from z_0 by argmax over the classes of
@@ -445,8 +453,8 @@ function decodeToHost(out: { x: tf.Tensor; oneHot: tf.Tensor; charges: tf.Tensor
  * @throws OptionError for an option the bond-aware sampler does not have
  */
 function sampleChainBonds(model: EdmModel, nNodes: Int32Array, rng: NoiseSource, steps: number, opts: SampleChainOptions): SampleChainResult {
-  const unsupported = (['fixed', 'context', 'guide', 'inpaint'] as const).filter((k) => opts[k] !== undefined);
-  if (unsupported.length > 0) throw new OptionError(`a bond-aware model samples without ${unsupported.join(', ')} for now`);
+  const unsupported = (Object.keys(EDM_ONLY) as (keyof typeof EDM_ONLY)[]).filter((k) => opts[k] !== undefined);
+  if (unsupported.length > 0) throw new OptionError(`a bond-aware model cannot sample with ${unsupported.map((k) => EDM_ONLY[k]).join(', ')} yet; use an EDM model (e.g. checkpoints/qm9-default)`);
   const B = nNodes.length;
   const N = Math.max(...nNodes);
   const F = featureDim(model.config);
