@@ -207,12 +207,25 @@ export function langevinStep(model: EdmModel, z: tf.Tensor, s: number, alpha: nu
       // eps_theta is zero at padded and fixed atoms already (egnn definition)
       const score = tf.div(phi(model, z, new Array<number>(B).fill(s), graph, true), -sigma);
       const e = langevinStepSizes(alpha, snr, noiseNorm, sumExceptBatch(tf.square(score)).dataSync());
-      const moved = tf.add(z, tf.add(tf.mul(score, perMolecule(e)), tf.mul(noise, perMolecule(e.map((v) => Math.sqrt(2 * v))))));
-      return projectZ(moved, graph, fixedXh);
+      return projectZ(langevinMove(z, score, noise, e), graph, fixedXh);
     });
   } finally {
     noise.dispose();
   }
+}
+
+/**
+ * Standard normal noise of a bond-aware state, drawn in this order: the atoms' `[B, N, 3 + F]`
+ * (CoM-free positions), then the bonds' `[B, N, N, K]` (symmetric, zero off the real pairs).
+ */
+function bondStateNoise(rng: NoiseSource, nNodes: ArrayLike<number>, N: number, F: number, K: number): { atoms: Float32Array; bonds: Float32Array } {
+  const atoms = combinedNoise(rng, nNodes, N, F, true);
+  return { atoms, bonds: symmetricPairNoise(rng, nNodes, N, K) };
+}
+
+/** z + e score + sqrt(2 e) noise, with one step size e per molecule (tensors of rank 3 or 4). */
+function langevinMove(z: tf.Tensor, score: tf.Tensor, noise: tf.Tensor, e: number[], rank: 3 | 4 = 3): tf.Tensor {
+  return tf.add(z, tf.add(tf.mul(score, perMolecule(e, rank)), tf.mul(noise, perMolecule(e.map((v) => Math.sqrt(2 * v)), rank))));
 }
 
 /** |v|^2 of each of B equal rows of a host array (from the host copy: no device pass or read-back). */
@@ -238,8 +251,7 @@ function langevinStepSizes(alpha: number, snr: number, noiseNorm: ArrayLike<numb
 export function langevinStepBonds(model: EdmModel, z: { atoms: tf.Tensor; bonds: tf.Tensor }, s: number, alpha: number, graph: MolGraph, snr: number, rng: NoiseSource): { atoms: tf.Tensor; bonds: tf.Tensor } {
   const [B, N, D] = z.atoms.shape as number[];
   const K = z.bonds.shape[3]!;
-  const hostAtoms = combinedNoise(rng, graph.nNodes, N, D - 3, true);
-  const hostBonds = symmetricPairNoise(rng, graph.nNodes, N, K);
+  const { atoms: hostAtoms, bonds: hostBonds } = bondStateNoise(rng, graph.nNodes, N, D - 3, K);
   const atomsNorm = squaredNormPerMolecule(hostAtoms, B);
   const bondsNorm = squaredNormPerMolecule(hostBonds, B);
   const noiseNorm = atomsNorm.map((v, b) => v + 0.5 * bondsNorm[b]);
@@ -252,12 +264,7 @@ export function langevinStepBonds(model: EdmModel, z: { atoms: tf.Tensor; bonds:
       const scoreBonds = tf.div(out.epsBonds, -sigma);
       const scoreNorm = tf.add(sumExceptBatch(tf.square(score)), tf.mul(sumExceptBatch(tf.square(scoreBonds)), 0.5)).dataSync();
       const e = langevinStepSizes(alpha, snr, noiseNorm, scoreNorm);
-      const root = e.map((v) => Math.sqrt(2 * v));
-      const atoms = tf.add(z.atoms, tf.add(tf.mul(score, perMolecule(e)), tf.mul(noise.atoms, perMolecule(root))));
-      return {
-        atoms: projectZ(atoms, graph, z.atoms),
-        bonds: tf.add(z.bonds, tf.add(tf.mul(scoreBonds, perMolecule(e, 4)), tf.mul(noise.bonds, perMolecule(root, 4)))),
-      };
+      return { atoms: projectZ(langevinMove(z.atoms, score, noise.atoms, e), graph, z.atoms), bonds: langevinMove(z.bonds, scoreBonds, noise.bonds, e, 4) };
     });
   } finally {
     tf.dispose([noise.atoms, noise.bonds]);
@@ -279,23 +286,32 @@ export function denoisingSteps(steps: number, T: number): number {
   return integerOption('--steps', steps, 1, T);
 }
 
-/** Records decoded frames of some rows of z during a chain. */
-function chainRecorder(model: EdmModel, nNodes: Int32Array, N: number, rows: number[] | undefined): {
+/** A chain's kept trajectories: frames of some rows of z every `every` steps, then the decoded molecule. */
+interface ChainRecorder {
   chains?: { x: Float32Array; atomTypes: Int32Array }[][];
-  record: (z: tf.Tensor) => void;
-} {
-  const chains = rows?.map(() => [] as { x: Float32Array; atomTypes: Int32Array }[]);
+  /** after step `done` (1-based) with the atoms' z `[B, N, 3 + F]`: keeps a frame on the cadence */
+  record: (z: tf.Tensor, done: number) => void;
+  /** the last frame of each kept row: its decoded positions and types (host arrays of the batch) */
+  finish: (x: Float32Array, atomTypes: Int32Array) => void;
+}
+
+/** Records decoded frames of the rows `opts.keepChainOf` during a chain of `steps` steps (none when absent). */
+function chainRecorder(model: EdmModel, nNodes: Int32Array, N: number, steps: number, opts: SampleChainOptions): ChainRecorder {
+  const rows = opts.keepChainOf;
+  if (!rows) return { record: () => {}, finish: () => {} };
+  const chains = rows.map(() => [] as { x: Float32Array; atomTypes: Int32Array }[]);
+  const every = opts.chainEvery ?? Math.max(1, Math.floor(steps / 50));
   const K = model.config.dataset.atomDecoder.length;
   const B = nNodes.length;
-  const record = (zCur: tf.Tensor): void => {
-    if (!chains) return;
+  const record = (zCur: tf.Tensor, done: number): void => {
+    if (done % every !== 0) return;
     const data = tf.tidy(() => {
       const f = model.config.diffusion.normalizeFactors;
       return tf.concat([tf.mul(tf.slice(zCur, [0, 0, 0], [B, N, 3]), f[0]), tf.cast(tf.expandDims(tf.argMax(tf.slice(zCur, [0, 0, 3], [B, N, K]), 2), 2), 'float32')], 2);
     });
     const host = data.dataSync();
     data.dispose();
-    rows!.forEach((row, c) => {
+    rows.forEach((row, c) => {
       const n = nNodes[row];
       const x = new Float32Array(n * 3);
       const types = new Int32Array(n);
@@ -306,7 +322,18 @@ function chainRecorder(model: EdmModel, nNodes: Int32Array, N: number, rows: num
       chains[c].push({ x, atomTypes: types });
     });
   };
-  return { chains, record };
+  const finish = (x: Float32Array, atomTypes: Int32Array): void =>
+    rows.forEach((row, c) => chains[c].push({ x: x.slice(row * N * 3, row * N * 3 + nNodes[row] * 3), atomTypes: atomTypes.slice(row * N, row * N + nNodes[row]) }));
+  return { chains, record, finish };
+}
+
+/**
+ * alpha_t|s^2 of the predictor step t -> s when corrector steps follow it (s in the chain's
+ * last `fraction`, s > 0), else undefined.
+ */
+function correctorAlpha(model: EdmModel, c: CorrectorOptions | undefined, t: number, s: number): number | undefined {
+  if (!c || s <= 0 || s > c.fraction) return undefined;
+  return transition(model.schedule.gammaAt(t), model.schedule.gammaAt(s)).alpha ** 2;
 }
 
 /**
@@ -337,11 +364,10 @@ function reverseStep(
     z = tf.tidy(() => projectZ(changed, graph, fixedXh));
     changed.dispose();
   };
-  const c = opts.corrector;
-  if (c && s > 0 && s <= c.fraction) {
-    const alpha = transition(model.schedule.gammaAt(t), model.schedule.gammaAt(s)).alpha ** 2;
-    for (let j = 0; j < c.steps; j++) {
-      const next = langevinStep(model, z, s, alpha, graph, c.snr, rng, fixedXh);
+  const alpha = correctorAlpha(model, opts.corrector, t, s);
+  if (alpha !== undefined) {
+    for (let j = 0; j < opts.corrector!.steps; j++) {
+      const next = langevinStep(model, z, s, alpha, graph, opts.corrector!.snr, rng, fixedXh);
       z.dispose();
       z = next;
     }
@@ -384,8 +410,7 @@ export function sampleChain(model: EdmModel, nNodes: Int32Array, rng: NoiseSourc
     z = projectZ(zT, graph, fixedXh);
     zT.dispose();
   }
-  const { chains, record } = chainRecorder(model, nNodes, N, opts.keepChainOf);
-  const every = opts.chainEvery ?? Math.max(1, Math.floor(steps / 50));
+  const { chains, record, finish } = chainRecorder(model, nNodes, N, steps, opts);
   const jumps = opts.inpaint?.jumps ?? 1;
   for (let k = steps; k >= 1; k--) {
     // stride the trained schedule: t = k / steps, s = (k - 1) / steps, rounded to grid steps
@@ -400,7 +425,7 @@ export function sampleChain(model: EdmModel, nNodes: Int32Array, rng: NoiseSourc
         z = back;
       }
     }
-    if (chains && ((steps - k + 1) % every === 0)) record(z);
+    record(z, steps - k + 1);
     opts.onStep?.(steps - k + 1, steps);
   }
   const tau = opts.temperature ?? 1;
@@ -410,10 +435,7 @@ export function sampleChain(model: EdmModel, nNodes: Int32Array, rng: NoiseSourc
   if (fixedXh) fixedXh.dispose();
   if (known) tf.dispose([known.mask, known.xh]);
   disposeGraph(graph);
-  chains?.forEach((frames, c) => {
-    const row = opts.keepChainOf![c];
-    frames.push({ x: x.slice(row * N * 3, row * N * 3 + nNodes[row] * 3), atomTypes: atomTypes.slice(row * N, row * N + nNodes[row]) });
-  });
+  finish(x, atomTypes);
   return { x, atomTypes, charges, nNodes, N, chains };
 }
 
@@ -462,31 +484,28 @@ function sampleChainBonds(model: EdmModel, nNodes: Int32Array, rng: NoiseSource,
   const tau = opts.temperature ?? 1;
   const graph = makeGraph({ nNodes, N });
   /** the atoms' noise then the bonds', times `scale` */
-  const draw = (scale: number): { atoms: tf.Tensor; bonds: tf.Tensor } =>
-    tf.tidy(() => ({
-      atoms: tf.mul(tf.tensor3d(combinedNoise(rng, nNodes, N, F, true), [B, N, 3 + F]), scale),
-      bonds: tf.mul(tf.tensor4d(symmetricPairNoise(rng, nNodes, N, K), [B, N, N, K]), scale),
-    }));
+  const draw = (scale: number): { atoms: tf.Tensor; bonds: tf.Tensor } => {
+    const host = bondStateNoise(rng, nNodes, N, F, K);
+    return tf.tidy(() => ({ atoms: tf.mul(tf.tensor3d(host.atoms, [B, N, 3 + F]), scale), bonds: tf.mul(tf.tensor4d(host.bonds, [B, N, N, K]), scale) }));
+  };
   // z_T at full scale whatever the temperature
   let z = draw(1);
-  const { chains, record } = chainRecorder(model, nNodes, N, opts.keepChainOf);
-  const every = opts.chainEvery ?? Math.max(1, Math.floor(steps / 50));
-  const c = opts.corrector;
+  const { chains, record, finish } = chainRecorder(model, nNodes, N, steps, opts);
   for (let k = steps; k >= 1; k--) {
     const [t, s] = [k / steps, (k - 1) / steps];
     const noise = draw(tau);
     const next = sampleZsGivenZtBonds(model, new Array<number>(B).fill(s), new Array<number>(B).fill(t), z, graph, noise);
     tf.dispose([z.atoms, z.bonds, noise.atoms, noise.bonds]);
     z = next;
-    if (c && s > 0 && s <= c.fraction) {
-      const alpha = transition(model.schedule.gammaAt(t), model.schedule.gammaAt(s)).alpha ** 2;
-      for (let j = 0; j < c.steps; j++) {
-        const corrected = langevinStepBonds(model, z, s, alpha, graph, c.snr, rng);
+    const alpha = correctorAlpha(model, opts.corrector, t, s);
+    if (alpha !== undefined) {
+      for (let j = 0; j < opts.corrector!.steps; j++) {
+        const corrected = langevinStepBonds(model, z, s, alpha, graph, opts.corrector!.snr, rng);
         tf.dispose([z.atoms, z.bonds]);
         z = corrected;
       }
     }
-    if (chains && (steps - k + 1) % every === 0) record(z.atoms);
+    record(z.atoms, steps - k + 1);
     opts.onStep?.(steps - k + 1, steps);
   }
   const noise = draw(tau);
@@ -497,9 +516,6 @@ function sampleChainBonds(model: EdmModel, nNodes: Int32Array, rng: NoiseSource,
   disposeGraph(graph);
   const bondOrders = new Int8Array(B * N * N);
   for (let b = 0; b < B; b++) for (let i = 0; i < nNodes[b]; i++) for (let j = 0; j < nNodes[b]; j++) if (i !== j) bondOrders[(b * N + i) * N + j] = orders[(b * N + Math.min(i, j)) * N + Math.max(i, j)];
-  chains?.forEach((frames, r) => {
-    const row = opts.keepChainOf![r];
-    frames.push({ x: x.slice(row * N * 3, row * N * 3 + nNodes[row] * 3), atomTypes: atomTypes.slice(row * N, row * N + nNodes[row]) });
-  });
+  finish(x, atomTypes);
   return { x, atomTypes, charges, nNodes, N, bondOrders, chains };
 }
