@@ -7,9 +7,10 @@
  *
  *   node --import tsx scripts/sampler-table.ts --checkpoint checkpoints/qm9-default \
  *     [-n 1000] [--steps 1000] [--work .scratch/sampler] \
- *     --setting "tau 1=--temperature 1" --setting "tau 0.8=--temperature 0.8" ...
+ *     --setting "EDM's sampler=--corrector-steps 0" --setting "tau 0.8=--temperature 0.8 --corrector-steps 0" ...
  *
- * A setting is LABEL=FLAGS (flags of edm sample). Samples already written under --work are
+ * A setting is LABEL=FLAGS (flags of edm sample, whose defaults apply: `--corrector-steps 0` for
+ * EDM's sampler). Samples already written under --work are
  * scored again rather than drawn again. Exits 2 with a one-line error for bad arguments or a
  * failed edm command.
  */

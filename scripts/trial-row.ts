@@ -65,7 +65,7 @@ const tag = `${a.arm}-${basename(ckDir)}-t${a.temperature}`.replace(/[^\w.-]/g, 
 const sdf = join(resolve(a.work!), `${tag}.sdf`);
 const ck = loadCheckpoint(ckDir);
 // a bond-aware model's SDF bond block is its own bonds: score them beside EDM's protocol
-const r = sampleAndScore('trial-row', ckDir, sdf, ['-n', a.samples!, '--seed', '0', '--steps', a.steps!, '--temperature', a.temperature!], ck.config.diffusion.bonds ? ['--own-bonds'] : []) as Record<string, number | null> & { ownBonds?: OwnBondScores };
+const r = sampleAndScore('trial-row', ckDir, sdf, ['-n', a.samples!, '--seed', '0', '--steps', a.steps!, '--temperature', a.temperature!, '--corrector-steps', '0'], ck.config.diffusion.bonds ? ['--own-bonds'] : []) as Record<string, number | null> & { ownBonds?: OwnBondScores };
 
 // validation NLL as the trainer measures it (train/trainer.ts: seed 0's fixed subset of 300)
 const runtime = await startRuntime();

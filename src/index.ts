@@ -47,6 +47,7 @@ export { readCurve, writeCurve, CURVE_COLUMNS, type CurveRow } from './report/cu
 export { curveSvg } from './report/curve-plot.js';
 export { generate, type GenerateOptions, type GenerateProgress, type GenerateResult } from './generate/run.js';
 export { planSampling, defaultBatchSize } from './generate/plan.js';
+export { DEFAULT_CORRECTOR, correctorOrDefault, samplerWords, type CorrectorOptions } from './diffusion/sampler.js';
 export { mergeSampleFiles, type MergedSamples } from './generate/merge.js';
 export { parseShard } from './generate/shard.js';
 export { trainingReference, chooseReference, type ReferenceChoice, type TrainingReference } from './metrics/reference.js';
@@ -85,7 +86,8 @@ export function loadModel(dir: string): EdmModel {
 }
 
 /**
- * Generate molecules with a model.
+ * Generate molecules with a model (EDM's ancestral sampler with `DEFAULT_CORRECTOR`'s Langevin
+ * steps; `corrector: false` for EDM's sampler alone).
  * @param opts `n` molecules; `seed` (default 0) makes the output reproducible; see SampleOptions
  */
 export function sample(model: EdmModel, opts: Omit<SampleOptions, 'seed'> & { seed?: number | string }): Molecule[] {

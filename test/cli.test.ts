@@ -87,6 +87,14 @@ describe('edm command', () => {
     const metrics = JSON.parse(readFileSync(join(dir, 'a.metrics.json'), 'utf8'));
     expect(metrics.molecules).toBe(4);
     expect(metrics.steps).toBe(8);
+    // the default sampler, recorded and named: EDM's with 2 Langevin corrector steps at the end
+    expect(metrics.corrector).toEqual({ steps: 2, snr: 0.1, fraction: 0.2 });
+    expect(a.stdout).toMatch(/8 denoising steps, 2 Langevin corrector steps \(snr 0\.1\) in the last 20%/);
+    const e = edm(['sample', '-n', '4', '--seed', '1', '--steps', '8', '--checkpoint', ck, '--out', 'e.sdf', '--no-train', '--corrector-steps', '0'], dir);
+    expect(e.code, e.stderr).toBe(0);
+    expect(e.stdout).toMatch(/8 denoising steps, EDM's sampler/);
+    expect(JSON.parse(readFileSync(join(dir, 'e.metrics.json'), 'utf8')).corrector).toBeNull();
+    expect(readFileSync(join(dir, 'e.sdf'), 'utf8')).not.toBe(sdf);
     // outcomes spooled to disk during the run: all listed, no temporary file left behind
     expect(metrics.outcomes.map((o: { index: number }) => o.index)).toEqual([0, 1, 2, 3]);
     expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);

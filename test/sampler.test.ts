@@ -7,7 +7,8 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend.js';
 import { makeModel, phi, type EdmModel } from '../src/diffusion/model.js';
 import { disposeGraph, graphFromNodeMask } from '../src/graph/graph.js';
-import { langevinStep, sampleChain } from '../src/diffusion/sampler.js';
+import { DEFAULT_CORRECTOR, langevinStep, sampleChain } from '../src/diffusion/sampler.js';
+import { planSampling } from '../src/generate/plan.js';
 import { combinedNoise } from '../src/diffusion/noise.js';
 import { sigmaOf } from '../src/diffusion/schedule.js';
 import { initParams } from '../src/egnn/params.js';
@@ -154,5 +155,20 @@ describe('sampler', () => {
       }
     }
     expect(Array.from(pc.x.slice(0, 18))).not.toEqual(Array.from(plain.x.slice(0, 18)));
+  });
+
+  it('a run uses DEFAULT_CORRECTOR unless told otherwise; corrector: false is EDM\'s sampler', () => {
+    expect(planSampling(model, { n: 2, seed: 1 }).corrector).toEqual({ steps: 2, snr: 0.1, fraction: 0.2 });
+    expect(planSampling(model, { n: 2, seed: 1, corrector: false }).corrector).toBeUndefined();
+    const custom = { steps: 1, snr: 0.05, fraction: 0.5 };
+    expect(planSampling(model, { n: 2, seed: 1, corrector: custom }).corrector).toEqual(custom);
+    const positions = (corrector?: typeof custom | false): number[][] => sampleMolecules(model, { n: 2, steps: 10, seed: 'd', nAtoms: 5, corrector }).map((m) => Array.from(m.positions));
+    const byDefault = positions();
+    expect(byDefault).toEqual(positions({ ...DEFAULT_CORRECTOR }));
+    // EDM's sampler: the chain of sampleChain without a corrector, molecule for molecule
+    const edm = positions(false);
+    expect(edm).not.toEqual(byDefault);
+    const plain = sampleChain(model, Int32Array.from([5]), [new Rng('d:mol0')], { steps: 10 });
+    expect(Array.from(plain.x.slice(0, 15))).toEqual(edm[0]);
   });
 });

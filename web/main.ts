@@ -13,6 +13,7 @@ import { gunzipSync } from 'fflate';
 import { validateConfig } from '../src/config.js';
 import type { Molecule } from '../src/data/molecule.js';
 import { makeModel } from '../src/diffusion/model.js';
+import { type CorrectorOptions, samplerWords } from '../src/diffusion/sampler.js';
 import { Assembler, planSampling } from '../src/generate/plan.js';
 import { formatSdf, parseSdf } from '../src/data/sdf.js';
 import { parseXyz } from '../src/data/xyz.js';
@@ -110,6 +111,8 @@ interface Generated {
   backend: string;
   workers: number;
   threads: number;
+  /** the run's corrector (the library's default), none when undefined */
+  corrector?: CorrectorOptions;
 }
 
 /**
@@ -155,7 +158,7 @@ async function runWorkers(req: Omit<GenerateRequest, 'batches'>): Promise<Genera
       ),
     );
     const out = assembler.result();
-    return { molecules: out.molecules, chain: out.chains[0], seconds: (performance.now() - t0) / 1000, backend: finished[0].backend, workers: count, threads: finished[0].threads };
+    return { molecules: out.molecules, chain: out.chains[0], seconds: (performance.now() - t0) / 1000, backend: finished[0].backend, workers: count, threads: finished[0].threads, corrector: plan.corrector };
   } finally {
     for (const w of workers) w.terminate();
   }
@@ -203,8 +206,8 @@ async function generate(): Promise<void> {
     const decoded = withBondsAndStability(out.molecules);
     const r = await score(decoded, await ref);
     const where = `${out.seconds.toFixed(1)} s in this browser on ${out.backend}, ${out.workers} Web Worker${out.workers === 1 ? '' : 's'}`;
-    const details = [`${n} molecules sampled with seed ${seed}, ${steps} denoising steps, ${where}`];
-    await show(`edm in the browser: ${n} samples from ${s.label}`, details, decoded, r, await ref, { checkpoint: s.url ? 'checkpoints/qm9-default' : s.label, seed, steps, temperature: 1, samplingSeconds: out.seconds, backend: `browser ${out.backend}` }, out.chain);
+    const details = [`${n} molecules sampled with seed ${seed}, ${steps} denoising steps, ${samplerWords(out)}, ${where}`];
+    await show(`edm in the browser: ${n} samples from ${s.label}`, details, decoded, r, await ref, { checkpoint: s.url ? 'checkpoints/qm9-default' : s.label, seed, steps, temperature: 1, corrector: out.corrector ?? null, samplingSeconds: out.seconds, backend: `browser ${out.backend}` }, out.chain);
     $('rate').textContent = `${n} molecules x ${steps} steps in ${out.seconds.toFixed(1)} s: ${((n * steps) / out.seconds).toFixed(0)} molecule-steps/s (${out.backend}, ${out.workers} Web Worker${out.workers === 1 ? '' : 's'})`;
     setState('done');
   } catch (e) {

@@ -1,7 +1,7 @@
 /**
  * What every command shares: reading numbers as typed, paths, the error exit.
  */
-import { DEFAULT_TRAIN_FILE, InputError, UserError, chooseReference, startRuntime, shown, type Runtime, startProgress, type BackendName, type Progress, type TrainingReference } from '../index.js';
+import { DEFAULT_CORRECTOR, DEFAULT_TRAIN_FILE, InputError, type CorrectorOptions, UserError, chooseReference, startRuntime, shown, type Runtime, startProgress, type BackendName, type Progress, type TrainingReference } from '../index.js';
 import { accessSync, constants, existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { ArgumentsCamelCase, Argv } from 'yargs';
@@ -126,19 +126,19 @@ export const threadsFlag = { ...numberFlag('--threads', 'ONNX Runtime threads of
 /** The sampler's options, shared by `edm sample` and `edm pocket`. */
 export const samplerFlags = {
   temperature: numberFlag('--temperature', "scale of the reverse steps' noise: 1 is EDM's sampler; lower values give more stable, less diverse molecules (README: temperature table)", 1),
-  'corrector-steps': numberFlag('--corrector-steps', 'Langevin corrector steps after each denoising step of the last --corrector-fraction of the chain (Song et al. 2021; 0: none)', 0),
-  'corrector-snr': numberFlag('--corrector-snr', "signal-to-noise ratio setting the corrector's step size", 0.1),
-  'corrector-fraction': numberFlag('--corrector-fraction', 'last part of the chain (0-1] that gets corrector steps', 0.2),
+  'corrector-steps': numberFlag('--corrector-steps', "Langevin corrector steps after each denoising step of the last --corrector-fraction of the chain (Song et al. 2021); 0 is EDM's sampler (README: sampler table)", DEFAULT_CORRECTOR.steps),
+  'corrector-snr': numberFlag('--corrector-snr', "signal-to-noise ratio setting the corrector's step size", DEFAULT_CORRECTOR.snr),
+  'corrector-fraction': numberFlag('--corrector-fraction', 'last part of the chain (0-1] that gets corrector steps', DEFAULT_CORRECTOR.fraction),
 };
 
 /**
- * `temperature` and `corrector` of the sampler from the shared flags.
- * @throws UserError for corrector settings without --corrector-steps
+ * `temperature` and `corrector` of the sampler from the shared flags (`--corrector-steps 0`:
+ * none, EDM's sampler). The values are checked by the library.
  */
-export function samplerArgs(argv: { temperature?: number; 'corrector-steps'?: number; 'corrector-snr'?: number; 'corrector-fraction'?: number }): { temperature?: number; corrector?: { steps: number; snr: number; fraction: number } } {
-  const steps = argv['corrector-steps'] ?? 0;
-  if (steps === 0) return { temperature: argv.temperature };
-  return { temperature: argv.temperature, corrector: { steps, snr: argv['corrector-snr']!, fraction: argv['corrector-fraction']! } };
+export function samplerArgs(argv: { temperature?: number; 'corrector-steps'?: number; 'corrector-snr'?: number; 'corrector-fraction'?: number }): { temperature?: number; corrector: CorrectorOptions | false } {
+  const steps = argv['corrector-steps'] ?? DEFAULT_CORRECTOR.steps;
+  if (steps === 0) return { temperature: argv.temperature, corrector: false };
+  return { temperature: argv.temperature, corrector: { steps, snr: argv['corrector-snr'] ?? DEFAULT_CORRECTOR.snr, fraction: argv['corrector-fraction'] ?? DEFAULT_CORRECTOR.fraction } };
 }
 
 /**

@@ -5,6 +5,8 @@
 import type { Argv } from 'yargs';
 import {
   DEFAULT_CHECKPOINT,
+  type CorrectorOptions,
+  samplerWords,
   InterruptedError,
   OptionError,
   Evaluator,
@@ -64,7 +66,8 @@ interface RunScores {
   seconds: number;
   steps: number;
   backend: string;
-  sampler: ReturnType<typeof samplerArgs>;
+  /** the sampler the run used (its plan's) */
+  sampler: { temperature?: number; corrector?: CorrectorOptions };
   molecules: Molecule[];
   chain?: Molecule[];
   /** print EDM's QM9 rows (a QM9 model's molecules only) */
@@ -84,18 +87,10 @@ async function reportMetrics(s: RunScores, argv: { train?: unknown; seed?: numbe
   if (argv.svg) await writeReportFiles(r, { svg: userPath(argv.svg) }, SVG_MOLECULES, {});
   process.stdout.write(`metrics written to ${besideOutput(argv.out, '.metrics.json')}\n`);
   if (s.html) {
-    const details = [`${n} molecules sampled with seed ${argv.seed}, ${s.steps} denoising steps${samplerWords(sampler)}, ${s.seconds.toFixed(1)} s on ${s.backend}`, ref ? `novelty vs ${ref.source}` : 'novelty: no training data'];
+    const details = [`${n} molecules sampled with seed ${argv.seed}, ${s.steps} denoising steps, ${samplerWords(sampler)}, ${s.seconds.toFixed(1)} s on ${s.backend}`, ref ? `novelty vs ${ref.source}` : 'novelty: no training data'];
     writeFileAtomic(s.html, await htmlReport({ title: `edm sample: ${ckDir}`, details, report: r, molecules: s.molecules, trainStats: ref?.stats, maxMolecules: s.maxHtml, chain: s.chain, anchors }));
     process.stdout.write(`HTML report written to ${argv.html}\n`);
   }
-}
-
-/** The sampler's settings in words when they differ from EDM's, for reports. */
-function samplerWords(s: ReturnType<typeof samplerArgs>): string {
-  const parts = [];
-  if (s.temperature !== undefined && s.temperature !== 1) parts.push(`temperature ${s.temperature}`);
-  if (s.corrector) parts.push(`${s.corrector.steps} corrector step(s) (snr ${s.corrector.snr}) in the last ${s.corrector.fraction * 100}%`);
-  return parts.length ? ` (${parts.join(', ')})` : '';
 }
 
 /** Register the command. */
@@ -212,10 +207,10 @@ export const sampleCommand = (y: Argv): Argv =>
         const rate = ((n * result.steps) / result.seconds).toFixed(1);
         const scored = evaluator ? ', scored on the way' : '';
         const kept = keep === 'all' ? '' : ` of ${n}`;
-        process.stdout.write(`wrote ${writer.written}${kept} molecules to ${argv.out}${keep === 'all' ? '' : ` (--keep ${keep})`} (${result.steps} denoising steps, ${result.seconds.toFixed(1)} s${scored}, ${rate} molecule-steps/s on ${backend}${result.workers > 1 ? ` x ${result.workers} workers` : ''})\n`);
+        process.stdout.write(`wrote ${writer.written}${kept} molecules to ${argv.out}${keep === 'all' ? '' : ` (--keep ${keep})`} (${result.steps} denoising steps, ${samplerWords(result.plan)}, ${result.seconds.toFixed(1)} s${scored}, ${rate} molecule-steps/s on ${backend}${result.workers > 1 ? ` x ${result.workers} workers` : ''})\n`);
         if (result.chains.length > 0) process.stdout.write(`wrote denoising trajectories of ${result.chains.length} molecules to ${besideOutput(argv.out, '.chain.xyz')}\n`);
         if (!evaluator || !spool) return;
-        await reportMetrics({ evaluator, spool, ckDir, n, seconds: result.seconds, steps: result.steps, backend, sampler, molecules: result.molecules, chain: result.chains[0], anchors: model.config.dataset.name === 'qm9', maxHtml, html }, argv);
+        await reportMetrics({ evaluator, spool, ckDir, n, seconds: result.seconds, steps: result.steps, backend, sampler: result.plan, molecules: result.molecules, chain: result.chains[0], anchors: model.config.dataset.name === 'qm9', maxHtml, html }, argv);
       } finally {
         // writeJson removes the spool; this removes it when an error ends the run before that
         spool?.abort();

@@ -175,6 +175,35 @@ export interface CorrectorOptions {
 }
 
 /**
+ * The corrector `edm sample`, `edm pocket` and the library's `sample`/`generate` use unless told
+ * otherwise: 2 Langevin steps, snr 0.1, over the last 20% of the chain. On the shipped
+ * checkpoint (README, sampler table: 1,000 molecules x 1,000 steps) it raised molecule stability
+ * from 19.0% to 35.8% and valid x unique x novel from 55.5% to 66.7%, with atom-type TV and every
+ * bond-length W1 as close to the data as EDM's sampler, for 1.4x the network evaluations.
+ */
+export const DEFAULT_CORRECTOR: Readonly<CorrectorOptions> = Object.freeze({ steps: 2, snr: 0.1, fraction: 0.2 });
+
+/**
+ * The corrector a run uses: `false` is none (EDM's ancestral sampler), undefined the default.
+ * @param c the caller's choice
+ */
+export function correctorOrDefault(c: CorrectorOptions | false | undefined): CorrectorOptions | undefined {
+  if (c === false) return undefined;
+  return c ?? { ...DEFAULT_CORRECTOR };
+}
+
+/**
+ * A sampler's settings in words, for a run's summary line and reports, e.g. "EDM's sampler" or
+ * "2 Langevin corrector steps (snr 0.1) in the last 20%".
+ */
+export function samplerWords(s: { temperature?: number; corrector?: CorrectorOptions }): string {
+  const parts = [];
+  if (s.temperature !== undefined && s.temperature !== 1) parts.push(`temperature ${s.temperature}`);
+  if (s.corrector) parts.push(`${s.corrector.steps} Langevin corrector step${s.corrector.steps === 1 ? '' : 's'} (snr ${s.corrector.snr}) in the last ${+(s.corrector.fraction * 100).toFixed(6)}%`);
+  return parts.length ? parts.join(', ') : "EDM's sampler";
+}
+
+/**
  * Check sampler options (messages name them as the CLI spells them).
  * @throws OptionError for a temperature that is negative or not finite, or an impossible corrector
  */

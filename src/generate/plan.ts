@@ -6,7 +6,7 @@
 import { sampleNNodes } from '../data/dataset.js';
 import type { Molecule } from '../data/molecule.js';
 import type { EdmModel } from '../diffusion/model.js';
-import { checkSamplerOptions, denoisingSteps } from '../diffusion/sampler.js';
+import { checkSamplerOptions, correctorOrDefault, denoisingSteps } from '../diffusion/sampler.js';
 import { OptionError } from '../errors.js';
 import { integerOption, optionalInteger } from '../options.js';
 import { Rng } from '../random.js';
@@ -42,7 +42,8 @@ export function planSampling(model: EdmModel, opts: PlanOptions, shard?: { index
   const nAtoms = optionalInteger('--n-atoms', opts.nAtoms, 2, 1000);
   const steps = opts.steps === undefined ? undefined : denoisingSteps(opts.steps, model.schedule.timesteps);
   const chain = integerOption('--chain', opts.chain ?? 0, 0);
-  checkSamplerOptions(opts);
+  const corrector = correctorOrDefault(opts.corrector);
+  checkSamplerOptions({ temperature: opts.temperature, corrector });
   checkPocket(model, opts, chain);
   const seed = String(opts.seed);
   let [start, end] = [0, n];
@@ -64,7 +65,7 @@ export function planSampling(model: EdmModel, opts: PlanOptions, shard?: { index
       batches.push({ ids: part, nNodes: Int32Array.from(part, (i) => sizes[i]) });
     }
   }
-  return { seed, steps, temperature: opts.temperature, corrector: opts.corrector, pocket: opts.pocket, chain, batches, range: { start, end } };
+  return { seed, steps, temperature: opts.temperature, corrector, pocket: opts.pocket, chain, batches, range: { start, end } };
 }
 
 /** @throws OptionError for a pocket model without a pocket, a pocket for another model, or a pocket model's trajectories */

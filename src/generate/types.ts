@@ -71,8 +71,11 @@ export interface PlanOptions {
   chain?: number;
   /** scale of the reverse steps' noise (default 1, EDM's sampler; see sampler.ts) */
   temperature?: number;
-  /** Langevin corrector steps in the last part of the chain (default none; see sampler.ts) */
-  corrector?: CorrectorOptions;
+  /**
+   * Langevin corrector steps in the last part of the chain: default `DEFAULT_CORRECTOR` (2 steps,
+   * snr 0.1, last 20%); `false` for EDM's ancestral sampler (see sampler.ts)
+   */
+  corrector?: CorrectorOptions | false;
 }
 
 /** Molecules denoised together: their run-wide indices and atom counts. */
@@ -92,6 +95,7 @@ export interface SamplingPlan {
   seed: string;
   steps?: number;
   temperature?: number;
+  /** the corrector the run uses (the default resolved), none when undefined */
   corrector?: CorrectorOptions;
   /** the pocket of a pocket-conditioned model (see PlanOptions) */
   pocket?: PocketNodes;

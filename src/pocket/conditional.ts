@@ -113,8 +113,8 @@ export interface ConditionalSampleOptions {
   onProgress?: (ligandsDone: number, step: number, steps: number) => void;
   /** scale of the reverse steps' noise (default 1, EDM's; see sampler.ts) */
   temperature?: number;
-  /** Langevin corrector steps in the last part of the chain (see sampler.ts) */
-  corrector?: CorrectorOptions;
+  /** Langevin corrector steps in the last part of the chain (default `DEFAULT_CORRECTOR`; `false`: EDM's sampler; see sampler.ts) */
+  corrector?: CorrectorOptions | false;
 }
 
 /**

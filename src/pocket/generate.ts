@@ -42,8 +42,8 @@ export interface PocketSampleOptions {
   jumps?: number;
   /** scale of the reverse steps' noise (default 1, EDM's; see sampler.ts) */
   temperature?: number;
-  /** Langevin corrector steps in the last part of the chain (see sampler.ts) */
-  corrector?: CorrectorOptions;
+  /** Langevin corrector steps in the last part of the chain (default `DEFAULT_CORRECTOR`; `false`: EDM's sampler; see sampler.ts) */
+  corrector?: CorrectorOptions | false;
 }
 
 /**

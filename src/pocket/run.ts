@@ -50,8 +50,8 @@ export interface PocketRunOptions {
   jumps?: number;
   /** scale of the reverse steps' noise (default 1, EDM's; see sampler.ts) */
   temperature?: number;
-  /** Langevin corrector steps in the last part of the chain (see sampler.ts) */
-  corrector?: CorrectorOptions;
+  /** Langevin corrector steps in the last part of the chain (default `DEFAULT_CORRECTOR`; `false`: EDM's sampler; see sampler.ts) */
+  corrector?: CorrectorOptions | false;
   onProgress?: (ligandsDone: number, step: number, steps: number) => void;
   /** after each ligand is scored (`docking`: Vina and MMFF94 ran, the slow part) */
   onScored?: (done: number, total: number, docking: boolean) => void;

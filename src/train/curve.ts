@@ -47,7 +47,8 @@ export async function probeSamples(
   opts: CurveProbeOptions,
 ): Promise<ProbeScores> {
   // a fixed batch size: the batches (and so the molecules) must not depend on the worker count
-  const common = { batchSize: CURVE_BATCH_SIZE, steps: opts.steps, workers: Math.max(1, opts.workers), backend: opts.backend };
+  // EDM's sampler (no corrector): the curve measures the model, comparable across runs
+  const common = { batchSize: CURVE_BATCH_SIZE, steps: opts.steps, corrector: false as const, workers: Math.max(1, opts.workers), backend: opts.backend };
   const molecules: Molecule[] = [];
   if (opts.pockets?.length) {
     const P = opts.pockets.length;
