@@ -125,7 +125,7 @@ export const threadsFlag = { ...numberFlag('--threads', 'ONNX Runtime threads of
 
 /** The sampler's options, shared by `edm sample` and `edm pocket`. */
 export const samplerFlags = {
-  temperature: numberFlag('--temperature', "scale of the reverse steps' noise: 1 is EDM's sampler; lower values give more stable, less diverse molecules (README: temperature table)", 1),
+  temperature: numberFlag('--temperature', "scale of the reverse steps' noise (1 as in EDM); lower values give more stable, less diverse molecules (README: sampler table)", 1),
   'corrector-steps': numberFlag('--corrector-steps', "Langevin corrector steps after each denoising step of the last --corrector-fraction of the chain (Song et al. 2021); 0 is EDM's sampler (README: sampler table)", DEFAULT_CORRECTOR.steps),
   'corrector-snr': numberFlag('--corrector-snr', "signal-to-noise ratio setting the corrector's step size", DEFAULT_CORRECTOR.snr),
   'corrector-fraction': numberFlag('--corrector-fraction', 'last part of the chain (0-1] that gets corrector steps', DEFAULT_CORRECTOR.fraction),
