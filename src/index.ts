@@ -47,7 +47,7 @@ export { readCurve, writeCurve, CURVE_COLUMNS, type CurveRow } from './report/cu
 export { curveSvg } from './report/curve-plot.js';
 export { generate, type GenerateOptions, type GenerateProgress, type GenerateResult } from './generate/run.js';
 export { planSampling, defaultBatchSize } from './generate/plan.js';
-export { DEFAULT_CORRECTOR, correctorOrDefault, samplerWords, type CorrectorOptions } from './diffusion/sampler.js';
+export { DEFAULT_CORRECTOR, correctorOrDefault, samplerWords, type CorrectorOptions, type SamplerSettings } from './diffusion/sampler.js';
 export { mergeSampleFiles, type MergedSamples } from './generate/merge.js';
 export { parseShard } from './generate/shard.js';
 export { trainingReference, chooseReference, type ReferenceChoice, type TrainingReference } from './metrics/reference.js';

@@ -5,7 +5,7 @@
 import type { Argv } from 'yargs';
 import {
   DEFAULT_CHECKPOINT,
-  type CorrectorOptions,
+  type SamplerSettings,
   samplerWords,
   InterruptedError,
   OptionError,
@@ -67,7 +67,7 @@ interface RunScores {
   steps: number;
   backend: string;
   /** the sampler the run used (its plan's) */
-  sampler: { temperature?: number; corrector?: CorrectorOptions };
+  sampler: SamplerSettings;
   molecules: Molecule[];
   chain?: Molecule[];
   /** print EDM's QM9 rows (a QM9 model's molecules only) */

@@ -192,11 +192,17 @@ export function correctorOrDefault(c: CorrectorOptions | false | undefined): Cor
   return c ?? { ...DEFAULT_CORRECTOR };
 }
 
+/** What a run's sampler does beyond the schedule: the noise temperature and the corrector (none when undefined). */
+export interface SamplerSettings {
+  temperature?: number;
+  corrector?: CorrectorOptions;
+}
+
 /**
  * A sampler's settings in words, for a run's summary line and reports, e.g. "EDM's sampler" or
  * "2 Langevin corrector steps (snr 0.1) in the last 20%".
  */
-export function samplerWords(s: { temperature?: number; corrector?: CorrectorOptions }): string {
+export function samplerWords(s: SamplerSettings): string {
   const parts = [];
   if (s.temperature !== undefined && s.temperature !== 1) parts.push(`temperature ${s.temperature}`);
   if (s.corrector) parts.push(`${s.corrector.steps} Langevin corrector step${s.corrector.steps === 1 ? '' : 's'} (snr ${s.corrector.snr}) in the last ${+(s.corrector.fraction * 100).toFixed(6)}%`);
@@ -357,12 +363,19 @@ function chainRecorder(model: EdmModel, nNodes: Int32Array, N: number, steps: nu
 }
 
 /**
- * alpha_t|s^2 of the predictor step t -> s when corrector steps follow it (s in the chain's
- * last `fraction`, s > 0), else undefined.
+ * The corrector's steps after the predictor step t -> s: `c.steps` times `step(z, alpha, snr)`
+ * with alpha = alpha_t|s^2, when s is in the chain's last `c.fraction` (s > 0); else z as it is.
+ * Each replaced state is disposed. One loop for EDM's and bond-aware states.
  */
-function correctorAlpha(model: EdmModel, c: CorrectorOptions | undefined, t: number, s: number): number | undefined {
-  if (!c || s <= 0 || s > c.fraction) return undefined;
-  return transition(model.schedule.gammaAt(t), model.schedule.gammaAt(s)).alpha ** 2;
+function correct<Z>(model: EdmModel, c: CorrectorOptions | undefined, t: number, s: number, z: Z, step: (z: Z, alpha: number, snr: number) => Z, dispose: (z: Z) => void): Z {
+  if (!c || s <= 0 || s > c.fraction) return z;
+  const alpha = transition(model.schedule.gammaAt(t), model.schedule.gammaAt(s)).alpha ** 2;
+  for (let j = 0; j < c.steps; j++) {
+    const next = step(z, alpha, c.snr);
+    dispose(z);
+    z = next;
+  }
+  return z;
 }
 
 /**
@@ -393,14 +406,7 @@ function reverseStep(
     z = tf.tidy(() => projectZ(changed, graph, fixedXh));
     changed.dispose();
   };
-  const alpha = correctorAlpha(model, opts.corrector, t, s);
-  if (alpha !== undefined) {
-    for (let j = 0; j < opts.corrector!.steps; j++) {
-      const next = langevinStep(model, z, s, alpha, graph, opts.corrector!.snr, rng, fixedXh);
-      z.dispose();
-      z = next;
-    }
-  }
+  z = correct(model, opts.corrector, t, s, z, (cur, alpha, snr) => langevinStep(model, cur, s, alpha, graph, snr, rng, fixedXh), (old) => old.dispose());
   if (opts.guide) apply((cur) => opts.guide!(cur, s, graph));
   if (known) apply((cur) => combineKnown(model, cur, s, known, graph, rng));
   return z;
@@ -526,14 +532,7 @@ function sampleChainBonds(model: EdmModel, nNodes: Int32Array, rng: NoiseSource,
     const next = sampleZsGivenZtBonds(model, new Array<number>(B).fill(s), new Array<number>(B).fill(t), z, graph, noise);
     tf.dispose([z.atoms, z.bonds, noise.atoms, noise.bonds]);
     z = next;
-    const alpha = correctorAlpha(model, opts.corrector, t, s);
-    if (alpha !== undefined) {
-      for (let j = 0; j < opts.corrector!.steps; j++) {
-        const corrected = langevinStepBonds(model, z, s, alpha, graph, opts.corrector!.snr, rng);
-        tf.dispose([z.atoms, z.bonds]);
-        z = corrected;
-      }
-    }
+    z = correct(model, opts.corrector, t, s, z, (cur, alpha, snr) => langevinStepBonds(model, cur, s, alpha, graph, snr, rng), (old) => tf.dispose([old.atoms, old.bonds]));
     record(z.atoms, steps - k + 1);
     opts.onStep?.(steps - k + 1, steps);
   }
