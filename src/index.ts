@@ -45,6 +45,7 @@ export { lrAt, CONSTANT_LR, type LrSchedule } from './train/lr-schedule.js';
 export { loadTrainingData, storeTrainingReference, type TrainingData, type TrainingDataOptions } from './train/data.js';
 export { readCurve, writeCurve, CURVE_COLUMNS, type CurveRow } from './report/curve-data.js';
 export { curveSvg } from './report/curve-plot.js';
+export { curveSlope, projectCurve, type CurveMetric, type CurveSlope, type CurveProjection } from './report/curve-projection.js';
 export { generate, type GenerateOptions, type GenerateProgress, type GenerateResult } from './generate/run.js';
 export { planSampling, defaultBatchSize } from './generate/plan.js';
 export { DEFAULT_CORRECTOR, correctorOrDefault, samplerWords, type CorrectorOptions, type SamplerSettings } from './diffusion/sampler.js';

@@ -15,6 +15,7 @@ import { makeModel } from '../src/diffusion/model.js';
 import { initParams } from '../src/egnn/params.js';
 import { CHECKPOINT_REFERENCE_FILE, computeReference, loadReference, saveReference } from '../src/metrics/reference.js';
 import { curveSvg } from '../src/report/curve-plot.js';
+import { curveSlope, projectCurve } from '../src/report/curve-projection.js';
 import { type CurveRow, OWN_BOND_CURVE_COLUMNS, isBest, readCurve, writeCurve } from '../src/report/curve-data.js';
 import { writeTrainingReport } from '../src/train/report.js';
 import { exampleNodes } from '../src/data/examples.js';
@@ -88,6 +89,31 @@ describe('learning curve', () => {
     expect(readCurve(join(path, '..', 'absent.csv'))).toEqual([]);
     writeFileSync(path, 'step,epoch\n1,2,3\n');
     expect(() => readCurve(path)).toThrow(/curve\.csv:2: 3 cells, expected 2/);
+  });
+
+  it('projects a curve to a bar on its latest, steepest and overall least-squares slopes', () => {
+    // row(step) puts a point at step / 1000 CPU-hours: a rise of 10 points per CPU-hour to 2
+    // CPU-hours, then flat at 0.3 with one noisy point.
+    const rows = [row(0, 0.1, 0.8), row(1000, 0.2, 0.8), row(2000, 0.3, 0.8), row(3000, 0.3, 0.8), row(4000, 0.32, 0.8), row(5000, 0.28, 0.8)];
+    const line = curveSlope(rows.slice(0, 3), 'molecule_stability');
+    expect(line.perCpuHour).toBeCloseTo(0.1, 12);
+    expect(line.level).toBeCloseTo(0.3, 12);
+    expect([line.fromStep, line.toStep, line.fromCpuHours, line.toCpuHours]).toEqual([0, 2000, 0, 2]);
+    const p = projectCurve(rows, 'molecule_stability', 0.5, 3);
+    expect(p.steepest.fromStep).toBe(0);
+    expect(p.steepest.perCpuHour).toBeCloseTo(0.1, 12);
+    expect(p.latest.fromStep).toBe(3000);
+    expect(p.latest.perCpuHour).toBeCloseTo(-0.01, 12); // (0.28 - 0.3) / 2 CPU-hours
+    expect(p.latest.level).toBeCloseTo(0.3 - 0.01, 12); // mean 0.3 at 4 CPU-hours, one hour on
+    expect(p.toBarOnLatest).toBe(Infinity);
+    expect(p.toBarOnSteepest).toBeCloseTo((0.5 - 0.29) / 0.1, 10);
+    expect(p.overall.perCpuHour).toBeGreaterThan(0);
+    expect(p.toBarOnOverall).toBeCloseTo((0.5 - 0.29) / p.overall.perCpuHour, 10);
+    expect(projectCurve(rows, 'molecule_stability', 0.25, 3).toBarOnLatest).toBe(0);
+    expect(p.value).toBe(0.28);
+    expect(() => projectCurve(rows.slice(0, 2), 'molecule_stability', 0.5, 3)).toThrow(/2 curve point\(s\), the window needs 3/);
+    expect(() => projectCurve(rows, 'molecule_stability', 0.5, 1)).toThrow(/window 1 must be an integer >= 2/);
+    expect(() => curveSlope([row(1000, 0.1, 0.8), row(1000, 0.2, 0.8)], 'molecule_stability')).toThrow(/every point is at 1 CPU-hours/);
   });
 
   it("writes a bond-aware model's own-bond columns only when a row has them, NaN before it had bonds", () => {
