@@ -16,12 +16,18 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { readCurve } from '../src/report/curve-data.js';
 import { projectCurve, type CurveMetric } from '../src/report/curve-projection.js';
+import { failer } from './sample-score.js';
 
 const METRICS: CurveMetric[] = ['atom_stability', 'molecule_stability', 'validity', 'connected_validity'];
 
-function fail(message: string): never {
-  process.stderr.write(`project-curve: ${message}\n`);
-  process.exit(2);
+const fail = failer('project-curve');
+/** f's value, or a one-line exit with its error's message after `prefix`. */
+function orFail<T>(f: () => T, prefix = ''): T {
+  try {
+    return f();
+  } catch (e) {
+    return fail(prefix + (e as Error).message);
+  }
 }
 
 const args = process.argv.slice(2);
@@ -63,19 +69,9 @@ process.stdout.write(
 for (const p of paths) {
   const csv = existsSync(p) && statSync(p).isDirectory() ? join(p, 'curve.csv') : p;
   if (!existsSync(csv)) fail(`${csv}: not found`);
-  let rows;
-  try {
-    rows = readCurve(csv).filter((r) => r.step >= since);
-  } catch (e) {
-    fail((e as Error).message);
-  }
+  const rows = orFail(() => readCurve(csv).filter((r) => r.step >= since));
   for (const [metric, bar] of bars) {
-    let pr;
-    try {
-      pr = projectCurve(rows, metric, bar, window);
-    } catch (e) {
-      fail(`${csv}: ${(e as Error).message}`);
-    }
+    const pr = orFail(() => projectCurve(rows, metric, bar, window), `${csv}: `);
     const last = rows[rows.length - 1];
     process.stdout.write(
       `| ${p} | ${last.step} | ${pr.cpuHours.toFixed(2)} | ${metric.replace('_', ' ')} | ${pts(pr.value)} | ${pts(bar)} | ` +
