@@ -2,12 +2,16 @@
  * Publish a training run as a shipped checkpoint, validated and written atomically:
  *
  *   node --import tsx scripts/publish-checkpoint.ts runs/A checkpoints/qm9-default [--latest]
+ *   node --import tsx scripts/publish-checkpoint.ts runs/b checkpoints/qm9-default --state runs/A
  *
  * - the weights users get are the run's best checkpoint by molecule stability on the learning
  *   curve's fixed sample set (`RUN/best`, written by `edm train --curve-every`), else (or with
  *   `--latest`: when the final state was scored on 1,000 samples, not only the curve's 200) its latest;
  * - when the run's latest step is not the best one, the latest checkpoint goes to `DEST/latest`
  *   so that training can continue exactly (`--resume`) on another machine;
+ * - a finished branch (an lr decayed to 0) keeps no optimiser state: `--state DIR` names the
+ *   checkpoint training continues from instead (e.g. the state the branch started from), copied
+ *   to `DEST/latest`, and RUN_DIR's own latest weights are shipped;
  * - the run's curve.csv, train-log.jsonl and training SMILES (novelty) are copied, and curve.svg
  *   is drawn again with the checkpoint's name and recipe as its title;
  * - report.html (the training report) is drawn from the curve and the log;
@@ -26,17 +30,22 @@ import { type CurveRow, hasOwnBondColumns, readCurve } from '../src/report/curve
 import { curveSvg } from '../src/report/curve-plot.js';
 import { writeTrainingReport } from '../src/train/report.js';
 
-const { values: flags, positionals } = parseArgs({ options: { latest: { type: 'boolean', default: false } }, allowPositionals: true });
-const useLatest = flags.latest;
+const { values: flags, positionals } = parseArgs({
+  options: { latest: { type: 'boolean', default: false }, state: { type: 'string' } },
+  allowPositionals: true,
+});
+const useLatest = flags.latest || flags.state !== undefined;
 const [from, to] = positionals;
 if (!from || !to) {
-  process.stderr.write('usage: publish-checkpoint.ts RUN_DIR CHECKPOINT_DIR [--latest]\n');
+  process.stderr.write('usage: publish-checkpoint.ts RUN_DIR CHECKPOINT_DIR [--latest | --state STATE_DIR]\n');
   process.exit(2);
 }
 await initBackend('wasm');
-const latest = loadCheckpoint(from, true);
+// the state training continues from: the run's own, or (--state) another checkpoint's
+const latest = loadCheckpoint(flags.state ?? from, true);
 const fromBest = !useLatest && existsSync(join(from, 'best', 'config.json'));
-const best = fromBest ? loadCheckpoint(join(from, 'best'), true) : latest;
+const best = fromBest ? loadCheckpoint(join(from, 'best'), true) : flags.state ? loadCheckpoint(from) : latest;
+// loaded before anything is written, so that DEST/latest may itself be the --state
 await saveCheckpoint(to, best.config, best.params, best.trainState, 'final');
 const stepOf = (ck: LoadedCheckpoint): number => ck.config.training?.steps ?? 0;
 rmSync(join(to, 'latest'), { recursive: true, force: true });
@@ -68,7 +77,7 @@ const computeText = (e: Record<string, unknown>): string => {
   if (e.engine === 'onnx') return ` (ONNX Runtime, ${e.threads} threads, ${e.shards} shards)`;
   return e.workers !== undefined ? ` (${e.workers} gradient workers, ${e.shards} shards)` : '';
 };
-const runs = events.filter((e) => e.event === 'start' || e.event === 'resume').map((e) => `${e.time}: ${e.event} at step ${e.step}${computeText(e)}`);
+const runs = events.filter((e) => e.event === 'start' || e.event === 'resume' || e.event === 'branch').map((e) => `${e.time}: ${e.event} at step ${e.step}${computeText(e)}`);
 const t = best.config.training ?? {};
 const lt = latest.config.training ?? {};
 const d = best.config.dynamics;
@@ -82,9 +91,9 @@ const md = `# How this checkpoint was trained
 - Diffusion: ${df.noiseSchedule}, ${df.timesteps} steps, precision ${df.noisePrecision}, normalize factors [${df.normalizeFactors}], L2 loss (EDM's)${df.bonds ? `; bond-aware (\`edm train --bonds\`): ${df.bonds.classes} bond orders per pair, one-hot / ${df.bonds.normalizeFactor}, loss weight ${df.bonds.lossWeight}` : ''}
 - Data: QM9 train split, EDM's split (${t.trainMolecules} molecules)
 - Optimiser: AdamW (amsgrad, weight decay 1e-12), lr ${t.lr}, batch ${t.batchSize}, EMA ${t.emaDecay}, EDM's adaptive gradient clipping
-- Shipped weights (EMA): step ${t.steps}, ${Number(t.epochs).toFixed(2)} epochs, ${hours(t.cpuSeconds)} CPU-hours (${hours(t.wallTimeSeconds)} wall hours), ${fromBest ? 'the best point of the curve by molecule stability (then atom stability)' : "the run's latest state"}
-- Run so far: step ${lt.steps}, ${Number(lt.epochs).toFixed(2)} epochs, ${hours(lt.cpuSeconds)} CPU-hours${stepOf(latest) !== stepOf(best) ? '; its latest state is in `latest/`' : ''}
-- Last command: \`${lt.command}\`
+- Shipped weights (EMA): step ${t.steps}, ${Number(t.epochs).toFixed(2)} epochs, ${hours(t.cpuSeconds)} CPU-hours (${hours(t.wallTimeSeconds)} wall hours), ${fromBest ? 'the best point of the curve by molecule stability (then atom stability)' : flags.state ? "a finished branch's final state (no optimiser state kept)" : "the run's latest state"}
+- ${flags.state ? 'Training continues from' : 'Run so far'}: step ${lt.steps}, ${Number(lt.epochs).toFixed(2)} epochs, ${hours(lt.cpuSeconds)} CPU-hours${stepOf(latest) !== stepOf(best) ? '; its latest state is in `latest/`' : ''}
+- Last command: \`${flags.state ? `${t.command}\` (of the state in \`latest/\`: \`${lt.command}` : lt.command}\`${flags.state ? ')' : ''}
 - Runs: ${runs.join('; ')}
 - CPU-hours count every core's time of training (all threads: ONNX Runtime's, or the WebAssembly gradient workers'), curve probes excluded.
 
