@@ -25,6 +25,7 @@ import { initBackend } from '../src/backend.js';
 import { type LoadedCheckpoint, loadCheckpoint, saveCheckpoint } from '../src/checkpoint/format.js';
 import { countParams } from '../src/egnn/params.js';
 import { writeFileAtomic } from '../src/data/files.js';
+import { UserError } from '../src/errors.js';
 import { CHECKPOINT_REFERENCE_FILE } from '../src/metrics/reference.js';
 import { type CurveRow, hasOwnBondColumns, readCurve } from '../src/report/curve-data.js';
 import { curveSvg } from '../src/report/curve-plot.js';
@@ -41,10 +42,20 @@ if (!from || !to) {
   process.exit(2);
 }
 await initBackend('wasm');
+/** A checkpoint, or a one-line error naming it (a missing folder, a run without a state). */
+const load = (dir: string, withTrainState: boolean): LoadedCheckpoint => {
+  try {
+    return loadCheckpoint(dir, withTrainState);
+  } catch (e) {
+    if (!(e instanceof UserError)) throw e;
+    process.stderr.write(`publish-checkpoint: ${e.message}\n`);
+    process.exit(2);
+  }
+};
 // the state training continues from: the run's own, or (--state) another checkpoint's
-const latest = loadCheckpoint(flags.state ?? from, true);
+const latest = load(flags.state ?? from, true);
 const fromBest = !useLatest && existsSync(join(from, 'best', 'config.json'));
-const best = fromBest ? loadCheckpoint(join(from, 'best'), true) : flags.state ? loadCheckpoint(from) : latest;
+const best = fromBest ? load(join(from, 'best'), true) : flags.state ? load(from, false) : latest;
 // loaded before anything is written, so that DEST/latest may itself be the --state
 await saveCheckpoint(to, best.config, best.params, best.trainState, 'final');
 const stepOf = (ck: LoadedCheckpoint): number => ck.config.training?.steps ?? 0;
