@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Molecule } from '../data/molecule.js';
 import { toMolBlock } from '../data/sdf.js';
+import { InterruptedError } from '../errors.js';
 import { formatPdbAtoms } from './pdb.js';
 import { type PocketSite, residuesNear } from './site.js';
 
@@ -94,12 +95,13 @@ function run(cmd: string, args: string[], cwd: string): string {
 
 /**
  * Run a tool without blocking (ligands are scored side by side); `signal` kills it.
- * @throws Error with its last line, or the abort reason
+ * @throws Error with its last line; InterruptedError once `signal` is aborted
  */
 function runAsync(cmd: string, args: string[], cwd: string, signal?: AbortSignal): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(cmd, args, { cwd, encoding: 'utf8', timeout: 120_000, signal, maxBuffer: 64 * 2 ** 20, env: TOOL_ENV }, (error, stdout, stderr) => {
-      if (signal?.aborted) return reject(new Error('stopped'));
+      // an interruption, wherever it lands (the generated ligands or the reference): exit 130, not an internal error
+      if (signal?.aborted) return reject(new InterruptedError('docking stopped'));
       if (error) return reject(new Error(`${cmd} failed: ${(stderr || error.message).split('\n').filter(Boolean).slice(-1)[0] ?? error.code}`));
       resolve(`${stdout}\n${stderr}`);
     });
