@@ -35,7 +35,9 @@ const { values: flags, positionals } = parseArgs({
   options: { latest: { type: 'boolean', default: false }, state: { type: 'string' } },
   allowPositionals: true,
 });
-const useLatest = flags.latest || flags.state !== undefined;
+/** a finished branch's weights, another checkpoint's state (--state) */
+const branch = flags.state !== undefined;
+const useLatest = flags.latest || branch;
 const [from, to] = positionals;
 if (!from || !to) {
   process.stderr.write('usage: publish-checkpoint.ts RUN_DIR CHECKPOINT_DIR [--latest | --state STATE_DIR]\n');
@@ -55,7 +57,7 @@ const load = (dir: string, withTrainState: boolean): LoadedCheckpoint => {
 // the state training continues from: the run's own, or (--state) another checkpoint's
 const latest = load(flags.state ?? from, true);
 const fromBest = !useLatest && existsSync(join(from, 'best', 'config.json'));
-const best = fromBest ? load(join(from, 'best'), true) : flags.state ? load(from, false) : latest;
+const best = fromBest ? load(join(from, 'best'), true) : branch ? load(from, false) : latest;
 // loaded before anything is written, so that DEST/latest may itself be the --state
 await saveCheckpoint(to, best.config, best.params, best.trainState, 'final');
 const stepOf = (ck: LoadedCheckpoint): number => ck.config.training?.steps ?? 0;
@@ -102,9 +104,9 @@ const md = `# How this checkpoint was trained
 - Diffusion: ${df.noiseSchedule}, ${df.timesteps} steps, precision ${df.noisePrecision}, normalize factors [${df.normalizeFactors}], L2 loss (EDM's)${df.bonds ? `; bond-aware (\`edm train --bonds\`): ${df.bonds.classes} bond orders per pair, one-hot / ${df.bonds.normalizeFactor}, loss weight ${df.bonds.lossWeight}` : ''}
 - Data: QM9 train split, EDM's split (${t.trainMolecules} molecules)
 - Optimiser: AdamW (amsgrad, weight decay 1e-12), lr ${t.lr}, batch ${t.batchSize}, EMA ${t.emaDecay}, EDM's adaptive gradient clipping
-- Shipped weights (EMA): step ${t.steps}, ${Number(t.epochs).toFixed(2)} epochs, ${hours(t.cpuSeconds)} CPU-hours (${hours(t.wallTimeSeconds)} wall hours), ${fromBest ? 'the best point of the curve by molecule stability (then atom stability)' : flags.state ? "a finished branch's final state (no optimiser state kept)" : "the run's latest state"}
-- ${flags.state ? 'Training continues from' : 'Run so far'}: step ${lt.steps}, ${Number(lt.epochs).toFixed(2)} epochs, ${hours(lt.cpuSeconds)} CPU-hours${stepOf(latest) !== stepOf(best) ? '; its latest state is in `latest/`' : ''}
-- Last command: \`${flags.state ? `${t.command}\` (of the state in \`latest/\`: \`${lt.command}` : lt.command}\`${flags.state ? ')' : ''}
+- Shipped weights (EMA): step ${t.steps}, ${Number(t.epochs).toFixed(2)} epochs, ${hours(t.cpuSeconds)} CPU-hours (${hours(t.wallTimeSeconds)} wall hours), ${fromBest ? 'the best point of the curve by molecule stability (then atom stability)' : branch ? "a finished branch's final state (no optimiser state kept)" : "the run's latest state"}
+- ${branch ? 'Training continues from' : 'Run so far'}: step ${lt.steps}, ${Number(lt.epochs).toFixed(2)} epochs, ${hours(lt.cpuSeconds)} CPU-hours${stepOf(latest) !== stepOf(best) ? '; its latest state is in `latest/`' : ''}
+- Last command: \`${branch ? `${t.command}\` (of the state in \`latest/\`: \`${lt.command}` : lt.command}\`${branch ? ')' : ''}
 - Runs: ${runs.join('; ')}
 - CPU-hours count every core's time of training (all threads: ONNX Runtime's, or the WebAssembly gradient workers'), curve probes excluded.
 
