@@ -98,6 +98,8 @@ const df = best.config.diffusion;
 const old = existsSync(join(to, 'TRAINING.md')) ? readFileSync(join(to, 'TRAINING.md'), 'utf8') : '';
 const trials = old.includes('\n## Trials') ? old.slice(old.indexOf('\n## Trials') + 1) : '## Trials\n\n(none recorded yet)\n';
 const hours = (s: number | undefined): string => ((s ?? 0) / 3600).toFixed(2);
+// a branch names both commands: its own, and the one that made the state in latest/
+const lastCommand = branch ? `\`${t.command}\` (of the state in \`latest/\`: \`${lt.command}\`)` : `\`${lt.command}\``;
 const md = `# How this checkpoint was trained
 
 - Architecture: egnn_dynamics, nf ${d.nf}, ${d.nLayers} layers, ${d.invSublayers} GCL per block, attention, tanh, coords_range ${d.coordsRange}; ${countParams(best.params).toLocaleString('en')} parameters
@@ -106,7 +108,7 @@ const md = `# How this checkpoint was trained
 - Optimiser: AdamW (amsgrad, weight decay 1e-12), lr ${t.lr}, batch ${t.batchSize}, EMA ${t.emaDecay}, EDM's adaptive gradient clipping
 - Shipped weights (EMA): step ${t.steps}, ${Number(t.epochs).toFixed(2)} epochs, ${hours(t.cpuSeconds)} CPU-hours (${hours(t.wallTimeSeconds)} wall hours), ${fromBest ? 'the best point of the curve by molecule stability (then atom stability)' : branch ? "a finished branch's final state (no optimiser state kept)" : "the run's latest state"}
 - ${branch ? 'Training continues from' : 'Run so far'}: step ${lt.steps}, ${Number(lt.epochs).toFixed(2)} epochs, ${hours(lt.cpuSeconds)} CPU-hours${stepOf(latest) !== stepOf(best) ? '; its latest state is in `latest/`' : ''}
-- Last command: \`${branch ? `${t.command}\` (of the state in \`latest/\`: \`${lt.command}` : lt.command}\`${branch ? ')' : ''}
+- Last command: ${lastCommand}
 - Runs: ${runs.join('; ')}
 - CPU-hours count every core's time of training (all threads: ONNX Runtime's, or the WebAssembly gradient workers'), curve probes excluded.
 
