@@ -29,7 +29,7 @@ import { UserError } from '../src/errors.js';
 import { CHECKPOINT_REFERENCE_FILE } from '../src/metrics/reference.js';
 import { type CurveRow, hasOwnBondColumns, readCurve } from '../src/report/curve-data.js';
 import { curveSvg } from '../src/report/curve-plot.js';
-import { writeTrainingReport } from '../src/train/report.js';
+import { publishedReportDetails, writeTrainingReport } from '../src/train/report.js';
 
 const { values: flags, positionals } = parseArgs({
   options: { latest: { type: 'boolean', default: false }, state: { type: 'string' } },
@@ -80,7 +80,7 @@ const curveRows = (rs: CurveRow[]): string =>
     )
     .join('\n');
 const name = basename(to);
-const recipe = `nf ${best.config.dynamics.nf}, ${best.config.dynamics.nLayers} layers, lr ${best.config.training?.lr}, batch ${best.config.training?.batchSize}, EMA ${best.config.training?.emaDecay}`;
+const { recipe, details } = publishedReportDetails(best.config, latest.config);
 if (rows.length) writeFileAtomic(join(to, 'curve.svg'), await curveSvg(rows, `${name}: ${recipe}`));
 const events = existsSync(join(from, 'train-log.jsonl'))
   ? readFileSync(join(from, 'train-log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l))
@@ -128,5 +128,5 @@ ${curveRows(rows)}
 
 ${trials}`;
 writeFileAtomic(join(to, 'TRAINING.md'), md);
-await writeTrainingReport(to, `Training of ${name}`, [recipe, `shipped: step ${t.steps}, ${Number(t.epochs).toFixed(2)} epochs, ${hours(t.cpuSeconds)} CPU-hours; run: step ${lt.steps}`]);
+await writeTrainingReport(to, `Training of ${name}`, details);
 process.stdout.write(`published ${from} -> ${to}: step ${t.steps} (run at ${lt.steps}), ${Number(t.epochs).toFixed(2)} epochs, ${hours(t.cpuSeconds)} CPU-hours\n`);
