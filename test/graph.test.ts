@@ -99,7 +99,8 @@ describe('graph with fixed atoms and context', () => {
   });
 
   it('loads the stored version 1 checkpoint and a version 2 one with context written now; rejects context in version 1 configs', async () => {
-    const v1 = loadCheckpoint(join(ROOT, 'checkpoints', 'qm9-default'));
+    // arm b of issue 22, the default checkpoint until 2026-12-01, stored as version 1
+    const v1 = loadCheckpoint(join(ROOT, 'checkpoints', 'trials', 'b-cosine'));
     expect(v1.config.version).toBe(1);
     expect(v1.config.dynamics.contextNodeNf).toBeUndefined();
     const dir = mkdtempSync(join(tmpdir(), 'edm-v2-'));
