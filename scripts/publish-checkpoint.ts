@@ -29,7 +29,7 @@ import { UserError } from '../src/errors.js';
 import { CHECKPOINT_REFERENCE_FILE } from '../src/metrics/reference.js';
 import { type CurveRow, hasOwnBondColumns, readCurve } from '../src/report/curve-data.js';
 import { curveSvg } from '../src/report/curve-plot.js';
-import { publishedReportDetails, writeTrainingReport } from '../src/train/report.js';
+import { hoursText, publishedReportDetails, writeTrainingReport } from '../src/train/report.js';
 
 const { values: flags, positionals } = parseArgs({
   options: { latest: { type: 'boolean', default: false }, state: { type: 'string' } },
@@ -80,7 +80,7 @@ const curveRows = (rs: CurveRow[]): string =>
     )
     .join('\n');
 const name = basename(to);
-const { recipe, details } = publishedReportDetails(best.config, latest.config);
+const { recipe, details } = publishedReportDetails(best.config, latest.config.training?.steps);
 if (rows.length) writeFileAtomic(join(to, 'curve.svg'), await curveSvg(rows, `${name}: ${recipe}`));
 const events = existsSync(join(from, 'train-log.jsonl'))
   ? readFileSync(join(from, 'train-log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l))
@@ -97,7 +97,6 @@ const d = best.config.dynamics;
 const df = best.config.diffusion;
 const old = existsSync(join(to, 'TRAINING.md')) ? readFileSync(join(to, 'TRAINING.md'), 'utf8') : '';
 const trials = old.includes('\n## Trials') ? old.slice(old.indexOf('\n## Trials') + 1) : '## Trials\n\n(none recorded yet)\n';
-const hours = (s: number | undefined): string => ((s ?? 0) / 3600).toFixed(2);
 // a branch names both commands: its own, and the one that made the state in latest/
 const lastCommand = branch ? `\`${t.command}\` (of the state in \`latest/\`: \`${lt.command}\`)` : `\`${lt.command}\``;
 const md = `# How this checkpoint was trained
@@ -106,8 +105,8 @@ const md = `# How this checkpoint was trained
 - Diffusion: ${df.noiseSchedule}, ${df.timesteps} steps, precision ${df.noisePrecision}, normalize factors [${df.normalizeFactors}], L2 loss (EDM's)${df.bonds ? `; bond-aware (\`edm train --bonds\`): ${df.bonds.classes} bond orders per pair, one-hot / ${df.bonds.normalizeFactor}, loss weight ${df.bonds.lossWeight}` : ''}
 - Data: QM9 train split, EDM's split (${t.trainMolecules} molecules)
 - Optimiser: AdamW (amsgrad, weight decay 1e-12), lr ${t.lr}, batch ${t.batchSize}, EMA ${t.emaDecay}, EDM's adaptive gradient clipping
-- Shipped weights (EMA): step ${t.steps}, ${Number(t.epochs).toFixed(2)} epochs, ${hours(t.cpuSeconds)} CPU-hours (${hours(t.wallTimeSeconds)} wall hours), ${fromBest ? 'the best point of the curve by molecule stability (then atom stability)' : branch ? "a finished branch's final state (no optimiser state kept)" : "the run's latest state"}
-- ${branch ? 'Training continues from' : 'Run so far'}: step ${lt.steps}, ${Number(lt.epochs).toFixed(2)} epochs, ${hours(lt.cpuSeconds)} CPU-hours${stepOf(latest) !== stepOf(best) ? '; its latest state is in `latest/`' : ''}
+- Shipped weights (EMA): step ${t.steps}, ${Number(t.epochs).toFixed(2)} epochs, ${hoursText(t.cpuSeconds)} CPU-hours (${hoursText(t.wallTimeSeconds)} wall hours), ${fromBest ? 'the best point of the curve by molecule stability (then atom stability)' : branch ? "a finished branch's final state (no optimiser state kept)" : "the run's latest state"}
+- ${branch ? 'Training continues from' : 'Run so far'}: step ${lt.steps}, ${Number(lt.epochs).toFixed(2)} epochs, ${hoursText(lt.cpuSeconds)} CPU-hours${stepOf(latest) !== stepOf(best) ? '; its latest state is in `latest/`' : ''}
 - Last command: ${lastCommand}
 - Runs: ${runs.join('; ')}
 - CPU-hours count every core's time of training (all threads: ONNX Runtime's, or the WebAssembly gradient workers'), curve probes excluded.
@@ -129,4 +128,4 @@ ${curveRows(rows)}
 ${trials}`;
 writeFileAtomic(join(to, 'TRAINING.md'), md);
 await writeTrainingReport(to, `Training of ${name}`, details);
-process.stdout.write(`published ${from} -> ${to}: step ${t.steps} (run at ${lt.steps}), ${Number(t.epochs).toFixed(2)} epochs, ${hours(t.cpuSeconds)} CPU-hours\n`);
+process.stdout.write(`published ${from} -> ${to}: step ${t.steps} (run at ${lt.steps}), ${Number(t.epochs).toFixed(2)} epochs, ${hoursText(t.cpuSeconds)} CPU-hours\n`);

@@ -17,7 +17,7 @@ try {
   const dest = resolve(process.argv[2] ?? 'checkpoints/qm9-default');
   const shipped = loadCheckpoint(dest).config;
   const latest = existsSync(join(dest, 'latest')) ? loadCheckpoint(join(dest, 'latest')).config : shipped;
-  await writeTrainingReport(dest, `Training of ${basename(dest)}`, publishedReportDetails(shipped, latest).details);
+  await writeTrainingReport(dest, `Training of ${basename(dest)}`, publishedReportDetails(shipped, latest.training?.steps).details);
   process.stdout.write(`redrew ${join(dest, 'report.html')}\n`);
 } catch (e) {
   if (!(e instanceof UserError)) throw e;

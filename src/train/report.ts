@@ -7,7 +7,7 @@ import { basename, join } from 'node:path';
 import { writeFileAtomic } from '../data/files.js';
 import { trainingReportHtml } from '../report/html/training.js';
 import { readCurve } from '../report/curve-data.js';
-import type { LoadedCheckpoint } from '../checkpoint/format.js';
+import type { EdmConfig } from '../config.js';
 
 /**
  * Write `dir/report.html` from the run's files (atomically); the curves of trial arms kept in
@@ -36,16 +36,18 @@ export async function writeTrainingReport(dir: string, title: string, details: s
   writeFileAtomic(join(dir, 'report.html'), html);
 }
 
+/** Seconds (CPU or wall) as the hours the training documents print, e.g. `22.38`; missing counts as 0. */
+export const hoursText = (seconds: number | undefined): string => ((seconds ?? 0) / 3600).toFixed(2);
+
 /**
  * The recipe line and the header lines of a published checkpoint's training report: the
  * shipped step beside the run's latest one. One definition for publishing and for redrawing
  * the report after a trial (scripts/publish-checkpoint.ts, scripts/redraw-report.ts).
  * @param shipped the shipped checkpoint's config
- * @param latest the config of the state training continues from (the shipped one when the same)
+ * @param latestStep the step of the state training continues from (the shipped one's when the same)
  */
-export function publishedReportDetails(shipped: LoadedCheckpoint['config'], latest: LoadedCheckpoint['config']): { recipe: string; details: string[] } {
+export function publishedReportDetails(shipped: EdmConfig, latestStep: number | undefined): { recipe: string; details: string[] } {
   const t = shipped.training ?? {};
   const recipe = `nf ${shipped.dynamics.nf}, ${shipped.dynamics.nLayers} layers, lr ${t.lr}, batch ${t.batchSize}, EMA ${t.emaDecay}`;
-  const hours = ((t.cpuSeconds ?? 0) / 3600).toFixed(2);
-  return { recipe, details: [recipe, `shipped: step ${t.steps}, ${Number(t.epochs).toFixed(2)} epochs, ${hours} CPU-hours; run: step ${latest.training?.steps}`] };
+  return { recipe, details: [recipe, `shipped: step ${t.steps}, ${Number(t.epochs).toFixed(2)} epochs, ${hoursText(t.cpuSeconds)} CPU-hours; run: step ${latestStep}`] };
 }
