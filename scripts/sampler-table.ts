@@ -1,12 +1,12 @@
 /**
  * The sampler's options on one checkpoint, as a markdown table: for each setting, `edm sample`
- * (seed 0, sizes from the training histogram) then `edm evaluate` on the written SDF (EDM's
+ * (seed 0 unless --seed, sizes from the training histogram) then `edm evaluate` on the written SDF (EDM's
  * protocol, novelty against the checkpoint's training SMILES), one row with atom / molecule
  * stability, validity, connected validity, uniqueness, novelty, valid x unique x novel,
  * atom-type TV and the bond-length W1 of every pair.
  *
  *   node --import tsx scripts/sampler-table.ts --checkpoint checkpoints/qm9-default \
- *     [-n 1000] [--steps 1000] [--work .scratch/sampler] \
+ *     [-n 1000] [--steps 1000] [--seed 0] [--work .scratch/sampler] \
  *     --setting "EDM's sampler=--corrector-steps 0" --setting "tau 0.8=--temperature 0.8 --corrector-steps 0" ...
  *
  * A setting is LABEL=FLAGS (flags of edm sample, whose defaults apply: `--corrector-steps 0` for
@@ -27,12 +27,14 @@ const { values: a } = parseArgs({
     checkpoint: { type: 'string' },
     n: { type: 'string', short: 'n', default: '1000' },
     steps: { type: 'string', default: '1000' },
+    seed: { type: 'string', default: '0' },
     work: { type: 'string', default: join(PACKAGE_ROOT, '.scratch', 'sampler') },
     setting: { type: 'string', multiple: true, default: [] },
   },
 });
 if (!a.checkpoint || a.setting!.length === 0) fail('usage: sampler-table.ts --checkpoint DIR [-n 1000] [--steps 1000] --setting "LABEL=FLAGS" ...');
 const ckDir = resolve(a.checkpoint!);
+if (!/^\d+$/.test(a.seed!)) fail(`--seed ${a.seed}: expected a non-negative integer`);
 if (!existsSync(join(ckDir, 'config.json'))) fail(`${ckDir}: not a checkpoint (no config.json)`);
 const work = resolve(a.work!);
 mkdirSync(work, { recursive: true });
@@ -45,11 +47,12 @@ for (const setting of a.setting!) {
   if (eq < 1) fail(`--setting ${setting}: expected LABEL=FLAGS`);
   const label = setting.slice(0, eq);
   const flags = setting.slice(eq + 1).split(/\s+/).filter(Boolean);
-  const tag = `${label}-n${a.n}-s${a.steps}`.replace(/[^\w.-]/g, '_');
-  const r = sampleAndScore('sampler-table', ckDir, join(work, `${tag}.sdf`), ['-n', a.n!, '--seed', '0', '--steps', a.steps!, ...flags]);
+  // Seed 0 keeps the file names earlier tables were written under.
+  const tag = `${label}-n${a.n}-s${a.steps}${a.seed === '0' ? '' : `-seed${a.seed}`}`.replace(/[^\w.-]/g, '_');
+  const r = sampleAndScore('sampler-table', ckDir, join(work, `${tag}.sdf`), ['-n', a.n!, '--seed', a.seed!, '--steps', a.steps!, ...flags]);
   const vun = r.counts.novel === null ? null : r.counts.novel / r.molecules;
   const w1 = PAIRS.map((p) => (r.distributions?.bondLengthW1?.[p] ?? NaN).toFixed(3));
   rows.push(`| ${label} | ${pct(r.atomStability)} | ${pct(r.moleculeStability)} | ${pct(r.validity)} | ${pct(r.connectedValidity)} | ${pct(r.uniqueness)} | ${pct(r.novelty)} | ${pct(vun)} | ${(r.distributions?.atomTypesTV ?? NaN).toFixed(3)} | ${w1.join(' | ')} |`);
   process.stdout.write(`${rows[rows.length - 1]}\n`);
 }
-process.stdout.write(`\n${a.n} molecules x ${a.steps} steps from ${ckDir}\n\n| setting | atom stab. | mol. stab. | validity | connected | uniqueness | novelty | V x U x N | atom-type TV | ${PAIRS.map((p) => `W1 ${p}`).join(' | ')} |\n|${' --- |'.repeat(9 + PAIRS.length)}\n${rows.join('\n')}\n`);
+process.stdout.write(`\n${a.n} molecules x ${a.steps} steps, seed ${a.seed}, from ${ckDir}\n\n| setting | atom stab. | mol. stab. | validity | connected | uniqueness | novelty | V x U x N | atom-type TV | ${PAIRS.map((p) => `W1 ${p}`).join(' | ')} |\n|${' --- |'.repeat(9 + PAIRS.length)}\n${rows.join('\n')}\n`);
