@@ -2,13 +2,14 @@
  * The `edm pocket` acceptance table on the development complexes of ../shared/data/pockets:
  *
  *   node --import tsx scripts/pocket-table.ts [--checkpoint DIR] [-n 50] [--steps 1000] [--guidance 1] [--seed 0]
- *     [--corrector-steps K] [--no-dock] [--backend auto]
+ *     [--corrector-steps K] [--temperature 1] [--no-dock] [--backend auto]
  *
  * For each complex (pocket from its reference ligand) it generates n ligands and prints one
  * markdown row: validity, clash-free fraction (< 2.0 Å heavy-heavy), ligands with >= 90% of
  * their atoms in the pocket region, mean minimum distance, mean QED and mean Vina scores, then
  * the reference ligand's. `--corrector-steps K`: K Langevin corrector steps (snr 0.1, last 20%;
- * default as `edm pocket`), 0 for EDM's sampler. Exits 2 with one line when ../shared/data/pockets is absent.
+ * default as `edm pocket`), 0 for EDM's sampler; `--temperature tau` scales the reverse step's
+ * noise as in `edm pocket` (default 1). Exits 2 with one line when ../shared/data/pockets is absent.
  */
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -39,11 +40,16 @@ const steps = Number(opt('--steps', String(model.schedule.timesteps)));
 const guidance = Number(opt('--guidance', '1'));
 const seed = Number(opt('--seed', '0'));
 const correctorSteps = Number(opt('--corrector-steps', String(DEFAULT_CORRECTOR.steps)));
+const temperature = Number(opt('--temperature', '1'));
+if (!(temperature > 0)) {
+  process.stderr.write(`pocket-table: --temperature ${opt('--temperature', '1')}: expected a number > 0\n`);
+  process.exit(2);
+}
 const corrector = correctorSteps > 0 ? { ...DEFAULT_CORRECTOR, steps: correctorSteps } : false;
-process.stdout.write(`n ${n}, ${steps} steps, guidance ${guidance}, corrector steps ${correctorSteps}, seed ${seed}\n\n`);
+process.stdout.write(`n ${n}, ${steps} steps, guidance ${guidance}, corrector steps ${correctorSteps}, temperature ${temperature}, seed ${seed}\n\n`);
 process.stdout.write('| complex | validity | no clash | >= 90% in region | min distance, Å | QED | Vina / local opt. / after MMFF94 | reference Vina |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n');
 for (const [name, pdb, ligand] of COMPLEXES) {
-  const { report } = await pocketRun(model, { pdb: join(dir, pdb), ligand: join(dir, ligand), n, seed, steps, guidance, corrector, dock: !args.includes('--no-dock') });
+  const { report } = await pocketRun(model, { pdb: join(dir, pdb), ligand: join(dir, ligand), n, seed, steps, guidance, temperature, corrector, dock: !args.includes('--no-dock') });
   const t = pocketTotals(report.ligands);
   const r = report.reference;
   process.stdout.write(
