@@ -41,8 +41,9 @@ const guidance = Number(opt('--guidance', '1'));
 const seed = Number(opt('--seed', '0'));
 const correctorSteps = Number(opt('--corrector-steps', String(DEFAULT_CORRECTOR.steps)));
 const temperature = Number(opt('--temperature', '1'));
-if (!(temperature > 0)) {
-  process.stderr.write(`pocket-table: --temperature ${opt('--temperature', '1')}: expected a number > 0\n`);
+// as the library's check (>= 0), but one line here rather than a stack trace
+if (!(Number.isFinite(temperature) && temperature >= 0)) {
+  process.stderr.write(`pocket-table: --temperature ${opt('--temperature', '1')}: expected a number >= 0\n`);
   process.exit(2);
 }
 const corrector = correctorSteps > 0 ? { ...DEFAULT_CORRECTOR, steps: correctorSteps } : false;
