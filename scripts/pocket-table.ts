@@ -14,7 +14,8 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_CHECKPOINT, DEFAULT_CORRECTOR, loadModel, pocketRun, pocketTotals, startRuntime, withRuntime } from '../src/index.js';
+import { DEFAULT_CHECKPOINT, DEFAULT_CORRECTOR, UserError, loadModel, pocketRun, pocketTotals, startRuntime, withRuntime } from '../src/index.js';
+import { checkSamplerOptions } from '../src/diffusion/sampler.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const dir = resolve(root, '..', 'shared', 'data', 'pockets');
@@ -41,12 +42,15 @@ const guidance = Number(opt('--guidance', '1'));
 const seed = Number(opt('--seed', '0'));
 const correctorSteps = Number(opt('--corrector-steps', String(DEFAULT_CORRECTOR.steps)));
 const temperature = Number(opt('--temperature', '1'));
-// as the library's check (>= 0), but one line here rather than a stack trace
-if (!(Number.isFinite(temperature) && temperature >= 0)) {
-  process.stderr.write(`pocket-table: --temperature ${opt('--temperature', '1')}: expected a number >= 0\n`);
+const corrector = correctorSteps > 0 ? { ...DEFAULT_CORRECTOR, steps: correctorSteps } : false;
+// the library's own check of the sampler options, up front and as one line rather than a stack trace
+try {
+  checkSamplerOptions({ temperature, corrector: corrector || undefined });
+} catch (e) {
+  if (!(e instanceof UserError)) throw e;
+  process.stderr.write(`pocket-table: ${e.message}\n`);
   process.exit(2);
 }
-const corrector = correctorSteps > 0 ? { ...DEFAULT_CORRECTOR, steps: correctorSteps } : false;
 process.stdout.write(`n ${n}, ${steps} steps, guidance ${guidance}, corrector steps ${correctorSteps}, temperature ${temperature}, seed ${seed}\n\n`);
 process.stdout.write('| complex | validity | no clash | >= 90% in region | min distance, Å | QED | Vina / local opt. / after MMFF94 | reference Vina |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n');
 for (const [name, pdb, ligand] of COMPLEXES) {
