@@ -119,12 +119,14 @@ export function tfjsRuntime(): Runtime {
  */
 export function withRuntime(model: EdmModel, runtime: Runtime): EdmModel {
   if (runtime.engine !== 'onnx') return model;
-  return { ...model, inference: new OnnxInference(model.config, model.params, runtime.threads) };
+  const elements = model.elements && withRuntime(model.elements, runtime);
+  return { ...model, inference: new OnnxInference(model.config, model.params, runtime.threads), ...(elements ? { elements } : {}) };
 }
 
-/** Free what `withRuntime` attached (the ONNX Runtime sessions); the weights stay. */
+/** Free what `withRuntime` attached (the ONNX Runtime sessions, the element model's too); the weights stay. */
 export function closeModel(model: EdmModel): void {
   model.inference?.close?.();
+  if (model.elements) closeModel(model.elements);
 }
 
 export { tf };

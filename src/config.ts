@@ -112,17 +112,35 @@ export interface PocketConditioning {
   maxPocketNodes: number;
 }
 
+/**
+ * An element model p(h | x) (issue 40): the noise predictor's network, trained to give each
+ * atom's clean features (one-hot type and charge, normalised as the diffusion's) from positions
+ * alone, the feature input zeroed, at position noise levels t in [0, tMax]. The sampler uses it
+ * to type atoms once the geometry is nearly final (UniGEM, Feng et al. 2024, types atoms from
+ * the late-chain geometry with a dedicated head). Its output's position part is unused.
+ */
+export interface ElementModel {
+  kind: 'elements';
+  /** largest diffusion time (fraction of T) whose position noise the model was trained on */
+  tMax: number;
+}
+
+/** The element model's settings: positions noised as in the last 10% of EDM's chain. */
+export const ELEMENT_MODEL: ElementModel = { kind: 'elements', tMax: 0.1 };
+
 /** The whole configuration of a model. */
 export interface EdmConfig {
   format: 'edm-ts-checkpoint';
-  /** 1: unconditional EDM; 2 adds `dynamics.contextNodeNf`; 3 adds `diffusion.bonds` (older files still load) */
-  version: 1 | 2 | 3;
+  /** 1: unconditional EDM; 2 adds `dynamics.contextNodeNf`; 3 adds `diffusion.bonds`; 4 adds `elementModel` (older files still load) */
+  version: 1 | 2 | 3 | 4;
   dynamics: DynamicsConfig;
   diffusion: DiffusionConfig;
   dataset: DatasetInfo;
   training?: TrainingProvenance;
   /** absent for EDM's unconditional models */
   conditioning?: PocketConditioning;
+  /** present when this network is an element model p(h | x), not a noise predictor */
+  elementModel?: ElementModel;
 }
 
 /** EDM's published QM9 settings (Hoogeboom et al. 2022, `outputs/edm_qm9/args.pickle`). */
@@ -185,7 +203,7 @@ export function validateConfig(raw: unknown, source: string): EdmConfig {
   const c = raw as EdmConfig;
   check(typeof c === 'object' && c !== null, 'not an object', source);
   check(c.format === 'edm-ts-checkpoint', 'format must be "edm-ts-checkpoint"', source);
-  check(c.version === 1 || c.version === 2 || c.version === 3, `unsupported version ${String(c.version)}`, source);
+  check(c.version === 1 || c.version === 2 || c.version === 3 || c.version === 4, `unsupported version ${String(c.version)}`, source);
   const d = c.dynamics;
   check(typeof d === 'object' && d !== null, 'dynamics missing', source);
   check(posInt(d.nf), 'dynamics.nf must be a positive integer', source);
@@ -235,6 +253,12 @@ export function validateConfig(raw: unknown, source: string): EdmConfig {
     check(k.kind === 'pocket' && Array.isArray(k.pocketTypes) && posInt(k.maxPocketNodes), 'conditioning must be { kind: "pocket", pocketTypes, maxPocketNodes }', source);
     check(d.contextNodeNf === k.pocketTypes.length + 2, 'dynamics.contextNodeNf must be pocketTypes + 2 for a pocket model', source);
     check(f.bonds === undefined, 'diffusion.bonds is not supported with pocket conditioning', source);
+  }
+  const e = c.elementModel;
+  if (e !== undefined) {
+    check(c.version === 4, 'elementModel needs config version 4', source);
+    check(typeof e === 'object' && e !== null && e.kind === 'elements' && finite(e.tMax) && e.tMax > 0 && e.tMax <= 1, 'elementModel must be { kind: "elements", tMax in (0, 1] }', source);
+    check(f.bonds === undefined && k === undefined, 'an element model has no bonds and no conditioning', source);
   }
   return c;
 }

@@ -48,6 +48,7 @@ export { curveSvg } from './report/curve-plot.js';
 export { curveSlope, projectCurve, type CurveMetric, type CurveSlope, type CurveProjection } from './report/curve-projection.js';
 export { generate, type GenerateOptions, type GenerateProgress, type GenerateResult } from './generate/run.js';
 export { planSampling, defaultBatchSize } from './generate/plan.js';
+export type { ElementSampling, PlanOptions } from './generate/types.js';
 export { DEFAULT_CORRECTOR, correctorOrDefault, samplerWords, type CorrectorOptions, type SamplerSettings } from './diffusion/sampler.js';
 export { mergeSampleFiles, type MergedSamples } from './generate/merge.js';
 export { parseShard } from './generate/shard.js';
@@ -75,6 +76,8 @@ export { makeGraph, type MolGraph, type GraphSpec } from './graph/graph.js';
 export { startProgress, type Progress, type ProgressOptions, type ProgressPayload } from './report/progress.js';
 export type { EdmModel, EvaluationReport, EvaluateOptions, SampleOptions, SampleResult };
 export { makeModel, Evaluator };
+export { loadSamplingModel, ELEMENT_MODEL_DIR } from './elements/load.js';
+import { loadSamplingModel } from './elements/load.js';
 export { Rng };
 
 /**
@@ -82,8 +85,7 @@ export { Rng };
  * @throws CheckpointError for a missing or corrupt checkpoint
  */
 export function loadModel(dir: string): EdmModel {
-  const ck = loadCheckpoint(dir);
-  return makeModel(ck.config, ck.params);
+  return loadSamplingModel(dir);
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * What every command shares: reading numbers as typed, paths, the error exit.
  */
-import { DEFAULT_CORRECTOR, DEFAULT_TRAIN_FILE, InputError, type CorrectorOptions, UserError, chooseReference, startRuntime, shown, type Runtime, startProgress, type BackendName, type Progress, type TrainingReference } from '../index.js';
+import { DEFAULT_CORRECTOR, DEFAULT_TRAIN_FILE, InputError, type CorrectorOptions, type ElementSampling, UserError, chooseReference, startRuntime, shown, type Runtime, startProgress, type BackendName, type Progress, type TrainingReference } from '../index.js';
 import { accessSync, constants, existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { ArgumentsCamelCase, Argv } from 'yargs';
@@ -129,16 +129,20 @@ export const samplerFlags = {
   'corrector-steps': numberFlag('--corrector-steps', "Langevin corrector steps after each denoising step of the last --corrector-fraction of the chain (Song et al. 2021); 0 is EDM's sampler (README: sampler table)", DEFAULT_CORRECTOR.steps),
   'corrector-snr': numberFlag('--corrector-snr', "signal-to-noise ratio setting the corrector's step size", DEFAULT_CORRECTOR.snr),
   'corrector-fraction': numberFlag('--corrector-fraction', 'last part of the chain (0-1] that gets corrector steps', DEFAULT_CORRECTOR.fraction),
-};
+  'element-model': { type: 'boolean', describe: "type atoms with the checkpoint's element model p(h | x) (its elements/ folder), from --element-from on", default: false },
+  'element-from': numberFlag('--element-from', 'diffusion time (0-1, a fraction of the chain) from which the element model types the atoms; 0: at the end only', 0),
+} as const;
 
 /**
  * `temperature` and `corrector` of the sampler from the shared flags (`--corrector-steps 0`:
  * none, EDM's sampler). The values are checked by the library.
  */
-export function samplerArgs(argv: { temperature?: number; 'corrector-steps'?: number; 'corrector-snr'?: number; 'corrector-fraction'?: number }): { temperature?: number; corrector: CorrectorOptions | false } {
+export function samplerArgs(argv: { temperature?: number; 'corrector-steps'?: number; 'corrector-snr'?: number; 'corrector-fraction'?: number; 'element-model'?: boolean; 'element-from'?: number }): { temperature?: number; corrector: CorrectorOptions | false; elements?: ElementSampling } {
   const steps = argv['corrector-steps'] ?? DEFAULT_CORRECTOR.steps;
-  if (steps === 0) return { temperature: argv.temperature, corrector: false };
-  return { temperature: argv.temperature, corrector: { steps, snr: argv['corrector-snr'] ?? DEFAULT_CORRECTOR.snr, fraction: argv['corrector-fraction'] ?? DEFAULT_CORRECTOR.fraction } };
+  if (argv['element-from'] !== undefined && argv['element-from'] !== 0 && !argv['element-model']) throw new UserError('--element-from belongs to --element-model');
+  const elements = argv['element-model'] ? { elements: { from: argv['element-from'] ?? 0 } } : {};
+  if (steps === 0) return { temperature: argv.temperature, corrector: false, ...elements };
+  return { temperature: argv.temperature, corrector: { steps, snr: argv['corrector-snr'] ?? DEFAULT_CORRECTOR.snr, fraction: argv['corrector-fraction'] ?? DEFAULT_CORRECTOR.fraction }, ...elements };
 }
 
 /**

@@ -7,6 +7,7 @@ import type { ArgumentsCamelCase, Argv, InferredOptionTypes } from 'yargs';
 import {
   DEFAULT_QM9_DIR,
   BOND_DIFFUSION,
+  ELEMENT_MODEL,
   EDM_QM9_DIFFUSION,
   EDM_QM9_DYNAMICS,
   type LossWeighting,
@@ -46,6 +47,8 @@ const TRAIN_FLAGS = {
   'final-lr': { ...numberFlag('--final-lr', 'learning rate at the end of --lr-schedule cosine'), defaultDescription: '0' },
   from: textFlag('branch a new run (in --out) from this checkpoint folder: weights, optimiser, step, data and noise streams and CPU-hours continue from it; its recipe is kept except for the options given here (for trials of a recipe change)'),
   bonds: { type: 'boolean', default: false, describe: "diffuse bond orders (none, single, double, triple) with the atoms: the network reads and predicts them, and the sampled molecules carry them (labels: EDM's distance-based bonds of the training molecules)" },
+  'element-model': { type: 'boolean', default: false, describe: 'train an element model p(h | x) that types atoms from their positions (with --from: starting from that noise predictor\'s weights and architecture), for edm sample --element-model' },
+  'element-t-max': { ...numberFlag('--element-t-max', 'largest diffusion time (fraction of T) whose position noise the element model learns to read'), defaultDescription: String(ELEMENT_MODEL.tMax) },
   schedule: { type: 'string', default: 'polynomial_2', describe: 'noise schedule: polynomial_<power> or cosine (EDM: polynomial_2)' },
   timesteps: numberFlag('--timesteps', 'diffusion steps T (EDM: 1000)', 1000),
   seed: numberFlag('--seed', 'integer seed of initialisation, batches and noise (a resumed run must give the same)', 0),
@@ -129,6 +132,7 @@ function trainOptions(argv: TrainArgv, data: TrainingData, runtime: Runtime, out
     conditioning: data.conditioning,
     dynamics: data.conditioning ? pocketDynamics({ ...EDM_QM9_DYNAMICS, nf: argv.nf!, nLayers: argv.layers! }, data.conditioning) : { ...EDM_QM9_DYNAMICS, nf: argv.nf!, nLayers: argv.layers! },
     diffusion: { ...EDM_QM9_DIFFUSION, noiseSchedule: argv.schedule as NoiseScheduleName, timesteps: argv.timesteps!, ...(argv.bonds ? { bonds: BOND_DIFFUSION } : {}) },
+    ...(argv['element-model'] ? { elementModel: { ...ELEMENT_MODEL, ...(argv['element-t-max'] !== undefined ? { tMax: argv['element-t-max'] } : {}) } } : {}),
     batchSize: argv['batch-size'],
     lr: argv.lr,
     emaDecay: argv.ema,
@@ -166,6 +170,10 @@ function eventLine(e: Record<string, unknown>): string | undefined {
     const nll = Number.isFinite(Number(e.valid_nll)) ? `, NLL ${Number(e.valid_nll).toFixed(2)}` : '';
     const own = e.own_molecule_stability === undefined ? '' : ` (own bonds: atom stability ${pct(e.own_atom_stability)}, molecule stability ${pct(e.own_molecule_stability)}, validity ${pct(e.own_validity)})`;
     return `curve: step ${e.step} (${Number(e.cpu_hours).toFixed(2)} CPU-hours): atom stability ${pct(e.atom_stability)}, molecule stability ${pct(e.molecule_stability)}, validity ${pct(e.validity)} on ${e.samples} samples x ${e.sampling_steps} steps${own}${nll}${e.best ? ', best so far (copied to best/)' : ''}`;
+  }
+  if (e.event === 'element-accuracy') {
+    const per = Object.entries(e.perElement as Record<string, { atoms: number; correct: number }>).filter(([, v]) => v.atoms > 0).map(([k, v]) => `${k} ${pct(v.correct / v.atoms)}`).join(', ');
+    return `element accuracy: step ${e.step}, t ${e.t}: atoms ${pct(e.accuracy)}, whole molecules ${pct(e.moleculeAccuracy)} (${per}; ${e.molecules} molecules)`;
   }
   if (e.event === 'nonfinite') return `warning: step ${e.step} skipped: non-finite loss or gradient (${e.nanSteps} so far)`;
   return undefined;

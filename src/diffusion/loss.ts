@@ -55,7 +55,9 @@ export function drawStepNoise(model: EdmModel, batch: Batch, rng: Rng, weighting
   const N = batch.graph.hostNodeMask.length / B;
   const T = model.schedule.timesteps;
   const tInt = new Int32Array(B);
-  for (let b = 0; b < B; b++) tInt[b] = rng.int(0, T);
+  // an element model sees only the late chain's position noise (config.ts ElementModel)
+  const tTop = model.config.elementModel ? Math.round(model.config.elementModel.tMax * T) : T;
+  for (let b = 0; b < B; b++) tInt[b] = rng.int(0, tTop);
   const eps = combinedNoise(rng, batch.graph.nDenoised, N, featureDim(model.config), batch.graph.centred);
   const K = bondClasses(model.config);
   const bonds = K > 0 ? { bondEps: symmetricPairNoise(rng, batch.graph.nDenoised, N, K) } : {};
@@ -95,6 +97,7 @@ export function lossInputs(model: EdmModel, batch: Batch, noise: StepNoise): Los
   const xh = normalizedXh(model, batch);
   const g = Array.from(noise.tInt, (k) => model.schedule.gammaAt(k / T));
   const eps = tf.tensor3d(noise.eps, [B, N, D]);
+  if (model.config.elementModel) return elementInputs(model, xh, eps, g, noise);
   let zt = tf.add(tf.mul(perMolecule(g.map(alphaOf)), xh), tf.mul(perMolecule(g.map(sigmaOf)), eps));
   // fixed context atoms (pocket) are given as they are, never noised
   if (hasFixedAtoms(batch.graph)) zt = projectZ(zt, batch.graph, xh);
@@ -111,6 +114,28 @@ export function lossInputs(model: EdmModel, batch: Batch, noise: StepNoise): Los
   const bondZt = tf.add(tf.mul(perMolecule(g.map(alphaOf), 4), e), tf.mul(perMolecule(g.map(sigmaOf), 4), bondEps));
   const weight = tf.mul(perMolecule(Array.from(hWeight, (v) => v * bc.lossWeight), 4), tf.ones([1, 1, 1, K]));
   return { zt, eps, t, channelWeight, bonds: { zt: bondZt, eps: bondEps, weight } };
+}
+
+/**
+ * An element model's objective (config.ts ElementModel): positions noised as z_t's position part,
+ * features zeroed (the model reads geometry alone); the target of the feature channels is the
+ * clean normalised features, each channel weighted by its normalisation factor squared so that a
+ * one-hot error counts in one-hot units (a Brier score per atom); the position channels weigh 0.
+ */
+function elementInputs(model: EdmModel, xh: tf.Tensor, eps: tf.Tensor, g: number[], noise: StepNoise): LossInputs {
+  const T = model.schedule.timesteps;
+  const [B, N, D] = xh.shape as [number, number, number];
+  const F = D - 3;
+  const x = tf.slice(xh, [0, 0, 0], [B, N, 3]);
+  const zx = tf.add(tf.mul(perMolecule(g.map(alphaOf)), x), tf.mul(perMolecule(g.map(sigmaOf)), tf.slice(eps, [0, 0, 0], [B, N, 3])));
+  const zt = tf.concat([zx, tf.zeros([B, N, F])], 2);
+  const target = tf.concat([tf.zeros([B, N, 3]), tf.slice(xh, [0, 0, 3], [B, N, F])], 2);
+  const [, oneHotFactor, chargeFactor] = model.config.diffusion.normalizeFactors;
+  const classes = model.config.dataset.atomDecoder.length;
+  const perChannel = Array.from({ length: D }, (_, c) => (c < 3 ? 0 : c < 3 + classes ? oneHotFactor ** 2 : chargeFactor ** 2));
+  const w = noise.weight ?? new Float32Array(B).fill(1);
+  const channelWeight = tf.mul(perMolecule(w), tf.tensor3d(perChannel, [1, 1, D]));
+  return { zt, eps: target, t: Array.from(noise.tInt, (k) => k / T), channelWeight };
 }
 
 /**

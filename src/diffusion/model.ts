@@ -39,6 +39,8 @@ export interface EdmModel {
   params: Params;
   /** when set, inference (sampling, NLL) runs the network here instead of tfjs */
   inference?: InferenceNetwork;
+  /** the checkpoint's element model p(h | x) (config.ts ElementModel), when it ships one */
+  elements?: EdmModel;
 }
 
 /** Build a model from a config and weights. */

@@ -17,6 +17,7 @@ import { perMolecule, sumExceptBatch } from './tensors.js';
 import { unnormalize } from './normalize.js';
 import { type InpaintSpec, type KnownAtoms, combineKnown, knownAtoms, renoise } from './inpaint.js';
 import { keepFixed, projectZ } from './space.js';
+import { hardFeatures, predictFeatures } from '../elements/predict.js';
 
 /**
  * One ancestral step z_s ~ p(z_s | z_t), s < t (EDM sample_p_zs_given_zt):
@@ -157,6 +158,14 @@ export interface SampleChainOptions {
   temperature?: number;
   /** Langevin corrector steps after the predictor steps of the last part of the chain */
   corrector?: CorrectorOptions;
+  /**
+   * Atoms typed by an element model p(h | x) (config.ts ElementModel): after every step that
+   * reaches a time s <= `from`, the features are set from the model's types for the positions
+   * of z_s, noised to s as the forward process would (z_h = alpha_s h + sigma_s eps), so the
+   * positions settle around them; the molecule's final types are the model's on its final
+   * positions. `from` 0 types at the end only.
+   */
+  elements?: { model: EdmModel; from: number };
 }
 
 /**
@@ -198,6 +207,8 @@ export function correctorOrDefault(c: CorrectorOptions | false | undefined): Cor
 export interface SamplerSettings {
   temperature?: number;
   corrector?: CorrectorOptions;
+  /** atoms typed by the checkpoint's element model from this diffusion time on (generate/types.ts ElementSampling) */
+  elements?: { from: number };
 }
 
 /**
@@ -208,6 +219,7 @@ export function samplerWords(s: SamplerSettings): string {
   const parts = [];
   if (s.temperature !== undefined && s.temperature !== 1) parts.push(`temperature ${s.temperature}`);
   if (s.corrector) parts.push(`${s.corrector.steps} Langevin corrector step${s.corrector.steps === 1 ? '' : 's'} (snr ${s.corrector.snr}) in the last ${+(s.corrector.fraction * 100).toFixed(6)}%`);
+  if (s.elements) parts.push(`atoms typed by the element model ${s.elements.from > 0 ? `from t = ${s.elements.from}` : 'at the end'}`);
   return parts.length ? parts.join(', ') : "EDM's sampler";
 }
 
@@ -409,9 +421,69 @@ function reverseStep(
     changed.dispose();
   };
   z = correct(model, opts.corrector, t, s, z, (cur, alpha, snr) => langevinStep(model, cur, s, alpha, graph, snr, rng, fixedXh), (old) => old.dispose());
+  if (opts.elements && s > 0 && s <= opts.elements.from) {
+    const typed = retype(model, opts.elements.model, z, s, graph, rng);
+    z.dispose();
+    z = typed;
+  }
   if (opts.guide) apply((cur) => opts.guide!(cur, s, graph));
   if (known) apply((cur) => combineKnown(model, cur, s, known, graph, rng));
   return z;
+}
+
+/**
+ * z_s with its features set from an element model (SampleChainOptions.elements): the hard types
+ * p(h | x_s) predicts for z_s's positions, noised to s with fresh noise from `rng` (the feature
+ * part of a combined draw, so every row keeps its own stream); positions unchanged.
+ * @param z `[B, N, 3 + F]` z_s
+ * @returns the new z_s (caller disposes the old)
+ */
+function retype(model: EdmModel, elements: EdmModel, z: tf.Tensor, s: number, graph: MolGraph, rng: NoiseSource): tf.Tensor {
+  const [B, N, D] = z.shape as number[];
+  const F = D - 3;
+  const noise = combinedNoise(rng, graph.nDenoised, N, F, graph.centred);
+  const t = new Array<number>(B).fill(s);
+  const pred = tf.tidy(() => predictFeatures(elements, tf.slice(z, [0, 0, 0], [B, N, 3]), t, graph).dataSync() as Float32Array);
+  const hard = hardFeatures(elements, pred, B, N);
+  const g = model.schedule.gammaAt(s);
+  return tf.tidy(() => {
+    const h = tf.add(tf.mul(tf.tensor3d(hard, [B, N, F]), alphaOf(g)), tf.mul(tf.slice(tf.tensor3d(noise, [B, N, D]), [0, 0, 3], [B, N, F]), sigmaOf(g)));
+    return tf.concat([tf.slice(z, [0, 0, 0], [B, N, 3]), tf.mul(h, graph.nodeMask)], 2);
+  });
+}
+
+/**
+ * The element model's types for decoded positions (SampleChainOptions.elements): type indices
+ * and charges in place of p(h | z_0)'s, at real atoms.
+ * @param x `[B, N, 3]` decoded positions, Å
+ */
+function finalTypes(elements: EdmModel, x: Float32Array, graph: MolGraph, atomTypes: Int32Array, charges: Int32Array): void {
+  const B = graph.nNodes.length;
+  const N = x.length / (3 * B);
+  const K = elements.config.dataset.atomDecoder.length;
+  const F = featureDim(elements.config);
+  const [fx, , fc] = elements.config.diffusion.normalizeFactors;
+  const pred = tf.tidy(() => predictFeatures(elements, tf.div(tf.tensor3d(x, [B, N, 3]), fx), new Array<number>(B).fill(0), graph).dataSync() as Float32Array);
+  const hard = hardFeatures(elements, pred, B, N);
+  for (let b = 0; b < B; b++) {
+    for (let i = 0; i < graph.nDenoised[b]; i++) {
+      const a = b * N + i;
+      let k = 0;
+      while (k < K - 1 && hard[a * F + k] === 0) k++;
+      atomTypes[a] = k;
+      charges[a] = F > K ? Math.round(hard[a * F + K] * fc) : 0;
+    }
+  }
+}
+
+/** @throws OptionError when an element model is asked with a sampler part it does not support */
+function checkElements(model: EdmModel, opts: SampleChainOptions): void {
+  const e = opts.elements;
+  if (!e) return;
+  if (!e.model.config.elementModel) throw new OptionError('--element-model: the model given to type atoms is a noise predictor, not an element model');
+  numberOption('--element-from', e.from, { atLeast: 0, atMost: 1 });
+  const parts = [opts.fixed && 'fixed atoms (a pocket-conditioned model)', opts.inpaint && 'inpainting (--fix-fragment)', bondClasses(model.config) > 0 && 'a bond-aware model'].filter(Boolean);
+  if (parts.length) throw new OptionError(`--element-model: atoms cannot be typed by the element model with ${parts.join(', ')}`);
 }
 
 /**
@@ -425,6 +497,7 @@ export function sampleChain(model: EdmModel, nNodes: Int32Array, rng: NoiseSourc
   const T = model.schedule.timesteps;
   const steps = denoisingSteps(opts.steps ?? T, T);
   checkSamplerOptions(opts);
+  checkElements(model, opts);
   if (bondClasses(model.config) > 0) return sampleChainBonds(model, nNodes, rng, steps, opts);
   const B = nNodes.length;
   const N = Math.max(...nNodes);
@@ -468,6 +541,7 @@ export function sampleChain(model: EdmModel, nNodes: Int32Array, rng: NoiseSourc
   const tau = opts.temperature ?? 1;
   const noise = tau === 1 ? noiseTensor() : tf.tidy(() => tf.mul(noiseTensor(), tau));
   const { x, atomTypes, charges } = decodeToHost(sampleXhGivenZ0(model, z, graph, noise), nNodes, N);
+  if (opts.elements) finalTypes(opts.elements.model, x, graph, atomTypes, charges);
   tf.dispose([z, noise]);
   if (fixedXh) fixedXh.dispose();
   if (known) tf.dispose([known.mask, known.xh]);

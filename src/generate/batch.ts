@@ -10,7 +10,7 @@ import { moleculeRng } from './plan.js';
 import type { BatchHooks, BatchResult, PlannedBatch, SamplingPlan } from './types.js';
 
 /** What every batch of a run shares: the seed, the sampler's settings, the pocket and the trajectories kept (plain data). */
-export type BatchSettings = Pick<SamplingPlan, 'seed' | 'steps' | 'temperature' | 'corrector' | 'chain' | 'pocket'>;
+export type BatchSettings = Pick<SamplingPlan, 'seed' | 'steps' | 'temperature' | 'corrector' | 'chain' | 'pocket' | 'elements'>;
 
 /**
  * Denoise one batch, each molecule with its own random stream (derived from the run's seed and
@@ -29,6 +29,10 @@ export function sampleBatch(model: EdmModel, batch: PlannedBatch, settings: Batc
   const { steps, temperature, corrector, pocket } = settings;
   const rngs = Array.from(ids, (id) => moleculeRng(settings.seed, id));
   const opts: SampleChainOptions = { steps, temperature, corrector, keepChainOf: keep.length ? keep : undefined, onStep, guide: hooks.guide, inpaint: hooks.inpaint };
+  if (settings.elements) {
+    if (!model.elements) throw new Error('sampleBatch: the plan asks for the element model, and the model has none');
+    opts.elements = { model: model.elements, from: settings.elements.from };
+  }
   const nNodes = pocket ? Int32Array.from(nAtoms, (n) => n + pocket.elements.length) : nAtoms;
   if (pocket) Object.assign(opts, pocketContext(model, pocket, nAtoms, Math.max(...nNodes)));
   const out = sampleChain(model, nNodes, rngs, opts);

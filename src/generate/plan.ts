@@ -8,7 +8,7 @@ import type { Molecule } from '../data/molecule.js';
 import type { EdmModel } from '../diffusion/model.js';
 import { checkSamplerOptions, correctorOrDefault, denoisingSteps } from '../diffusion/sampler.js';
 import { OptionError } from '../errors.js';
-import { integerOption, optionalInteger } from '../options.js';
+import { integerOption, numberOption, optionalInteger } from '../options.js';
 import { Rng } from '../random.js';
 import type { BatchResult, PlanOptions, PlannedBatch, SampleResult, SamplingPlan } from './types.js';
 
@@ -45,6 +45,7 @@ export function planSampling(model: EdmModel, opts: PlanOptions, shard?: { index
   const corrector = correctorOrDefault(opts.corrector);
   checkSamplerOptions({ temperature: opts.temperature, corrector });
   checkPocket(model, opts, chain);
+  checkElementSampling(model, opts);
   const seed = String(opts.seed);
   let [start, end] = [0, n];
   if (shard) {
@@ -65,7 +66,7 @@ export function planSampling(model: EdmModel, opts: PlanOptions, shard?: { index
       batches.push({ ids: part, nNodes: Int32Array.from(part, (i) => sizes[i]) });
     }
   }
-  return { seed, steps, temperature: opts.temperature, corrector, pocket: opts.pocket, chain, batches, range: { start, end } };
+  return { seed, steps, temperature: opts.temperature, corrector, pocket: opts.pocket, ...(opts.elements ? { elements: { from: opts.elements.from } } : {}), chain, batches, range: { start, end } };
 }
 
 /** @throws OptionError for a pocket model without a pocket, a pocket for another model, or a pocket model's trajectories */
@@ -74,6 +75,15 @@ function checkPocket(model: EdmModel, opts: PlanOptions, chain: number): void {
   if (conditioned && !opts.pocket) throw new OptionError('this checkpoint is pocket-conditioned: it makes ligands in a pocket (edm pocket), not molecules on their own');
   if (!conditioned && opts.pocket) throw new OptionError('a pocket is context for a pocket-conditioned checkpoint; this one is unconditional (edm pocket guides it instead)');
   if (conditioned && chain > 0) throw new OptionError('--chain: trajectories are not kept for pocket-conditioned sampling');
+}
+
+/** @throws OptionError when the element model is asked of a checkpoint without one, or with a time outside 0..1 */
+function checkElementSampling(model: EdmModel, opts: PlanOptions): void {
+  if (!opts.elements) return;
+  if (!model.elements) throw new OptionError('--element-model: this checkpoint ships no element model (train one with edm train --element-model --from CHECKPOINT --out CHECKPOINT/elements)');
+  numberOption('--element-from', opts.elements.from, { atLeast: 0, atMost: 1 });
+  if (opts.elements.from > model.elements.config.elementModel!.tMax) throw new OptionError(`--element-from ${opts.elements.from}: the element model was trained on position noise up to t = ${model.elements.config.elementModel!.tMax}`);
+  if (model.config.conditioning || model.config.diffusion.bonds) throw new OptionError('--element-model: only for unconditional models without bonds');
 }
 
 /** @throws OptionError unless `sizes` holds n integers >= 1 */

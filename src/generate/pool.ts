@@ -34,7 +34,7 @@ export function sampleInWorkers(
   let next = 0;
   let finished = 0;
   let doneMolecules = 0;
-  const settings: BatchSettings = { seed: plan.seed, steps: plan.steps, temperature: plan.temperature, corrector: plan.corrector, chain: plan.chain, pocket: plan.pocket };
+  const settings: BatchSettings = { seed: plan.seed, steps: plan.steps, temperature: plan.temperature, corrector: plan.corrector, chain: plan.chain, pocket: plan.pocket, elements: plan.elements };
   // a stop request the workers read between denoising steps: a worker is never terminated inside
   // a native call (ONNX Runtime aborts the process when torn down mid-run)
   const stop = new Int32Array(new SharedArrayBuffer(4));

@@ -76,6 +76,17 @@ export interface PlanOptions {
    * snr 0.1, last 20%); `false` for EDM's ancestral sampler (see sampler.ts)
    */
   corrector?: CorrectorOptions | false;
+  /**
+   * type atoms with the checkpoint's element model (model.elements): from diffusion time `from`
+   * (fraction of T; 0: at the end only) on, see SampleChainOptions.elements. Default: not used.
+   */
+  elements?: ElementSampling;
+}
+
+/** How a run uses the checkpoint's element model. */
+export interface ElementSampling {
+  /** the diffusion time (0..1) from which atoms are typed by the element model; 0: at the end only */
+  from: number;
 }
 
 /** Molecules denoised together: their run-wide indices and atom counts. */
@@ -99,6 +110,8 @@ export interface SamplingPlan {
   corrector?: CorrectorOptions;
   /** the pocket of a pocket-conditioned model (see PlanOptions) */
   pocket?: PocketNodes;
+  /** the element model's use (see PlanOptions) */
+  elements?: ElementSampling;
   /** the whole run's first `chain` molecules keep their trajectories */
   chain: number;
   batches: PlannedBatch[];

@@ -5,8 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { type BackendName, initBackend, withRuntime } from '../backend.js';
-import { loadCheckpoint } from '../checkpoint/format.js';
-import { makeModel } from '../diffusion/model.js';
+import { loadSamplingModel } from '../elements/load.js';
 import { type BatchSettings, sampleBatch } from './batch.js';
 import type { PlannedBatch } from './types.js';
 
@@ -15,9 +14,8 @@ const { checkpoint, backend, threads, stop } = workerData as { checkpoint: strin
 /** Thrown between denoising steps once the pool asks its workers to stop. */
 class Stopped extends Error {}
 await initBackend(backend);
-const ck = loadCheckpoint(checkpoint);
 // on onnx, each worker's network runs in its own ONNX Runtime session on `threads` threads
-const model = withRuntime(makeModel(ck.config, ck.params), { engine: backend === 'onnx' ? 'onnx' : 'tfjs', name: backend, threads });
+const model = withRuntime(loadSamplingModel(checkpoint), { engine: backend === 'onnx' ? 'onnx' : 'tfjs', name: backend, threads });
 parentPort!.on('message', (msg: { kind: 'batch'; index: number; batch: PlannedBatch; settings: BatchSettings }) => {
   try {
     // `index` is the batch's place in the plan

@@ -3,7 +3,7 @@
  * workers, the learning curve and callbacks.
  */
 import type { Runtime } from '../backend.js';
-import type { DatasetInfo, DiffusionConfig, DynamicsConfig, PocketConditioning } from '../config.js';
+import type { DatasetInfo, DiffusionConfig, DynamicsConfig, ElementModel, PocketConditioning } from '../config.js';
 import type { LossWeighting } from '../diffusion/loss.js';
 import type { TrainingExample } from '../data/examples.js';
 
@@ -23,6 +23,12 @@ export interface TrainOptions {
   conditioning?: PocketConditioning;
   dynamics: DynamicsConfig;
   diffusion: DiffusionConfig;
+  /**
+   * train an element model p(h | x) (config.ts ElementModel) instead of a noise predictor; with
+   * `from`, its network starts from that checkpoint's weights (EMA) with a fresh optimiser at
+   * step 0, and takes that checkpoint's architecture
+   */
+  elementModel?: ElementModel;
   batchSize?: number;
   lr?: number;
   emaDecay?: number;

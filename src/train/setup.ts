@@ -71,6 +71,7 @@ export function resolveOptions(opts: TrainOptions): ResolvedOptions {
   if (backend === 'onnx' && opts.workers !== undefined && opts.workers > 0) {
     throw new OptionError(`--workers ${opts.workers}: the onnx backend computes gradients in one process on all cores (--threads); use --backend wasm for worker threads`);
   }
+  if (opts.elementModel && opts.curve) throw new OptionError('--curve-every: an element model does not sample; its validation (--validate-every) measures typing accuracy');
   if (opts.resume && opts.from) throw new OptionError('--resume continues the run in --out; --from branches a new run from another checkpoint: give one of them');
   const asked = askedRecipe(opts);
   return {
@@ -191,6 +192,37 @@ export interface OpenedRun {
 }
 
 /**
+ * A new element model run (config.ts ElementModel): EDM's initialisation from the seed, or the
+ * weights (EMA) of the noise predictor in `opts.from`, whose architecture and data description it
+ * takes; either way a fresh optimiser at step 0, since the objective is a new one.
+ * @throws OptionError for a parent with bonds or a pocket; CheckpointError for a missing parent
+ */
+function openElementRun(opts: TrainOptions, o: ResolvedOptions, elementModel: EdmConfig['elementModel'] & {}): OpenedRun {
+  if (opts.conditioning || opts.diffusion.bonds) throw new OptionError('--element-model: an element model reads molecules alone (no --bonds, no pocket)');
+  if (opts.lrSchedule === 'cosine') o.recipe.lrSchedule = cosineFrom(opts, 0, o.recipe.lr, o.recipe.batchSize);
+  if (!opts.from) {
+    const config: EdmConfig = { format: 'edm-ts-checkpoint', version: 4, dynamics: opts.dynamics, diffusion: opts.diffusion, dataset: opts.datasetInfo, elementModel };
+    const init = initParams(config.dynamics, dynamicsInputDim(config), new Rng(`${o.seed}:init`));
+    try {
+      return { config, weights: freshWeights(init, o.recipe.lr) };
+    } finally {
+      tf.dispose(Object.values(init));
+    }
+  }
+  if (resolve(opts.from) === resolve(opts.outDir)) throw new OptionError(`--from ${opts.from}: a branch is written to another folder than its parent (--out)`);
+  const ck = loadCheckpoint(opts.from);
+  try {
+    const parent = ck.config;
+    if (parent.diffusion.bonds || parent.conditioning || parent.elementModel) throw new OptionError(`--element-model --from ${opts.from}: the parent must be an unconditional noise predictor without bonds`);
+    const { training: _training, ...rest } = parent;
+    const config: EdmConfig = { ...rest, version: 4, elementModel };
+    return { config, weights: freshWeights(ck.params, o.recipe.lr) };
+  } finally {
+    tf.dispose(Object.values(ck.params));
+  }
+}
+
+/**
  * Fresh weights (EDM's initialisation from the seed), the checkpoint in `outDir` for `resume`,
  * or the one in `from` for a branch. A resumed run keeps the checkpoint's recipe; a branch keeps
  * it except for what `opts` gives, and keeps its seed (`o.recipe` and `o.seed` are updated;
@@ -200,6 +232,7 @@ export interface OpenedRun {
  */
 export function openRun(opts: TrainOptions, o: ResolvedOptions): OpenedRun {
   if (!opts.resume) refuseExistingRun(opts.outDir);
+  if (opts.elementModel && !opts.resume) return openElementRun(opts, o, opts.elementModel);
   if (!opts.resume && !opts.from) {
     const config: EdmConfig = { format: 'edm-ts-checkpoint', version: configVersionFor(opts.diffusion), dynamics: opts.dynamics, diffusion: opts.diffusion, dataset: opts.datasetInfo, ...(opts.conditioning ? { conditioning: opts.conditioning } : {}) };
     if (opts.lrSchedule === 'cosine') o.recipe.lrSchedule = cosineFrom(opts, 0, o.recipe.lr, o.recipe.batchSize);
@@ -213,6 +246,7 @@ export function openRun(opts: TrainOptions, o: ResolvedOptions): OpenedRun {
   const dir = opts.from ?? opts.outDir;
   if (opts.from && resolve(opts.from) === resolve(opts.outDir)) throw new OptionError(`--from ${opts.from}: a branch is written to another folder than its parent (--out)`);
   const ck = loadCheckpoint(dir, true);
+  if (opts.elementModel && !ck.config.elementModel) throw new OptionError(`--element-model: ${dir} holds a noise predictor, and a resumed run keeps its model; start an element model in a new --out (with --from ${dir} to start from its weights)`);
   // a branch may turn EDM's network bond-aware (its new weights start at zero or fresh); a resumed run keeps its model
   const addBonds = opts.diffusion.bonds !== undefined && !ck.config.diffusion.bonds;
   if (addBonds && !opts.from) throw new OptionError(`--bonds: ${dir} holds a model without bonds and a resumed run keeps its checkpoint's model; branch it with --from to add bonds`);

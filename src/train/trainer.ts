@@ -30,6 +30,7 @@ import { type ResolvedOptions, openRun, resolveOptions } from './setup.js';
 import { type RunWeights, type SavedState, disposeWeights, stateTensors } from './state.js';
 import { type StepContext, trainStep } from './step.js';
 import { validationNll } from './validation.js';
+import { elementAccuracy } from '../elements/accuracy.js';
 import { labelBonds } from './data.js';
 import { writeTrainingReport } from './report.js';
 
@@ -173,7 +174,12 @@ class TrainingRun {
     if (this.step % this.o.logEvery === 0) this.log({ event: 'step', step: this.step, epoch: this.epoch, loss: s.loss, gradNorm: s.gradNorm, lr, molPerSec: this.rate.last });
     const curveDue = this.opts.curve !== undefined && this.step % this.opts.curve.every === 0;
     let validNll = NaN;
-    if (this.validSet && ((this.o.validateEvery && this.step % this.o.validateEvery === 0) || curveDue)) {
+    const elements = this.emaModel.config.elementModel;
+    if (this.validSet && elements && this.o.validateEvery && this.step % this.o.validateEvery === 0) {
+      // an element model has no likelihood: its validation is typing accuracy, clean and at tMax
+      const acc = await this.onEma((m) => [0, elements.tMax].map((t) => elementAccuracy(m, this.validSet!, t, this.o.recipe.batchSize)));
+      for (const a of acc) this.log({ event: 'element-accuracy', step: this.step, epoch: this.epoch, molecules: this.validSet.length, ...a });
+    } else if (this.validSet && ((this.o.validateEvery && this.step % this.o.validateEvery === 0) || curveDue)) {
       validNll = await this.onEma((m) => validationNll(m, this.validSet!, this.o.recipe.batchSize));
       this.log({ event: 'validation', step: this.step, epoch: this.epoch, nll: validNll, molecules: this.validSet.length });
     }

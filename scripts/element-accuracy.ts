@@ -1,0 +1,37 @@
+/**
+ * Per-element accuracy of an element model (issue 40) on QM9's validation split, on clean
+ * positions and on positions noised as at diffusion times t.
+ *
+ *   node --import tsx scripts/element-accuracy.ts CHECKPOINT/elements [--molecules 1000] [--t 0,0.02,0.05,0.1] [--qm9 DIR]
+ *
+ * Needs ../shared/data/qm9 (or --qm9). Prints one line per t and a table per element.
+ */
+import { resolve } from 'node:path';
+import { loadCheckpoint } from '../src/checkpoint/format.js';
+import { makeModel } from '../src/diffusion/model.js';
+import { elementAccuracy } from '../src/elements/accuracy.js';
+import { loadTrainingData } from '../src/train/data.js';
+import { DEFAULT_QM9_DIR } from '../src/paths.js';
+import { startRuntime, withRuntime } from '../src/backend.js';
+
+const args = process.argv.slice(2);
+const opt = (name: string, dflt: string): string => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : dflt;
+};
+const dir = args[0];
+if (!dir || dir.startsWith('--')) {
+  process.stderr.write('usage: element-accuracy.ts ELEMENT_MODEL_DIR [--molecules 1000] [--t 0,0.05,0.1] [--qm9 DIR]\n');
+  process.exit(2);
+}
+const runtime = await startRuntime();
+const ck = loadCheckpoint(resolve(dir));
+const model = withRuntime(makeModel(ck.config, ck.params), runtime);
+const data = await loadTrainingData({ qm9Dir: resolve(opt('--qm9', DEFAULT_QM9_DIR)) });
+const mols = (data.valid ?? []).slice(0, Number(opt('--molecules', '1000')));
+const ts = opt('--t', `0,${ck.config.elementModel?.tMax ?? 0.1}`).split(',').map(Number);
+for (const t of ts) {
+  const a = elementAccuracy(model, mols, t);
+  const per = Object.entries(a.perElement).filter(([, v]) => v.atoms > 0).map(([k, v]) => `${k} ${((100 * v.correct) / v.atoms).toFixed(2)}% of ${v.atoms}`).join(', ');
+  process.stdout.write(`t ${t}: atoms ${(100 * a.accuracy).toFixed(2)}%, whole molecules ${(100 * a.moleculeAccuracy).toFixed(1)}% (${mols.length} validation molecules; ${per})\n`);
+}

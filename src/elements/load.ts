@@ -1,0 +1,35 @@
+/**
+ * A checkpoint with the element model it ships (`<checkpoint>/elements`, config.ts ElementModel).
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadCheckpoint } from '../checkpoint/format.js';
+import { CheckpointError } from '../errors.js';
+import { type EdmModel, makeModel } from '../diffusion/model.js';
+
+/** Sub-folder of a checkpoint that holds its element model. */
+export const ELEMENT_MODEL_DIR = 'elements';
+
+/**
+ * Load a noise predictor for sampling, with its element model attached (`model.elements`) when
+ * the folder ships one. Checkpoints without one load as before.
+ * @throws CheckpointError for a missing or corrupt checkpoint, an element model given as the
+ *   checkpoint, or an element model that does not fit its noise predictor (other elements,
+ *   normalisation or schedule)
+ */
+export function loadSamplingModel(dir: string): EdmModel {
+  const ck = loadCheckpoint(dir);
+  if (ck.config.elementModel) throw new CheckpointError(`${dir}: an element model (it types atoms for a noise predictor); sample from the checkpoint that holds it in its ${ELEMENT_MODEL_DIR}/ folder`);
+  const model = makeModel(ck.config, ck.params);
+  const eDir = join(dir, ELEMENT_MODEL_DIR);
+  if (!existsSync(join(eDir, 'config.json'))) return model;
+  const e = loadCheckpoint(eDir);
+  const c = e.config;
+  if (!c.elementModel) throw new CheckpointError(`${eDir}: not an element model (its config has no elementModel)`);
+  const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+  const d = ck.config.diffusion;
+  if (!same(c.dataset.atomDecoder, ck.config.dataset.atomDecoder) || !same(c.diffusion.normalizeFactors, d.normalizeFactors) || c.diffusion.includeCharges !== d.includeCharges || c.diffusion.noiseSchedule !== d.noiseSchedule || c.diffusion.noisePrecision !== d.noisePrecision || c.diffusion.timesteps !== d.timesteps) {
+    throw new CheckpointError(`${eDir}: the element model does not fit ${dir} (elements, normalisation or noise schedule differ)`);
+  }
+  return { ...model, elements: makeModel(c, e.params) };
+}

@@ -1,0 +1,55 @@
+/**
+ * An element model p(h | x) at work (config.ts ElementModel; issue 40): each atom's features
+ * predicted from positions alone, and turned into hard types.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { featureDim } from '../config.js';
+import { ATOMIC_NUMBER } from '../data/batch.js';
+import { type EdmModel, phi } from '../diffusion/model.js';
+import type { MolGraph } from '../graph/graph.js';
+
+/**
+ * The element model's predicted clean features from positions.
+ * @param model an element model (config.elementModel set)
+ * @param zx `[B, N, 3]` positions in normalised units, noised at most as at `t`
+ * @param t per-molecule diffusion times in [0, 1] whose position noise `zx` carries
+ * @returns `[B, N, F]` predicted normalised features (one-hot / factor, then charge / factor)
+ * @throws Error when `model` is not an element model
+ */
+export function predictFeatures(model: EdmModel, zx: tf.Tensor, t: ArrayLike<number>, graph: MolGraph): tf.Tensor {
+  if (!model.config.elementModel) throw new Error('predictFeatures: the model is a noise predictor, not an element model');
+  return tf.tidy(() => {
+    const [B, N] = zx.shape as [number, number, number];
+    const F = featureDim(model.config);
+    const out = phi(model, tf.concat([zx, tf.zeros([B, N, F])], 2), t, graph, true);
+    return tf.slice(out, [0, 0, 3], [B, N, F]);
+  });
+}
+
+/**
+ * Hard features from predicted ones: the most likely class's one-hot and that element's atomic
+ * number (QM9's integer "charge"), both normalised as the diffusion's features, so that the
+ * sampler's decoding reads exactly the predicted element.
+ * @param pred host copy of `[B, N, F]` predicted normalised features
+ * @returns `[B, N, F]` normalised features of the argmax class (padded atoms get class 0's)
+ * @throws Error for an element without a known atomic number when charges are features
+ */
+export function hardFeatures(model: EdmModel, pred: Float32Array, B: number, N: number): Float32Array {
+  const { atomDecoder } = model.config.dataset;
+  const K = atomDecoder.length;
+  const F = featureDim(model.config);
+  const [, oneHotFactor, chargeFactor] = model.config.diffusion.normalizeFactors;
+  const charges = atomDecoder.map((e) => {
+    const z = ATOMIC_NUMBER[e];
+    if (z === undefined && F > K) throw new Error(`element model: no atomic number known for ${e}`);
+    return z ?? 0;
+  });
+  const out = new Float32Array(B * N * F);
+  for (let a = 0; a < B * N; a++) {
+    let best = 0;
+    for (let k = 1; k < K; k++) if (pred[a * F + k] > pred[a * F + best]) best = k;
+    out[a * F + best] = 1 / oneHotFactor;
+    if (F > K) out[a * F + K] = charges[best] / chargeFactor;
+  }
+  return out;
+}
