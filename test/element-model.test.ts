@@ -23,7 +23,7 @@ import { sampleChain } from '../src/diffusion/sampler.js';
 import { initParams } from '../src/egnn/params.js';
 import { elementAccuracy } from '../src/elements/accuracy.js';
 import { ELEMENT_MODEL_DIR, loadSamplingModel } from '../src/elements/load.js';
-import { hardFeatures, predictFeatures } from '../src/elements/predict.js';
+import { hardFeatures, predictFeatures } from '../src/diffusion/element-model.js';
 import { generate } from '../src/generate/run.js';
 import { Rng } from '../src/random.js';
 import { disposeGraph, makeGraph } from '../src/graph/graph.js';

@@ -17,7 +17,7 @@ import { perMolecule, sumExceptBatch } from './tensors.js';
 import { unnormalize } from './normalize.js';
 import { type InpaintSpec, type KnownAtoms, combineKnown, knownAtoms, renoise } from './inpaint.js';
 import { keepFixed, projectZ } from './space.js';
-import { hardFeatures, predictFeatures } from '../elements/predict.js';
+import { hardFeatures, predictFeatures } from './element-model.js';
 
 /**
  * One ancestral step z_s ~ p(z_s | z_t), s < t (EDM sample_p_zs_given_zt):

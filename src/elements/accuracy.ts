@@ -11,7 +11,7 @@ import { combinedNoise } from '../diffusion/noise.js';
 import { alphaOf, sigmaOf } from '../diffusion/schedule.js';
 import { perMolecule } from '../diffusion/tensors.js';
 import { Rng } from '../random.js';
-import { predictFeatures } from './predict.js';
+import { predictFeatures } from '../diffusion/element-model.js';
 
 /** Accuracy of an element model on a set of molecules at one noise level. */
 export interface ElementAccuracy {

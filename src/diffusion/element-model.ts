@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { featureDim } from '../config.js';
 import { ATOMIC_NUMBER } from '../data/batch.js';
-import { type EdmModel, phi } from '../diffusion/model.js';
+import { type EdmModel, phi } from './model.js';
 import type { MolGraph } from '../graph/graph.js';
 
 /**
