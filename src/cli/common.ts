@@ -93,9 +93,19 @@ export const backendOption = {
  * The run's `Runtime` from `--backend` and `--threads` (checked there, once).
  * @throws OptionError for a backend that is not installed or an impossible --threads
  */
-export function startBackend(name: string | undefined, threads?: number): Promise<Runtime> {
-  return startRuntime({ backend: (name ?? 'auto') as BackendName, threads });
+export async function startBackend(name: string | undefined, threads?: number): Promise<Runtime> {
+  const runtime = await startRuntime({ backend: (name ?? 'auto') as BackendName, threads });
+  // the fast engine can vanish silently at install (npm drops an optional dependency whose install
+  // script failed): say so once, with the fix, when `auto` had to fall back to WebAssembly
+  if ((name ?? 'auto') === 'auto' && runtime.engine !== 'onnx' && runtime.name !== 'tensorflow') process.stderr.write(ONNX_MISSING);
+  return runtime;
 }
+
+/** The warning of a run that fell back to WebAssembly because onnxruntime-node is missing. */
+export const ONNX_MISSING =
+  'edm: warning: onnxruntime-node is not installed, so the network runs on WebAssembly, about 3-4 times slower.\n' +
+  '     Reinstall it: with npm 11.16 or later `npm ci` keeps it (package.json allowScripts);\n' +
+  '     with older npm, run `ONNXRUNTIME_NODE_INSTALL=skip npm ci`. --backend wasm silences this.\n';
 
 /**
  * A yargs `coerce` for numeric options declared without a type (so that yargs passes text it
