@@ -115,6 +115,7 @@ export const ONNX_MISSING =
 export function numberArg(label: string): (v: unknown) => number | undefined {
   return (v) => {
     if (v === undefined || typeof v === 'number') return v;
+    if (Array.isArray(v)) throw new UserError(`${label} is given more than once (${shown(v.join(', '))}): give it once`);
     if (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))) return Number(v);
     throw new UserError(`${label} must be a number, got ${shown(Array.isArray(v) ? v.join(' ') : v)}`);
   };
@@ -178,7 +179,32 @@ export async function runCommand(body: () => Promise<void>): Promise<void> {
  * @param builder declares the command's options
  */
 export function defineCommand<T>(y: Argv, name: string, describe: string, builder: (a: Argv) => Argv<T>, body: (argv: ArgumentsCamelCase<T>) => Promise<void>): Argv {
-  return y.command(name, describe, builder, (argv) => runCommand(() => body(argv)));
+  return y.command(
+    name,
+    describe,
+    (a) => {
+      const built = builder(a);
+      return built.check((argv) => {
+        rejectRepeated(argv, new Set((built as unknown as { getOptions(): { array: string[] } }).getOptions().array));
+        return true;
+      });
+    },
+    (argv) => runCommand(() => body(argv as ArgumentsCamelCase<T>)),
+  );
+}
+
+/**
+ * yargs gathers an option given twice into an array, which a command would misread: refuse it,
+ * naming the option as typed.
+ * @param arrays options declared as lists (their repeats are meant)
+ * @throws UserError naming the first repeated option
+ */
+function rejectRepeated(argv: Record<string, unknown>, arrays: Set<string>): void {
+  for (const [k, v] of Object.entries(argv)) {
+    // camel-cased keys are yargs's twins of hyphenated names, reported under those
+    if (k === '_' || k === '$0' || arrays.has(k) || /[A-Z]/.test(k) || !Array.isArray(v)) continue;
+    throw new UserError(`${k.length === 1 ? '-' : '--'}${k} is given more than once (${shown(v.map(String).join(', '))}): give it once`);
+  }
 }
 
 /** Progress of scoring molecules (a bar on a terminal, else a line every few seconds). */
