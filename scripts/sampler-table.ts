@@ -3,7 +3,8 @@
  * (seed 0 unless --seed, sizes from the training histogram) then `edm evaluate` on the written SDF (EDM's
  * protocol, novelty against the checkpoint's training SMILES), one row with atom / molecule
  * stability, validity, connected validity, uniqueness, novelty, valid x unique x novel,
- * atom-type TV and the bond-length W1 of every pair.
+ * atom-type TV, the bond-length W1 of every pair, the molecules with an odd valence sum, and
+ * stable molecules per second of the whole `edm sample` command (when this script ran it).
  *
  *   node --import tsx scripts/sampler-table.ts --checkpoint checkpoints/qm9-default \
  *     [-n 1000] [--steps 1000] [--seed 0] [--work .scratch/sampler] \
@@ -52,7 +53,8 @@ for (const setting of a.setting!) {
   const r = sampleAndScore('sampler-table', ckDir, join(work, `${tag}.sdf`), ['-n', a.n!, '--seed', a.seed!, '--steps', a.steps!, ...flags]);
   const vun = r.counts.novel === null ? null : r.counts.novel / r.molecules;
   const w1 = PAIRS.map((p) => (r.distributions?.bondLengthW1?.[p] ?? NaN).toFixed(3));
-  rows.push(`| ${label} | ${pct(r.atomStability)} | ${pct(r.moleculeStability)} | ${pct(r.validity)} | ${pct(r.connectedValidity)} | ${pct(r.uniqueness)} | ${pct(r.novelty)} | ${pct(vun)} | ${(r.distributions?.atomTypesTV ?? NaN).toFixed(3)} | ${w1.join(' | ')} |`);
+  const stablePerSecond = r.sampleSeconds ? (r.counts.stableMolecules / r.sampleSeconds).toFixed(2) : '-';
+  rows.push(`| ${label} | ${pct(r.atomStability)} | ${pct(r.moleculeStability)} | ${pct(r.validity)} | ${pct(r.connectedValidity)} | ${pct(r.uniqueness)} | ${pct(r.novelty)} | ${pct(vun)} | ${(r.distributions?.atomTypesTV ?? NaN).toFixed(3)} | ${w1.join(' | ')} | ${r.counts.oddValence} | ${stablePerSecond} |`);
   process.stdout.write(`${rows[rows.length - 1]}\n`);
 }
-process.stdout.write(`\n${a.n} molecules x ${a.steps} steps, seed ${a.seed}, from ${ckDir}\n\n| setting | atom stab. | mol. stab. | validity | connected | uniqueness | novelty | V x U x N | atom-type TV | ${PAIRS.map((p) => `W1 ${p}`).join(' | ')} |\n|${' --- |'.repeat(9 + PAIRS.length)}\n${rows.join('\n')}\n`);
+process.stdout.write(`\n${a.n} molecules x ${a.steps} steps, seed ${a.seed}, from ${ckDir}\n\n| setting | atom stab. | mol. stab. | validity | connected | uniqueness | novelty | V x U x N | atom-type TV | ${PAIRS.map((p) => `W1 ${p}`).join(' | ')} | odd valence sum | stable mol./s |\n|${' --- |'.repeat(11 + PAIRS.length)}\n${rows.join('\n')}\n`);

@@ -169,6 +169,10 @@ describe('element model', () => {
     const d = child.params[w].dataSync().map((v, i) => Math.abs(v - parent.params[w].dataSync()[i]));
     // (the EMA of one step at lr 1e-30 rounds in float32)
     expect(Math.max(...d)).toBeLessThan(1e-6);
+    // the output layer is new (the noise predictor's has the opposite sign)
+    const o = 'embedding_out.weight';
+    const dOut = child.params[o].dataSync().map((v, i) => Math.abs(v - parent.params[o].dataSync()[i]));
+    expect(Math.max(...dOut)).toBeGreaterThan(1e-3);
     tf.dispose([...Object.values(parent.params), ...Object.values(child.params)]);
     await expect(train({ ...trainBase, outDir: join(root, 'plain'), maxSteps: 3, resume: true })).rejects.toThrow(/holds a noise predictor/);
     await expect(train({ ...trainBase, outDir: join(root, 'bonded'), diffusion: { ...trainBase.diffusion, bonds: BOND_DIFFUSION }, maxSteps: 1 })).rejects.toThrow(/no --bonds, no pocket/);

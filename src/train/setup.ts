@@ -216,7 +216,16 @@ function openElementRun(opts: TrainOptions, o: ResolvedOptions, elementModel: Ed
     if (parent.diffusion.bonds || parent.conditioning || parent.elementModel) throw new OptionError(`--element-model --from ${opts.from}: the parent must be an unconditional noise predictor without bonds`);
     const { training: _training, ...rest } = parent;
     const config: EdmConfig = { ...rest, version: 4, elementModel };
-    return { config, weights: freshWeights(ck.params, o.recipe.lr) };
+    // the output layer starts afresh: at a zero feature input the noise predictor's feature output
+    // is about -alpha_t h / sigma_t, the opposite sign of the target h and 1 / sigma_t its scale
+    // (fine-tuned as it was, 1,000 steps typed 3% of QM9's validation atoms right on clean positions)
+    const init = initParams(config.dynamics, dynamicsInputDim(config), new Rng(`${o.seed}:element-head`));
+    try {
+      const head = ['embedding_out.weight', 'embedding_out.bias'];
+      return { config, weights: freshWeights({ ...ck.params, ...Object.fromEntries(head.map((k) => [k, init[k]])) }, o.recipe.lr) };
+    } finally {
+      tf.dispose(Object.values(init));
+    }
   } finally {
     tf.dispose(Object.values(ck.params));
   }
