@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from './helpers.js';
@@ -35,5 +35,43 @@ describe('hostile input', () => {
       expect(r.stderr).not.toMatch(/\n\s+at /);
     }
     for (const f of ['a.sdf', 'b.sdf', 'samples.sdf', 'r1', 'r2']) expect(existsSync(join(dir, f)), f).toBe(false);
+  });
+
+  it('extreme sampler options are refused before any work, with the range (NaN and infinities too)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edm-extreme-'));
+    const cases: [string[], RegExp][] = [
+      [['-n', '1000000000'], /-n must be an integer in 1\.\.10000000/],
+      [['--temperature', '1e9'], /--temperature must be a number >= 0 and <= 10/],
+      [['--temperature', 'NaN'], /--temperature must be a number/],
+      [['--corrector-snr', '1e12'], /--corrector-snr must be a number > 0 and <= 1/],
+      [['--corrector-snr', 'Infinity'], /--corrector-snr must be a number/],
+      [['--corrector-steps', '1e9'], /--corrector-steps must be an integer in 1\.\.100/],
+      [['--steps=-Infinity'], /--steps must be a/],
+    ];
+    for (const [extra, message] of cases) {
+      const r = edm(['sample', ...(extra[0] === '-n' ? [] : ['-n', '2']), ...extra], dir);
+      expect(r.code, `${extra.join(' ')}: ${r.stderr}`).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    }
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('a text option without its value and a switch given a word are refused, naming them', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edm-values-'));
+    const cases: [string[], string][] = [
+      [['sample', '-n', '2', '--out'], '--out needs a value'],
+      [['sample', '--out', '--steps', '2'], '--out needs a value'],
+      [['sample', '-n', '2', '--keep'], 'Not enough arguments following: keep'],
+      [['train', '--out', 'r', '--steps', '1', '--bonds=yes'], '--bonds is a switch'],
+      [['train', '--out', 'r', '--steps', '1', '--bonds=1'], '--bonds is a switch'],
+      [['evaluate', 'x.sdf', '--own-bonds=on'], '--own-bonds is a switch'],
+    ];
+    for (const [args, message] of cases) {
+      const r = edm(args, dir);
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(2);
+      expect(r.stderr).toContain(message);
+    }
+    expect(readdirSync(dir)).toEqual([]);
   });
 });

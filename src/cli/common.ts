@@ -122,8 +122,8 @@ export function numberArg(label: string): (v: unknown) => number | undefined {
 }
 
 /** A text option (a path, a list): `describe`, and a default described in words if any. */
-export function textFlag(describe: string, defaultDescription?: string): { type: 'string'; describe: string; defaultDescription?: string } {
-  return { type: 'string', describe, ...(defaultDescription ? { defaultDescription } : {}) };
+export function textFlag(describe: string, defaultDescription?: string): { type: 'string'; describe: string; requiresArg: true; defaultDescription?: string } {
+  return { type: 'string', describe, requiresArg: true, ...(defaultDescription ? { defaultDescription } : {}) };
 }
 
 /** A numeric option: `describe` and `default` as given, text echoed in errors. */
@@ -185,12 +185,42 @@ export function defineCommand<T>(y: Argv, name: string, describe: string, builde
     (a) => {
       const built = builder(a);
       return built.check((argv) => {
-        rejectRepeated(argv, new Set((built as unknown as { getOptions(): { array: string[] } }).getOptions().array));
+        const declared = (built as unknown as { getOptions(): { array: string[]; string: string[]; boolean: string[] } }).getOptions();
+        rejectRepeated(argv, new Set(declared.array));
+        rejectEmpty(argv, declared.string, process.argv.slice(2));
+        rejectBooleanWords(process.argv.slice(2), declared.boolean);
         return true;
       });
     },
     (argv) => runCommand(() => body(argv as ArgumentsCamelCase<T>)),
   );
+}
+
+/**
+ * A text option given without its value (`--out` last, or `--out=`) would silently mean the
+ * default or an empty path.
+ * @throws UserError naming the option
+ */
+function rejectEmpty(argv: Record<string, unknown>, strings: string[], raw: string[]): void {
+  for (const k of strings) if (argv[k] === '') throw new UserError(`--${k} needs a value`);
+  // `--out` as the last word, or before another option, leaves yargs's default in place
+  raw.forEach((w, i) => {
+    const k = w.startsWith('--') ? w.slice(2) : undefined;
+    if (k && strings.includes(k) && (i === raw.length - 1 || raw[i + 1].startsWith('--'))) throw new UserError(`--${k} needs a value`);
+  });
+}
+
+/**
+ * yargs reads `--flag=yes` as false: a switch takes only true or false (or no value).
+ * @param raw the command line's words
+ * @throws UserError quoting the word
+ */
+function rejectBooleanWords(raw: string[], booleans: string[]): void {
+  const names = new Set(booleans);
+  for (const word of raw) {
+    const m = /^--(?:no-)?([\w-]+)=(.*)$/s.exec(word);
+    if (m && names.has(m[1]) && m[2] !== 'true' && m[2] !== 'false') throw new UserError(`${shown(word)}: --${m[1]} is a switch; give --${m[1]}, --no-${m[1]}, or =true / =false`);
+  }
 }
 
 /**

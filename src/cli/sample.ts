@@ -109,7 +109,7 @@ export const sampleCommand = (y: Argv): Argv =>
           chain: numberFlag('--chain', 'write the denoising trajectory of this many molecules as multi-frame XYZ', 0),
           train: textFlag('training molecules for novelty (SDF/XYZ); --no-train to skip', 'the SMILES stored in the checkpoint, else QM9 train split if present'),
           eval: { type: 'boolean', default: true, describe: 'score the samples (--no-eval to skip); adds SDF fields valid, fragments, connected, smiles, largest_fragment_smiles' },
-          keep: { type: 'string', choices: ['all', 'valid', 'stable', 'connected'], default: 'all', describe: 'molecules written to --out (the metrics always cover every molecule made): valid (EDM validity), stable (molecule stability), connected (valid, one fragment)' },
+          keep: { type: 'string', choices: ['all', 'valid', 'stable', 'connected'], default: 'all', requiresArg: true, describe: 'molecules written to --out (the metrics always cover every molecule made): valid (EDM validity), stable (molecule stability), connected (valid, one fragment)' },
           svg: textFlag('also draw the valid molecules in an SVG grid'),
           html: textFlag('also write a self-contained HTML report (3D views, plots; opens offline)'),
           shard: textFlag('make only shard i of k (0-based, e.g. 0/4): the k shards, joined by edm merge, are the run without --shard'),

@@ -228,13 +228,21 @@ export function samplerWords(s: SamplerSettings): string {
  * @throws OptionError for a temperature that is negative or not finite, or an impossible corrector
  */
 export function checkSamplerOptions(o: { temperature?: number; corrector?: CorrectorOptions }): void {
-  if (o.temperature !== undefined) numberOption('--temperature', o.temperature, { atLeast: 0 });
+  if (o.temperature !== undefined) numberOption('--temperature', o.temperature, { atLeast: 0, atMost: SAMPLER_LIMITS.temperature });
   if (o.corrector) {
-    integerOption('--corrector-steps', o.corrector.steps, 1);
-    numberOption('--corrector-snr', o.corrector.snr, { above: 0 });
+    integerOption('--corrector-steps', o.corrector.steps, 1, SAMPLER_LIMITS.correctorSteps);
+    numberOption('--corrector-snr', o.corrector.snr, { above: 0, atMost: SAMPLER_LIMITS.correctorSnr });
     numberOption('--corrector-fraction', o.corrector.fraction, { above: 0, atMost: 1 });
   }
 }
+
+/**
+ * The sampler options' upper bounds. Past them a chain leaves the range of numbers it can hold:
+ * a temperature of 1e9 gives coordinates that overflow the SDF's fields, an snr of 1e12 NaN
+ * coordinates; Song et al. use snr 0.01-0.17, and 100 corrector steps are 100 times the network
+ * evaluations of the chain's end.
+ */
+export const SAMPLER_LIMITS = Object.freeze({ temperature: 10, correctorSteps: 100, correctorSnr: 1 });
 
 /**
  * One Langevin corrector step at time s (see CorrectorOptions). Noise is drawn from `rng` in the

@@ -12,6 +12,12 @@ import { integerOption, numberOption, optionalInteger } from '../options.js';
 import { Rng } from '../random.js';
 import type { BatchResult, PlanOptions, PlannedBatch, SampleResult, SamplingPlan } from './types.js';
 
+/**
+ * Molecules of one run at most: the plan draws every size up front (4 bytes each) and a run of
+ * this size takes days on 2 cores; larger sets are made as shards (`--shard i/k`) or several seeds.
+ */
+export const MAX_MOLECULES = 10_000_000;
+
 /** Batches of this many at most are grouped by size together (memory of the reordering). */
 const WINDOW_BATCHES = 16;
 
@@ -37,7 +43,7 @@ export const moleculeRng = (seed: string, id: number): Rng => new Rng(`${seed}:m
  *   asked of a pocket model
  */
 export function planSampling(model: EdmModel, opts: PlanOptions, shard?: { index: number; count: number }): SamplingPlan {
-  const n = integerOption('-n', opts.n);
+  const n = integerOption('-n', opts.n, 1, MAX_MOLECULES);
   const batchSize = integerOption('--batch-size', opts.batchSize ?? defaultBatchSize(n));
   const nAtoms = optionalInteger('--n-atoms', opts.nAtoms, 2, 1000);
   const steps = opts.steps === undefined ? undefined : denoisingSteps(opts.steps, model.schedule.timesteps);
