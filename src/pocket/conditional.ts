@@ -12,6 +12,7 @@ import type { Molecule } from '../data/molecule.js';
 import { readMolecules } from '../data/read.js';
 import type { EdmModel } from '../diffusion/model.js';
 import type { CorrectorOptions } from '../diffusion/sampler.js';
+import type { ElementSampling } from '../generate/types.js';
 import { sampleMolecules } from '../generate/local.js';
 import { InputError } from '../errors.js';
 import { pocketNodes } from './complex.js';
@@ -115,6 +116,8 @@ export interface ConditionalSampleOptions {
   temperature?: number;
   /** Langevin corrector steps in the last part of the chain (default `DEFAULT_CORRECTOR`; `false`: EDM's sampler; see sampler.ts) */
   corrector?: CorrectorOptions | false;
+  /** the element model; refused for a pocket-conditioned model (planSampling) */
+  elements?: ElementSampling;
 }
 
 /**
@@ -132,7 +135,7 @@ export function sampleConditional(model: EdmModel, site: PocketSite, opts: Condi
 
 /** `sampleConditional` on given pocket nodes (also used by the equivariance test); ligands named `ligand k`. */
 export function sampleWithPocket(model: EdmModel, pocket: PocketNodes, opts: ConditionalSampleOptions): Molecule[] {
-  const { seed, steps, sizes, temperature, corrector, onProgress } = opts;
-  const ligands = sampleMolecules(model, { n: sizes.length, seed, sizes, pocket, steps, temperature, corrector, onProgress });
+  const { seed, steps, sizes, temperature, corrector, elements, onProgress } = opts;
+  const ligands = sampleMolecules(model, { n: sizes.length, seed, sizes, pocket, steps, temperature, corrector, elements, onProgress });
   return ligands.map((m, i) => ({ ...m, name: `ligand ${i + 1}` }));
 }

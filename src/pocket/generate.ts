@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Molecule } from '../data/molecule.js';
 import type { EdmModel } from '../diffusion/model.js';
 import { type CorrectorOptions, denoisingSteps } from '../diffusion/sampler.js';
+import type { ElementSampling } from '../generate/types.js';
 import { sampleMolecules } from '../generate/local.js';
 import type { SamplingHooks } from '../generate/types.js';
 import type { InpaintSpec } from '../diffusion/inpaint.js';
@@ -44,6 +45,8 @@ export interface PocketSampleOptions {
   temperature?: number;
   /** Langevin corrector steps in the last part of the chain (default `DEFAULT_CORRECTOR`; `false`: EDM's sampler; see sampler.ts) */
   corrector?: CorrectorOptions | false;
+  /** atoms typed by the checkpoint's element model from this diffusion time on (generate/types.ts ElementSampling; default: not used) */
+  elements?: ElementSampling;
 }
 
 /**
@@ -223,7 +226,7 @@ export function sampleInPocket(model: EdmModel, site: PocketSite, opts: PocketSa
       };
     },
   };
-  const { seed, temperature, corrector, batchSize, onProgress } = opts;
-  const ligands = sampleMolecules(model, { n: opts.n, seed, sizes, steps, batchSize: batchSize ?? opts.n, temperature, corrector, onProgress, hooks });
+  const { seed, temperature, corrector, elements, batchSize, onProgress } = opts;
+  const ligands = sampleMolecules(model, { n: opts.n, seed, sizes, steps, batchSize: batchSize ?? opts.n, temperature, corrector, elements, onProgress, hooks });
   return ligands.map((m, i) => ({ ...m, name: `ligand ${i + 1}` }));
 }

@@ -10,6 +10,7 @@ import { toMolBlock } from '../data/sdf.js';
 import { withBondsAndStability } from '../decode/write.js';
 import type { EdmModel } from '../diffusion/model.js';
 import type { CorrectorOptions } from '../diffusion/sampler.js';
+import type { ElementSampling } from '../generate/types.js';
 import { InterruptedError, OptionError } from '../errors.js';
 import { type EvaluationReport, evaluateMolecules } from '../metrics/evaluate.js';
 import { qed } from '../metrics/qed.js';
@@ -52,6 +53,8 @@ export interface PocketRunOptions {
   temperature?: number;
   /** Langevin corrector steps in the last part of the chain (default `DEFAULT_CORRECTOR`; `false`: EDM's sampler; see sampler.ts) */
   corrector?: CorrectorOptions | false;
+  /** atoms typed by the checkpoint's element model from this diffusion time on (generate/types.ts ElementSampling; default: not used) */
+  elements?: ElementSampling;
   onProgress?: (ligandsDone: number, step: number, steps: number) => void;
   /** after each ligand is scored (`docking`: Vina and MMFF94 ran, the slow part) */
   onScored?: (done: number, total: number, docking: boolean) => void;
@@ -185,8 +188,8 @@ export async function pocketRun(model: EdmModel, opts: PocketRunOptions): Promis
   const guidance = conditional || fragment ? 0 : opts.guidance ?? 1;
   const steps = opts.steps ?? model.schedule.timesteps;
   const raw = conditional
-    ? sampleConditional(model, site, { seed: opts.seed, steps, sizes: sizes.sizes, onProgress: opts.onProgress, temperature: opts.temperature, corrector: opts.corrector })
-    : sampleInPocket(model, site, { n: opts.n, seed: opts.seed, steps, guidance, sizes: sizes.sizes, onProgress: opts.onProgress, fragment, jumps: opts.jumps, temperature: opts.temperature, corrector: opts.corrector });
+    ? sampleConditional(model, site, { seed: opts.seed, steps, sizes: sizes.sizes, onProgress: opts.onProgress, temperature: opts.temperature, corrector: opts.corrector, ...(opts.elements ? { elements: opts.elements } : {}) })
+    : sampleInPocket(model, site, { n: opts.n, seed: opts.seed, steps, guidance, sizes: sizes.sizes, onProgress: opts.onProgress, fragment, jumps: opts.jumps, temperature: opts.temperature, corrector: opts.corrector, elements: opts.elements });
   // sampling runs in this thread: a stop asked meanwhile is honoured here
   if (opts.signal?.aborted) throw new InterruptedError('sampling stopped');
   const ligands = withBondsAndStability(raw);
