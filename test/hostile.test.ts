@@ -4,7 +4,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { parseSdf } from '../src/data/sdf.js';
+import { AROMATIC, stability } from '../src/decode/bonds.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from './helpers.js';
@@ -73,5 +75,31 @@ describe('hostile input', () => {
       expect(r.stderr).toContain(message);
     }
     expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('--train naming a missing file stops edm sample before it samples or overwrites anything', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edm-train-missing-'));
+    writeFileSync(join(dir, 'samples.sdf'), 'keep me');
+    const r = edm(['sample', '-n', '2', '--steps', '2', '--train', 'missing.xyz'], dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--train');
+    expect(r.stderr).toContain('missing.xyz: no readable file there');
+    expect(readFileSync(join(dir, 'samples.sdf'), 'utf8')).toBe('keep me');
+    expect(readdirSync(dir)).toEqual(['samples.sdf']);
+  });
+
+  it('an SDF counts line with a negative bond count is refused; an aromatic bond (type 4) counts 1.5', () => {
+    const atoms = ['    0.0000    1.3970    0.0000 C   0  0', '    1.2098    0.6985    0.0000 C   0  0', '    1.2098   -0.6985    0.0000 C   0  0', '    0.0000   -1.3970    0.0000 C   0  0', '   -1.2098   -0.6985    0.0000 C   0  0', '   -1.2098    0.6985    0.0000 C   0  0'];
+    const hs = ['    0.0000    2.4810    0.0000 H   0  0', '    2.1486    1.2405    0.0000 H   0  0', '    2.1486   -1.2405    0.0000 H   0  0', '    0.0000   -2.4810    0.0000 H   0  0', '   -2.1486   -1.2405    0.0000 H   0  0', '   -2.1486    1.2405    0.0000 H   0  0'];
+    const ring = Array.from({ length: 6 }, (_, i) => `${String(i + 1).padStart(3)}${String(((i + 1) % 6) + 1).padStart(3)}  4`);
+    const ch = Array.from({ length: 6 }, (_, i) => `${String(i + 1).padStart(3)}${String(i + 7).padStart(3)}  1`);
+    const benzene = ['benzene', '  test', '', ' 12 12  0  0  0  0  0  0  0  0999 V2000', ...atoms, ...hs, ...ring, ...ch, 'M  END', '$$$$', ''].join('\n');
+    const [m] = parseSdf(benzene, 'benzene.sdf');
+    expect(m.bonds!.filter((b) => b.order === AROMATIC)).toHaveLength(6);
+    const s = stability(m, m.bonds!);
+    expect(s.moleculeStable).toBe(true);
+    expect(s.valences.slice(0, 6)).toEqual([4, 4, 4, 4, 4, 4]);
+    const negative = benzene.replace(' 12 12  0', ' 12 -1  0');
+    expect(() => parseSdf(negative, 'neg.sdf')).toThrow(/neg\.sdf:4: bad counts line/);
   });
 });

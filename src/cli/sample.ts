@@ -2,6 +2,7 @@
  * `edm sample`: the main job. Generate molecules from a checkpoint, write SDF/XYZ, print and save
  * their metrics.
  */
+import { accessSync, constants, statSync } from 'node:fs';
 import type { Argv } from 'yargs';
 import {
   DEFAULT_CHECKPOINT,
@@ -54,6 +55,18 @@ function checkRunArgs(out: string, keep: KeepRule, argv: { seed?: number; 'n-ato
   if (nAtoms !== undefined && nAtoms > 999 && /\.(sdf|sd)$/i.test(out)) throw new OptionError(`--n-atoms ${nAtoms}: an SDF (V2000) record holds at most 999 atoms; write .xyz for larger molecules`);
   if ((keep === 'valid' || keep === 'connected') && !argv.eval) throw new OptionError(`--keep ${keep} needs the scoring that --no-eval turns off`);
   return keep;
+}
+
+/**
+ * @throws OptionError unless `path` is a file this process can read
+ */
+function readableFile(option: string, path: string): void {
+  try {
+    accessSync(path, constants.R_OK);
+    if (!statSync(path).isFile()) throw new Error('not a file');
+  } catch {
+    throw new OptionError(`${option} ${path}: no readable file there`);
+  }
 }
 
 /** What `reportMetrics` reports on. */
@@ -125,6 +138,8 @@ export const sampleCommand = (y: Argv): Argv =>
       const ckDir = argv.checkpoint ? userPath(argv.checkpoint) : DEFAULT_CHECKPOINT;
       const written = { '--out': out, '--html': html, '--svg': argv.svg ? userPath(argv.svg) : undefined, 'the metrics file': argv.eval ? besideOutput(out, '.metrics.json') : undefined, 'the trajectory file': argv.chain ? besideOutput(out, '.chain.xyz') : undefined };
       checkOutputs(written, [typeof argv.train === 'string' ? userPath(argv.train) : undefined, ...checkpointFiles(ckDir)]);
+      // the novelty reference is read after sampling: a missing one must stop the run before it
+      if (typeof argv.train === 'string' && argv.train !== '') readableFile('--train', userPath(argv.train));
       const maxHtml = integerOption('--max-html', argv['max-html'], 1);
       const sampler = samplerArgs(argv);
       const keep = checkRunArgs(out, argv.keep as KeepRule, argv);

@@ -34,7 +34,7 @@ export function parseSdf(text: string, source = '<sdf>', knownElements?: readonl
     if (/V3000/.test(counts)) throw new InputError('V3000 molfiles are not supported; convert to V2000', source, ln + 4);
     const nAtoms = Number(counts.slice(0, 3));
     const nBonds = Number(counts.slice(3, 6));
-    if (!Number.isInteger(nAtoms) || !Number.isInteger(nBonds) || nAtoms < 1 || counts.trim() === '') {
+    if (!Number.isInteger(nAtoms) || !Number.isInteger(nBonds) || nAtoms < 1 || nBonds < 0 || counts.trim() === '') {
       throw new InputError(`bad counts line "${counts.trim().slice(0, 40)}" (expected atom and bond counts)`, source, ln + 4);
     }
     const elements: string[] = [];

@@ -91,15 +91,20 @@ export function oddValenceSum(elements: readonly string[]): boolean {
   return parity === 1;
 }
 
+/** MDL's bond type for an aromatic bond (an SDF's bond block may hold it; EDM's bonds are 1-3). */
+export const AROMATIC = 4;
+
 /**
- * Atom and molecule stability (EDM check_stability).
+ * Atom and molecule stability (EDM check_stability); an aromatic bond (type 4) counts 1.5.
  * @param bonds bonds of the molecule (default: inferred from distances)
  */
 export function stability(m: Molecule, bonds: Bond[] = inferBonds(m)): Stability {
   const valences = new Array<number>(m.elements.length).fill(0);
   for (const b of bonds) {
-    valences[b.i] += b.order;
-    valences[b.j] += b.order;
+    // MDL's bond type 4 is aromatic: 1.5 to each atom (benzene's carbons then sum to 4)
+    const v = b.order === AROMATIC ? 1.5 : b.order;
+    valences[b.i] += v;
+    valences[b.j] += v;
   }
   let stableAtoms = 0;
   m.elements.forEach((e, i) => {
