@@ -22,7 +22,7 @@ import type { SampleOptions, SampleResult } from './generate/types.js';
 
 export { initBackend, startRuntime, tfjsRuntime, withRuntime, closeModel, workerBackend, type BackendName, type Runtime, type RuntimeOptions } from './backend.js';
 export { PACKAGE_ROOT, DEFAULT_CHECKPOINT, DEFAULT_QM9_DIR, DEFAULT_TRAIN_FILE } from './paths.js';
-export { integerOption, numberOption, optionalInteger, optionalNumber, shown } from './options.js';
+export { integerOption, numberOption, optionalInteger, optionalNumber, shown, printable } from './options.js';
 export { writeFileAtomic } from './data/files.js';
 export * from './config.js';
 export * from './errors.js';

@@ -7,7 +7,16 @@ import { OptionError } from './errors.js';
 
 /** How a given value is shown in an error: text in quotes, numbers as they are. */
 export function shown(value: unknown): string {
-  return typeof value === 'string' ? `"${value}"` : String(value);
+  return typeof value === 'string' ? `"${printable(value)}"` : printable(String(value));
+}
+
+/**
+ * Text with its control characters (C0, DEL, C1: terminal escape sequences among them) written
+ * as escapes, so that a message quoting a user's file or option cannot drive the terminal.
+ */
+export function printable(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 /** A number from a value that may be the user's text; undefined stays undefined. */

@@ -102,4 +102,17 @@ describe('hostile input', () => {
     const negative = benzene.replace(' 12 12  0', ' 12 -1  0');
     expect(() => parseSdf(negative, 'neg.sdf')).toThrow(/neg\.sdf:4: bad counts line/);
   });
+
+  it("messages quote a file's or an option's control characters as escapes, never raw (OSC 52, clear screen)", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edm-escapes-'));
+    const esc = '\x1b]52;c;ZXZpbA==\x07\x1b[2J';
+    writeFileSync(join(dir, 'evil.sdf'), `evil\n  x\n\n  1  0  0  0  0  0  0  0  0  0999 V2000\n    0.0000    0.0000    0.0000 ${esc}  0  0\nM  END\n$$$$\n`);
+    writeFileSync(join(dir, 'evil.xyz'), `1\n\n${esc} 0 0 0\n`);
+    for (const args of [['evaluate', 'evil.sdf'], ['evaluate', 'evil.xyz'], ['sample', `--out${esc}`, 'x'], ['sample', '--seed', esc]]) {
+      const r = edm(args, dir);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/);
+      expect(r.stderr).toContain('\\x1b');
+    }
+  });
 });

@@ -1,7 +1,7 @@
 /**
  * What every command shares: reading numbers as typed, paths, the error exit.
  */
-import { DEFAULT_CORRECTOR, DEFAULT_TRAIN_FILE, InputError, type CorrectorOptions, type ElementSampling, UserError, chooseReference, startRuntime, shown, type Runtime, startProgress, type BackendName, type Progress, type TrainingReference } from '../index.js';
+import { printable, DEFAULT_CORRECTOR, DEFAULT_TRAIN_FILE, InputError, type CorrectorOptions, type ElementSampling, UserError, chooseReference, startRuntime, shown, type Runtime, startProgress, type BackendName, type Progress, type TrainingReference } from '../index.js';
 import { accessSync, constants, existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { ArgumentsCamelCase, Argv } from 'yargs';
@@ -165,7 +165,7 @@ export async function runCommand(body: () => Promise<void>): Promise<void> {
     await body();
   } catch (e) {
     if (e instanceof UserError) {
-      process.stderr.write(`edm: error: ${e.message}\n`);
+      process.stderr.write(`edm: error: ${printable(e.message)}\n`);
       process.exitCode = 2;
     } else {
       process.stderr.write(`edm: internal error: ${(e as Error).stack ?? String(e)}\n`);

@@ -4,7 +4,7 @@
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { UserError } from '../index.js';
+import { UserError, printable } from '../index.js';
 import { evaluateCommand } from './evaluate.js';
 import { importTorchCommand } from './import-torch.js';
 import { mergeCommand } from './merge.js';
@@ -40,7 +40,7 @@ const cli = yargs(hideBin(process.argv))
     // a user's mistake (yargs reports option errors, ours included, as YError): one line and a
     // pointer to the help, never the whole help or a stack trace
     if (err && !(err instanceof UserError) && err.name !== 'YError') throw err;
-    process.stderr.write(`edm: error: ${withoutCamelTwins(err ? err.message : msg)}\n(edm --help lists the commands; edm <command> --help their options)\n`);
+    process.stderr.write(`edm: error: ${printable(withoutCamelTwins(err ? err.message : msg))}\n(edm --help lists the commands; edm <command> --help their options)\n`);
     process.exit(2);
   });
 
