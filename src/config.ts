@@ -185,6 +185,13 @@ export function dynamicsInputDim(cfg: Pick<EdmConfig, 'dataset' | 'diffusion' | 
   return featureDim(cfg) + 1 + (cfg.dynamics.contextNodeNf ?? 0);
 }
 
+/**
+ * Bounds of a config read from a file (config.json or EDM's args.pickle, both untrusted): far
+ * above any published model (EDM: nf 256, 9 layers, T 1000, GEOM's 181 atoms), low enough that
+ * building the network or its schedule cannot exhaust memory.
+ */
+export const CONFIG_LIMITS = Object.freeze({ nf: 4096, nLayers: 64, invSublayers: 16, timesteps: 100_000, maxNAtoms: 10_000, atomTypes: 128 });
+
 function check(cond: boolean, what: string, source: string): void {
   if (!cond) throw new CheckpointError(`${source}: invalid config: ${what}`);
 }
@@ -206,9 +213,10 @@ export function validateConfig(raw: unknown, source: string): EdmConfig {
   check(c.version === 1 || c.version === 2 || c.version === 3 || c.version === 4, `unsupported version ${String(c.version)}`, source);
   const d = c.dynamics;
   check(typeof d === 'object' && d !== null, 'dynamics missing', source);
-  check(posInt(d.nf), 'dynamics.nf must be a positive integer', source);
-  check(posInt(d.nLayers), 'dynamics.nLayers must be a positive integer', source);
-  check(posInt(d.invSublayers), 'dynamics.invSublayers must be a positive integer', source);
+  const L = CONFIG_LIMITS;
+  check(posInt(d.nf) && d.nf <= L.nf, `dynamics.nf must be an integer in 1..${L.nf}`, source);
+  check(posInt(d.nLayers) && d.nLayers <= L.nLayers, `dynamics.nLayers must be an integer in 1..${L.nLayers}`, source);
+  check(posInt(d.invSublayers) && d.invSublayers <= L.invSublayers, `dynamics.invSublayers must be an integer in 1..${L.invSublayers}`, source);
   check(typeof d.attention === 'boolean', 'dynamics.attention must be boolean', source);
   check(typeof d.tanh === 'boolean', 'dynamics.tanh must be boolean', source);
   check(finite(d.coordsRange), 'dynamics.coordsRange must be a number', source);
@@ -219,7 +227,7 @@ export function validateConfig(raw: unknown, source: string): EdmConfig {
   check(c.version >= 2 || !d.contextNodeNf, 'dynamics.contextNodeNf needs config version 2', source);
   const f = c.diffusion;
   check(typeof f === 'object' && f !== null, 'diffusion missing', source);
-  check(posInt(f.timesteps), 'diffusion.timesteps must be a positive integer', source);
+  check(posInt(f.timesteps) && f.timesteps <= L.timesteps, `diffusion.timesteps must be an integer in 1..${L.timesteps}`, source);
   check(
     f.noiseSchedule === 'cosine' || /^polynomial_\d+(\.\d+)?$/.test(String(f.noiseSchedule)),
     'diffusion.noiseSchedule must be polynomial_<power> or cosine',
@@ -247,7 +255,8 @@ export function validateConfig(raw: unknown, source: string): EdmConfig {
   for (const [k, v] of Object.entries(s.nNodesHistogram)) {
     check(posInt(Number(k)) && finite(v) && v >= 0, `dataset.nNodesHistogram entry ${k}: ${String(v)}`, source);
   }
-  check(posInt(s.maxNAtoms), 'dataset.maxNAtoms must be a positive integer', source);
+  check(posInt(s.maxNAtoms) && s.maxNAtoms <= L.maxNAtoms, `dataset.maxNAtoms must be an integer in 1..${L.maxNAtoms}`, source);
+  check(s.atomDecoder.length <= L.atomTypes, `dataset.atomDecoder holds at most ${L.atomTypes} elements`, source);
   const k = c.conditioning;
   if (k !== undefined) {
     check(k.kind === 'pocket' && Array.isArray(k.pocketTypes) && posInt(k.maxPocketNodes), 'conditioning must be { kind: "pocket", pocketTypes, maxPocketNodes }', source);

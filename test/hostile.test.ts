@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
+import { gzipSync } from 'node:zlib';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { parseSdf } from '../src/data/sdf.js';
 import { AROMATIC, stability } from '../src/decode/bonds.js';
@@ -114,5 +115,15 @@ describe('hostile input', () => {
       expect(r.stderr).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/);
       expect(r.stderr).toContain('\\x1b');
     }
+  });
+
+  it('a gzip bomb is refused with the limit it hit, quickly and without a stack trace', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edm-bomb-'));
+    // 500 MiB of zeros in about 2 MB
+    writeFileSync(join(dir, 'bomb.sdf.gz'), gzipSync(Buffer.alloc(500 * 2 ** 20), { level: 1 }));
+    const r = edm(['evaluate', 'bomb.sdf.gz'], dir);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain('bomb.sdf.gz: decompresses to more than 480 MiB');
+    expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 });

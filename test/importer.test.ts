@@ -88,6 +88,24 @@ describe('importer on damaged files', () => {
     expect(() => readTorchStateDict(path)).toThrow(/storage 7 of tensor dynamics\.egnn\.e_block_0\.gcl_0\.edge_mlp\.0\.bias is missing/);
   });
 
+  it('checks a tensor\'s declared shape against its storage before allocating it', () => {
+    const files = unzipSync(readFileSync(join(DIR, 'generative_model_ema.npy')));
+    const key = Object.keys(files).find((k) => k.endsWith('/data/7'))!;
+    files[key] = new Uint8Array(4);
+    const path = join(tmp, 'tiny-storage.npy');
+    writeFileSync(path, zipSync(files));
+    expect(() => readTorchStateDict(path)).toThrow(/tensor dynamics\.egnn\.e_block_0\.gcl_0\.edge_mlp\.0\.bias declares shape \[32\] \(32 elements\), which its storage of 1 elements/);
+  });
+
+  it('refuses absurd sizes in args.pickle before building anything (n_layers 1e9 took 108 s, then crashed)', () => {
+    const args = readTorchArgs(join(DIR, 'args.pickle'));
+    const t0 = performance.now();
+    expect(() => configFromTorchArgs({ ...args, n_layers: 1e9 }, INFO, 'args.pickle')).toThrow(/args\.pickle: invalid config: dynamics\.nLayers must be an integer in 1\.\.64/);
+    expect(() => configFromTorchArgs({ ...args, nf: 1e7 }, INFO, 'args.pickle')).toThrow(/dynamics\.nf must be an integer in 1\.\.4096/);
+    expect(() => configFromTorchArgs({ ...args, diffusion_steps: 1e9 }, INFO, 'args.pickle')).toThrow(/diffusion\.timesteps must be an integer in 1\.\.100000/);
+    expect(performance.now() - t0).toBeLessThan(1000);
+  });
+
   it('fails cleanly on a missing file', () => {
     expect(() => readTorchArgs(join(tmp, 'nope.pickle'))).toThrow(/nope\.pickle: cannot read/);
   });

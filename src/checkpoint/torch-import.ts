@@ -23,6 +23,9 @@ function readFile(path: string): Uint8Array {
   }
 }
 
+/** Elements of one imported tensor at most (EDM's largest weight has 66,560; 1 GiB of float32). */
+const MAX_TENSOR_ELEMENTS = 2 ** 28;
+
 function toFloat32(ref: TorchTensorRef, raw: Uint8Array, name: string, source: string): Float32Array {
   const size = ref.shape.reduce((a, b) => a * b, 1);
   const bytesPer = { float32: 4, float64: 8, float16: 2, int64: 8, int32: 4, uint8: 1, bool: 1 }[ref.dtype];
@@ -40,6 +43,13 @@ function toFloat32(ref: TorchTensorRef, raw: Uint8Array, name: string, source: s
       default: throw new CheckpointError(`${source}: tensor ${name}: dtype ${ref.dtype} is not supported`);
     }
   };
+  // the declared shape must fit its storage before anything is allocated (a 4-byte storage may
+  // declare 100,000 x 100,000)
+  let last = ref.offset;
+  for (let d = 0; d < ref.shape.length; d++) last += Math.max(0, ref.shape[d] - 1) * Math.abs(ref.stride[d] ?? 0);
+  if (!Number.isSafeInteger(size) || size > MAX_TENSOR_ELEMENTS || ref.shape.some((v) => !Number.isInteger(v) || v < 0) || (size > 0 && last >= count)) {
+    throw new CheckpointError(`${source}: tensor ${name} declares shape [${ref.shape.join(', ')}] (${size} elements), which its storage of ${Math.floor(count)} elements (or the limit of ${MAX_TENSOR_ELEMENTS}) cannot hold`);
+  }
   const out = new Float32Array(size);
   const idx = new Array(ref.shape.length).fill(0);
   for (let n = 0; n < size; n++) {

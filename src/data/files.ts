@@ -1,31 +1,38 @@
 /**
  * File access shared by readers and writers: text with transparent gzip, atomic writes.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { InputError } from '../errors.js';
 
 /**
  * Read a text file, gunzipping `.gz` files.
- * @throws InputError if the file cannot be read or is not valid gzip
+ * @throws InputError if the file cannot be read, is not valid gzip, or holds (or decompresses
+ *   to) more than MAX_TEXT_BYTES
  */
 export function readText(path: string): string {
   let raw: Buffer;
   try {
+    if (statSync(path).size > MAX_TEXT_BYTES) throw new InputError(`larger than ${MAX_TEXT_BYTES / 2 ** 20} MiB, the most a text file can be read as one (split it)`, path);
     raw = readFileSync(path);
   } catch (e) {
+    if (e instanceof InputError) throw e;
     throw new InputError(`cannot read file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, path);
   }
   if (path.endsWith('.gz') || (raw[0] === 0x1f && raw[1] === 0x8b)) {
     try {
-      raw = gunzipSync(raw);
+      raw = gunzipSync(raw, { maxOutputLength: MAX_TEXT_BYTES });
     } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw new InputError(`decompresses to more than ${MAX_TEXT_BYTES / 2 ** 20} MiB, the most a text file can be read as one (split it)`, path);
       throw new InputError(`not a valid gzip file (${(e as Error).message})`, path);
     }
   }
   return raw.toString('utf8');
 }
+
+/** Bytes of text read from one file at most (JavaScript strings end near 512 Mi characters). */
+export const MAX_TEXT_BYTES = 480 * 2 ** 20;
 
 /**
  * A file written piece by piece into a temporary file in the same folder, then fsynced and
