@@ -114,7 +114,7 @@ export const trainCommand = (y: Argv): Argv =>
       }
       progress.stop();
       if (stop.stop) {
-        process.stderr.write(`edm: interrupted (${String(interrupt.signal.reason)}) at step ${result.step}; the checkpoint in ${argv.out} keeps every step so far: continue with edm train --out ${argv.out} --resume and the same stop option\n`);
+        process.stderr.write(`edm: interrupted (${String(interrupt.signal.reason)}) at step ${result.step}; the checkpoint in ${argv.out} keeps every step so far: continue with the same command and --resume (its data and options), e.g. edm ${resumeCommand()}\n`);
         process.exitCode = interruptedExitCode(interrupt);
         return;
       }
@@ -160,6 +160,12 @@ function trainOptions(argv: TrainArgv, data: TrainingData, runtime: Runtime, out
       if (line) process.stderr.write(`${line}\n`);
     },
   };
+}
+
+/** This command line with --resume (and without --force), for the hint of an interrupted run. */
+function resumeCommand(): string {
+  const args = process.argv.slice(2).filter((a) => a !== '--force' && a !== '--resume');
+  return [...args, '--resume'].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`)).join(' ');
 }
 
 /** A training event worth a line on stderr, in words (train-log.jsonl keeps every field). */

@@ -3,12 +3,14 @@
  * information derived from them, and the training SMILES stored in the checkpoint so that
  * novelty can be reported on machines without the training data.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { DatasetInfo, PocketConditioning } from '../config.js';
 import { QM9_ATOM_DECODER, datasetInfoFrom } from '../data/dataset.js';
 import { type TrainingExample, isComplex } from '../data/examples.js';
 import { loadQm9Split } from '../data/qm9.js';
+import type { Molecule } from '../data/molecule.js';
 import { readMolecules } from '../data/read.js';
 import { CHECKPOINT_REFERENCE_FILE, computeReference, saveReference } from '../metrics/reference.js';
 import { inferBonds, stability } from '../decode/bonds.js';
@@ -85,4 +87,26 @@ export function labelBonds(examples: TrainingExample[]): { molecules: number; st
     if (stability(e, e.bonds).moleculeStable) stable++;
   }
   return { molecules, stable };
+}
+
+/**
+ * A fingerprint of a training set (its examples' elements and positions, in order), kept in a
+ * run's state so that `--resume` trains on the data the run started with.
+ * @returns the first 16 hex digits of a SHA-256
+ */
+export function trainingSetDigest(examples: TrainingExample[]): string {
+  const h = createHash('sha256');
+  const add = (m: Molecule): void => {
+    h.update(m.elements.join(','));
+    h.update(new Uint8Array(m.positions.buffer, m.positions.byteOffset, m.positions.byteLength));
+    h.update(';');
+  };
+  for (const e of examples) {
+    if (isComplex(e)) {
+      add(e.ligand);
+      h.update(e.pocket.elements.join(','));
+      h.update(new Uint8Array(e.pocket.positions.buffer, e.pocket.positions.byteOffset, e.pocket.positions.byteLength));
+    } else add(e);
+  }
+  return h.digest('hex').slice(0, 16);
 }

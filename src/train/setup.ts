@@ -19,6 +19,8 @@ import { Rng } from '../random.js';
 import { CONSTANT_LR, type LrSchedule, checkLrSchedule } from './lr-schedule.js';
 import { type RecipeOptions, type RunWeights, type SavedState, freshWeights, growWeights, restoreWeights } from './state.js';
 import type { TrainOptions } from './options.js';
+import { trainingSetDigest } from './data.js';
+import type { TrainingExample } from '../data/examples.js';
 
 /** The options of a run once checked, defaults filled in. */
 export interface ResolvedOptions {
@@ -232,6 +234,18 @@ function openElementRun(opts: TrainOptions, o: ResolvedOptions, elementModel: Ed
 }
 
 /**
+ * A resumed run trains on the data it started with (an earlier checkpoint, without a
+ * fingerprint, is trusted).
+ * @throws OptionError naming both training sets and the run's own command
+ */
+function checkResumedData(dir: string, saved: SavedState, command: string | undefined, train: TrainingExample[]): void {
+  if (!saved.data) return;
+  const digest = trainingSetDigest(train);
+  if (digest === saved.data.digest) return;
+  throw new OptionError(`--resume: ${dir} was trained on ${saved.data.molecules} molecules (fingerprint ${saved.data.digest}), and this command gives ${train.length} (fingerprint ${digest}); give the run's own data${command ? ` (it was started as: ${command})` : ''}`);
+}
+
+/**
  * Fresh weights (EDM's initialisation from the seed), the checkpoint in `outDir` for `resume`,
  * or the one in `from` for a branch. A resumed run keeps the checkpoint's recipe; a branch keeps
  * it except for what `opts` gives, and keeps its seed (`o.recipe` and `o.seed` are updated;
@@ -272,6 +286,7 @@ export function openRun(opts: TrainOptions, o: ResolvedOptions): OpenedRun {
       if (opts.lrSchedule === 'cosine') o.recipe.lrSchedule = cosineFrom(opts, saved.step, o.recipe.lr, o.recipe.batchSize);
     } else {
       if (saved.seed !== o.seed) throw new OptionError(`resume: the checkpoint was trained with seed ${saved.seed}, not ${o.seed}`);
+      checkResumedData(dir, saved, ck.config.training?.command, opts.train);
       o.recipe = { ...saved.options, shards };
     }
     const weights = restoreWeights(dir, ck.params, tensors, { ...saved, options: o.recipe });

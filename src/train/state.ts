@@ -39,6 +39,8 @@ export interface SavedState {
    * Absent in early checkpoints.
    */
   compute?: { engine: 'tfjs' | 'onnx'; threads: number };
+  /** the training set: its size and fingerprint (train/data.ts trainingSetDigest); absent in early checkpoints */
+  data?: { molecules: number; digest: string };
 }
 
 /** What a resumed run keeps from the run that wrote the checkpoint. */

@@ -30,6 +30,7 @@ import { type ResolvedOptions, openRun, resolveOptions } from './setup.js';
 import { type RunWeights, type SavedState, disposeWeights, stateTensors } from './state.js';
 import { type StepContext, trainStep } from './step.js';
 import { validationNll } from './validation.js';
+import { trainingSetDigest } from './data.js';
 import { elementAccuracy } from '../elements/accuracy.js';
 import { labelBonds } from './data.js';
 import { writeTrainingReport } from './report.js';
@@ -65,6 +66,8 @@ class TrainingRun {
   private readonly cpuBefore: number;
   private probeCpu = 0;
   private rate = { since: performance.now(), molecules: 0, last: 0 };
+  /** fingerprint of the training set, saved so that a resumed run checks its data */
+  private readonly dataDigest: string;
 
   constructor(
     private readonly opts: TrainOptions,
@@ -74,6 +77,7 @@ class TrainingRun {
     engine: GradientEngine,
     saved: SavedState | undefined,
   ) {
+    this.dataDigest = trainingSetDigest(opts.train);
     this.step = saved?.step ?? 0;
     this.epoch = saved?.epoch ?? 0;
     this.batchIndex = saved?.batchIndex ?? 0;
@@ -218,6 +222,7 @@ class TrainingRun {
       moleculesSeen: this.moleculesSeen,
       options: recipe,
       compute: computeOf(this.o),
+      data: { molecules: this.opts.train.length, digest: this.dataDigest },
     };
     const training: TrainingProvenance = {
       command: this.opts.command,
