@@ -126,4 +126,16 @@ describe('hostile input', () => {
     expect(r.stderr).toContain('bomb.sdf.gz: decompresses to more than 480 MiB');
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
+
+  it('--own-bonds on a file without bonds, and edm merge of a non-SDF file, are errors that say why', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edm-ownbonds-'));
+    writeFileSync(join(dir, 'x.xyz'), '3\nwater\nO 0 0 0\nH 0.96 0 0\nH -0.24 0.93 0\n');
+    const own = edm(['evaluate', 'x.xyz', '--own-bonds'], dir);
+    expect(own.code).toBe(2);
+    expect(own.stderr).toContain('--own-bonds: x.xyz holds no bonds of its own');
+    const merge = edm(['merge', 'x.xyz', '--out', 'm.sdf'], dir);
+    expect(merge.code).toBe(2);
+    expect(merge.stderr).toContain('x.xyz: edm merge joins the SDF files of a sharded edm sample run');
+    expect(existsSync(join(dir, 'm.sdf'))).toBe(false);
+  });
 });

@@ -2,7 +2,7 @@
  * `edm evaluate FILE`: EDM's metrics on any SDF/XYZ file.
  */
 import type { Argv } from 'yargs';
-import { EVALUATION_ELEMENTS, evaluate, formatReport, htmlReport, integerOption, readMolecules, writeFileAtomic, writeReportFiles } from '../index.js';
+import { UserError, EVALUATION_ELEMENTS, evaluate, formatReport, htmlReport, integerOption, readMolecules, writeFileAtomic, writeReportFiles } from '../index.js';
 import { checkOutputs, defineCommand, referenceFromArgs, numberFlag, scoringProgress, textFlag, userPath } from './common.js';
 
 /** Register the command. */
@@ -27,7 +27,11 @@ export const evaluateCommand = (y: Argv): Argv =>
       checkOutputs(outputs, [argv.file!, typeof argv.train === 'string' ? argv.train : undefined]);
       const mols = readMolecules(userPath(argv.file!), EVALUATION_ELEMENTS);
       // EDM's protocol ignores a file's bonds; --own-bonds scores them too (as a bond-aware model's)
-      if (argv['own-bonds']) for (const m of mols) if (m.bonds) m.modelBonds = m.bonds;
+      if (argv['own-bonds']) {
+        // an XYZ file (or an SDF written without bonds) has none of its own to score
+        if (!mols.some((m) => m.bonds && m.bonds.length > 0)) throw new UserError(`--own-bonds: ${argv.file} holds no bonds of its own (an SDF's bond block); EDM's scores from distances need no flag`);
+        for (const m of mols) if (m.bonds) m.modelBonds = m.bonds;
+      }
       const ref = await referenceFromArgs(argv.train, argv.checkpoint ? userPath(argv.checkpoint) : undefined);
       const scoring = scoringProgress();
       const r = await evaluate(mols, { trainSmiles: ref?.smiles, trainStats: ref?.stats, onProgress: scoring.onProgress });

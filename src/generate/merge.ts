@@ -31,6 +31,7 @@ function records(text: string): string[] {
 export function mergeSampleFiles(paths: string[]): MergedSamples {
   const entries: { k: number; text: string; molecule: Molecule; file: string }[] = [];
   for (const file of paths) {
+    if (!/\.(sdf|sd)(\.gz)?$/i.test(file)) throw new InputError('edm merge joins the SDF files of a sharded edm sample run (--shard i/k, --out *.sdf)', file);
     for (const text of records(readText(file))) {
       const [molecule] = parseSdf(text, file);
       const k = /^sample (\d+)$/.exec(molecule.name ?? '')?.[1];
