@@ -44,6 +44,8 @@ import { OWN_BOND_CURVE_COLUMNS, readCurve } from '../src/report/curve-data.js';
 import { CURVE_BATCH_SIZE, CURVE_SEED } from '../src/train/curve.js';
 import { generate } from '../src/generate/run.js';
 import { bondDisagreements } from '../src/report/html/cards.js';
+import { chemistFields, keeps } from '../src/metrics/fields.js';
+import { loadRDKit } from '../src/metrics/rdkit.js';
 
 const ORT_ABSENT = loadOrt() === undefined;
 
@@ -282,6 +284,28 @@ describe('bond-aware model', () => {
     // the HTML report's card says where the two disagree
     expect(bondDisagreements(m)).toEqual(['C1-C2: own 1, distance 2']);
     expect(bondDisagreements({ ...ethylene, modelBonds: inferBonds(ethylene) })).toEqual([]);
+  });
+
+  it("a bond-aware record's validity and SMILES fields describe its own bond block (EDM's verdict beside them); --keep filters on them", async () => {
+    const rdkit = await loadRDKit();
+    const [ethylene] = parseXyz(ETHYLENE);
+    // own bonds with a pentavalent carbon: RDKit refuses them, EDM's distance bonds are fine
+    const own = [...inferBonds(ethylene).filter((b) => !(b.i === 0 && b.j === 1)), { i: 0, j: 1, order: 3 }];
+    const [m] = withBondsAndStability([{ ...ethylene, modelBonds: own }]);
+    const r = await evaluateMolecules([m], { keepOutcomes: 1 });
+    const fields = chemistFields(rdkit, m, r.outcomes![0]);
+    expect(fields).toMatchObject({ valid: 0, edm_valid: 1, edm_smiles: 'C=C' });
+    expect(fields.smiles).toBeUndefined();
+    m.properties = { ...m.properties, ...fields };
+    expect(keeps('valid', m, r.outcomes![0])).toBe(false);
+    expect(keeps('stable', m, r.outcomes![0])).toBe(false);
+    // a record read back: its bond block is the one the fields describe
+    const back = parseSdf(formatSdf([m]))[0];
+    expect(back.bonds!.find((b) => b.i === 0 && b.j === 1)!.order).toBe(3);
+    expect(back.properties!.valid).toBe('0');
+    // a molecule without own bonds keeps EDM's fields, unprefixed
+    const [plain] = withBondsAndStability([ethylene]);
+    expect(chemistFields(rdkit, plain, r.outcomes![0])).toEqual({ valid: 1, fragments: 1, connected: 1, smiles: 'C=C', largest_fragment_smiles: 'C=C' });
   });
 
   it("scores molecules on their own bonds beside EDM's protocol: library, table, and edm evaluate --own-bonds", async () => {
