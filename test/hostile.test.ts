@@ -138,4 +138,23 @@ describe('hostile input', () => {
     expect(merge.stderr).toContain('x.xyz: edm merge joins the SDF files of a sharded edm sample run');
     expect(existsSync(join(dir, 'm.sdf'))).toBe(false);
   });
+
+  it("a run removes the temporary files that killed runs left beside its outputs, not a live process's", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edm-stale-'));
+    let dead = 4_000_000;
+    for (;;) {
+      try {
+        process.kill(dead, 0);
+        dead++;
+      } catch {
+        break;
+      }
+    }
+    const stale = [`.samples.sdf.${dead}.tmp`, `.samples.metrics.json.${dead}.outcomes.tmp`];
+    const live = `.samples.sdf.${process.pid}.tmp`;
+    for (const f of [...stale, live]) writeFileSync(join(dir, f), 'half-written');
+    const r = edm(['sample', '-n', '2', '--steps', '1', '--backend', 'wasm'], dir);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readdirSync(dir).sort()).toEqual([live, 'samples.metrics.json', 'samples.sdf'].sort());
+  });
 });

@@ -1,7 +1,7 @@
 /**
  * File access shared by readers and writers: text with transparent gzip, atomic writes.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { InputError } from '../errors.js';
@@ -45,6 +45,7 @@ export class AtomicFileWriter {
 
   /** @throws InputError naming the path if its folder cannot be written */
   constructor(readonly path: string) {
+    removeStaleTemps(path);
     this.tmp = tempPathBeside(path);
     try {
       this.fd = openSync(this.tmp, 'w');
@@ -87,6 +88,37 @@ export class AtomicFileWriter {
 
 /** A hidden temporary file beside `path`, unique to this process: `.<name>.<pid><tag>.tmp`. */
 export const tempPathBeside = (path: string, tag = ''): string => join(dirname(path), `.${basename(path)}.${process.pid}${tag}.tmp`);
+
+/**
+ * Remove the temporary files that killed runs left beside `path` (`tempPathBeside`'s names, any
+ * tag, whose process is gone): a `kill -9` cannot clean up after itself, the next writer of the
+ * same file does. Files of live processes (another run writing there now) are left alone.
+ */
+export function removeStaleTemps(path: string): void {
+  const prefix = `.${basename(path)}.`;
+  let names: string[];
+  try {
+    names = readdirSync(dirname(path));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !name.endsWith('.tmp')) continue;
+    const pid = /^(\d+)(?:\.[\w-]+)?$/.exec(name.slice(prefix.length, -'.tmp'.length))?.[1];
+    if (pid === undefined || Number(pid) === process.pid || processAlive(Number(pid))) continue;
+    rmSync(join(dirname(path), name), { force: true });
+  }
+}
+
+/** Whether a process with this id exists (signal 0 checks without sending anything). */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
 
 /** Close `fd` (if open; errors ignored, it may be closed already) and delete the file `tmp`. */
 export function removeTemp(fd: number | undefined, tmp: string): void {

@@ -3,7 +3,7 @@
  * report can list every molecule while the evaluator keeps none of them in memory.
  */
 import { openSync, readSync, writeSync } from 'node:fs';
-import { AtomicFileWriter, cannotWrite, removeTemp, tempPathBeside } from '../data/files.js';
+import { AtomicFileWriter, cannotWrite, removeStaleTemps, removeTemp, tempPathBeside } from '../data/files.js';
 import type { EvaluationReport, MoleculeOutcome } from '../metrics/evaluate.js';
 import { outcomeLine, reportJsonParts } from './table.js';
 
@@ -26,6 +26,7 @@ export class OutcomeSpool {
    * @throws InputError naming `jsonPath` if its folder cannot be written
    */
   constructor(readonly jsonPath: string) {
+    removeStaleTemps(jsonPath);
     this.tmp = tempPathBeside(jsonPath, '.outcomes');
     try {
       // read back by writeJson
