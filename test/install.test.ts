@@ -44,4 +44,22 @@ describe('install', () => {
     expect(wasm.status, wasm.stderr).toBe(0);
     expect(wasm.stderr).not.toContain('onnxruntime-node is not installed');
   });
+
+  it('the npm package holds the checkpoints to sample from, not trial or training states (under 15 MB)', () => {
+    const r = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const [pack] = JSON.parse(r.stdout) as { size: number; files: { path: string }[] }[];
+    const paths = pack.files.map((f) => f.path);
+    expect(paths).toContain('checkpoints/qm9-default/weights-final.bin');
+    expect(paths).toContain('checkpoints/qm9-default/config.json');
+    expect(paths.filter((p) => p.includes('/trials/') || /train-state-.*\.bin$/.test(p))).toEqual([]);
+    expect(pack.size).toBeLessThan(15 * 2 ** 20);
+    // the packaged folder (no training state) still samples
+    const dir = mkdtempSync(join(tmpdir(), 'edm-packed-'));
+    const ck = join(dir, 'qm9-default');
+    mkdirSync(ck);
+    for (const p of paths.filter((p) => p.startsWith('checkpoints/qm9-default/') && p.split('/').length === 3)) cpSync(join(ROOT, p), join(ck, p.split('/')[2]));
+    const out = spawnSync(process.execPath, [join(ROOT, 'bin', 'edm.js'), 'sample', '-n', '1', '--steps', '1', '--no-eval', '--checkpoint', ck, '--out', join(dir, 'one.xyz')], { encoding: 'utf8' });
+    expect(out.status, out.stderr).toBe(0);
+  });
 });
