@@ -157,4 +157,15 @@ describe('hostile input', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(readdirSync(dir).sort()).toEqual([live, 'samples.metrics.json', 'samples.sdf'].sort());
   });
+
+  it('an atom count past the training data and a pocket taken whole are said, not silent', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edm-notes-'));
+    const big = edm(['sample', '-n', '1', '--steps', '1', '--n-atoms', '40', '--no-eval', '--backend', 'wasm'], dir);
+    expect(big.code, big.stderr).toBe(0);
+    expect(big.stderr).toContain('--n-atoms 40: the checkpoint was trained on molecules of at most 29 atoms');
+    const pdb = ['ATOM      1  N   ALA A   1       0.000   0.000   0.000  1.00  0.00           N', 'ATOM      2  CA  ALA A   1       1.458   0.000   0.000  1.00  0.00           C', 'END', ''].join('\n');
+    writeFileSync(join(dir, 'p.pdb'), pdb);
+    const whole = edm(['pocket', '--pdb', 'p.pdb', '-n', '1', '--steps', '1', '--no-dock', '--backend', 'wasm'], dir);
+    expect(whole.stderr).toContain('no --ligand or --center: all 2 atoms of p.pdb are the pocket');
+  });
 });

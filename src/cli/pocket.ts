@@ -23,6 +23,7 @@ import {
   pocketRun,
   startProgress,
   writeFileAtomic,
+  readPdb,
 } from '../index.js';
 import { backendOption, checkOutputs, checkpointFiles, defineCommand, interruptedExitCode, stopOnSignals, numberFlag, samplerArgs, samplerFlags, startBackend, threadsFlag, textFlag, userPath } from './common.js';
 
@@ -69,6 +70,9 @@ export const pocketCommand = (y: Argv): Argv =>
       const written = { '--out': argv.out, '--complex': argv.complex, '--table': argv.table, '--relaxed': argv.relaxed, '--json': argv.json, '--html': argv.html };
       const ckDir = argv.checkpoint ? userPath(argv.checkpoint) : DEFAULT_CHECKPOINT;
       checkOutputs(written, [argv.pdb, argv.ligand, argv['fix-fragment'], ...checkpointFiles(ckDir)]);
+      // without a reference ligand or a centre the file is taken as the pocket: fine for a pre-cut
+      // pocket, not for a whole protein, so say which it was given
+      if (!argv.ligand && !center) process.stderr.write(`edm: note: no --ligand or --center: all ${readPdb(userPath(argv.pdb)).atoms.length} atoms of ${argv.pdb} are the pocket; for a whole protein, give --ligand (a reference ligand) or --center x,y,z to cut the binding site\n`);
       const runtime = await startBackend(argv.backend, argv.threads);
       const model = withRuntime(loadModel(ckDir), runtime);
       let progress: ReturnType<typeof startProgress> | undefined;

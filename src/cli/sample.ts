@@ -146,6 +146,8 @@ export const sampleCommand = (y: Argv): Argv =>
       const runtime = await startBackend(argv.backend, argv.threads);
       const backend = runtime.name;
       const model = withRuntime(loadModel(ckDir), runtime);
+      const nAtoms = argv['n-atoms'];
+      if (nAtoms !== undefined && nAtoms > model.config.dataset.maxNAtoms) process.stderr.write(`edm: warning: --n-atoms ${nAtoms}: the checkpoint was trained on molecules of at most ${model.config.dataset.maxNAtoms} atoms; larger ones tend to come apart into fragments\n`);
       // molecules are written and scored batch by batch, and their outcomes spooled to disk, so
       // memory does not grow with -n; the evaluator keeps only what the SVG grid and HTML show
       const jsonPath = besideOutput(out, '.metrics.json');
