@@ -4,7 +4,8 @@
  * edited. Checked on a variant with an extra edge input (`edgeNf`, as bond features will be):
  * the input is used, ONNX Runtime's output equals tfjs's, and the reverse-mode gradients equal
  * tfjs autodiff for every parameter, its new weight rows included. Also: the op graph refuses
- * shapes that do not fit.
+ * shapes that do not fit. The reverse-mode check also runs on tfjs alone (the backward graph
+ * executed by tfjs against its autodiff), so it never skips for want of onnxruntime-node.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
@@ -35,6 +36,15 @@ describe('one definition of the network', () => {
     it(`${variant.what} is one change to the definition: tfjs, ONNX forward and reverse-mode gradients follow`, (ctx) => {
       ctx.skip(ORT_ABSENT, 'onnxruntime-node is not installed (an optional dependency)');
       checkVariant(variant.sig, variant.edgeRows);
+    });
+  }
+
+  // the reverse-mode oracle without the optional package: the derived backward graph, executed by
+  // tfjs itself, against tfjs autodiff of the forward graph
+  const signatures = [{ what: "EDM's network", sig: { D: 9, contextNf: 0, centred: true } }, ...variants, { what: 'a per-node context', sig: { D: 9, contextNf: 3, centred: false } }];
+  for (const { what, sig } of signatures) {
+    it(`${what}: the derived reverse-mode gradients, run on tfjs, equal tfjs autodiff for every parameter`, () => {
+      checkGradientsOnTfjs(sig);
     });
   }
 
@@ -152,6 +162,56 @@ function checkVariant(sig: DynamicsSignature, edgeRows: number): void {
     tf.dispose([value, ...Object.values(ref), ...Object.values(vars)]);
   } finally {
     tf.dispose(Object.values(params));
+    disposeGraph(graph);
+  }
+}
+
+/**
+ * The backward graph `gradients` derives, executed by tfjs (runGraph), against tfjs autodiff of
+ * the loss: every parameter's gradient to 1e-4 relative (of its largest entry), so the oracle runs
+ * wherever the test suite does, with or without onnxruntime-node.
+ */
+function checkGradientsOnTfjs(sig: DynamicsSignature): void {
+  const cfg = { ...TINY.dynamics, nLayers: 2 };
+  const net = trainingGraph(cfg, sig);
+  const rng = new Rng('tfjs-backward');
+  const params: Record<string, tf.Tensor> = {};
+  for (const [name, v] of net.g.params) {
+    const scale = name.endsWith('coord_mlp.4.weight') ? 0.22 : 0.3;
+    params[name] = tf.tensor(Float32Array.from({ length: (v.shape as number[]).reduce((a, b) => a * b, 1) }, () => (rng.uniform() * 2 - 1) * scale), v.shape as number[]);
+  }
+  const [B, N] = [3, 6];
+  const graph = makeGraph({ nNodes: [6, 4, 5], N });
+  const feeds: Record<string, tf.Tensor> = { node_mask: graph.nodeMask, edge_mask: graph.edgeMask, denoise_mask: graph.denoiseMask };
+  for (const v of net.g.inputs) {
+    if (v.name! in feeds) continue;
+    const shape = v.shape.map((d) => (d === 'B' ? B : d === 'N' ? N : (d as number)));
+    const size = shape.reduce((a, b) => a * b, 1);
+    const weight = v.name!.endsWith('loss_weight');
+    const scale = v.name === 'bonds' ? 0.5 : 1;
+    feeds[v.name!] = tf.tensor(Float32Array.from({ length: size }, () => (weight ? (0.5 + rng.uniform()) / (B * 9 * 29) : v.name === 't' ? rng.uniform() : scale * rng.normal())), shape);
+  }
+  try {
+    const list = [...net.g.params.values()];
+    const grads = gradients(net.g, net.loss, list);
+    const derived = tf.tidy(() => runGraph(net.g, list.map((p) => grads.get(p)!), feeds, params).map((t) => t.dataSync() as Float32Array));
+    const vars = Object.fromEntries(Object.entries(params).map(([k, t]) => [k, tf.variable(t)]));
+    const { value, grads: ref } = tf.variableGrads(() => runGraph(net.g, [net.loss], feeds, vars)[0] as tf.Scalar, Object.values(vars));
+    const nameOf = new Map(Object.entries(vars).map(([k, v]) => [v.name, k]));
+    const byName = new Map(Object.entries(ref).map(([vn, g]) => [nameOf.get(vn)!, g.dataSync() as Float32Array]));
+    expect(Number.isFinite(value.dataSync()[0])).toBe(true);
+    list.forEach((p, k) => {
+      const want = byName.get(p.name!)!;
+      const got = derived[k];
+      const scale = Math.max(...want.map(Math.abs));
+      expect(scale, p.name).toBeGreaterThan(0);
+      let worst = 0;
+      for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]));
+      expect(worst, `${p.name}: worst |diff| ${worst}, scale ${scale}`).toBeLessThanOrEqual(1e-4 * scale + 1e-7);
+    });
+    tf.dispose([value, ...Object.values(ref), ...Object.values(vars)]);
+  } finally {
+    tf.dispose([...Object.values(params), ...Object.entries(feeds).filter(([k]) => !k.endsWith('mask')).map(([, t]) => t)]);
     disposeGraph(graph);
   }
 }
