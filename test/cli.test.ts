@@ -429,7 +429,7 @@ describe('edm command', () => {
       for (let i = 0; i < 3000 && !existsSync(cfg); i++) await new Promise((r) => setTimeout(r, 20));
       child.kill('SIGINT');
       expect(await exited).toBe(130);
-      expect(stderr).toMatch(/edm: interrupted \(SIGINT\) at step \d+; the checkpoint in interrupted keeps every step so far: continue with edm train --out interrupted --resume/);
+      expect(stderr).toMatch(/edm: interrupted \(SIGINT\) at step \d+; the checkpoint in interrupted keeps every step so far: continue with the same command and --resume \(its data and options\), e\.g\. edm train .*--out interrupted .*--resume\n/);
       const step = JSON.parse(readFileSync(cfg, 'utf8')).trainState.state.step;
       expect(readdirSync(join(dir, 'interrupted'))).toContain(`weights-step${step}.bin`);
       expect(readdirSync(join(dir, 'interrupted')).filter((f) => f.includes('.tmp'))).toEqual([]);
