@@ -212,13 +212,13 @@ function trainProgress(steps: number | undefined, epochs: number | undefined, ho
   const t0 = Date.now();
   const progress = startProgress({
     total: byTime ? Math.round((hours ?? 0) * 3600) : stepBudget,
-    barFormat: `train |{bar}| step {step} epoch {epoch} loss {loss} {rate} mol/s ${byTime ? 'time left' : 'ETA'} {eta_formatted}`,
-    line: (_v, _t, p) => `train: step ${p.step} epoch ${p.epoch} loss ${p.loss} grad ${p.grad} ${p.rate} mol/s ${((Date.now() - t0) / 1000).toFixed(0)} s`,
-    initialPayload: { step: 0, epoch: 0, loss: '-', grad: '-', rate: '-' },
+    barFormat: `train |{bar}| step {step} epoch {epoch} loss {loss} {rate} ${byTime ? 'time left' : 'ETA'} {eta_formatted}`,
+    line: (_v, _t, p) => `train: step ${p.step} epoch ${p.epoch} loss ${p.loss} grad ${p.grad} ${p.rate} ${((Date.now() - t0) / 1000).toFixed(0)} s`,
+    initialPayload: { step: 0, epoch: 0, loss: '-', grad: '-', rate: 'rate not measured yet' },
   });
   return {
     onStep: (s) => {
-      const payload = { step: s.step, epoch: (s.epoch + s.epochProgress).toFixed(3), loss: s.loss.toFixed(4), grad: s.gradNorm.toFixed(2), rate: s.moleculesPerSecond > 0 ? s.moleculesPerSecond.toFixed(1) : '-' };
+      const payload = { step: s.step, epoch: (s.epoch + s.epochProgress).toFixed(3), loss: s.loss.toFixed(4), grad: s.gradNorm.toFixed(2), rate: s.moleculesPerSecond > 0 ? `${s.moleculesPerSecond.toFixed(1)} mol/s` : 'rate not measured yet' };
       progress.update(byTime ? Math.round((Date.now() - t0) / 1000) : s.step, payload);
     },
     stop: () => progress.stop(),
