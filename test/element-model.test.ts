@@ -221,6 +221,20 @@ describe('element model', () => {
       expect(Array.from(early.x)).not.toEqual(Array.from(plain20.x));
     });
 
+    it('a checkpoint without an element model loads and samples exactly as before', async () => {
+      const old = mkdtempSync(join(tmpdir(), 'edm-elements-old-'));
+      const cfg = noisePredictorConfig();
+      const params = initParams(cfg.dynamics, dynamicsInputDim(cfg), new Rng('np'));
+      await saveCheckpoint(old, cfg, params);
+      const loaded = loadSamplingModel(old);
+      expect(loaded.elements).toBeUndefined();
+      const ck = loadCheckpoint(old);
+      const a = sampleChain(loaded, Int32Array.from([4, 6]), new Rng('same'), { steps: 5 });
+      const b = sampleChain(makeModel(ck.config, ck.params), Int32Array.from([4, 6]), new Rng('same'), { steps: 5 });
+      expect(Array.from(a.x)).toEqual(Array.from(b.x));
+      expect(Array.from(a.atomTypes)).toEqual(Array.from(b.atomTypes));
+    });
+
     it('gives the same molecules whatever the batch size and the workers (wasm, byte for byte)', async () => {
       const model = loadSamplingModel(dir);
       const run = (batchSize: number, workers: number): Promise<string> =>
