@@ -242,6 +242,9 @@ describe('element model', () => {
       const one = await run(5, 1);
       expect(await run(2, 1)).toBe(one);
       expect(await run(2, 2)).toBe(one);
+      // shards: the two halves, concatenated, are the run
+      const shard = async (index: number): Promise<unknown[]> => (await generate(dir, model, { n: 5, seed: 3, steps: 4, batchSize: 2, workers: 1, backend: 'wasm', elements: { from: 0.05 }, shard: { index, count: 2 } })).molecules.map((m) => [m.elements, Array.from(m.positions)]);
+      expect(JSON.stringify([...(await shard(0)), ...(await shard(1))])).toBe(one);
       const plain = await generate(dir, model, { n: 5, seed: 3, steps: 4, batchSize: 5, workers: 1, backend: 'wasm' });
       expect(JSON.stringify(plain.molecules.map((m) => [m.elements, Array.from(m.positions)]))).not.toBe(one);
     });
