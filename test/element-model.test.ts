@@ -175,6 +175,14 @@ describe('element model', () => {
     expect(Math.max(...dOut)).toBeGreaterThan(1e-3);
     tf.dispose([...Object.values(parent.params), ...Object.values(child.params)]);
     await expect(train({ ...trainBase, outDir: join(root, 'plain'), maxSteps: 3, resume: true })).rejects.toThrow(/holds a noise predictor/);
+    // a branch of an element model keeps every weight, with its own noise range
+    await train({ ...trainBase, outDir: join(root, 'narrow'), from: join(root, 'elements'), elementModel: { kind: 'elements', tMax: 0.03 }, maxSteps: 1, lr: 1e-30 });
+    const narrow = loadCheckpoint(join(root, 'narrow'));
+    const wide = loadCheckpoint(join(root, 'elements'));
+    expect(narrow.config.elementModel!.tMax).toBe(0.03);
+    const dHead = narrow.params[o].dataSync().map((v, i) => Math.abs(v - wide.params[o].dataSync()[i]));
+    expect(Math.max(...dHead)).toBeLessThan(1e-6);
+    tf.dispose([...Object.values(narrow.params), ...Object.values(wide.params)]);
     await expect(train({ ...trainBase, outDir: join(root, 'bonded'), diffusion: { ...trainBase.diffusion, bonds: BOND_DIFFUSION }, maxSteps: 1 })).rejects.toThrow(/no --bonds, no pocket/);
     // the config section is checked on load
     expect(() => validateConfig({ ...child.config, version: 3 }, 'c.json')).toThrow(/elementModel needs config version 4/);

@@ -195,8 +195,9 @@ export interface OpenedRun {
 
 /**
  * A new element model run (config.ts ElementModel): EDM's initialisation from the seed, or the
- * weights (EMA) of the noise predictor in `opts.from`, whose architecture and data description it
- * takes; either way a fresh optimiser at step 0, since the objective is a new one.
+ * weights (EMA) of the noise predictor (with a fresh output layer) or element model in
+ * `opts.from`, whose architecture and data description it takes; either way a fresh optimiser at
+ * step 0, since the objective (or its noise range) is a new one.
  * @throws OptionError for a parent with bonds or a pocket; CheckpointError for a missing parent
  */
 function openElementRun(opts: TrainOptions, o: ResolvedOptions, elementModel: EdmConfig['elementModel'] & {}): OpenedRun {
@@ -215,9 +216,11 @@ function openElementRun(opts: TrainOptions, o: ResolvedOptions, elementModel: Ed
   const ck = loadCheckpoint(opts.from);
   try {
     const parent = ck.config;
-    if (parent.diffusion.bonds || parent.conditioning || parent.elementModel) throw new OptionError(`--element-model --from ${opts.from}: the parent must be an unconditional noise predictor without bonds`);
+    if (parent.diffusion.bonds || parent.conditioning) throw new OptionError(`--element-model --from ${opts.from}: the parent must be an unconditional model without bonds`);
     const { training: _training, ...rest } = parent;
     const config: EdmConfig = { ...rest, version: 4, elementModel };
+    // from another element model (e.g. to train on other position noise) every weight carries over
+    if (parent.elementModel) return { config, weights: freshWeights(ck.params, o.recipe.lr) };
     // the output layer starts afresh: at a zero feature input the noise predictor's feature output
     // is about -alpha_t h / sigma_t, the opposite sign of the target h and 1 / sigma_t its scale
     // (fine-tuned as it was, 1,000 steps typed 3% of QM9's validation atoms right on clean positions)
