@@ -164,7 +164,9 @@ function trainOptions(argv: TrainArgv, data: TrainingData, runtime: Runtime, out
 
 /** This command line with --resume (and without --force), for the hint of an interrupted run. */
 function resumeCommand(): string {
-  const args = process.argv.slice(2).filter((a) => a !== '--force' && a !== '--resume');
+  // a resumed run reads its parent from its own checkpoint: --from (and its value) goes
+  const raw = process.argv.slice(2);
+  const args = raw.filter((a, i) => a !== '--force' && a !== '--resume' && a !== '--from' && !a.startsWith('--from=') && raw[i - 1] !== '--from');
   return [...args, '--resume'].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`)).join(' ');
 }
 
