@@ -51,7 +51,7 @@ describe('checkpoint format', () => {
     const cfg = JSON.parse(readFileSync(join(dir, 'good', 'config.json'), 'utf8'));
     cfg.dynamics.nf = -3;
     writeFileSync(join(bad, 'config.json'), JSON.stringify(cfg));
-    expect(() => loadCheckpoint(bad)).toThrow(/dynamics\.nf must be a positive integer/);
+    expect(() => loadCheckpoint(bad)).toThrow(/dynamics\.nf must be an integer in 1\.\.4096/);
   });
 
   it('names a tensor whose shape disagrees with the config', () => {

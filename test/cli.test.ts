@@ -199,11 +199,11 @@ describe('edm command', () => {
   });
 
   const bad: [string, string[], RegExp][] = [
-    ['-n 0', ['sample', '-n', '0'], /-n must be a positive integer, got 0/],
+    ['-n 0', ['sample', '-n', '0'], /-n must be an integer in 1\.\.10000000, got 0/],
     ['--steps 0', ['sample', '-n', '2', '--steps', '0'], /--steps must be an integer in 1..1000, got 0/],
     ['--threads 0', ['sample', '-n', '2', '--threads', '0'], /--threads must be a positive integer, got 0/],
     ['--threads on WebAssembly', ['sample', '-n', '2', '--threads', '2', '--backend', 'wasm'], /--threads 2: it sets ONNX Runtime's threads, and this run computes on wasm/],
-    ['--temperature -1', ['sample', '-n', '2', '--temperature', '-1'], /--temperature must be a number >= 0, got -1/],
+    ['--temperature -1', ['sample', '-n', '2', '--temperature', '-1'], /--temperature must be a number >= 0 and <= 10, got -1/],
     ['unwritable --out', ['sample', '-n', '2', '--out', '/nonexistent/dir/x.sdf'], /\/nonexistent\/dir\/x\.sdf: cannot write: the folder does not exist/],
     ['missing checkpoint', ['sample', '-n', '2', '--checkpoint', 'nowhere', '--out', 'm.sdf'], /nowhere: does not exist/],
     ['--seed 1.5', ['sample', '-n', '2', '--seed', '1.5'], /--seed must be an integer >= 0, got 1\.5/],

@@ -71,11 +71,11 @@ describe('sampler', () => {
   });
 
   it('rejects impossible options', () => {
-    expect(() => sampleMolecules(model, { n: 0, seed: 1 })).toThrow(/positive integer/);
+    expect(() => sampleMolecules(model, { n: 0, seed: 1 })).toThrow(/-n must be an integer in 1\.\.10000000/);
     expect(() => sampleMolecules(model, { n: 1, steps: 0, seed: 1 })).toThrow(/steps must be an integer in 1\.\.1000/);
     expect(() => sampleMolecules(model, { n: 1, steps: 1001, seed: 1 })).toThrow(/1\.\.1000/);
     expect(() => sampleMolecules(model, { n: 1, nAtoms: 1, seed: 1 })).toThrow(/--n-atoms/);
-    expect(() => sampleMolecules(model, { n: 1, seed: 1, temperature: -0.5 })).toThrow(/--temperature must be a number >= 0, got -0.5/);
+    expect(() => sampleMolecules(model, { n: 1, seed: 1, temperature: -0.5 })).toThrow(/--temperature must be a number >= 0 and <= 10, got -0.5/);
     expect(() => sampleMolecules(model, { n: 1, seed: 1, corrector: { steps: 1, snr: 0.1, fraction: 1.5 } })).toThrow(/--corrector-fraction must be a number > 0 and <= 1, got 1.5/);
     expect(() => sampleMolecules(model, { n: 1, seed: 1, corrector: { steps: 0, snr: 0.1, fraction: 0.2 } })).toThrow(/--corrector-steps/);
     expect(() => sampleMolecules(model, { n: 1, seed: 1, corrector: { steps: 1, snr: 0, fraction: 0.2 } })).toThrow(/--corrector-snr/);

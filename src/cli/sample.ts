@@ -57,6 +57,16 @@ function checkRunArgs(out: string, keep: KeepRule, argv: { seed?: number; 'n-ato
   return keep;
 }
 
+/** The novelty reference is read after sampling: a missing --train file must stop the run before it. */
+function checkTrainFile(train: unknown): void {
+  if (typeof train === 'string' && train !== '') readableFile('--train', userPath(train));
+}
+
+/** Say so when --n-atoms asks for larger molecules than the checkpoint was trained on. */
+function warnPastTraining(nAtoms: number | undefined, maxNAtoms: number): void {
+  if (nAtoms !== undefined && nAtoms > maxNAtoms) process.stderr.write(`edm: warning: --n-atoms ${nAtoms}: the checkpoint was trained on molecules of at most ${maxNAtoms} atoms; larger ones tend to come apart into fragments\n`);
+}
+
 /**
  * @throws OptionError unless `path` is a file this process can read
  */
@@ -138,16 +148,14 @@ export const sampleCommand = (y: Argv): Argv =>
       const ckDir = argv.checkpoint ? userPath(argv.checkpoint) : DEFAULT_CHECKPOINT;
       const written = { '--out': out, '--html': html, '--svg': argv.svg ? userPath(argv.svg) : undefined, 'the metrics file': argv.eval ? besideOutput(out, '.metrics.json') : undefined, 'the trajectory file': argv.chain ? besideOutput(out, '.chain.xyz') : undefined };
       checkOutputs(written, [typeof argv.train === 'string' ? userPath(argv.train) : undefined, ...checkpointFiles(ckDir)]);
-      // the novelty reference is read after sampling: a missing one must stop the run before it
-      if (typeof argv.train === 'string' && argv.train !== '') readableFile('--train', userPath(argv.train));
+      checkTrainFile(argv.train);
       const maxHtml = integerOption('--max-html', argv['max-html'], 1);
       const sampler = samplerArgs(argv);
       const keep = checkRunArgs(out, argv.keep as KeepRule, argv);
       const runtime = await startBackend(argv.backend, argv.threads);
       const backend = runtime.name;
       const model = withRuntime(loadModel(ckDir), runtime);
-      const nAtoms = argv['n-atoms'];
-      if (nAtoms !== undefined && nAtoms > model.config.dataset.maxNAtoms) process.stderr.write(`edm: warning: --n-atoms ${nAtoms}: the checkpoint was trained on molecules of at most ${model.config.dataset.maxNAtoms} atoms; larger ones tend to come apart into fragments\n`);
+      warnPastTraining(argv['n-atoms'], model.config.dataset.maxNAtoms);
       // molecules are written and scored batch by batch, and their outcomes spooled to disk, so
       // memory does not grow with -n; the evaluator keeps only what the SVG grid and HTML show
       const jsonPath = besideOutput(out, '.metrics.json');
