@@ -7,6 +7,7 @@
  * Needs ../shared/data/qm9 (or --qm9). Prints one line per t and a table per element.
  */
 import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 import { loadCheckpoint } from '../src/checkpoint/format.js';
 import { makeModel } from '../src/diffusion/model.js';
 import { elementAccuracy } from '../src/elements/accuracy.js';
@@ -14,22 +15,18 @@ import { loadTrainingData } from '../src/train/data.js';
 import { DEFAULT_QM9_DIR } from '../src/paths.js';
 import { startRuntime, withRuntime } from '../src/backend.js';
 
-const args = process.argv.slice(2);
-const opt = (name: string, dflt: string): string => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : dflt;
-};
-const dir = args[0];
-if (!dir || dir.startsWith('--')) {
+const { values: a, positionals } = parseArgs({ options: { molecules: { type: 'string', default: '1000' }, t: { type: 'string' }, qm9: { type: 'string', default: DEFAULT_QM9_DIR } }, allowPositionals: true });
+const dir = positionals[0];
+if (!dir) {
   process.stderr.write('usage: element-accuracy.ts ELEMENT_MODEL_DIR [--molecules 1000] [--t 0,0.05,0.1] [--qm9 DIR]\n');
   process.exit(2);
 }
 const runtime = await startRuntime();
 const ck = loadCheckpoint(resolve(dir));
 const model = withRuntime(makeModel(ck.config, ck.params), runtime);
-const data = await loadTrainingData({ qm9Dir: resolve(opt('--qm9', DEFAULT_QM9_DIR)) });
-const mols = (data.valid ?? []).slice(0, Number(opt('--molecules', '1000')));
-const ts = opt('--t', `0,${ck.config.elementModel?.tMax ?? 0.1}`).split(',').map(Number);
+const data = await loadTrainingData({ qm9Dir: resolve(a.qm9!) });
+const mols = (data.valid ?? []).slice(0, Number(a.molecules));
+const ts = (a.t ?? `0,${ck.config.elementModel?.tMax ?? 0.1}`).split(',').map(Number);
 for (const t of ts) {
   const a = elementAccuracy(model, mols, t);
   const per = Object.entries(a.perElement).filter(([, v]) => v.atoms > 0).map(([k, v]) => `${k} ${((100 * v.correct) / v.atoms).toFixed(2)}% of ${v.atoms}`).join(', ');

@@ -8,6 +8,7 @@
  *   node --import tsx scripts/element-agreement.ts samples.sdf [--checkpoint checkpoints/qm9-default] [--t 0] [--gate 0.5,0.3]
  */
 import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { startRuntime, withRuntime } from '../src/backend.js';
 import { featureDim } from '../src/config.js';
@@ -19,18 +20,14 @@ import { loadSamplingModel } from '../src/elements/load.js';
 import { makeGraph, disposeGraph } from '../src/graph/graph.js';
 import { DEFAULT_CHECKPOINT } from '../src/paths.js';
 
-const args = process.argv.slice(2);
-const opt = (name: string, dflt: string): string => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : dflt;
-};
-const file = args[0];
-if (!file || file.startsWith('--')) {
+const { values: a, positionals } = parseArgs({ options: { checkpoint: { type: 'string', default: DEFAULT_CHECKPOINT }, t: { type: 'string', default: '0' }, gate: { type: 'string', default: '0.5' } }, allowPositionals: true });
+const file = positionals[0];
+if (!file) {
   process.stderr.write('usage: element-agreement.ts FILE [--checkpoint DIR] [--t 0] [--gate 0.5]\n');
   process.exit(2);
 }
 const runtime = await startRuntime();
-const model = withRuntime(loadSamplingModel(resolve(opt('--checkpoint', DEFAULT_CHECKPOINT))), runtime);
+const model = withRuntime(loadSamplingModel(resolve(a.checkpoint!)), runtime);
 if (!model.elements) {
   process.stderr.write('element-agreement: the checkpoint ships no element model (elements/)\n');
   process.exit(2);
@@ -39,8 +36,8 @@ const el = model.elements;
 const decoder = el.config.dataset.atomDecoder;
 const K = decoder.length;
 const F = featureDim(el.config);
-const t = Number(opt('--t', '0'));
-const gates = opt('--gate', '0.5').split(',').map(Number);
+const t = Number(a.t);
+const gates = a.gate!.split(',').map(Number);
 const mols = readMolecules(resolve(file), decoder);
 
 /** The element model's predicted one-hot (in one-hot units) of every atom of every molecule. */

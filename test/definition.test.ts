@@ -70,12 +70,7 @@ function checkVariant(sig: DynamicsSignature, edgeRows: number): void {
   const rng = new Rng('edge-input');
   // the new weight rows come with the definition: the edge MLPs read 2H + 2 + edgeRows rows
   expect(net.g.params.get('e_block_0.gcl_0.edge_mlp.0.weight')!.shape).toEqual([2 * cfg.nf + 2 + edgeRows, cfg.nf]);
-  const params: Record<string, tf.Tensor> = {};
-  for (const [name, v] of net.g.params) {
-    // small enough that no tanh or sigmoid saturates: saturated units leave gradients at float32 rounding
-    const scale = name.endsWith('coord_mlp.4.weight') ? 0.22 : 0.3;
-    params[name] = tf.tensor(Float32Array.from({ length: (v.shape as number[]).reduce((a, b) => a * b, 1) }, () => (rng.uniform() * 2 - 1) * scale), v.shape as number[]);
-  }
+  const params = randomParams(net.g, rng);
   const [B, N] = [3, 6];
   const graph = makeGraph({ nNodes: [6, 4, 5], N });
   const masks = { node_mask: graph.nodeMask, edge_mask: graph.edgeMask, denoise_mask: graph.denoiseMask };
@@ -85,10 +80,8 @@ function checkVariant(sig: DynamicsSignature, edgeRows: number): void {
     if (v.name! in masks) continue;
     shapes[v.name!] = v.shape.map((d) => (d === 'B' ? B : d === 'N' ? N : (d as number)));
     const size = shapes[v.name!].reduce((a, b) => a * b, 1);
-    const weight = v.name!.endsWith('loss_weight');
     // bond states are one-hot vectors scaled by 1/4 in the diffusion: small inputs keep tanh unsaturated
-    const scale = v.name === 'bonds' ? 0.5 : 1;
-    host[v.name!] = Float32Array.from({ length: size }, () => (weight ? (0.5 + rng.uniform()) / (B * 9 * 29) : v.name === 't' ? rng.uniform() : scale * rng.normal()));
+    host[v.name!] = randomInput(v.name!, size, B, rng);
   }
   const edgeInput = sig.bondNf ? 'bonds' : 'edge_attr';
   const feedsTf = (edgeScale = 1): Record<string, tf.Tensor> => ({
@@ -175,11 +168,7 @@ function checkGradientsOnTfjs(sig: DynamicsSignature): void {
   const cfg = { ...TINY.dynamics, nLayers: 2 };
   const net = trainingGraph(cfg, sig);
   const rng = new Rng('tfjs-backward');
-  const params: Record<string, tf.Tensor> = {};
-  for (const [name, v] of net.g.params) {
-    const scale = name.endsWith('coord_mlp.4.weight') ? 0.22 : 0.3;
-    params[name] = tf.tensor(Float32Array.from({ length: (v.shape as number[]).reduce((a, b) => a * b, 1) }, () => (rng.uniform() * 2 - 1) * scale), v.shape as number[]);
-  }
+  const params = randomParams(net.g, rng);
   const [B, N] = [3, 6];
   const graph = makeGraph({ nNodes: [6, 4, 5], N });
   const feeds: Record<string, tf.Tensor> = { node_mask: graph.nodeMask, edge_mask: graph.edgeMask, denoise_mask: graph.denoiseMask };
@@ -187,9 +176,7 @@ function checkGradientsOnTfjs(sig: DynamicsSignature): void {
     if (v.name! in feeds) continue;
     const shape = v.shape.map((d) => (d === 'B' ? B : d === 'N' ? N : (d as number)));
     const size = shape.reduce((a, b) => a * b, 1);
-    const weight = v.name!.endsWith('loss_weight');
-    const scale = v.name === 'bonds' ? 0.5 : 1;
-    feeds[v.name!] = tf.tensor(Float32Array.from({ length: size }, () => (weight ? (0.5 + rng.uniform()) / (B * 9 * 29) : v.name === 't' ? rng.uniform() : scale * rng.normal())), shape);
+    feeds[v.name!] = tf.tensor(randomInput(v.name!, size, B, rng), shape);
   }
   try {
     const list = [...net.g.params.values()];
@@ -214,4 +201,21 @@ function checkGradientsOnTfjs(sig: DynamicsSignature): void {
     tf.dispose([...Object.values(params), ...Object.entries(feeds).filter(([k]) => !k.endsWith('mask')).map(([, t]) => t)]);
     disposeGraph(graph);
   }
+}
+
+/** Random parameters small enough that no tanh or sigmoid saturates (saturated units leave gradients at float32 rounding). */
+function randomParams(g: OpGraph, rng: Rng): Record<string, tf.Tensor> {
+  const params: Record<string, tf.Tensor> = {};
+  for (const [name, v] of g.params) {
+    const scale = name.endsWith('coord_mlp.4.weight') ? 0.22 : 0.3;
+    params[name] = tf.tensor(Float32Array.from({ length: (v.shape as number[]).reduce((a, b) => a * b, 1) }, () => (rng.uniform() * 2 - 1) * scale), v.shape as number[]);
+  }
+  return params;
+}
+
+/** A random value for every graph input but the masks: small loss weights, t in [0, 1), bond states at half scale. */
+function randomInput(name: string, size: number, B: number, rng: Rng): Float32Array {
+  const weight = name.endsWith('loss_weight');
+  const scale = name === 'bonds' ? 0.5 : 1;
+  return Float32Array.from({ length: size }, () => (weight ? (0.5 + rng.uniform()) / (B * 9 * 29) : name === 't' ? rng.uniform() : scale * rng.normal()));
 }

@@ -23,7 +23,7 @@ import { sampleChain } from '../src/diffusion/sampler.js';
 import { initParams } from '../src/egnn/params.js';
 import { elementAccuracy } from '../src/elements/accuracy.js';
 import { ELEMENT_MODEL_DIR, loadSamplingModel } from '../src/elements/load.js';
-import { hardFeatures, predictFeatures } from '../src/diffusion/element-model.js';
+import { hardFeatures, predictFeatures, predictedClasses } from '../src/diffusion/element-model.js';
 import { generate } from '../src/generate/run.js';
 import { Rng } from '../src/random.js';
 import { disposeGraph, makeGraph } from '../src/graph/graph.js';
@@ -111,7 +111,7 @@ describe('element model', () => {
     disposeBatch(batch);
     // hard features: argmax one-hot and that element's atomic number, normalised
     const pred = Float32Array.from([0.1, 0.2, 0.01, 0.3, 0.0, 0.5, 0.2, 0.1, 0.0, 0.0, 0.05, 0.1]);
-    const hard = hardFeatures(model, pred, 1, 2);
+    const hard = hardFeatures(model, predictedClasses(pred, 6, 5));
     expect(Array.from(hard)).toEqual([0, 0, 0, 0.25, 0, 0.8, 0.25, 0, 0, 0, 0, 0.1].map((v) => Math.fround(v)));
   });
 
@@ -211,7 +211,7 @@ describe('element model', () => {
       const graph = makeGraph({ nNodes, N });
       const pred = tf.tidy(() => predictFeatures(model.elements!, tf.tensor3d(typed.x, [2, N, 3]), [0, 0], graph).dataSync() as Float32Array);
       disposeGraph(graph);
-      const hard = hardFeatures(model.elements!, pred, 2, N);
+      const hard = hardFeatures(model.elements!, predictedClasses(pred, 6, 5));
       let changed = 0;
       for (let b = 0; b < 2; b++) {
         for (let i = 0; i < nNodes[b]; i++) {

@@ -27,29 +27,49 @@ export function predictFeatures(model: EdmModel, zx: tf.Tensor, t: ArrayLike<num
 }
 
 /**
- * Hard features from predicted ones: the most likely class's one-hot and that element's atomic
- * number (QM9's integer "charge"), both normalised as the diffusion's features, so that the
- * sampler's decoding reads exactly the predicted element.
- * @param pred host copy of `[B, N, F]` predicted normalised features
- * @returns `[B, N, F]` normalised features of the argmax class (padded atoms get class 0's)
- * @throws Error for an element without a known atomic number when charges are features
+ * The most likely class of each of `count` rows of predicted features (argmax over the K one-hot
+ * channels of rows F wide).
+ * @param pred host copy of `[count, F]` predicted features
  */
-export function hardFeatures(model: EdmModel, pred: Float32Array, B: number, N: number): Float32Array {
-  const { atomDecoder } = model.config.dataset;
-  const K = atomDecoder.length;
-  const F = featureDim(model.config);
-  const [, oneHotFactor, chargeFactor] = model.config.diffusion.normalizeFactors;
-  const charges = atomDecoder.map((e) => {
-    const z = ATOMIC_NUMBER[e];
-    if (z === undefined && F > K) throw new Error(`element model: no atomic number known for ${e}`);
-    return z ?? 0;
-  });
-  const out = new Float32Array(B * N * F);
-  for (let a = 0; a < B * N; a++) {
+export function predictedClasses(pred: Float32Array, F: number, K: number, count = pred.length / F): Int32Array {
+  const out = new Int32Array(count);
+  for (let a = 0; a < count; a++) {
     let best = 0;
     for (let k = 1; k < K; k++) if (pred[a * F + k] > pred[a * F + best]) best = k;
-    out[a * F + best] = 1 / oneHotFactor;
-    if (F > K) out[a * F + K] = charges[best] / chargeFactor;
+    out[a] = best;
   }
+  return out;
+}
+
+/**
+ * Each class's atomic number (QM9's integer "charge"), 0 when the model has no charge channel.
+ * @throws Error for an element without a known atomic number when charges are features
+ */
+export function classCharges(model: EdmModel): number[] {
+  const { atomDecoder } = model.config.dataset;
+  const withCharges = featureDim(model.config) > atomDecoder.length;
+  return atomDecoder.map((e) => {
+    const z = ATOMIC_NUMBER[e];
+    if (z === undefined && withCharges) throw new Error(`element model: no atomic number known for ${e}`);
+    return withCharges ? (z ?? 0) : 0;
+  });
+}
+
+/**
+ * Hard features of given classes: the class's one-hot and its atomic number, both normalised as
+ * the diffusion's features, so that the sampler's decoding reads exactly that element.
+ * @param classes `[B * N]` class indices (predictedClasses)
+ * @returns `[B * N, F]` normalised features
+ */
+export function hardFeatures(model: EdmModel, classes: Int32Array): Float32Array {
+  const K = model.config.dataset.atomDecoder.length;
+  const F = featureDim(model.config);
+  const [, oneHotFactor, chargeFactor] = model.config.diffusion.normalizeFactors;
+  const charges = classCharges(model);
+  const out = new Float32Array(classes.length * F);
+  classes.forEach((k, a) => {
+    out[a * F + k] = 1 / oneHotFactor;
+    if (F > K) out[a * F + K] = charges[k] / chargeFactor;
+  });
   return out;
 }

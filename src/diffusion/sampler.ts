@@ -17,7 +17,7 @@ import { perMolecule, sumExceptBatch } from './tensors.js';
 import { unnormalize } from './normalize.js';
 import { type InpaintSpec, type KnownAtoms, combineKnown, knownAtoms, renoise } from './inpaint.js';
 import { keepFixed, projectZ } from './space.js';
-import { hardFeatures, predictFeatures } from './element-model.js';
+import { classCharges, hardFeatures, predictFeatures, predictedClasses } from './element-model.js';
 
 /**
  * One ancestral step z_s ~ p(z_s | z_t), s < t (EDM sample_p_zs_given_zt):
@@ -452,7 +452,7 @@ function retype(model: EdmModel, elements: EdmModel, z: tf.Tensor, s: number, gr
   const noise = combinedNoise(rng, graph.nDenoised, N, F, graph.centred);
   const t = new Array<number>(B).fill(s);
   const pred = tf.tidy(() => predictFeatures(elements, tf.slice(z, [0, 0, 0], [B, N, 3]), t, graph).dataSync() as Float32Array);
-  const hard = hardFeatures(elements, pred, B, N);
+  const hard = hardFeatures(elements, predictedClasses(pred, F, elements.config.dataset.atomDecoder.length));
   const g = model.schedule.gammaAt(s);
   return tf.tidy(() => {
     const h = tf.add(tf.mul(tf.tensor3d(hard, [B, N, F]), alphaOf(g)), tf.mul(tf.slice(tf.tensor3d(noise, [B, N, D]), [0, 0, 3], [B, N, F]), sigmaOf(g)));
@@ -468,18 +468,13 @@ function retype(model: EdmModel, elements: EdmModel, z: tf.Tensor, s: number, gr
 function finalTypes(elements: EdmModel, x: Float32Array, graph: MolGraph, atomTypes: Int32Array, charges: Int32Array): void {
   const B = graph.nNodes.length;
   const N = x.length / (3 * B);
-  const K = elements.config.dataset.atomDecoder.length;
-  const F = featureDim(elements.config);
-  const [fx, , fc] = elements.config.diffusion.normalizeFactors;
-  const pred = tf.tidy(() => predictFeatures(elements, tf.div(tf.tensor3d(x, [B, N, 3]), fx), new Array<number>(B).fill(0), graph).dataSync() as Float32Array);
-  const hard = hardFeatures(elements, pred, B, N);
+  const pred = tf.tidy(() => predictFeatures(elements, tf.div(tf.tensor3d(x, [B, N, 3]), elements.config.diffusion.normalizeFactors[0]), new Array<number>(B).fill(0), graph).dataSync() as Float32Array);
+  const classes = predictedClasses(pred, featureDim(elements.config), elements.config.dataset.atomDecoder.length);
+  const classCharge = classCharges(elements);
   for (let b = 0; b < B; b++) {
     for (let i = 0; i < graph.nDenoised[b]; i++) {
-      const a = b * N + i;
-      let k = 0;
-      while (k < K - 1 && hard[a * F + k] === 0) k++;
-      atomTypes[a] = k;
-      charges[a] = F > K ? Math.round(hard[a * F + K] * fc) : 0;
+      atomTypes[b * N + i] = classes[b * N + i];
+      charges[b * N + i] = classCharge[classes[b * N + i]];
     }
   }
 }

@@ -11,7 +11,7 @@ import { combinedNoise } from '../diffusion/noise.js';
 import { alphaOf, sigmaOf } from '../diffusion/schedule.js';
 import { perMolecule } from '../diffusion/tensors.js';
 import { Rng } from '../random.js';
-import { predictFeatures } from '../diffusion/element-model.js';
+import { predictFeatures, predictedClasses } from '../diffusion/element-model.js';
 
 /** Accuracy of an element model on a set of molecules at one noise level. */
 export interface ElementAccuracy {
@@ -56,20 +56,16 @@ export function elementAccuracy(model: EdmModel, mols: TrainingExample[], t: num
       const zx = tf.add(tf.mul(a, x), tf.mul(s, tf.tensor3d(eps, [B, N, 3])));
       return predictFeatures(model, zx, new Array<number>(B).fill(t), batch.graph).dataSync() as Float32Array;
     });
+    const predicted = predictedClasses(pred, F, K);
+    const truth = predictedClasses(batch.host.hCat, K, K);
     for (let b = 0; b < B; b++) {
       let allRight = true;
       for (let n = 0; n < batch.nNodes[b]; n++) {
         const a = b * N + n;
-        let best = 0;
-        let truth = 0;
-        for (let k = 1; k < K; k++) {
-          if (pred[a * F + k] > pred[a * F + best]) best = k;
-          if (batch.host.hCat[a * K + k] > batch.host.hCat[a * K + truth]) truth = k;
-        }
-        const e = perElement[atomDecoder[truth]];
+        const e = perElement[atomDecoder[truth[a]]];
         e.atoms++;
         atoms++;
-        if (best === truth) {
+        if (predicted[a] === truth[a]) {
           e.correct++;
           correct++;
         } else allRight = false;

@@ -95,6 +95,9 @@ export function labelBonds(examples: TrainingExample[]): { molecules: number; st
  * @returns the first 16 hex digits of a SHA-256
  */
 export function trainingSetDigest(examples: TrainingExample[]): string {
+  // the resume check and the trainer's state both ask for it: hash a set once
+  const known = digests.get(examples);
+  if (known !== undefined) return known;
   const h = createHash('sha256');
   const add = (m: Molecule): void => {
     h.update(m.elements.join(','));
@@ -108,5 +111,9 @@ export function trainingSetDigest(examples: TrainingExample[]): string {
       h.update(new Uint8Array(e.pocket.positions.buffer, e.pocket.positions.byteOffset, e.pocket.positions.byteLength));
     } else add(e);
   }
-  return h.digest('hex').slice(0, 16);
+  const digest = h.digest('hex').slice(0, 16);
+  digests.set(examples, digest);
+  return digest;
 }
+
+const digests = new WeakMap<TrainingExample[], string>();
