@@ -113,6 +113,60 @@ export interface PocketConditioning {
 }
 
 /**
+ * The distribution of one property among the training molecules of each size, for EDM's
+ * protocol of drawing the property c and the atom count M together (EDM's
+ * `DistributionProperty`, qm9/utils.py: per atom count, a histogram of the values in equal bins
+ * between their minimum and maximum; a draw picks a bin by its count, then a value uniformly in it).
+ */
+export interface PropertyHistogram {
+  /** smallest and largest value among the molecules of this size */
+  min: number;
+  max: number;
+  /** molecules per bin (equal bins over [min, max]) */
+  counts: number[];
+}
+
+/** One property a model is conditioned on, with its normalisation. */
+export interface ConditionedProperty {
+  /** property name, e.g. `gap` (properties/labels.ts PROPERTY_NAMES for QM9's) */
+  name: string;
+  /** unit of the values the user gives and sees, e.g. `eV` */
+  unit: string;
+  /**
+   * the context channel is (value - mean) / mad (EDM's `compute_mean_mad`: the mean and mean
+   * absolute deviation over QM9's validation split)
+   */
+  mean: number;
+  mad: number;
+  /** smallest and largest value the model was trained on (asking outside it is warned of) */
+  range: [number, number];
+  /** atom count -> the training values' histogram (absent: only fixed values can be asked) */
+  distribution?: Record<string, PropertyHistogram>;
+  /** where the labels came from (e.g. the labels file's first line) */
+  source?: string;
+}
+
+/**
+ * A model conditioned on molecular properties (EDM's conditional generation, Hoogeboom et al.
+ * 2022 Sec. 5.3): each property's normalised value is one context channel, the same on every
+ * atom of a molecule (EDM's `prepare_context`: the value times the node mask).
+ */
+export interface PropertyConditioning {
+  kind: 'properties';
+  /** one context channel per property, in this order */
+  properties: ConditionedProperty[];
+}
+
+/** A model's conditioning: a protein pocket or molecular properties. */
+export type Conditioning = PocketConditioning | PropertyConditioning;
+
+/** The pocket conditioning of a config, or undefined. */
+export const pocketConditioning = (cfg: Pick<EdmConfig, 'conditioning'>): PocketConditioning | undefined => (cfg.conditioning?.kind === 'pocket' ? cfg.conditioning : undefined);
+
+/** The property conditioning of a config, or undefined. */
+export const propertyConditioning = (cfg: Pick<EdmConfig, 'conditioning'>): PropertyConditioning | undefined => (cfg.conditioning?.kind === 'properties' ? cfg.conditioning : undefined);
+
+/**
  * An element model p(h | x) (issue 40): the noise predictor's network, trained to give each
  * atom's clean features (one-hot type and charge, normalised as the diffusion's) from positions
  * alone, the feature input zeroed, at position noise levels t in [0, tMax]. The sampler uses it
@@ -131,14 +185,14 @@ export const ELEMENT_MODEL: ElementModel = { kind: 'elements', tMax: 0.1 };
 /** The whole configuration of a model. */
 export interface EdmConfig {
   format: 'edm-ts-checkpoint';
-  /** 1: unconditional EDM; 2 adds `dynamics.contextNodeNf`; 3 adds `diffusion.bonds`; 4 adds `elementModel` (older files still load) */
-  version: 1 | 2 | 3 | 4;
+  /** 1: unconditional EDM; 2 adds `dynamics.contextNodeNf`; 3 adds `diffusion.bonds`; 4 adds `elementModel`; 5 adds property conditioning (older files still load) */
+  version: 1 | 2 | 3 | 4 | 5;
   dynamics: DynamicsConfig;
   diffusion: DiffusionConfig;
   dataset: DatasetInfo;
   training?: TrainingProvenance;
   /** absent for EDM's unconditional models */
-  conditioning?: PocketConditioning;
+  conditioning?: Conditioning;
   /** present when this network is an element model p(h | x), not a noise predictor */
   elementModel?: ElementModel;
 }
@@ -210,7 +264,7 @@ export function validateConfig(raw: unknown, source: string): EdmConfig {
   const c = raw as EdmConfig;
   check(typeof c === 'object' && c !== null, 'not an object', source);
   check(c.format === 'edm-ts-checkpoint', 'format must be "edm-ts-checkpoint"', source);
-  check(c.version === 1 || c.version === 2 || c.version === 3 || c.version === 4, `unsupported version ${String(c.version)}`, source);
+  check([1, 2, 3, 4, 5].includes(c.version), `unsupported version ${String(c.version)}`, source);
   const d = c.dynamics;
   check(typeof d === 'object' && d !== null, 'dynamics missing', source);
   const L = CONFIG_LIMITS;
@@ -258,7 +312,8 @@ export function validateConfig(raw: unknown, source: string): EdmConfig {
   check(posInt(s.maxNAtoms) && s.maxNAtoms <= L.maxNAtoms, `dataset.maxNAtoms must be an integer in 1..${L.maxNAtoms}`, source);
   check(s.atomDecoder.length <= L.atomTypes, `dataset.atomDecoder holds at most ${L.atomTypes} elements`, source);
   const k = c.conditioning;
-  if (k !== undefined) {
+  if (k?.kind === 'properties') checkProperties(k, d, c.version, source);
+  else if (k !== undefined) {
     check(k.kind === 'pocket' && Array.isArray(k.pocketTypes) && posInt(k.maxPocketNodes), 'conditioning must be { kind: "pocket", pocketTypes, maxPocketNodes }', source);
     check(d.contextNodeNf === k.pocketTypes.length + 2, 'dynamics.contextNodeNf must be pocketTypes + 2 for a pocket model', source);
     check(f.bonds === undefined, 'diffusion.bonds is not supported with pocket conditioning', source);
@@ -270,4 +325,21 @@ export function validateConfig(raw: unknown, source: string): EdmConfig {
     check(f.bonds === undefined && k === undefined, 'an element model has no bonds and no conditioning', source);
   }
   return c;
+}
+
+/** Check a property conditioning read from a file (see `validateConfig`). */
+function checkProperties(k: PropertyConditioning, d: DynamicsConfig, version: number, source: string): void {
+  check(version === 5, 'property conditioning needs config version 5', source);
+  check(Array.isArray(k.properties) && k.properties.length > 0 && k.properties.length <= 16, 'conditioning.properties must list 1..16 properties', source);
+  check(d.contextNodeNf === k.properties.length, 'dynamics.contextNodeNf must be the number of conditioned properties', source);
+  for (const p of k.properties) {
+    const at = `conditioning property ${String(p?.name)}`;
+    check(typeof p === 'object' && p !== null && typeof p.name === 'string' && /^\w+$/.test(p.name) && typeof p.unit === 'string', `${at}: needs a name and a unit`, source);
+    check(finite(p.mean) && finite(p.mad) && p.mad > 0, `${at}: mean and mad (> 0) must be numbers`, source);
+    check(Array.isArray(p.range) && p.range.length === 2 && finite(p.range[0]) && finite(p.range[1]) && p.range[0] <= p.range[1], `${at}: range must be [min, max]`, source);
+    for (const [n, h] of Object.entries(p.distribution ?? {})) {
+      check(posInt(Number(n)) && typeof h === 'object' && h !== null && finite(h.min) && finite(h.max) && h.min <= h.max, `${at}: distribution entry ${n} needs min <= max`, source);
+      check(Array.isArray(h.counts) && h.counts.length > 0 && h.counts.length <= 10_000 && h.counts.every((v) => finite(v) && v >= 0) && h.counts.some((v) => v > 0), `${at}: distribution entry ${n} needs 1..10,000 non-negative counts, not all zero`, source);
+    }
+  }
 }

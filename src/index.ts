@@ -77,6 +77,13 @@ export { startProgress, type Progress, type ProgressOptions, type ProgressPayloa
 export type { EdmModel, EvaluationReport, EvaluateOptions, SampleOptions, SampleResult };
 export { makeModel, Evaluator };
 export { loadSamplingModel, ELEMENT_MODEL_DIR } from './elements/load.js';
+// molecular properties: xtb, labels, EDM's conditioning and the checks of conditioned samples (issue 42)
+export { PROPERTY_NAMES, PROPERTY_UNITS, type PropertyName, type PropertyLabels, readLabels, writeLabels, gdbId } from './properties/labels.js';
+export { type XtbProperties, parseXtbOutput, runXtb, xtbVersion } from './properties/xtb.js';
+export { type PropertyCheck, type PropertyError, computeProperties, propertyErrors, targetsOf, electronCount, baselineErrors } from './properties/check.js';
+export { meanMad, propertyHistograms, buildPropertyConditioning, drawProperty } from './properties/conditioning.js';
+export { propertyValue, propertyContext } from './data/properties.js';
+export { DEFAULT_LABELS, conditionData, conditionNames } from './train/conditioned.js';
 import { loadSamplingModel } from './elements/load.js';
 export { Rng };
 

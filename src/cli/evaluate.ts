@@ -3,6 +3,7 @@
  */
 import type { Argv } from 'yargs';
 import { UserError, EVALUATION_ELEMENTS, evaluate, formatReport, htmlReport, integerOption, readMolecules, writeFileAtomic, writeReportFiles } from '../index.js';
+import { type Molecule, PROPERTY_NAMES, PROPERTY_UNITS, computeProperties, propertyErrors, startProgress, targetsOf, xtbVersion } from '../index.js';
 import { checkOutputs, defineCommand, referenceFromArgs, numberFlag, scoringProgress, textFlag, userPath } from './common.js';
 
 /** Register the command. */
@@ -18,14 +19,20 @@ export const evaluateCommand = (y: Argv): Argv =>
           html: textFlag('also write a self-contained HTML report (3D views, plots; opens offline)'),
           'max-html': numberFlag('--max-html', 'molecule cards in the HTML report', 100),
           'own-bonds': { type: 'boolean', default: false, describe: "also score the file's own bonds (an SDF's bond block, e.g. from a bond-aware model) beside EDM's bonds inferred from distances" },
+          properties: { type: 'boolean', default: false, describe: 'compute each molecule\'s properties with GFN2-xTB (needs the xtb program) and give the mean absolute error against its target_<name> fields (edm sample --condition writes them); open-shell molecules are not scored' },
+          'properties-csv': textFlag('with --properties: write each molecule\'s targets and computed values to this CSV'),
+          'xtb-jobs': numberFlag('--xtb-jobs', 'xtb processes at once for --properties', 2),
         }),
     async (argv) => {
       const t0 = performance.now();
       const maxSvg = integerOption('--max-svg', argv['max-svg'], 0);
       const maxHtml = integerOption('--max-html', argv['max-html'], 1);
       const outputs = { '--json': argv.json, '--svg': argv.svg, '--html': argv.html };
-      checkOutputs(outputs, [argv.file!, typeof argv.train === 'string' ? argv.train : undefined]);
+      checkOutputs({ ...outputs, '--properties-csv': argv['properties-csv'] }, [argv.file!, typeof argv.train === 'string' ? argv.train : undefined]);
+      if (argv['properties-csv'] && !argv.properties) throw new UserError('--properties-csv belongs to --properties');
+      const xtbJobs = integerOption('--xtb-jobs', argv['xtb-jobs'], 1, 64);
       const mols = readMolecules(userPath(argv.file!), EVALUATION_ELEMENTS);
+      if (argv.properties) await checkXtb(argv.file!, mols);
       // EDM's protocol ignores a file's bonds; --own-bonds scores them too (as a bond-aware model's)
       if (argv['own-bonds']) {
         // an XYZ file (or an SDF written without bonds) has none of its own to score
@@ -43,6 +50,7 @@ export const evaluateCommand = (y: Argv): Argv =>
       // EDM's stability counts hydrogens: a heavy-atom-only file scores 0% without this being wrong
       if (mols.length > 0 && !mols.some((m) => m.elements.includes('H'))) process.stderr.write('edm: note: these molecules have no hydrogen atoms; EDM\'s atom and molecule stability count them (valences are filled by explicit H), so heavy-atom-only molecules score low there. Validity (RDKit) is unaffected\n');
       if (!ref) process.stderr.write(`edm: note: novelty is n/a: ${(argv.train as unknown) === false ? '--no-train was given' : 'no training molecules (give --train FILE or --checkpoint DIR with stored training SMILES)'}\n`);
+      if (argv.properties) await propertiesReport(mols, xtbJobs, argv['properties-csv'] ? userPath(argv['properties-csv']) : undefined);
       const paths = { json: argv.json ? userPath(argv.json) : undefined, svg: argv.svg ? userPath(argv.svg) : undefined };
       await writeReportFiles(r, paths, maxSvg, { file: argv.file, train: ref?.source ?? null });
       if (argv.html) {
@@ -52,3 +60,34 @@ export const evaluateCommand = (y: Argv): Argv =>
       }
     },
   );
+
+/**
+ * Before any scoring: xtb is installed and some molecule asks for a property.
+ * @throws UserError naming what is missing
+ */
+async function checkXtb(file: string, mols: Molecule[]): Promise<void> {
+  if (!mols.some((m) => Object.keys(targetsOf(m)).length > 0)) throw new UserError(`--properties: no molecule of ${file} has a target_<name> field (alpha, gap, homo, lumo or mu) to compare with; edm sample --condition writes them`);
+  if (!(await xtbVersion())) throw new UserError('--properties needs the xtb program (GFN2-xTB), which is not installed: apt-get install xtb');
+}
+
+/** xtb on every molecule, then one line per property: molecules asked, computed, MAE. */
+async function propertiesReport(mols: Molecule[], jobs: number, csv: string | undefined): Promise<void> {
+  const progress = startProgress({ total: mols.length, barFormat: 'xtb |{bar}| {value}/{total} molecules', line: (v, t) => `xtb: ${v}/${t} molecules` });
+  const checks = await computeProperties(mols, { jobs, onDone: (d) => progress.update(d) });
+  progress.stop();
+  const skipped = checks.filter((c) => 'skipped' in c).length;
+  const failed = checks.filter((c) => 'failed' in c).length;
+  const lines = [`properties by GFN2-xTB (${await xtbVersion()}): ${mols.length - skipped - failed} of ${mols.length} molecules computed (${skipped} open-shell or unknown elements not scored, ${failed} xtb failures)`];
+  for (const e of propertyErrors(mols, checks)) lines.push(`  ${e.property.padEnd(6)} MAE ${Number.isFinite(e.mae) ? e.mae.toFixed(3) : 'n/a'} ${PROPERTY_UNITS[e.property]} over ${e.computed} of ${e.asked} molecules that asked for it`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+  if (!csv) return;
+  const rows = [['molecule', ...PROPERTY_NAMES.map((n) => `target_${n}`), ...PROPERTY_NAMES, 'status'].join(',')];
+  mols.forEach((m, i) => {
+    const t = targetsOf(m);
+    const c = checks[i];
+    const status = 'properties' in c ? 'ok' : 'skipped' in c ? c.skipped : `failed: ${c.failed}`;
+    rows.push([i + 1, ...PROPERTY_NAMES.map((n) => t[n] ?? ''), ...PROPERTY_NAMES.map((n) => ('properties' in c ? c.properties[n] : '')), `"${status}"`].join(','));
+  });
+  writeFileAtomic(csv, `${rows.join('\n')}\n`);
+  process.stdout.write(`per-molecule properties written to ${csv}\n`);
+}

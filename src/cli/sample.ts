@@ -33,6 +33,7 @@ import {
   writeReportFiles,
 } from '../index.js';
 import { backendOption, checkOutputs, checkpointFiles, defineCommand, interruptedExitCode, stopOnSignals, numberFlag, referenceFromArgs, samplerArgs, samplerFlags, startBackend, threadsFlag, textFlag, userPath } from './common.js';
+import { type EdmConfig, propertyConditioning } from '../index.js';
 
 /** Valid molecules drawn in the --svg grid. */
 const SVG_MOLECULES = 48;
@@ -116,6 +117,40 @@ async function reportMetrics(s: RunScores, argv: { train?: unknown; seed?: numbe
   }
 }
 
+/**
+ * `--condition alpha=70,gap=4.5` or `--condition gap` (draw) as the plan's condition.
+ * @throws OptionError for an empty item, a repeated name or a value that is not a finite number
+ */
+function parseCondition(text: string): Record<string, number | 'draw'> {
+  const out: Record<string, number | 'draw'> = {};
+  for (const item of text.split(',')) {
+    const [name, value, extra] = item.split('=').map((s) => s.trim());
+    if (!name || extra !== undefined || value === '') throw new OptionError(`--condition ${text}: give name=value or a name, comma separated (e.g. gap=4.5)`);
+    if (name in out) throw new OptionError(`--condition ${text}: ${name} is given twice`);
+    const v = value === undefined ? 'draw' : Number(value);
+    if (v !== 'draw' && !Number.isFinite(v)) throw new OptionError(`--condition ${name}=${value}: not a finite number`);
+    out[name] = v;
+  }
+  return out;
+}
+
+/** The options that depend on the checkpoint: warnings for --n-atoms and --condition, and the condition. */
+function modelArgs(config: EdmConfig, nAtoms: number | undefined, condition: string | undefined): Record<string, number | 'draw'> | undefined {
+  warnPastTraining(nAtoms, config.dataset.maxNAtoms);
+  return conditionArg(condition, config);
+}
+
+/** `--condition` parsed, with a warning on stderr for each value outside the range the model was trained on. */
+function conditionArg(text: string | undefined, config: EdmConfig): Record<string, number | 'draw'> | undefined {
+  if (text === undefined) return undefined;
+  const condition = parseCondition(text);
+  for (const p of propertyConditioning(config)?.properties ?? []) {
+    const v = condition[p.name];
+    if (typeof v === 'number' && (v < p.range[0] || v > p.range[1])) process.stderr.write(`edm: warning: --condition ${p.name}=${v}: outside the values the model was trained on (${p.range[0].toPrecision(4)} to ${p.range[1].toPrecision(4)} ${p.unit}); expect molecules that miss it\n`);
+  }
+  return condition;
+}
+
 /** Register the command. */
 export const sampleCommand = (y: Argv): Argv =>
   defineCommand(y, 'sample', 'generate 3D molecules and report their quality', (a) =>
@@ -137,6 +172,7 @@ export const sampleCommand = (y: Argv): Argv =>
           html: textFlag('also write a self-contained HTML report (3D views, plots; opens offline)'),
           shard: textFlag('make only shard i of k (0-based, e.g. 0/4): the k shards, joined by edm merge, are the run without --shard'),
           'max-html': numberFlag('--max-html', 'molecule cards in the HTML report', 100),
+          condition: textFlag('for a property-conditioned checkpoint: the asked value of each property, e.g. gap=4.5 (eV) or alpha=70,gap=4.5; a name alone (gap) draws each molecule\'s value with its atom count from the training distribution, as EDM\'s protocol does; written as the SDF field target_<name>'),
           ...samplerFlags,
           threads: threadsFlag,
           backend: backendOption,
@@ -155,7 +191,7 @@ export const sampleCommand = (y: Argv): Argv =>
       const runtime = await startBackend(argv.backend, argv.threads);
       const backend = runtime.name;
       const model = withRuntime(loadModel(ckDir), runtime);
-      warnPastTraining(argv['n-atoms'], model.config.dataset.maxNAtoms);
+      const condition = modelArgs(model.config, argv['n-atoms'], argv.condition);
       // molecules are written and scored batch by batch, and their outcomes spooled to disk, so
       // memory does not grow with -n; the evaluator keeps only what the SVG grid and HTML show
       const jsonPath = besideOutput(out, '.metrics.json');
@@ -192,6 +228,7 @@ export const sampleCommand = (y: Argv): Argv =>
             nAtoms: argv['n-atoms'],
             steps: argv.steps,
             ...sampler,
+            condition,
             chain: argv.chain,
             shard: argv.shard ? parseShard(argv.shard) : undefined,
             keep: html ? maxHtml : 0,

@@ -26,6 +26,7 @@ import {
   storeTrainingReference,
   train,
 } from '../index.js';
+import { conditionData, conditionNames } from '../index.js';
 import { backendOption, interruptedExitCode, numberFlag, startBackend, stopOnSignals, userPath, defineCommand, textFlag } from './common.js';
 
 /** The options of `edm train`. */
@@ -48,6 +49,8 @@ const TRAIN_FLAGS = {
   from: textFlag('branch a new run (in --out) from this checkpoint folder: weights, optimiser, step, data and noise streams and CPU-hours continue from it; its recipe is kept except for the options given here (for trials of a recipe change)'),
   bonds: { type: 'boolean', default: false, describe: "diffuse bond orders (none, single, double, triple) with the atoms: the network reads and predicts them, and the sampled molecules carry them (labels: EDM's distance-based bonds of the training molecules)" },
   'element-model': { type: 'boolean', default: false, describe: 'train an element model p(h | x) that types atoms from their positions (with --from: starting from that noise predictor\'s weights and architecture), for edm sample --element-model' },
+  condition: textFlag('train a model conditioned on these molecular properties (comma separated: alpha, gap, homo, lumo, mu), as EDM\'s conditional generation; on QM9, EDM\'s generator half of the train split with the project\'s xtb labels (or --labels); with --from an unconditional checkpoint, its network grows zero-initialised context weights'),
+  labels: textFlag('property labels for --condition: a CSV (id,gap,...) keyed by QM9 id', 'data/qm9-xtb.csv.gz for QM9'),
   'element-t-max': { ...numberFlag('--element-t-max', 'largest diffusion time (fraction of T) whose position noise the element model learns to read'), defaultDescription: String(ELEMENT_MODEL.tMax) },
   schedule: { type: 'string', default: 'polynomial_2', describe: 'noise schedule: polynomial_<power> or cosine (EDM: polynomial_2)' },
   timesteps: numberFlag('--timesteps', 'diffusion steps T (EDM: 1000)', 1000),
@@ -82,14 +85,7 @@ export const trainCommand = (y: Argv): Argv =>
         .options(TRAIN_FLAGS),
     async (argv) => {
       const runtime = await startBackend(argv.backend, argv.threads);
-      if (argv['valid-pockets'] && !argv.pockets) throw new UserError('--valid-pockets belongs to --pockets');
-      if (argv.pockets && (argv['train-file'] || argv['valid-file'] || argv.qm9 || argv.atoms)) throw new UserError('--pockets trains on complexes: --qm9, --train-file, --valid-file and --atoms are for molecules');
-      const data = argv.pockets ? pocketData(argv.pockets, argv['valid-pockets']) : await loadTrainingData({
-        qm9Dir: argv.qm9 ? userPath(argv.qm9) : DEFAULT_QM9_DIR,
-        trainFile: argv['train-file'] ? userPath(argv['train-file']) : undefined,
-        validFile: argv['valid-file'] ? userPath(argv['valid-file']) : undefined,
-        atoms: argv.atoms ? argv.atoms.split(',').map((s) => s.trim()) : undefined,
-      });
+      const data = await runData(argv);
       const outDir = userPath(argv.out);
       const progress = trainProgress(argv.steps, argv.epochs, argv.hours, argv['batch-size'] ?? 64, data.train.length);
       const interrupt = stopOnSignals();
@@ -130,7 +126,7 @@ function trainOptions(argv: TrainArgv, data: TrainingData, runtime: Runtime, out
     valid: data.valid,
     datasetInfo: data.info,
     conditioning: data.conditioning,
-    dynamics: data.conditioning ? pocketDynamics({ ...EDM_QM9_DYNAMICS, nf: argv.nf!, nLayers: argv.layers! }, data.conditioning) : { ...EDM_QM9_DYNAMICS, nf: argv.nf!, nLayers: argv.layers! },
+    dynamics: networkOf(argv, data),
     diffusion: { ...EDM_QM9_DIFFUSION, noiseSchedule: argv.schedule as NoiseScheduleName, timesteps: argv.timesteps!, ...(argv.bonds ? { bonds: BOND_DIFFUSION } : {}) },
     ...(argv['element-model'] ? { elementModel: { ...ELEMENT_MODEL, ...(argv['element-t-max'] !== undefined ? { tMax: argv['element-t-max'] } : {}) } } : {}),
     batchSize: argv['batch-size'],
@@ -160,6 +156,36 @@ function trainOptions(argv: TrainArgv, data: TrainingData, runtime: Runtime, out
       if (line) process.stderr.write(`${line}\n`);
     },
   };
+}
+
+/** The run's data: QM9, the user's molecules or pocket/ligand pairs, with property values for --condition. */
+async function runData(argv: TrainArgv): Promise<TrainingData> {
+  if (argv['valid-pockets'] && !argv.pockets) throw new UserError('--valid-pockets belongs to --pockets');
+  if (argv.pockets && (argv['train-file'] || argv['valid-file'] || argv.qm9 || argv.atoms)) throw new UserError('--pockets trains on complexes: --qm9, --train-file, --valid-file and --atoms are for molecules');
+  if (argv.labels && !argv.condition) throw new UserError('--labels belongs to --condition');
+  const names = argv.condition ? conditionNames(argv.condition) : undefined;
+  const qm9Dir = argv.qm9 ? userPath(argv.qm9) : DEFAULT_QM9_DIR;
+  let data = argv.pockets ? pocketData(argv.pockets, argv['valid-pockets']) : await loadTrainingData({
+    qm9Dir,
+    trainFile: argv['train-file'] ? userPath(argv['train-file']) : undefined,
+    validFile: argv['valid-file'] ? userPath(argv['valid-file']) : undefined,
+    atoms: argv.atoms ? argv.atoms.split(',').map((s) => s.trim()) : undefined,
+  });
+  if (names) {
+    const c = conditionData(data, names, { labels: argv.labels ? userPath(argv.labels) : undefined, qm9Dir });
+    for (const note of c.notes) process.stderr.write(`edm: ${note}\n`);
+    if (c.unlabelled > 0) process.stderr.write(`edm: ${c.unlabelled} molecules have no value of ${names.join(' or ')} and are left out\n`);
+    data = c.data;
+  }
+  return data;
+}
+
+/** The network of a new run: EDM's at the asked width and depth, with the context its conditioning needs. */
+function networkOf(argv: TrainArgv, data: TrainingData): TrainOptions['dynamics'] {
+  const base = { ...EDM_QM9_DYNAMICS, nf: argv.nf!, nLayers: argv.layers! };
+  const c = data.conditioning;
+  if (c?.kind === 'pocket') return pocketDynamics(base, c);
+  return c?.kind === 'properties' ? { ...base, contextNodeNf: c.properties.length } : base;
 }
 
 /** This command line with --resume (and without --force), for the hint of an interrupted run. */

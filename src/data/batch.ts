@@ -40,10 +40,12 @@ export const ATOMIC_NUMBER: Record<string, number> = {
  * @param atomDecoder element of each one-hot class
  * @param nPad padded size N (default: the largest molecule)
  * @param bondClasses K > 0: also the one-hot bond orders `[B, N, N, K]` from each molecule's `bonds`
+ * @param context per-node context of the padded batch (`values` `[B, N, dim]`, made for `nPad`),
+ *   carried by the graph
  * @throws InputError for an element outside `atomDecoder`, or (with bondClasses) a molecule
  *   without bonds or with a bond order outside 1..K-1
  */
-export function makeBatch(mols: Molecule[], atomDecoder: string[], nPad?: number, bondClasses = 0): Batch {
+export function makeBatch(mols: Molecule[], atomDecoder: string[], nPad?: number, bondClasses = 0, context?: { values: Float32Array; dim: number }): Batch {
   const B = mols.length;
   const N = nPad ?? Math.max(...mols.map((m) => m.elements.length));
   const K = atomDecoder.length;
@@ -76,7 +78,7 @@ export function makeBatch(mols: Molecule[], atomDecoder: string[], nPad?: number
     hCat: tf.tensor3d(hCat, [B, N, K]),
     hInt: tf.tensor3d(hInt, [B, N, 1]),
     ...(bonds ? { bonds: tf.tensor4d(bonds, [B, N, N, bondClasses]) } : {}),
-    graph: makeGraph({ nNodes, N }),
+    graph: makeGraph({ nNodes, N, ...(context ? { context: context.values, contextDim: context.dim } : {}) }),
     nNodes,
     host: { hCat, hInt, ...(bonds ? { bonds } : {}) },
   };

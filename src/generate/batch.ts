@@ -1,7 +1,8 @@
 /**
  * One batch of a sampling run: denoise, then turn type indices into elements.
  */
-import { featureDim } from '../config.js';
+import { featureDim, pocketConditioning, propertyConditioning } from '../config.js';
+import { propertyContext } from '../data/properties.js';
 import { type PocketNodes, pocketContextDim, pocketRows } from '../data/complex.js';
 import type { Bond, Molecule } from '../data/molecule.js';
 import type { EdmModel } from '../diffusion/model.js';
@@ -35,6 +36,11 @@ export function sampleBatch(model: EdmModel, batch: PlannedBatch, settings: Batc
   }
   const nNodes = pocket ? Int32Array.from(nAtoms, (n) => n + pocket.elements.length) : nAtoms;
   if (pocket) Object.assign(opts, pocketContext(model, pocket, nAtoms, Math.max(...nNodes)));
+  const props = propertyConditioning(model.config);
+  if (props) {
+    if (!batch.properties) throw new Error('sampleBatch: a property-conditioned model needs the plan\'s property values');
+    opts.context = { values: propertyContext(props, batch.properties, nAtoms, Math.max(...nAtoms)), dim: props.properties.length };
+  }
   const out = sampleChain(model, nNodes, rngs, opts);
   const molecules: Molecule[] = [];
   for (let b = 0; b < nAtoms.length; b++) {
@@ -45,7 +51,9 @@ export function sampleBatch(model: EdmModel, batch: PlannedBatch, settings: Batc
     // the frame's origin: the pocket's, or where a hook places the molecule
     const shift = pocket?.origin ?? hooks.place?.(b, out.x, out.N);
     if (shift) for (let a = 0; a < positions.length; a++) positions[a] += shift[a % 3];
-    molecules.push({ elements, positions, ...(out.bondOrders ? { modelBonds: bondsOfRow(out.bondOrders, b, k, out.N) } : {}) });
+    // the asked property values travel with the molecule as SDF data fields (target_<name>)
+    const targets = props && batch.properties ? { properties: Object.fromEntries(props.properties.map((p, j) => [`target_${p.name}`, batch.properties![b * props.properties.length + j]])) } : {};
+    molecules.push({ elements, positions, ...(out.bondOrders ? { modelBonds: bondsOfRow(out.bondOrders, b, k, out.N) } : {}), ...targets });
   }
   const chains = (out.chains ?? []).map((frames) => frames.map((f) => ({ elements: Array.from(f.atomTypes, (t) => decoder[t]), positions: f.x })));
   return { molecules, chains };
@@ -58,7 +66,7 @@ export function sampleBatch(model: EdmModel, batch: PlannedBatch, settings: Batc
  * @param nAtoms atoms of each molecule; N the padded row length (atoms + pocket nodes)
  */
 function pocketContext(model: EdmModel, pocket: PocketNodes, nAtoms: Int32Array, N: number): Pick<SampleChainOptions, 'fixed' | 'context'> {
-  const c = model.config.conditioning!;
+  const c = pocketConditioning(model.config)!;
   const B = nAtoms.length;
   const D = 3 + featureDim(model.config);
   const rows = pocketRows(c, new Array<PocketNodes>(B).fill(pocket), nAtoms, N);

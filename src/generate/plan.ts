@@ -10,6 +10,8 @@ import { checkSamplerOptions, correctorOrDefault, denoisingSteps } from '../diff
 import { OptionError } from '../errors.js';
 import { integerOption, numberOption, optionalInteger } from '../options.js';
 import { Rng } from '../random.js';
+import { pocketConditioning, propertyConditioning } from '../config.js';
+import { drawProperty } from '../properties/conditioning.js';
 import type { BatchResult, PlanOptions, PlannedBatch, SampleResult, SamplingPlan } from './types.js';
 
 /**
@@ -52,6 +54,7 @@ export function planSampling(model: EdmModel, opts: PlanOptions, shard?: { index
   checkSamplerOptions({ temperature: opts.temperature, corrector });
   checkPocket(model, opts, chain);
   checkElementSampling(model, opts);
+  const condition = checkCondition(model, opts);
   const seed = String(opts.seed);
   let [start, end] = [0, n];
   if (shard) {
@@ -69,15 +72,55 @@ export function planSampling(model: EdmModel, opts: PlanOptions, shard?: { index
     ids.sort((a, b) => sizes[a] - sizes[b] || a - b);
     for (let k = 0; k < ids.length; k += batchSize) {
       const part = Int32Array.from(ids.slice(k, k + batchSize));
-      batches.push({ ids: part, nNodes: Int32Array.from(part, (i) => sizes[i]) });
+      const nNodes = Int32Array.from(part, (i) => sizes[i]);
+      batches.push({ ids: part, nNodes, ...(condition ? { properties: condition(part, nNodes, seed) } : {}) });
     }
   }
   return { seed, steps, temperature: opts.temperature, corrector, pocket: opts.pocket, ...(opts.elements ? { elements: { from: opts.elements.from } } : {}), chain, batches, range: { start, end } };
 }
 
+/**
+ * The conditioned property values of a batch's molecules for a property-conditioned model:
+ * fixed values, or values drawn from the training distribution of each molecule's size from the
+ * molecule's own stream (so shards and batch sizes give the same values).
+ * @returns a function of the batch (ids, sizes, seed) giving `[B * P]` values, or undefined for
+ *   an unconditioned model
+ * @throws OptionError for conditions given to a model without property conditioning, a missing,
+ *   unknown or non-finite property value, or `draw` for a property without a stored distribution
+ */
+function checkCondition(model: EdmModel, opts: PlanOptions): ((ids: Int32Array, nNodes: Int32Array, seed: string) => Float64Array) | undefined {
+  const c = propertyConditioning(model.config);
+  const given = opts.condition ?? {};
+  if (!c) {
+    if (Object.keys(given).length > 0) throw new OptionError(`--condition: this checkpoint is not conditioned on properties (it was trained without --condition)`);
+    return undefined;
+  }
+  const names = c.properties.map((p) => p.name);
+  const unknown = Object.keys(given).find((k) => !names.includes(k));
+  if (unknown !== undefined) throw new OptionError(`--condition ${unknown}: the checkpoint is conditioned on ${names.join(', ')}`);
+  for (const p of c.properties) {
+    const v = given[p.name];
+    if (v === undefined) throw new OptionError(`this checkpoint is conditioned on ${names.join(', ')}: give --condition ${p.name}=VALUE (${p.unit}), or --condition ${p.name} to draw values as EDM's protocol does`);
+    if (v === 'draw' && !p.distribution) throw new OptionError(`--condition ${p.name}: the checkpoint stores no training distribution of ${p.name} to draw from; give a value (--condition ${p.name}=VALUE)`);
+    if (v !== 'draw' && !Number.isFinite(v)) throw new OptionError(`--condition ${p.name}=${v}: not a finite number`);
+  }
+  return (ids, nNodes, seed) => {
+    const P = c.properties.length;
+    const out = new Float64Array(ids.length * P);
+    ids.forEach((id, b) => {
+      const rng = new Rng(`${seed}:properties${id}`);
+      c.properties.forEach((p, k) => {
+        const v = given[p.name];
+        out[b * P + k] = v === 'draw' ? drawProperty(p, nNodes[b], rng) : v;
+      });
+    });
+    return out;
+  };
+}
+
 /** @throws OptionError for a pocket model without a pocket, a pocket for another model, or a pocket model's trajectories */
 function checkPocket(model: EdmModel, opts: PlanOptions, chain: number): void {
-  const conditioned = model.config.conditioning !== undefined;
+  const conditioned = pocketConditioning(model.config) !== undefined;
   if (conditioned && !opts.pocket) throw new OptionError('this checkpoint is pocket-conditioned: it makes ligands in a pocket (edm pocket), not molecules on their own');
   if (!conditioned && opts.pocket) throw new OptionError('a pocket is context for a pocket-conditioned checkpoint; this one is unconditional (edm pocket guides it instead)');
   if (conditioned && chain > 0) throw new OptionError('--chain: trajectories are not kept for pocket-conditioned sampling');
@@ -89,7 +132,7 @@ function checkElementSampling(model: EdmModel, opts: PlanOptions): void {
   if (!model.elements) throw new OptionError('--element-model: this checkpoint ships no element model (train one with edm train --element-model --from CHECKPOINT --out CHECKPOINT/elements)');
   numberOption('--element-from', opts.elements.from, { atLeast: 0, atMost: 1 });
   if (opts.elements.from > model.elements.config.elementModel!.tMax) throw new OptionError(`--element-from ${opts.elements.from}: the element model was trained on position noise up to t = ${model.elements.config.elementModel!.tMax}`);
-  if (model.config.conditioning || model.config.diffusion.bonds) throw new OptionError('--element-model: only for unconditional models without bonds');
+  if (pocketConditioning(model.config) || model.config.diffusion.bonds) throw new OptionError('--element-model: only for models without bonds or a pocket');
 }
 
 /** @throws OptionError unless `sizes` holds n integers >= 1 */

@@ -81,6 +81,12 @@ export interface PlanOptions {
    * (fraction of T; 0: at the end only) on, see SampleChainOptions.elements. Default: not used.
    */
   elements?: ElementSampling;
+  /**
+   * with a property-conditioned checkpoint (and only with one): each conditioned property's
+   * value for every molecule, or `'draw'` to draw it with the atom count from the training
+   * distribution (EDM's protocol); every property of the model must be given
+   */
+  condition?: Record<string, number | 'draw'>;
 }
 
 /** How a run uses the checkpoint's element model. */
@@ -94,6 +100,8 @@ export interface PlannedBatch {
   /** run-wide molecule indices: each keys its molecule's random stream and its name */
   ids: Int32Array;
   nNodes: Int32Array;
+  /** `[B * P]` the molecules' conditioned property values, in the model's order (property-conditioned models) */
+  properties?: Float64Array;
 }
 
 /**

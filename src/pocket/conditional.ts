@@ -6,7 +6,7 @@
  */
 import { readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import type { DatasetInfo, DynamicsConfig, PocketConditioning } from '../config.js';
+import { type DatasetInfo, type DynamicsConfig, type PocketConditioning, pocketConditioning } from '../config.js';
 import { type ComplexExample, pocketContextDim } from '../data/complex.js';
 import type { Molecule } from '../data/molecule.js';
 import { readMolecules } from '../data/read.js';
@@ -127,7 +127,7 @@ export interface ConditionalSampleOptions {
  * @throws InputError when the model is not a pocket model; OptionError for impossible options
  */
 export function sampleConditional(model: EdmModel, site: PocketSite, opts: ConditionalSampleOptions): Molecule[] {
-  const c = model.config.conditioning;
+  const c = pocketConditioning(model.config);
   if (!c) throw new InputError('this checkpoint is not pocket-conditioned (no "conditioning" in its config)');
   const pocket: PocketNodes = pocketNodes(site, c.maxPocketNodes);
   return sampleWithPocket(model, pocket, opts);

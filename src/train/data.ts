@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import type { DatasetInfo, PocketConditioning } from '../config.js';
+import type { Conditioning, DatasetInfo } from '../config.js';
 import { QM9_ATOM_DECODER, datasetInfoFrom } from '../data/dataset.js';
 import { type TrainingExample, isComplex } from '../data/examples.js';
 import { loadQm9Split } from '../data/qm9.js';
@@ -33,8 +33,8 @@ export interface TrainingData {
   train: TrainingExample[];
   valid?: TrainingExample[];
   info: DatasetInfo;
-  /** a pocket-conditioned model's conditioning (its examples are complexes) */
-  conditioning?: PocketConditioning;
+  /** a pocket-conditioned model's conditioning (its examples are complexes), or a property-conditioned one's */
+  conditioning?: Conditioning;
   /** in words, for the checkpoint's stored reference: the file's name (no folder), or QM9's split */
   source: string;
 }

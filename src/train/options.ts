@@ -3,7 +3,7 @@
  * workers, the learning curve and callbacks.
  */
 import type { Runtime } from '../backend.js';
-import type { DatasetInfo, DiffusionConfig, DynamicsConfig, ElementModel, PocketConditioning } from '../config.js';
+import type { Conditioning, DatasetInfo, DiffusionConfig, DynamicsConfig, ElementModel } from '../config.js';
 import type { LossWeighting } from '../diffusion/loss.js';
 import type { TrainingExample } from '../data/examples.js';
 
@@ -18,9 +18,12 @@ export interface TrainOptions {
   datasetInfo: DatasetInfo;
   /**
    * a pocket-conditioned model (DiffSBDD's form): `train` and `valid` are complexes, and
-   * `dynamics.contextNodeNf` must be `pocketContextDim(conditioning)`
+   * `dynamics.contextNodeNf` must be `pocketContextDim(conditioning)`; or a property-conditioned
+   * model (EDM's conditional generation): every molecule carries each property's value in
+   * `properties`, and `dynamics.contextNodeNf` is the number of properties (with `from`, an
+   * unconditional parent grows the context channels, zero-initialised)
    */
-  conditioning?: PocketConditioning;
+  conditioning?: Conditioning;
   dynamics: DynamicsConfig;
   diffusion: DiffusionConfig;
   /**

@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { type BackendName, type Runtime, tfjsRuntime, workerBackend } from '../backend.js';
 import { loadCheckpoint } from '../checkpoint/format.js';
-import { type EdmConfig, bondClasses, configVersionFor, dynamicsInputDim } from '../config.js';
+import { type EdmConfig, type PropertyConditioning, bondClasses, configVersionFor, dynamicsInputDim } from '../config.js';
 import { pocketContextDim } from '../data/complex.js';
 import { isComplex } from '../data/examples.js';
 import { type LossWeighting, UNIFORM_WEIGHTING } from '../diffusion/loss.js';
@@ -98,11 +98,13 @@ export function resolveOptions(opts: TrainOptions): ResolvedOptions {
  * @throws OptionError naming what does not fit
  */
 function checkExamples(opts: TrainOptions): void {
-  const c = opts.conditioning;
+  const c = opts.conditioning?.kind === 'pocket' ? opts.conditioning : undefined;
   for (const [name, set] of [['training', opts.train], ['validation', opts.valid ?? []]] as const) {
     if (set.some((e) => isComplex(e) !== Boolean(c))) throw new OptionError(c ? `a pocket-conditioned model trains on complexes: the ${name} set has molecules without a pocket` : `the ${name} set has complexes (ligand + pocket): give the pocket conditioning to train a pocket model`);
   }
   if (c && opts.dynamics.contextNodeNf !== pocketContextDim(c)) throw new OptionError(`a pocket model's network takes ${pocketContextDim(c)} context channels per node (dynamics.contextNodeNf is ${opts.dynamics.contextNodeNf ?? 0})`);
+  const p = opts.conditioning?.kind === 'properties' ? opts.conditioning : undefined;
+  if (p && !opts.from && !opts.resume && opts.dynamics.contextNodeNf !== p.properties.length) throw new OptionError(`a model conditioned on ${p.properties.length} properties takes as many context channels (dynamics.contextNodeNf is ${opts.dynamics.contextNodeNf ?? 0})`);
 }
 
 /**
@@ -237,6 +239,18 @@ function openElementRun(opts: TrainOptions, o: ResolvedOptions, elementModel: Ed
 }
 
 /**
+ * An unconditional EDM model grown into a property-conditioned one (`edm train --condition P
+ * --from CHECKPOINT`): one context channel per property read by zero-initialised weights, so the
+ * grown network computes exactly what its parent did until training moves them.
+ */
+function growProperties(parent: EdmConfig, c: PropertyConditioning, weights: RunWeights, o: ResolvedOptions): { config: EdmConfig; weights: RunWeights } {
+  const { training: _training, ...rest } = parent;
+  const config: EdmConfig = { ...rest, version: 5, dynamics: { ...parent.dynamics, contextNodeNf: c.properties.length }, conditioning: c };
+  // every parameter keeps its shape except the embeddings, which grow with zeros: `init` is unused
+  return { config, weights: growWeights(weights, paramShapes(config.dynamics, dynamicsInputDim(config)), {}, o.recipe.lr) };
+}
+
+/**
  * A resumed run trains on the data it started with (an earlier checkpoint, without a
  * fingerprint, is trusted).
  * @throws OptionError naming both training sets and the run's own command
@@ -260,7 +274,8 @@ export function openRun(opts: TrainOptions, o: ResolvedOptions): OpenedRun {
   if (!opts.resume) refuseExistingRun(opts.outDir);
   if (opts.elementModel && !opts.resume) return openElementRun(opts, o, opts.elementModel);
   if (!opts.resume && !opts.from) {
-    const config: EdmConfig = { format: 'edm-ts-checkpoint', version: configVersionFor(opts.diffusion), dynamics: opts.dynamics, diffusion: opts.diffusion, dataset: opts.datasetInfo, ...(opts.conditioning ? { conditioning: opts.conditioning } : {}) };
+    const version = opts.conditioning?.kind === 'properties' ? 5 : configVersionFor(opts.diffusion);
+    const config: EdmConfig = { format: 'edm-ts-checkpoint', version, dynamics: opts.dynamics, diffusion: opts.diffusion, dataset: opts.datasetInfo, ...(opts.conditioning ? { conditioning: opts.conditioning } : {}) };
     if (opts.lrSchedule === 'cosine') o.recipe.lrSchedule = cosineFrom(opts, 0, o.recipe.lr, o.recipe.batchSize);
     const init = initParams(config.dynamics, dynamicsInputDim(config), new Rng(`${o.seed}:init`), bondClasses(config));
     try {
@@ -273,8 +288,13 @@ export function openRun(opts: TrainOptions, o: ResolvedOptions): OpenedRun {
   if (opts.from && resolve(opts.from) === resolve(opts.outDir)) throw new OptionError(`--from ${opts.from}: a branch is written to another folder than its parent (--out)`);
   const ck = loadCheckpoint(dir, true);
   if (opts.elementModel && !ck.config.elementModel) throw new OptionError(`--element-model: ${dir} holds a noise predictor, and a resumed run keeps its model; start an element model in a new --out (with --from ${dir} to start from its weights)`);
-  // a branch may turn EDM's network bond-aware (its new weights start at zero or fresh); a resumed run keeps its model
+  // a branch may turn EDM's network bond-aware or property-conditioned (its new weights start at zero or fresh); a resumed run keeps its model
   const addBonds = opts.diffusion.bonds !== undefined && !ck.config.diffusion.bonds;
+  const addProperties = opts.conditioning?.kind === 'properties' && !ck.config.conditioning ? opts.conditioning : undefined;
+  if (opts.conditioning?.kind === 'properties' && !opts.from && !ck.config.conditioning) throw new OptionError(`--condition: ${dir} holds an unconditional model and a resumed run keeps its checkpoint's model; branch it with --from to add conditioning`);
+  if (addProperties && (ck.config.diffusion.bonds || addBonds || ck.config.elementModel)) throw new OptionError('--condition: property conditioning grows an EDM model without bonds (not a bond-aware model or an element model)');
+  const parentProps = ck.config.conditioning?.kind === 'properties' ? ck.config.conditioning.properties.map((p) => p.name).join(',') : undefined;
+  if (opts.conditioning?.kind === 'properties' && ck.config.conditioning && parentProps !== opts.conditioning.properties.map((p) => p.name).join(',')) throw new OptionError(`--condition: ${dir} is conditioned on ${parentProps ?? 'a pocket'}; a run keeps its conditioning (branch an unconditional model to condition on other properties)`);
   if (addBonds && !opts.from) throw new OptionError(`--bonds: ${dir} holds a model without bonds and a resumed run keeps its checkpoint's model; branch it with --from to add bonds`);
   if (addBonds && ck.config.conditioning) throw new OptionError('--bonds: bond diffusion is not supported with pocket conditioning');
   // EDM's 'vlb' loss weights eps errors by the likelihood bound; training here is L2 only
@@ -293,6 +313,7 @@ export function openRun(opts: TrainOptions, o: ResolvedOptions): OpenedRun {
       o.recipe = { ...saved.options, shards };
     }
     const weights = restoreWeights(dir, ck.params, tensors, { ...saved, options: o.recipe });
+    if (addProperties) return { ...growProperties(ck.config, addProperties, weights, o), saved };
     if (!addBonds) return { config: ck.config, weights, saved };
     const config: EdmConfig = { ...ck.config, version: 3, diffusion: { ...ck.config.diffusion, bonds: opts.diffusion.bonds } };
     const K = bondClasses(config);

@@ -101,13 +101,15 @@ export function restoreWeights(dir: string, ema: Params, tensors: Record<string,
 }
 
 /**
- * Append zero rows to a weight so it reads new input channels with no effect yet.
+ * Pad a weight with zeros at the end of each axis: appended rows read new input channels with no
+ * effect yet, appended columns (and bias entries) write new output channels that are dropped
+ * (the context channels of `embedding_out`).
  * @throws CheckpointError when `t` cannot grow into `shape` that way
  */
 function growRows(name: string, t: tf.Tensor, shape: number[]): tf.Tensor {
   if (t.shape.join() === shape.join()) return t.clone();
-  if (t.rank !== 2 || shape.length !== 2 || t.shape[1] !== shape[1] || t.shape[0] > shape[0]) throw new CheckpointError(`${name}: [${t.shape}] cannot grow into [${shape}]`);
-  return tf.concat([t, tf.zeros([shape[0] - t.shape[0], shape[1]])], 0);
+  if (t.rank !== shape.length || t.shape.some((d, i) => d > shape[i])) throw new CheckpointError(`${name}: [${t.shape}] cannot grow into [${shape}]`);
+  return tf.pad(t, t.shape.map((d, i) => [0, shape[i] - d] as [number, number]));
 }
 
 /**

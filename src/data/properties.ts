@@ -1,0 +1,59 @@
+/**
+ * Molecular properties as model input (EDM, Hoogeboom et al. 2022 Sec. 5.3; reference:
+ * qm9/utils.py `prepare_context`): a molecule's value of a property, and the per-node context a
+ * batch of property-conditioned molecules carries.
+ */
+import type { PropertyConditioning } from '../config.js';
+import { InputError } from '../errors.js';
+import type { Molecule } from './molecule.js';
+
+/**
+ * A molecule's value of a property: its numeric `properties[name]` (set from a labels file by
+ * `attachLabels`, or read from an SDF data field).
+ * @returns the value, or undefined when it has none or it is not a finite number
+ */
+export function propertyValue(m: Molecule, name: string): number | undefined {
+  const v = m.properties?.[name];
+  const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
+  return Number.isFinite(n) ? n : undefined;
+}
+
+/**
+ * The per-node context `[B, N, P]` of molecules with given property values: each property's
+ * normalised value on every real atom, zero at padding (EDM's `prepare_context`).
+ * @param c the model's conditioning
+ * @param values `[B * P]` raw values (in the properties' units), molecule-major
+ * @param nNodes real atoms per molecule `[B]`
+ * @param N padded size
+ */
+export function propertyContext(c: PropertyConditioning, values: ArrayLike<number>, nNodes: ArrayLike<number>, N: number): Float32Array {
+  const P = c.properties.length;
+  const B = nNodes.length;
+  if (values.length !== B * P) throw new RangeError(`property values: ${values.length}, expected [${B}, ${P}]`);
+  const out = new Float32Array(B * N * P);
+  for (let b = 0; b < B; b++) {
+    for (let p = 0; p < P; p++) {
+      const { mean, mad } = c.properties[p];
+      const v = (values[b * P + p] - mean) / mad;
+      for (let i = 0; i < nNodes[b]; i++) out[(b * N + i) * P + p] = v;
+    }
+  }
+  return out;
+}
+
+/**
+ * The property values `[B * P]` of training molecules, in the conditioning's order.
+ * @throws InputError naming the molecule and property when a value is missing
+ */
+export function moleculeValues(c: PropertyConditioning, mols: Molecule[]): Float64Array {
+  const P = c.properties.length;
+  const out = new Float64Array(mols.length * P);
+  mols.forEach((m, b) =>
+    c.properties.forEach((p, k) => {
+      const v = propertyValue(m, p.name);
+      if (v === undefined) throw new InputError(`molecule ${m.name ?? b + 1} has no value of ${p.name}, which the model is conditioned on`);
+      out[b * P + k] = v;
+    }),
+  );
+  return out;
+}

@@ -1,0 +1,82 @@
+/**
+ * Property conditioning (EDM, Hoogeboom et al. 2022 Sec. 5.3; reference: main_qm9.py,
+ * qm9/utils.py `compute_mean_mad`, `DistributionProperty`): the normalisation of each property
+ * and EDM's protocol of drawing the property and the atom count together (the per-node context
+ * itself is data/properties.ts).
+ */
+import type { ConditionedProperty, PropertyConditioning, PropertyHistogram } from '../config.js';
+import { InputError, OptionError } from '../errors.js';
+import { propertyValue } from '../data/properties.js';
+import type { Molecule } from '../data/molecule.js';
+import type { Rng } from '../random.js';
+
+/** Bins of EDM's `DistributionProperty` histograms (its `num_bins`). */
+export const PROPERTY_BINS = 1000;
+
+/** Mean and mean absolute deviation of values (EDM's `compute_mean_mad_from_dataloader`). */
+export function meanMad(values: ArrayLike<number>): { mean: number; mad: number } {
+  let mean = 0;
+  for (let i = 0; i < values.length; i++) mean += values[i] / values.length;
+  let mad = 0;
+  for (let i = 0; i < values.length; i++) mad += Math.abs(values[i] - mean) / values.length;
+  return { mean, mad };
+}
+
+/**
+ * Per atom count, a histogram of the values in `bins` equal bins over their range (EDM's
+ * `DistributionProperty._create_prob_dist`).
+ * @param pairs `[atom count, value]` of every training molecule
+ */
+export function propertyHistograms(pairs: Array<[number, number]>, bins = PROPERTY_BINS): Record<string, PropertyHistogram> {
+  const byN = new Map<number, number[]>();
+  for (const [n, v] of pairs) byN.set(n, [...(byN.get(n) ?? []), v]);
+  const out: Record<string, PropertyHistogram> = {};
+  for (const [n, vs] of [...byN].sort((a, b) => a[0] - b[0])) {
+    const min = Math.min(...vs);
+    const max = Math.max(...vs);
+    const counts = new Array<number>(bins).fill(0);
+    // numpy.histogram's bins: the last one includes the maximum
+    for (const v of vs) counts[max > min ? Math.min(bins - 1, Math.floor(((v - min) / (max - min)) * bins)) : 0]++;
+    out[String(n)] = { min, max, counts };
+  }
+  return out;
+}
+
+/**
+ * The conditioning of a new model on `names`: mean and MAD from `normSet` (EDM: QM9's validation
+ * split), range and per-size histograms from the training molecules.
+ * @throws InputError naming the property when a training or normalising molecule lacks a value
+ */
+export function buildPropertyConditioning(names: string[], units: Record<string, string>, train: Molecule[], normSet: Molecule[], source?: string): PropertyConditioning {
+  const values = (mols: Molecule[], name: string, what: string): number[] =>
+    mols.map((m, i) => {
+      const v = propertyValue(m, name);
+      if (v === undefined) throw new InputError(`${what} molecule ${m.name ?? i + 1} has no value of ${name}`);
+      return v;
+    });
+  const properties: ConditionedProperty[] = names.map((name) => {
+    const tv = values(train, name, 'training');
+    const { mean, mad } = meanMad(values(normSet, name, 'normalising'));
+    if (!(mad > 0)) throw new InputError(`${name}: every normalising molecule has the same value, so it cannot be normalised`);
+    const range: [number, number] = [Math.min(...tv), Math.max(...tv)];
+    const distribution = propertyHistograms(train.map((m, i) => [m.elements.length, tv[i]]));
+    return { name, unit: units[name] ?? '', mean, mad, range, distribution, ...(source ? { source } : {}) };
+  });
+  return { kind: 'properties', properties };
+}
+
+/**
+ * Draw one property value for a molecule of `nAtoms` atoms from the training distribution (EDM's
+ * `DistributionProperty.sample`: a bin by its count, then uniformly within it).
+ * @throws OptionError when the model has no distribution for this property or size
+ */
+export function drawProperty(p: ConditionedProperty, nAtoms: number, rng: Rng): number {
+  const h = p.distribution?.[String(nAtoms)];
+  if (!h) throw new OptionError(`${p.name}: the model has no training molecules of ${nAtoms} atoms to draw a value from (give a value: --condition ${p.name}=VALUE)`);
+  const total = h.counts.reduce((s, v) => s + v, 0);
+  let r = rng.uniform() * total;
+  let bin = 0;
+  while (bin < h.counts.length - 1 && r >= h.counts[bin]) r -= h.counts[bin++];
+  const width = (h.max - h.min) / h.counts.length;
+  return h.min + (bin + rng.uniform()) * width;
+}
