@@ -218,6 +218,8 @@ describe('conditional training and sampling', () => {
     const parent = loadCheckpoint(join(root, 'plain'));
     const child = loadCheckpoint(join(root, 'grown'));
     expect(child.config.version).toBe(5);
+    // a new model on new data: step 0 with a fresh optimiser
+    expect((loadCheckpoint(join(root, 'grown'), true).trainState!.state as { step: number }).step).toBe(2);
     expect(child.config.dynamics.contextNodeNf).toBe(1);
     const [B, N] = [1, 9];
     const D = 3 + featureDim(child.config);

@@ -17,7 +17,7 @@ import { CheckpointError, OptionError } from '../errors.js';
 import { integerOption, numberOption, optionalInteger, optionalNumber } from '../options.js';
 import { Rng } from '../random.js';
 import { CONSTANT_LR, type LrSchedule, checkLrSchedule } from './lr-schedule.js';
-import { type RecipeOptions, type RunWeights, type SavedState, freshWeights, growWeights, restoreWeights } from './state.js';
+import { type RecipeOptions, type RunWeights, type SavedState, freshWeights, growWeights, padWithZeros, restoreWeights } from './state.js';
 import type { TrainOptions } from './options.js';
 import { trainingSetDigest } from './data.js';
 import type { TrainingExample } from '../data/examples.js';
@@ -240,14 +240,21 @@ function openElementRun(opts: TrainOptions, o: ResolvedOptions, elementModel: Ed
 
 /**
  * An unconditional EDM model grown into a property-conditioned one (`edm train --condition P
- * --from CHECKPOINT`): one context channel per property read by zero-initialised weights, so the
- * grown network computes exactly what its parent did until training moves them.
+ * --from CHECKPOINT`): the parent's weights (EMA) with one context channel per property, read by
+ * zero rows of the input embedding (and written by zero columns of the output one, whose context
+ * outputs are dropped), so the grown network computes exactly what its parent did until training
+ * moves them; a fresh optimiser at step 0, since data and objective are new.
  */
-function growProperties(parent: EdmConfig, c: PropertyConditioning, weights: RunWeights, o: ResolvedOptions): { config: EdmConfig; weights: RunWeights } {
+function growProperties(parent: EdmConfig, c: PropertyConditioning, ema: Record<string, tf.Tensor>, o: ResolvedOptions, opts: TrainOptions): OpenedRun {
   const { training: _training, ...rest } = parent;
   const config: EdmConfig = { ...rest, version: 5, dynamics: { ...parent.dynamics, contextNodeNf: c.properties.length }, conditioning: c };
-  // every parameter keeps its shape except the embeddings, which grow with zeros: `init` is unused
-  return { config, weights: growWeights(weights, paramShapes(config.dynamics, dynamicsInputDim(config)), {}, o.recipe.lr) };
+  if (opts.lrSchedule === 'cosine') o.recipe.lrSchedule = cosineFrom(opts, 0, o.recipe.lr, o.recipe.batchSize);
+  const grown = tf.tidy(() => Object.fromEntries([...paramShapes(config.dynamics, dynamicsInputDim(config))].map(([k, shape]) => [k, padWithZeros(k, ema[k], shape)])));
+  try {
+    return { config, weights: freshWeights(grown, o.recipe.lr) };
+  } finally {
+    tf.dispose(Object.values(grown));
+  }
 }
 
 /**
@@ -312,8 +319,9 @@ export function openRun(opts: TrainOptions, o: ResolvedOptions): OpenedRun {
       checkResumedData(dir, saved, ck.config.training?.command, opts.train);
       o.recipe = { ...saved.options, shards };
     }
+    // a conditioned branch is a new model on new data: the parent's weights (EMA), a fresh optimiser at step 0
+    if (addProperties) return growProperties(ck.config, addProperties, ck.params, o, opts);
     const weights = restoreWeights(dir, ck.params, tensors, { ...saved, options: o.recipe });
-    if (addProperties) return { ...growProperties(ck.config, addProperties, weights, o), saved };
     if (!addBonds) return { config: ck.config, weights, saved };
     const config: EdmConfig = { ...ck.config, version: 3, diffusion: { ...ck.config.diffusion, bonds: opts.diffusion.bonds } };
     const K = bondClasses(config);

@@ -106,7 +106,8 @@ export function restoreWeights(dir: string, ema: Params, tensors: Record<string,
  * (the context channels of `embedding_out`).
  * @throws CheckpointError when `t` cannot grow into `shape` that way
  */
-function growRows(name: string, t: tf.Tensor, shape: number[]): tf.Tensor {
+export function padWithZeros(name: string, t: tf.Tensor | undefined, shape: number[]): tf.Tensor {
+  if (!t) throw new CheckpointError(`${name}: missing from the parent checkpoint`);
   if (t.shape.join() === shape.join()) return t.clone();
   if (t.rank !== shape.length || t.shape.some((d, i) => d > shape[i])) throw new CheckpointError(`${name}: [${t.shape}] cannot grow into [${shape}]`);
   return tf.pad(t, t.shape.map((d, i) => [0, shape[i] - d] as [number, number]));
@@ -122,7 +123,7 @@ function growRows(name: string, t: tf.Tensor, shape: number[]): tf.Tensor {
  */
 export function growWeights(w: RunWeights, shapes: Map<string, number[]>, init: Params, lr: number): RunWeights {
   const grown = (from: Record<string, tf.Tensor>, fresh: (k: string, shape: number[]) => tf.Tensor): Params =>
-    Object.fromEntries([...shapes].map(([k, shape]) => [k, from[k] ? growRows(k, from[k], shape) : fresh(k, shape)]));
+    Object.fromEntries([...shapes].map(([k, shape]) => [k, from[k] ? padWithZeros(k, from[k], shape) : fresh(k, shape)]));
   const raw = grown(w.raw, (k) => init[k].clone());
   const ema = grown(w.ema, (k) => init[k].clone());
   const moments = (['m', 'v', 'vmax'] as const).map((key) => grown(w.optimizer[key], (_, shape) => tf.zeros(shape)));
