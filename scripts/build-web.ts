@@ -81,6 +81,16 @@ for (const f of ['config.json', config.weights.file, 'train-reference.json.gz'])
   if (existsSync(join(ckDir, f))) copyFileSync(join(ckDir, f), join(out, 'checkpoint', f));
   else if (f !== 'train-reference.json.gz') fail(`${join(ckDir, f)}: missing`);
 }
+// its element model (elements/: config and weights), for the page's "element model" box
+const eDir = join(ckDir, 'elements');
+if (existsSync(join(eDir, 'config.json'))) {
+  const e = JSON.parse(readFileSync(join(eDir, 'config.json'), 'utf8')) as { weights: { file: string } };
+  mkdirSync(join(out, 'checkpoint', 'elements'), { recursive: true });
+  for (const f of ['config.json', e.weights.file]) {
+    if (!existsSync(join(eDir, f))) fail(`${join(eDir, f)}: missing`);
+    copyFileSync(join(eDir, f), join(out, 'checkpoint', 'elements', f));
+  }
+}
 
 const size = (dir: string): number => readdirSync(dir).reduce((n, f) => n + (statSync(join(dir, f)).isDirectory() ? size(join(dir, f)) : statSync(join(dir, f)).size), 0);
 process.stdout.write(`web page built in ${out} (${(size(out) / 2 ** 20).toFixed(1)} MiB, ${((performance.now() - t0) / 1000).toFixed(1)} s); serve it with: npx edm web\n`);

@@ -90,6 +90,30 @@ describe('edm in the browser', () => {
     expect(problems).toEqual([]);
   }, 400_000);
 
+  it('with the element model box (&elements=1) it makes the molecules of edm sample --element-model --element-from tMax', async (ctx) => {
+    ctx.skip(NO_CHROMIUM, NO_CHROMIUM_REASON);
+    const tMax = (JSON.parse(readFileSync(join(ROOT, 'checkpoints', 'qm9-default', 'elements', 'config.json'), 'utf8')) as { elementModel: { tMax: number } }).elementModel.tMax;
+    await inBrowser(async (tab) => {
+      await tab.goto(`${url}?n=4&seed=2&steps=40&autorun=1&elements=1`);
+      await tab.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.state ?? ''), null, { timeout: 300_000 });
+      expect(await tab.evaluate(() => document.getElementById('error')!.textContent)).toBe('');
+      const result = (await tab.evaluate(() => window.edmResult))!;
+      const cli = spawnSync(process.execPath, [EDM, 'sample', '-n', '4', '--seed', '2', '--steps', '40', '--element-model', '--element-from', String(tMax), '--out', join(dir, 'cli-elements.sdf')], { encoding: 'utf8' });
+      expect(cli.status, cli.stderr).toBe(0);
+      const plain = spawnSync(process.execPath, [EDM, 'sample', '-n', '4', '--seed', '2', '--steps', '40', '--out', join(dir, 'cli-plain.sdf')], { encoding: 'utf8' });
+      expect(plain.status, plain.stderr).toBe(0);
+      const page = parseSdf(result.sdf);
+      const ref = parseSdf(readFileSync(join(dir, 'cli-elements.sdf'), 'utf8'));
+      page.forEach((m, k) => {
+        expect(m.elements, `molecule ${k + 1}`).toEqual(ref[k].elements);
+        for (let i = 0; i < m.positions.length; i++) expect(Math.abs(m.positions[i] - ref[k].positions[i]), `molecule ${k + 1}`).toBeLessThan(1e-3);
+      });
+      // the box changes the molecules (the element model is really used)
+      const without = parseSdf(readFileSync(join(dir, 'cli-plain.sdf'), 'utf8'));
+      expect(page.some((m, k) => m.elements.join() !== without[k].elements.join() || m.positions.some((v, i) => Math.abs(v - without[k].positions[i]) > 1e-3))).toBe(true);
+    });
+  }, 400_000);
+
   it('generates from a checkpoint folder the visitor chooses, and names what a wrong folder lacks', async (ctx) => {
     ctx.skip(NO_CHROMIUM, NO_CHROMIUM_REASON);
     const ck = join(dir, 'my-checkpoint');

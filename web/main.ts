@@ -4,7 +4,8 @@
  * RDKit.js), show the CLI's table and its HTML report (2D and 3D cards, the denoising
  * trajectory), and offer the SDF and the metrics JSON; or score a dropped SDF/XYZ file.
  *
- * Test contract: `?n=8&seed=1&steps=50&autorun=1` starts a run on load; when it ends,
+ * Test contract: `?n=8&seed=1&steps=50&autorun=1` starts a run on load (`&elements=1`: with the
+ * element model); when it ends,
  * `document.body.dataset.state` is "done" (or "error", the message in #error) and
  * `window.edmResult` holds `{ sdf, metrics }`.
  */
@@ -27,18 +28,18 @@ import { setThreeDmolSource } from '../src/report/html/client.js';
 import { htmlReport } from '../src/report/html/page.js';
 import { formatReport, reportJson } from '../src/report/table.js';
 import { fetchBytes, sha256Hex } from './fetch.js';
-import type { GenerateRequest, WorkerMessage } from './worker.js';
+import { type GenerateRequest, type WorkerMessage, planOptions } from './worker.js';
 
 /** A checkpoint to generate with: the shipped one (by URL) or a folder the visitor chose. */
 interface CheckpointSource {
   label: string;
   url?: string;
-  /** a chosen folder's config.json, weights file and (if present) training SMILES */
-  files?: { config: Uint8Array; weights: Uint8Array; reference?: Uint8Array };
+  /** a chosen folder's config.json, weights file, (if present) training SMILES and element model */
+  files?: { config: Uint8Array; weights: Uint8Array; reference?: Uint8Array; elements?: { config: Uint8Array; weights: Uint8Array } };
 }
 
-/** A checkpoint's config.json and weights file. */
-type CheckpointFiles = { config: Uint8Array; weights: Uint8Array };
+/** A checkpoint's config.json and weights file, and its element model's (elements/) when it ships one. */
+type CheckpointFiles = { config: Uint8Array; weights: Uint8Array; elements?: { config: Uint8Array; weights: Uint8Array } };
 
 const loaded = new WeakMap<CheckpointSource, Promise<CheckpointFiles>>();
 
@@ -59,7 +60,20 @@ function checkpointFiles(s: CheckpointSource): Promise<CheckpointFiles> {
 
 async function readCheckpointFiles(s: CheckpointSource): Promise<CheckpointFiles> {
   const root = s.url ?? `${s.label}/`;
-  const config = s.files?.config ?? (await fetchBytes(`${root}config.json`));
+  const main = await checkedFiles(root, s.files);
+  if (s.files) return { ...main, ...(s.files.elements ? { elements: await checkedFiles(`${root}elements/`, s.files.elements) } : {}) };
+  // the shipped checkpoint's element model, when the build copied one
+  const elements = await checkedFiles(`${root}elements/`).catch(() => undefined);
+  return { ...main, ...(elements ? { elements } : {}) };
+}
+
+/**
+ * One checkpoint folder's config.json and the weights file its manifest names, fetched (or as
+ * chosen), the SHA-256 checked.
+ * @throws Error naming the file for a failed fetch, invalid JSON, a missing manifest or a checksum mismatch
+ */
+async function checkedFiles(root: string, chosen?: { config: Uint8Array; weights: Uint8Array }): Promise<{ config: Uint8Array; weights: Uint8Array }> {
+  const config = chosen?.config ?? (await fetchBytes(`${root}config.json`));
   let file: { file?: string; sha256?: string } | undefined;
   try {
     file = (JSON.parse(new TextDecoder().decode(config)) as { weights?: { file?: string; sha256?: string } }).weights;
@@ -67,7 +81,7 @@ async function readCheckpointFiles(s: CheckpointSource): Promise<CheckpointFiles
     throw new Error(`${root}config.json: not valid JSON (${(e as Error).message})`);
   }
   if (!file?.file) throw new Error(`${root}config.json: no weights manifest`);
-  const weights = s.files?.weights ?? (await fetchBytes(`${root}${file.file}`));
+  const weights = chosen?.weights ?? (await fetchBytes(`${root}${file.file}`));
   if ((await sha256Hex(weights)) !== file.sha256) throw new Error(`${root}${file.file}: checksum mismatch (file corrupt or truncated)`);
   return { config, weights };
 }
@@ -124,7 +138,10 @@ interface Generated {
 async function runWorkers(req: Omit<GenerateRequest, 'batches'>): Promise<Generated> {
   // checkpointFiles parsed this JSON already
   const config = JSON.parse(new TextDecoder().decode(req.files.config)) as unknown;
-  const plan = planSampling(makeModel(validateConfig(config, `${req.checkpoint}/config.json`), {}), { n: req.n, seed: req.seed, steps: req.steps, chain: req.chain ? 1 : 0 });
+  const base = makeModel(validateConfig(config, `${req.checkpoint}/config.json`), {});
+  // the plan checks the element model's time against its config; its weights stay in the workers
+  const elements = req.files.elements && req.elementFrom !== undefined ? makeModel(validateConfig(JSON.parse(new TextDecoder().decode(req.files.elements.config)), `${req.checkpoint}elements/config.json`), {}) : undefined;
+  const plan = planSampling(elements ? { ...base, elements } : base, planOptions(req));
   const asked = new URLSearchParams(location.search).get('workers');
   const count = asked === '1' ? 1 : Math.max(1, Math.min(navigator.hardwareConcurrency || 1, plan.batches.length));
   const assembler = new Assembler(plan);
@@ -202,17 +219,30 @@ async function generate(): Promise<void> {
   try {
     const ref = trainingReference();
     const s = source;
-    const out = await runWorkers({ checkpoint: s.url ?? s.label, files: await checkpointFiles(s), n, seed, steps, chain: true });
+    const files = await checkpointFiles(s);
+    const elementFrom = $<HTMLInputElement>('element-model').checked ? elementTime(files) : undefined;
+    const out = await runWorkers({ checkpoint: s.url ?? s.label, files, n, seed, steps, chain: true, elementFrom });
     const decoded = withBondsAndStability(out.molecules);
     const r = await score(decoded, await ref);
     const where = `${out.seconds.toFixed(1)} s in this browser on ${out.backend}, ${out.workers} Web Worker${out.workers === 1 ? '' : 's'}`;
-    const details = [`${n} molecules sampled with seed ${seed}, ${steps} denoising steps, ${samplerWords(out)}, ${where}`];
+    const details = [`${n} molecules sampled with seed ${seed}, ${steps} denoising steps, ${samplerWords(out)}${elementFrom !== undefined ? `, atoms typed by the element model from t = ${elementFrom}` : ''}, ${where}`];
     await show(`edm in the browser: ${n} samples from ${s.label}`, details, decoded, r, await ref, { checkpoint: s.url ? 'checkpoints/qm9-default' : s.label, seed, steps, temperature: 1, corrector: out.corrector ?? null, samplingSeconds: out.seconds, backend: `browser ${out.backend}` }, out.chain);
     $('rate').textContent = `${n} molecules x ${steps} steps in ${out.seconds.toFixed(1)} s: ${((n * steps) / out.seconds).toFixed(0)} molecule-steps/s (${out.backend}, ${out.workers} Web Worker${out.workers === 1 ? '' : 's'})`;
     setState('done');
   } catch (e) {
     setState('error', (e as Error).message);
   }
+}
+
+/**
+ * Where in the chain the element model types atoms: from the largest time it was trained for
+ * (its whole range; the README's table measures the shipped one from 0.03, its tMax).
+ * @throws Error when the checkpoint ships no element model
+ */
+function elementTime(files: CheckpointFiles): number {
+  if (!files.elements) throw new Error(`${source.label} ships no element model (an elements/ folder): untick "element model"`);
+  const c = JSON.parse(new TextDecoder().decode(files.elements.config)) as { elementModel?: { tMax?: number } };
+  return c.elementModel?.tMax ?? 0;
 }
 
 /**
@@ -265,17 +295,31 @@ async function chooseCheckpoint(files: File[]): Promise<void> {
   const weights = manifest.weights?.file ? byName.get(manifest.weights.file) : undefined;
   if (!weights) throw new Error(`${folder}: ${manifest.weights?.file ?? 'the weights file'} (named in config.json) is missing`);
   const ref = byName.get('train-reference.json.gz');
+  const elements = await chosenElements(files);
   source = {
     label: folder,
-    files: { config: configBytes, weights: new Uint8Array(await weights.arrayBuffer()), ...(ref ? { reference: new Uint8Array(await ref.arrayBuffer()) } : {}) },
+    files: { config: configBytes, weights: new Uint8Array(await weights.arrayBuffer()), ...(ref ? { reference: new Uint8Array(await ref.arrayBuffer()) } : {}), ...(elements ? { elements } : {}) },
   };
   $('checkpoint-label').textContent = `checkpoint: ${folder} (chosen here)`;
+}
+
+/** A chosen folder's element model (its elements/ sub-folder: config.json and the weights it names), if any. */
+async function chosenElements(files: File[]): Promise<{ config: Uint8Array; weights: Uint8Array } | undefined> {
+  const inside = new Map(files.filter((f) => f.webkitRelativePath.split('/')[1] === 'elements' && f.webkitRelativePath.split('/').length === 3).map((f) => [f.name, f]));
+  const config = inside.get('config.json');
+  if (!config) return undefined;
+  const bytes = new Uint8Array(await config.arrayBuffer());
+  const name = (JSON.parse(new TextDecoder().decode(bytes)) as { weights?: { file?: string } }).weights?.file;
+  const weights = name ? inside.get(name) : undefined;
+  if (!weights) throw new Error(`${files[0].webkitRelativePath.split('/')[0]}/elements: ${name ?? 'the weights file'} (named in its config.json) is missing`);
+  return { config: bytes, weights: new Uint8Array(await weights.arrayBuffer()) };
 }
 
 function init(): void {
   setThreeDmolSource(threeDmol);
   const q = new URLSearchParams(location.search);
   for (const k of ['n', 'seed', 'steps']) if (q.has(k)) $<HTMLInputElement>(k).value = q.get(k)!;
+  if (q.has('elements')) $<HTMLInputElement>('element-model').checked = q.get('elements') === '1';
   $('generate').addEventListener('click', () => void generate());
   $<HTMLInputElement>('checkpoint').addEventListener('change', (e) => {
     const files = [...((e.target as HTMLInputElement).files ?? [])];

@@ -14,15 +14,19 @@ import { getThreadsCount, setThreadsCount, setWasmPaths } from '@tensorflow/tfjs
 import { checkpointFromBytes } from '../src/checkpoint/parse.js';
 import type { Molecule } from '../src/data/molecule.js';
 import { makeModel } from '../src/diffusion/model.js';
+import { withElementModel } from '../src/elements/attach.js';
 import { sampleBatch } from '../src/generate/batch.js';
 import { planSampling } from '../src/generate/plan.js';
+import type { PlanOptions } from '../src/generate/types.js';
 
 /** What the page asks for. */
 export interface GenerateRequest {
   /** the checkpoint's URL or folder name, for messages */
   checkpoint: string;
-  /** its config.json and weights file, the weights' SHA-256 already checked */
-  files: { config: Uint8Array; weights: Uint8Array };
+  /** its config.json and weights file, the weights' SHA-256 already checked; its element model's (elements/) too when it ships one */
+  files: { config: Uint8Array; weights: Uint8Array; elements?: { config: Uint8Array; weights: Uint8Array } };
+  /** type atoms with the element model from this diffusion time on (0..1; absent: not used) */
+  elementFrom?: number;
   n: number;
   seed: number;
   /** denoising steps (1..T) */
@@ -58,17 +62,24 @@ function startBackend(): Promise<void> {
   return backendReady;
 }
 
+/** The plan's options of a request: the page and every worker plan alike. */
+export function planOptions(req: Omit<GenerateRequest, 'batches'>): PlanOptions {
+  return { n: req.n, seed: req.seed, steps: req.steps, chain: req.chain ? 1 : 0, ...(req.elementFrom !== undefined ? { elements: { from: req.elementFrom } } : {}) };
+}
+
 async function generate(req: GenerateRequest): Promise<void> {
   await startBackend();
   const ck = checkpointFromBytes(new TextDecoder().decode(req.files.config), req.files.weights, req.checkpoint);
-  const model = makeModel(ck.config, ck.params);
-  const plan = planSampling(model, { n: req.n, seed: req.seed, steps: req.steps, chain: req.chain ? 1 : 0 });
+  let model = makeModel(ck.config, ck.params);
+  const e = req.elementFrom !== undefined && req.files.elements ? checkpointFromBytes(new TextDecoder().decode(req.files.elements.config), req.files.elements.weights, `${req.checkpoint}elements`) : undefined;
+  if (e) model = withElementModel(model, e.config, e.params, `${req.checkpoint}elements`, req.checkpoint);
+  const plan = planSampling(model, planOptions(req));
   for (const index of req.batches) {
     const batch = plan.batches[index];
     const result = sampleBatch(model, batch, plan, () => post({ kind: 'progress', moleculeSteps: batch.ids.length }));
     post({ kind: 'batch', index, ...result });
   }
-  tf.dispose(Object.values(ck.params));
+  tf.dispose([...Object.values(ck.params), ...Object.values(e?.params ?? {})]);
   post({ kind: 'done', backend: tf.getBackend(), threads: getThreadsCount() });
 }
 

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { loadCheckpoint } from '../checkpoint/format.js';
 import { CheckpointError } from '../errors.js';
 import { type EdmModel, makeModel } from '../diffusion/model.js';
+import { withElementModel } from './attach.js';
 
 /** Sub-folder of a checkpoint that holds its element model. */
 export const ELEMENT_MODEL_DIR = 'elements';
@@ -24,12 +25,5 @@ export function loadSamplingModel(dir: string): EdmModel {
   const eDir = join(dir, ELEMENT_MODEL_DIR);
   if (!existsSync(join(eDir, 'config.json'))) return model;
   const e = loadCheckpoint(eDir);
-  const c = e.config;
-  if (!c.elementModel) throw new CheckpointError(`${eDir}: not an element model (its config has no elementModel)`);
-  const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
-  const d = ck.config.diffusion;
-  if (!same(c.dataset.atomDecoder, ck.config.dataset.atomDecoder) || !same(c.diffusion.normalizeFactors, d.normalizeFactors) || c.diffusion.includeCharges !== d.includeCharges || c.diffusion.noiseSchedule !== d.noiseSchedule || c.diffusion.noisePrecision !== d.noisePrecision || c.diffusion.timesteps !== d.timesteps) {
-    throw new CheckpointError(`${eDir}: the element model does not fit ${dir} (elements, normalisation or noise schedule differ)`);
-  }
-  return { ...model, elements: makeModel(c, e.params) };
+  return withElementModel(model, e.config, e.params, eDir, dir);
 }
