@@ -169,3 +169,13 @@ describe('hostile input', () => {
     expect(whole.stderr).toContain('no --ligand or --center: all 2 atoms of p.pdb are the pocket');
   });
 });
+
+describe('progress of a pocket run', () => {
+  it('ends at its total, not at 0 (a finished batch reports steps 0)', async () => {
+    const { moleculeSteps } = await import('../src/cli/common.js');
+    const count = moleculeSteps(20);
+    expect(count(0, 0, 0)).toBeUndefined();
+    expect(count(0, 50, 100)).toEqual({ value: 1000, total: 2000 });
+    expect(count(20, 0, 0)).toEqual({ value: 2000, total: 2000 });
+  });
+});

@@ -134,6 +134,21 @@ export function numberFlag(label: string, describe: string, defaultValue?: numbe
 /** `--threads`: ONNX Runtime's intra-op threads for sampling (`edm sample`, `edm pocket`). */
 export const threadsFlag = { ...numberFlag('--threads', 'ONNX Runtime threads of the network (onnx backend); output is reproducible for a thread count'), defaultDescription: 'one per core' };
 
+/**
+ * Molecule-steps done, from a sampler's progress calls (`done` molecules finished, `step` of
+ * `steps` in the current batch, which holds at most the molecules not yet done; a finished batch
+ * reports `steps` 0): the total is known from the first step, and the last call reaches it.
+ */
+export function moleculeSteps(n: number): (done: number, step: number, steps: number) => { value: number; total: number } | undefined {
+  let perMolecule = 0;
+  return (done, step, steps) => {
+    if (steps > 0) perMolecule = steps;
+    if (perMolecule === 0) return undefined;
+    const total = n * perMolecule;
+    return { total, value: Math.min(total, done * perMolecule + (steps > 0 ? step * (n - done) : 0)) };
+  };
+}
+
 /** The sampler's options, shared by `edm sample` and `edm pocket`. */
 export const samplerFlags = {
   temperature: numberFlag('--temperature', "scale of the reverse steps' noise (1 as in EDM); lower values give more stable, less diverse molecules (README: sampler table)", 1),

@@ -25,7 +25,7 @@ import {
   writeFileAtomic,
   readPdb,
 } from '../index.js';
-import { backendOption, checkOutputs, checkpointFiles, defineCommand, interruptedExitCode, stopOnSignals, numberFlag, samplerArgs, samplerFlags, startBackend, threadsFlag, textFlag, userPath } from './common.js';
+import { backendOption, checkOutputs, checkpointFiles, defineCommand, interruptedExitCode, moleculeSteps, stopOnSignals, numberFlag, samplerArgs, samplerFlags, startBackend, threadsFlag, textFlag, userPath } from './common.js';
 
 /** `x,y,z` -> a point. @throws OptionError naming the option */
 function parseCenter(text: string): [number, number, number] {
@@ -76,6 +76,7 @@ export const pocketCommand = (y: Argv): Argv =>
       const runtime = await startBackend(argv.backend, argv.threads);
       const model = withRuntime(loadModel(ckDir), runtime);
       let progress: ReturnType<typeof startProgress> | undefined;
+      const count = moleculeSteps(n);
       let docking: ReturnType<typeof startProgress> | undefined;
       // Ctrl-C / SIGTERM: docking tools are killed and the working folder removed (sampling, in
       // this thread, ends its batch first); a second signal exits at once
@@ -99,8 +100,10 @@ export const pocketCommand = (y: Argv): Argv =>
           dock: argv.dock,
           signal: interrupt.signal,
           onProgress: (done, step, steps) => {
-            progress ??= startProgress({ total: n * steps, barFormat: 'pocket |{bar}| {value}/{total} ligand-steps', line: (v, t) => `pocket: ${v}/${t} ligand-steps` });
-            progress.update(done * steps + step * Math.min(n - done, n));
+            const at = count(done, step, steps);
+            if (!at) return;
+            progress ??= startProgress({ total: at.total, barFormat: 'pocket |{bar}| {value}/{total} ligand-steps', line: (v, t) => `pocket: ${v}/${t} ligand-steps` });
+            progress.update(at.value);
           },
           onScored: (done, total, dock) => {
             if (!dock) return;
