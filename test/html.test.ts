@@ -12,6 +12,7 @@ import type { Molecule } from '../src/data/molecule.js';
 import { evaluateMolecules } from '../src/metrics/evaluate.js';
 import { htmlReport } from '../src/report/html/page.js';
 import { trainingReportHtml } from '../src/report/html/training.js';
+import { reportPlots } from '../src/report/html/plots.js';
 import type { CurveRow } from '../src/report/curve-data.js';
 import { ROOT } from './helpers.js';
 
@@ -55,6 +56,22 @@ describe('HTML reports', () => {
     const seen = checkInChromium(page, ['--cards', '6', '--chain', '--screenshot', join(dir, 'sample.png')]);
     expect(seen).toMatchObject({ cards: 6, depictions: 4, invalidPlaceholders: 2, plots: 4, problems: [] });
     expect(existsSync(join(dir, 'sample.png'))).toBe(true);
+  });
+
+  it('a short run\'s loss chart draws its point with whole-number steps; bond panels skip pairs with no bond on the axis', async () => {
+    const html = await trainingReportHtml({ title: 'Training runs/short', details: [], curve: [], losses: [{ step: 50, loss: 0.31 }], validation: [] });
+    // one logged step: a point is drawn (a line needs two) and no tick reads 50.000000
+    expect(html).toMatch(/class="mark-symbol/);
+    expect(html).not.toMatch(/\d\.0{6}/);
+    const stats = (h: Record<string, number[]>) => ({ nAtoms: { '9': 10 }, atomTypes: { C: 10, H: 10, O: 2 }, bondLengths: h });
+    const hist = (at: number, n: number): number[] => Object.assign(new Array<number>(300).fill(0), { [Math.round(at / 0.01)]: n });
+    // H-H: many "bonds" at 0.5 Å, off the axis; H-O fewer but drawable
+    const gen = stats({ 'C-H': hist(1.09, 50), 'H-H': hist(0.5, 40), 'C-C': hist(1.53, 30), 'C-O': hist(1.43, 20), 'C-N': hist(1.47, 15), 'N-H': hist(1.01, 12), 'H-O': hist(0.97, 10) });
+    const plots = await reportPlots(gen, gen, [0, 0, 0, 0, 0, 0, 0, 0, 0, 5]);
+    const bonds = plots.find((p) => p.title === 'Bond lengths')!.svg;
+    expect(bonds).toMatch(/H-O bonds/);
+    expect(bonds).not.toMatch(/H-H bonds/);
+    expect(plots.map((p) => p.svg).join('')).not.toMatch(/\d\.0{6}%/);
   });
 
   it('a training report draws the learning curve, loss and NLL, and renders in Chromium', async (ctx) => {

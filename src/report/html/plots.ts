@@ -30,21 +30,23 @@ function comparedBars(values: Share[], title: string, xTitle: string, numericKey
     encoding: {
       x: { field: 'key', type: numericKeys ? 'ordinal' : 'nominal', title: xTitle, sort: numericKeys ? { field: 'num', op: 'min' } : undefined },
       xOffset: { field: 'set' },
-      y: { field: 'share', type: 'quantitative', title: 'share', axis: { format: '%' } },
+      y: { field: 'share', type: 'quantitative', title: 'share', axis: { format: '.0%' } },
       color: { field: 'set', type: 'nominal', title: null },
     },
     transform: numericKeys ? [{ calculate: 'toNumber(datum.key)', as: 'num' }] : [],
   };
 }
 
-/** Bond lengths of up to `maxPairs` element pairs (most frequent first) as lines per set. */
+/** Shortest and longest bond drawn, Å: H-H (0.74 Å) to the longest single bonds EDM's tables allow. */
+const BOND_AXIS: [number, number] = [0.6, 2.2];
+
+/**
+ * Bond lengths of up to `maxPairs` element pairs (most frequent first) as lines per set; a pair
+ * with no bond inside the axis is left out rather than drawn as an empty panel.
+ */
 function bondLengthPanels(gen: DistributionStats, train: DistributionStats | undefined, maxPairs: number): Record<string, unknown>[] {
   const total = (h: number[]): number => h.reduce((a, b) => a + b, 0);
-  const pairs = Object.entries(gen.bondLengths)
-    .sort((a, b) => total(b[1]) - total(a[1]))
-    .slice(0, maxPairs)
-    .map(([k]) => k);
-  return pairs.map((pair) => {
+  const rowsOf = (pair: string): { length: number; share: number; set: string }[] => {
     const rows: { length: number; share: number; set: string }[] = [];
     for (const [set, stats] of [['this set', gen], ['training data', train]] as const) {
       const h = stats?.bondLengths[pair];
@@ -52,24 +54,29 @@ function bondLengthPanels(gen: DistributionStats, train: DistributionStats | und
       const n = total(h);
       // 0.02 Å bins: two histogram bins each, smooth enough to read at this size
       for (let i = 0; i + 1 < h.length; i += 2) {
-        const share = (h[i] + h[i + 1]) / n;
         const length = (i + 1) * BOND_BIN_ANGSTROM;
-        if (length > 0.8 && length < 2.2) rows.push({ length, share, set });
+        if (length > BOND_AXIS[0] && length < BOND_AXIS[1]) rows.push({ length, share: (h[i] + h[i + 1]) / n, set });
       }
     }
-    return {
+    return rows;
+  };
+  return Object.entries(gen.bondLengths)
+    .sort((a, b) => total(b[1]) - total(a[1]))
+    .map(([pair]) => ({ pair, rows: rowsOf(pair) }))
+    .filter((p) => p.rows.some((r) => r.share > 0))
+    .slice(0, maxPairs)
+    .map(({ pair, rows }) => ({
       title: `${pair} bonds`,
       width: 170,
       height: 110,
       data: { values: rows },
       mark: { type: 'line', interpolate: 'step' },
       encoding: {
-        x: { field: 'length', type: 'quantitative', title: 'length (Å)', scale: { domain: [0.8, 2.2] } },
-        y: { field: 'share', type: 'quantitative', title: null, axis: { format: '%' } },
+        x: { field: 'length', type: 'quantitative', title: 'length (Å)', scale: { domain: BOND_AXIS } },
+        y: { field: 'share', type: 'quantitative', title: null, axis: { format: '.0%' } },
         color: { field: 'set', type: 'nominal', title: null },
       },
-    };
-  });
+    }));
 }
 
 /**

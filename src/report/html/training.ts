@@ -86,8 +86,9 @@ export async function trainingReportHtml(input: TrainingReportInput): Promise<st
         width: 700,
         height: 220,
         data: { values: lines },
-        mark: { type: 'line' },
-        encoding: { x: { field: 'step', type: 'quantitative', title: 'optimiser step' }, y: { field: 'value', type: 'quantitative', title: 'loss', scale: { type: 'log' } } },
+        // a short run's few points are drawn as points (a line needs two); steps are whole numbers
+        mark: { type: 'line', point: lines.length < 50 },
+        encoding: { x: { field: 'step', type: 'quantitative', title: 'optimiser step', axis: { format: 'd', tickMinStep: 1 } }, y: { field: 'value', type: 'quantitative', title: 'loss', scale: { type: 'log' }, axis: { format: '.3~g' } } },
       }),
     );
   }
@@ -99,7 +100,7 @@ export async function trainingReportHtml(input: TrainingReportInput): Promise<st
         height: 220,
         data: { values: input.validation },
         mark: { type: 'line', point: true },
-        encoding: { x: { field: 'step', type: 'quantitative', title: 'optimiser step' }, y: { field: 'nll', type: 'quantitative', title: 'NLL', scale: { zero: false } } },
+        encoding: { x: { field: 'step', type: 'quantitative', title: 'optimiser step', axis: { format: 'd', tickMinStep: 1 } }, y: { field: 'nll', type: 'quantitative', title: 'NLL', scale: { zero: false }, axis: { format: '.4~g' } } },
       }),
     );
   }
