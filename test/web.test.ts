@@ -64,6 +64,11 @@ describe('edm in the browser', () => {
       });
       tab.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
       await tab.context().route('**/*', (route) => (route.request().url().startsWith(url) || route.request().url().startsWith('blob:') || route.request().url().startsWith('data:') ? route.continue() : (problems.push(`request outside the machine: ${route.request().url()}`), route.abort())));
+      await tab.setViewportSize({ width: 1280, height: 900 });
+      await tab.goto(`${url}?n=8&seed=1&steps=50`);
+      // before any run: no empty framed box, no empty summary block
+      await tab.waitForFunction(() => document.body.dataset.state === 'idle');
+      expect(await tab.evaluate(() => [document.getElementById('report')!.getBoundingClientRect().height, document.getElementById('summary')!.getBoundingClientRect().height])).toEqual([0, 0]);
       await tab.goto(`${url}?n=8&seed=1&steps=50&autorun=1`);
       await tab.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.state ?? ''), null, { timeout: 300_000 });
       expect(await tab.evaluate(() => document.getElementById('error')!.textContent)).toBe('');
@@ -75,6 +80,16 @@ describe('edm in the browser', () => {
       expect(await tab.evaluate(() => document.getElementById('summary')!.textContent)).toMatch(/this set/);
       // the CLI's HTML report in the frame: a card per molecule
       await tab.waitForFunction(() => (document.getElementById('report') as HTMLIFrameElement).contentDocument?.querySelectorAll('.card').length === 8, null, { timeout: 60_000 });
+      // the report is not a scroller inside the page, and no summary line is cut off (1280 px)
+      await tab.waitForFunction(() => {
+        const f = document.getElementById('report') as HTMLIFrameElement;
+        return f.getBoundingClientRect().height >= f.contentDocument!.documentElement.scrollHeight;
+      }, null, { timeout: 30_000 });
+      expect(await tab.evaluate(() => {
+        const s = document.getElementById('summary')!;
+        return s.scrollWidth <= s.clientWidth;
+      })).toBe(true);
+      await tab.screenshot({ path: join(dir, 'page.png'), fullPage: true });
       // the same molecules as the CLI
       const cli = spawnSync(process.execPath, [EDM, 'sample', '-n', '8', '--seed', '1', '--steps', '50', '--out', join(dir, 'cli.sdf')], { encoding: 'utf8' });
       expect(cli.status, cli.stderr).toBe(0);

@@ -199,7 +199,14 @@ async function show(title: string, details: string[], decoded: DecodedMolecule[]
   const metrics = reportJson(r, { ...extra, train: ref?.source ?? null });
   link('download-sdf', sdf, 'chemical/x-mdl-sdfile', 'samples.sdf');
   link('download-json', metrics, 'application/json', 'samples.metrics.json');
-  $<HTMLIFrameElement>('report').srcdoc = await htmlReport({ title, details, report: r, molecules: decoded, trainStats: ref?.stats, maxMolecules: 100, chain, anchors });
+  const frame = $<HTMLIFrameElement>('report');
+  // the report takes the page's scroll, not a scroller of its own: the frame grows to its content
+  frame.onload = () => {
+    const doc = frame.contentDocument?.documentElement;
+    if (doc) frame.style.height = `${doc.scrollHeight + 20}px`;
+  };
+  frame.srcdoc = await htmlReport({ title, details, report: r, molecules: decoded, trainStats: ref?.stats, maxMolecules: 100, chain, anchors });
+  frame.hidden = false;
   window.edmResult = { sdf, metrics };
 }
 
