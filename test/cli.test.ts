@@ -147,14 +147,17 @@ describe('edm command', () => {
     ok([...run.map((a) => (a === '10' ? '4' : a)), '--out', 'n4.sdf']);
     const blocks = (f: string): string[] => readFileSync(join(dir, f), 'utf8').split('$$$$\n').filter(Boolean);
     expect(blocks('n4.sdf')).toEqual(blocks('whole.sdf').slice(0, 4));
-    // 3 and 4 shards (any count up to n), merged in any order
+    // 3 and 4 shards (any count up to n), merged in any order; shards made with --no-eval are
+    // scored by the merge, which writes the fields of the run made with scoring
+    ok([...run.filter((a) => a !== '--no-eval'), '--batch-size', '2', '--chain', '3', '--no-train', '--out', 'whole-scored.sdf']);
     for (const k of [3, 4]) {
       const names = Array.from({ length: k }, (_, i) => `k${k}-shard${i}.sdf`);
       names.forEach((name, i) => ok([...run, '--batch-size', '2', '--chain', '3', '--shard', `${i}/${k}`, '--out', name]));
       const merged = edm(['merge', ...[...names].reverse(), '--out', `merged${k}.sdf`, '--no-train'], dir);
       expect(merged.code, merged.stderr).toBe(0);
       expect(merged.stdout).toMatch(new RegExp(`merged 10 molecules from ${k} files into merged${k}\\.sdf; none missing`));
-      expect(bytes(`merged${k}.sdf`).equals(bytes('whole.sdf')), `${k} shards`).toBe(true);
+      expect(readFileSync(join(dir, `merged${k}.sdf`), 'utf8')).toMatch(/<valid>/);
+      expect(bytes(`merged${k}.sdf`).equals(bytes('whole-scored.sdf')), `${k} shards`).toBe(true);
     }
     // the trajectories of the first 3 molecules, shard after shard (4 shards: molecules 0-1, 2-4, ...)
     expect([0, 1, 2, 3].map((i) => existsSync(join(dir, `k4-shard${i}.chain.xyz`)))).toEqual([true, true, false, false]);
