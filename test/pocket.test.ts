@@ -171,6 +171,11 @@ describe('edm pocket', () => {
     expect(readPdb(join(dir, 'a.pdb')).atoms.length).toBeGreaterThan(500);
     const page = readFileSync(join(dir, 'a.html'), 'utf8');
     expect(page).toContain('id="pocket-viewer"');
+    // SMILES in the form edm sample writes everywhere: canonical, implicit hydrogens, no stereo
+    // read from the 3D pose (SDF field and HTML card alike)
+    const shown = [...ligands.map((m) => m.properties?.smiles).filter((v) => v !== undefined).map(String), ...[...page.matchAll(/<div class="smiles">([^<]*)<\/div>/g)].map((x) => x[1])].filter((v) => v !== '&nbsp;');
+    expect(shown.length).toBeGreaterThan(0);
+    for (const smi of shown) expect(smi).not.toMatch(/\[H\]|@/);
     expect(page.match(/edm-pocket-(pdb|ligands|reference)/g)?.length).toBeGreaterThanOrEqual(3);
     // drawn in headless Chromium when it is installed (.ci/run installs it)
     if (existsSync(process.env.CHROMIUM ?? '/usr/bin/chromium')) {

@@ -15,7 +15,8 @@ import { InterruptedError, OptionError } from '../errors.js';
 import { type EvaluationReport, evaluateMolecules } from '../metrics/evaluate.js';
 import { qed } from '../metrics/qed.js';
 import { type RDKitModule, loadRDKit, sanitizedSmiles } from '../metrics/rdkit.js';
-import { largestFragment } from '../metrics/validity.js';
+import { graphMolBlock, largestFragment } from '../metrics/validity.js';
+import { implicitHSmiles } from '../metrics/fields.js';
 import { type PocketFit, pocketFit } from './energy.js';
 import { sampleInPocket } from './generate.js';
 import { sampleConditional } from './conditional.js';
@@ -147,7 +148,9 @@ async function scoreLigand(rdkit: RDKitModule, m: Molecule, site: PocketSite, vi
     atoms: m.elements.length,
     heavyAtoms: m.elements.filter((e) => e !== 'H').length,
     valid,
-    smiles,
+    // the form every output shows (edm sample's SDF field, the HTML cards): canonical, implicit
+    // hydrogens, from the bond graph (no stereo read from the 3D pose)
+    smiles: ligand.bonds && smiles ? implicitHSmiles(rdkit, sanitizedSmiles(rdkit, graphMolBlock(ligand.elements, ligand.bonds)) ?? smiles) : smiles,
     ...pocketFit(m.elements, m.positions, site),
   };
   if (smiles) row.qed = qed(rdkit, smiles) ?? undefined;
