@@ -4,8 +4,8 @@
  * property context (E(3) x S_N), a model grown from an unconditional one, exact resume of a
  * conditional run, and sampling with `condition` (values by molecule, checks, SDF fields).
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -17,6 +17,7 @@ import { QM9_ATOM_DECODER, datasetInfoFrom } from '../src/data/dataset.js';
 import { makeTrainingBatch } from '../src/data/examples.js';
 import type { Molecule } from '../src/data/molecule.js';
 import { parseXyz } from '../src/data/xyz.js';
+import { formatSdf } from '../src/data/sdf.js';
 import { loadQm9Split } from '../src/data/qm9.js';
 import { makeModel, phi } from '../src/diffusion/model.js';
 import { initParams } from '../src/egnn/params.js';
@@ -79,6 +80,33 @@ describe('xtb labels', () => {
       labels.columns.forEach((c, k) => expect(Math.abs(r[c] - row[k]), `${m.name} ${c}`).toBeLessThan(1e-3 * Math.max(1, Math.abs(row[k]))));
     }
     expect(labels.provenance.join('\n')).toMatch(/xtb version 6\.\d+\.\d+/);
+  }, 120_000);
+
+  it('edm evaluate --properties: MAE against the target fields; Ctrl-C stops xtb, leaves no temporary folder and writes nothing', async (ctx) => {
+    if (!(await xtbVersion())) return ctx.skip('needs the xtb program (apt-get install xtb), which is not installed');
+    const dir = mkdtempSync(join(tmpdir(), 'edm-xtb-cli-'));
+    const tmp = join(dir, 'tmp');
+    mkdirSync(tmp);
+    const mols = parseXyz(XYZ).slice(0, 2);
+    writeFileSync(join(dir, 'two.sdf'), formatSdf(mols.map((m, i) => ({ ...m, properties: { target_gap: 5 + i } }))));
+    const env = { ...process.env, TMPDIR: tmp };
+    const ok = spawnSync(process.execPath, [join(ROOT, 'bin', 'edm.js'), 'evaluate', join(dir, 'two.sdf'), '--properties', '--no-train', '--properties-csv', join(dir, 'p.csv')], { encoding: 'utf8', env, timeout: 120_000 });
+    expect(ok.status, ok.stderr).toBe(0);
+    const rows = readFileSync(join(dir, 'p.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+    const gaps = rows.map((r) => Number(r[7]));
+    expect(ok.stdout).toMatch(new RegExp(`gap +MAE ${((Math.abs(5 - gaps[0]) + Math.abs(6 - gaps[1])) / 2).toFixed(3)} eV over 2 of 2`));
+    // many molecules, stopped after a second
+    writeFileSync(join(dir, 'many.sdf'), formatSdf(Array.from({ length: 3000 }, (_, i) => ({ ...mols[i % 2], properties: { target_gap: 5 } }))));
+    const child = spawn(process.execPath, [join(ROOT, 'bin', 'edm.js'), 'evaluate', join(dir, 'many.sdf'), '--properties', '--no-train', '--properties-csv', join(dir, 'q.csv')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d) => (err += String(d)));
+    await new Promise((r) => setTimeout(r, 4000));
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((r) => child.once('exit', r));
+    expect(code, err).toBe(130);
+    expect(err).toMatch(/interrupted \(SIGINT\): the xtb runs were stopped/);
+    expect(readdirSync(tmp)).toEqual([]);
+    expect(existsSync(join(dir, 'q.csv'))).toBe(false);
   }, 120_000);
 
   it('an xtb output without a property is refused, naming it', () => {

@@ -3,8 +3,8 @@
  */
 import type { Argv } from 'yargs';
 import { UserError, EVALUATION_ELEMENTS, evaluate, formatReport, htmlReport, integerOption, readMolecules, writeFileAtomic, writeReportFiles } from '../index.js';
-import { type Molecule, PROPERTY_NAMES, PROPERTY_UNITS, computeProperties, propertyErrors, startProgress, targetsOf, xtbVersion } from '../index.js';
-import { checkOutputs, defineCommand, referenceFromArgs, numberFlag, scoringProgress, textFlag, userPath } from './common.js';
+import { InterruptedError, type Molecule, type PropertyCheck, PROPERTY_NAMES, PROPERTY_UNITS, computeProperties, propertyErrors, startProgress, targetsOf, xtbVersion } from '../index.js';
+import { checkOutputs, defineCommand, interruptedExitCode, stopOnSignals, referenceFromArgs, numberFlag, scoringProgress, textFlag, userPath } from './common.js';
 
 /** Register the command. */
 export const evaluateCommand = (y: Argv): Argv =>
@@ -50,7 +50,7 @@ export const evaluateCommand = (y: Argv): Argv =>
       // EDM's stability counts hydrogens: a heavy-atom-only file scores 0% without this being wrong
       if (mols.length > 0 && !mols.some((m) => m.elements.includes('H'))) process.stderr.write('edm: note: these molecules have no hydrogen atoms; EDM\'s atom and molecule stability count them (valences are filled by explicit H), so heavy-atom-only molecules score low there. Validity (RDKit) is unaffected\n');
       if (!ref) process.stderr.write(`edm: note: novelty is n/a: ${(argv.train as unknown) === false ? '--no-train was given' : 'no training molecules (give --train FILE or --checkpoint DIR with stored training SMILES)'}\n`);
-      if (argv.properties) await propertiesReport(mols, xtbJobs, argv['properties-csv'] ? userPath(argv['properties-csv']) : undefined);
+      if (argv.properties && !(await propertiesReport(mols, xtbJobs, argv['properties-csv'] ? userPath(argv['properties-csv']) : undefined))) return;
       const paths = { json: argv.json ? userPath(argv.json) : undefined, svg: argv.svg ? userPath(argv.svg) : undefined };
       await writeReportFiles(r, paths, maxSvg, { file: argv.file, train: ref?.source ?? null });
       if (argv.html) {
@@ -70,17 +70,31 @@ async function checkXtb(file: string, mols: Molecule[]): Promise<void> {
   if (!(await xtbVersion())) throw new UserError('--properties needs the xtb program (GFN2-xTB), which is not installed: apt-get install xtb');
 }
 
-/** xtb on every molecule, then one line per property: molecules asked, computed, MAE. */
-async function propertiesReport(mols: Molecule[], jobs: number, csv: string | undefined): Promise<void> {
+/**
+ * xtb on every molecule, then one line per property: molecules asked, computed, MAE.
+ * @returns false when a signal stopped it (the exit code is set)
+ */
+async function propertiesReport(mols: Molecule[], jobs: number, csv: string | undefined): Promise<boolean> {
   const progress = startProgress({ total: mols.length, barFormat: 'xtb |{bar}| {value}/{total} molecules', line: (v, t) => `xtb: ${v}/${t} molecules` });
-  const checks = await computeProperties(mols, { jobs, onDone: (d) => progress.update(d) });
+  // Ctrl-C kills the running xtb processes and removes their folders; nothing is written
+  const interrupt = stopOnSignals();
+  let checks: PropertyCheck[];
+  try {
+    checks = await computeProperties(mols, { jobs, signal: interrupt.signal, onDone: (d) => progress.update(d) });
+  } catch (e) {
+    progress.stop();
+    if (!(e instanceof InterruptedError)) throw e;
+    process.stderr.write(`\nedm: interrupted (${String(interrupt.signal.reason)}): the xtb runs were stopped and their files removed; no properties written\n`);
+    process.exitCode = interruptedExitCode(interrupt);
+    return false;
+  }
   progress.stop();
   const skipped = checks.filter((c) => 'skipped' in c).length;
   const failed = checks.filter((c) => 'failed' in c).length;
   const lines = [`properties by GFN2-xTB (${await xtbVersion()}): ${mols.length - skipped - failed} of ${mols.length} molecules computed (${skipped} open-shell or unknown elements not scored, ${failed} xtb failures)`];
   for (const e of propertyErrors(mols, checks)) lines.push(`  ${e.property.padEnd(6)} MAE ${Number.isFinite(e.mae) ? e.mae.toFixed(3) : 'n/a'} ${PROPERTY_UNITS[e.property]} over ${e.computed} of ${e.asked} molecules that asked for it`);
   process.stdout.write(`${lines.join('\n')}\n`);
-  if (!csv) return;
+  if (!csv) return true;
   const rows = [['molecule', ...PROPERTY_NAMES.map((n) => `target_${n}`), ...PROPERTY_NAMES, 'status'].join(',')];
   mols.forEach((m, i) => {
     const t = targetsOf(m);
@@ -90,4 +104,5 @@ async function propertiesReport(mols: Molecule[], jobs: number, csv: string | un
   });
   writeFileAtomic(csv, `${rows.join('\n')}\n`);
   process.stdout.write(`per-molecule properties written to ${csv}\n`);
+  return true;
 }

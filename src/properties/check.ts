@@ -12,6 +12,7 @@ import type { Rng } from '../random.js';
 import { drawProperty } from './conditioning.js';
 import { type PropertyName, isPropertyName } from './labels.js';
 import { type XtbProperties, type XtbRunOptions, runXtb } from './xtb.js';
+import { InterruptedError } from '../errors.js';
 
 /** Electrons of a neutral molecule (the sum of its atomic numbers), or NaN for an unknown element. */
 export function electronCount(m: Molecule): number {
@@ -38,14 +39,15 @@ export type PropertyCheck = { properties: XtbProperties } | { skipped: 'open she
  * Compute xtb properties of molecules, several processes at once; results in input order.
  * @param jobs xtb processes at once (default 2)
  * @param onDone progress after each molecule
- * @throws InputError when xtb is not installed
+ * @throws InputError when xtb is not installed; InterruptedError when `signal` stops the run
+ *   (running xtb processes are killed, their folders removed)
  */
 export async function computeProperties(mols: Molecule[], opts: XtbRunOptions & { jobs?: number; onDone?: (done: number) => void } = {}): Promise<PropertyCheck[]> {
   const out = new Array<PropertyCheck>(mols.length);
   let next = 0;
   let done = 0;
   const worker = async (): Promise<void> => {
-    for (let i = next++; i < mols.length; i = next++) {
+    for (let i = next++; i < mols.length && !opts.signal?.aborted; i = next++) {
       const ne = electronCount(mols[i]);
       if (!Number.isFinite(ne)) out[i] = { skipped: 'unknown element' };
       else if (ne % 2 === 1) out[i] = { skipped: 'open shell' };
@@ -57,6 +59,7 @@ export async function computeProperties(mols: Molecule[], opts: XtbRunOptions & 
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, opts.jobs ?? 2) }, worker));
+  if (opts.signal?.aborted) throw new InterruptedError('xtb stopped');
   return out;
 }
 

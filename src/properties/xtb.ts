@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InputError } from '../errors.js';
+import { InputError, InterruptedError } from '../errors.js';
 import type { Molecule } from '../data/molecule.js';
 import { formatXyz } from '../data/xyz.js';
 
@@ -68,6 +68,8 @@ export interface XtbRunOptions {
   command?: string;
   /** wall-clock limit of one run, ms (default 120,000) */
   timeoutMs?: number;
+  /** stops the run: xtb is killed and its folder removed */
+  signal?: AbortSignal;
 }
 
 /**
@@ -75,7 +77,8 @@ export interface XtbRunOptions {
  * one thread (several molecules run in parallel instead).
  * @param mol elements and positions (Å)
  * @returns the properties, or `{ error }` with xtb's reason when it fails or gives no result
- * @throws InputError when the program cannot be started at all (not installed)
+ * @throws InputError when the program cannot be started at all (not installed); InterruptedError
+ *   when `signal` stops it
  */
 export async function runXtb(mol: Molecule, opts: XtbRunOptions = {}): Promise<XtbProperties | { error: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'edm-xtb-'));
@@ -83,11 +86,12 @@ export async function runXtb(mol: Molecule, opts: XtbRunOptions = {}): Promise<X
     writeFileSync(join(dir, 'mol.xyz'), formatXyz([mol], () => mol.name ?? 'molecule'));
     const args = ['mol.xyz', ...XTB_ARGS, '--chrg', String(opts.charge ?? 0), '--uhf', String(opts.uhf ?? 0)];
     const { stdout, code, spawnError } = await new Promise<{ stdout: string; code: number | null; spawnError?: NodeJS.ErrnoException }>((done) => {
-      execFile(opts.command ?? 'xtb', args, { cwd: dir, timeout: opts.timeoutMs ?? 120_000, maxBuffer: 64 * 2 ** 20, env: { ...process.env, OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' } }, (err, out) => {
+      execFile(opts.command ?? 'xtb', args, { cwd: dir, signal: opts.signal, timeout: opts.timeoutMs ?? 120_000, maxBuffer: 64 * 2 ** 20, env: { ...process.env, OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' } }, (err, out) => {
         const e = err as (NodeJS.ErrnoException & { code?: number | string }) | null;
         done({ stdout: String(out ?? ''), code: e ? (typeof e.code === 'number' ? e.code : null) : 0, spawnError: e && typeof e.code === 'string' ? e : undefined });
       });
     });
+    if (opts.signal?.aborted) throw new InterruptedError('xtb stopped');
     if (spawnError?.code === 'ENOENT') throw new InputError(`the xtb program was not found (${opts.command ?? 'xtb'}); install it, e.g. apt-get install xtb`);
     if (code !== 0) return { error: `xtb exited with ${code ?? spawnError?.code ?? 'a signal'}` };
     try {
