@@ -157,6 +157,19 @@ export interface PropertyConditioning {
   properties: ConditionedProperty[];
 }
 
+/**
+ * An EGNN property regressor (EDM's check of conditional samples, Hoogeboom et al. 2022 Sec. 5.3;
+ * reference: qm9/property_prediction): the noise predictor's network on clean positions and
+ * features (t = 0), each atom's first feature output fitted to the molecule's normalised value,
+ * the prediction their mean over the atoms. It is trained on the half of QM9's train split the
+ * generator does not see.
+ */
+export interface PropertyRegressor {
+  kind: 'property-regressor';
+  /** the property, its unit and normalisation (as a conditioned property's) */
+  property: Pick<ConditionedProperty, 'name' | 'unit' | 'mean' | 'mad'>;
+}
+
 /** A model's conditioning: a protein pocket or molecular properties. */
 export type Conditioning = PocketConditioning | PropertyConditioning;
 
@@ -195,6 +208,8 @@ export interface EdmConfig {
   conditioning?: Conditioning;
   /** present when this network is an element model p(h | x), not a noise predictor */
   elementModel?: ElementModel;
+  /** present when this network is a property regressor (config version 5), not a noise predictor */
+  regressor?: PropertyRegressor;
 }
 
 /** EDM's published QM9 settings (Hoogeboom et al. 2022, `outputs/edm_qm9/args.pickle`). */
@@ -317,6 +332,13 @@ export function validateConfig(raw: unknown, source: string): EdmConfig {
     check(k.kind === 'pocket' && Array.isArray(k.pocketTypes) && posInt(k.maxPocketNodes), 'conditioning must be { kind: "pocket", pocketTypes, maxPocketNodes }', source);
     check(d.contextNodeNf === k.pocketTypes.length + 2, 'dynamics.contextNodeNf must be pocketTypes + 2 for a pocket model', source);
     check(f.bonds === undefined, 'diffusion.bonds is not supported with pocket conditioning', source);
+  }
+  const r = c.regressor;
+  if (r !== undefined) {
+    check(c.version === 5, 'regressor needs config version 5', source);
+    const p = r?.property;
+    check(typeof r === 'object' && r !== null && r.kind === 'property-regressor' && typeof p === 'object' && p !== null && typeof p.name === 'string' && typeof p.unit === 'string' && finite(p.mean) && finite(p.mad) && p.mad > 0, 'regressor must be { kind: "property-regressor", property: { name, unit, mean, mad > 0 } }', source);
+    check(f.bonds === undefined && k === undefined && c.elementModel === undefined, 'a property regressor has no bonds, no conditioning and is not an element model', source);
   }
   const e = c.elementModel;
   if (e !== undefined) {

@@ -83,7 +83,8 @@ export { type XtbProperties, parseXtbOutput, runXtb, xtbVersion } from './proper
 export { type PropertyCheck, type PropertyError, computeProperties, propertyErrors, targetsOf, electronCount, baselineErrors } from './properties/check.js';
 export { meanMad, propertyHistograms, buildPropertyConditioning, drawProperty } from './properties/conditioning.js';
 export { propertyValue, propertyContext } from './data/properties.js';
-export { DEFAULT_LABELS, conditionData, conditionNames } from './train/conditioned.js';
+export { DEFAULT_LABELS, conditionData, conditionNames, regressorData } from './train/conditioned.js';
+export { predictProperty, regressorMae } from './properties/regressor.js';
 import { loadSamplingModel } from './elements/load.js';
 export { Rng };
 

@@ -31,6 +31,7 @@ import { DEFAULT_LABELS } from '../src/train/conditioned.js';
 import { gdbId, readLabels, writeLabels } from '../src/properties/labels.js';
 import { parseXtbOutput, runXtb, xtbVersion } from '../src/properties/xtb.js';
 import { Rng } from '../src/random.js';
+import { predictProperty, regressorMae } from '../src/properties/regressor.js';
 import { train } from '../src/train/trainer.js';
 import { expectEquivariant } from './equivariance.js';
 import { NO_SHARED_REASON, ROOT, SHARED } from './helpers.js';
@@ -299,4 +300,52 @@ describe('conditional training and sampling', () => {
       expect(r.stderr, arg).toMatch(re);
     }
   });
+});
+
+describe('an EGNN property regressor (EDM\'s check of conditional samples)', () => {
+  const mols = labelled();
+  const regressor = { kind: 'property-regressor' as const, property: { name: 'gap', unit: 'eV', mean: 7.65, mad: 0.9 } };
+  const base = { train: mols, valid: mols, datasetInfo: datasetInfoFrom('qm9', mols, QM9_ATOM_DECODER), dynamics: { ...EDM_QM9_DYNAMICS, nf: 16, nLayers: 2 }, diffusion: { ...EDM_QM9_DIFFUSION, timesteps: 100 }, batchSize: 4, workers: 0, validateEvery: 0, regressor };
+  let root = '';
+
+  beforeAll(() => {
+    root = mkdtempSync(join(tmpdir(), 'edm-regressor-'));
+  });
+
+  it('its prediction is invariant under rotation, translation and atom order', () => {
+    const config: EdmConfig = { format: 'edm-ts-checkpoint', version: 5, dynamics: base.dynamics, diffusion: base.diffusion, dataset: base.datasetInfo, regressor };
+    expect(validateConfig(JSON.parse(JSON.stringify(config)), 'r.json').regressor).toEqual(regressor);
+    const model = makeModel(config, initParams(config.dynamics, dynamicsInputDim(config), new Rng('reg-init')));
+    const m = mols[0];
+    const [c, s] = [Math.cos(1.1), Math.sin(1.1)];
+    const perm = [3, 0, 8, 1, 2, 7, 4, 6, 5];
+    const positions = new Float32Array(27);
+    perm.forEach((from, to) => {
+      const [x, y, z] = [m.positions[from * 3], m.positions[from * 3 + 1], m.positions[from * 3 + 2]];
+      positions.set([c * x + s * y + 2.5, -s * x + c * y - 1, z + 4], to * 3);
+    });
+    const moved = { elements: perm.map((i) => m.elements[i]), positions };
+    const [a, b] = predictProperty(model, [m, moved]);
+    expect(Math.abs(a - b)).toBeLessThan(1e-5 * Math.max(1, Math.abs(a)));
+    // a different molecule gets a different value (the check is not vacuous)
+    expect(Math.abs(predictProperty(model, [mols[1]])[0] - a)).toBeGreaterThan(1e-6);
+  });
+
+  it('training lowers its error on the training molecules, and resumes exactly', async () => {
+    const before = await train({ ...base, outDir: join(root, 'zero'), maxSteps: 1, lr: 1e-30 });
+    expect(before.step).toBe(1);
+    const z = loadCheckpoint(join(root, 'zero'));
+    const start = regressorMae(makeModel(z.config, z.params), mols);
+    await train({ ...base, outDir: join(root, 'trained'), maxSteps: 150, lr: 3e-3, emaDecay: 0.5 });
+    const t = loadCheckpoint(join(root, 'trained'));
+    expect(regressorMae(makeModel(t.config, t.params), mols)).toBeLessThan(0.5 * start);
+    await train({ ...base, outDir: join(root, 'straight'), maxSteps: 4 });
+    await train({ ...base, outDir: join(root, 'resumed'), maxSteps: 2 });
+    await train({ ...base, outDir: join(root, 'resumed'), maxSteps: 4, resume: true });
+    const [x, y] = ['straight', 'resumed'].map((d) => loadCheckpoint(join(root, d), true));
+    for (const [k, v] of Object.entries(x.trainState!.tensors)) expect(Array.from(y.trainState!.tensors[k].dataSync()), k).toEqual(Array.from(v.dataSync()));
+    // a regressor is not resumed as a generator, nor the reverse
+    const { regressor: _r, ...generator } = base;
+    await expect(train({ ...generator, outDir: join(root, 'straight'), maxSteps: 6, resume: true })).rejects.toThrow(/a property regressor: resume it with --regressor/);
+  }, 120_000);
 });

@@ -26,7 +26,7 @@ import {
   storeTrainingReference,
   train,
 } from '../index.js';
-import { conditionData, conditionNames } from '../index.js';
+import { type PropertyRegressor, conditionData, conditionNames, regressorData } from '../index.js';
 import { backendOption, interruptedExitCode, numberFlag, startBackend, stopOnSignals, userPath, defineCommand, textFlag } from './common.js';
 
 /** The options of `edm train`. */
@@ -50,7 +50,8 @@ const TRAIN_FLAGS = {
   bonds: { type: 'boolean', default: false, describe: "diffuse bond orders (none, single, double, triple) with the atoms: the network reads and predicts them, and the sampled molecules carry them (labels: EDM's distance-based bonds of the training molecules)" },
   'element-model': { type: 'boolean', default: false, describe: 'train an element model p(h | x) that types atoms from their positions (with --from: starting from that noise predictor\'s weights and architecture), for edm sample --element-model' },
   condition: textFlag('train a model conditioned on these molecular properties (comma separated: alpha, gap, homo, lumo, mu), as EDM\'s conditional generation; on QM9, EDM\'s generator half of the train split with the project\'s xtb labels (or --labels); with --from an unconditional checkpoint, its network grows zero-initialised context weights'),
-  labels: textFlag('property labels for --condition: a CSV (id,gap,...) keyed by QM9 id', 'data/qm9-xtb.csv.gz for QM9'),
+  regressor: textFlag('train an EGNN property regressor for this property (alpha, gap, homo, lumo or mu) instead of a generator: EDM\'s check of conditional samples, trained on the half of QM9\'s train split the conditional generator does not see (scripts/property-regressor.ts applies it)'),
+  labels: textFlag('property labels for --condition or --regressor: a CSV (id,gap,...) keyed by QM9 id', 'data/qm9-xtb.csv.gz for QM9'),
   'element-t-max': { ...numberFlag('--element-t-max', 'largest diffusion time (fraction of T) whose position noise the element model learns to read'), defaultDescription: String(ELEMENT_MODEL.tMax) },
   schedule: { type: 'string', default: 'polynomial_2', describe: 'noise schedule: polynomial_<power> or cosine (EDM: polynomial_2)' },
   timesteps: numberFlag('--timesteps', 'diffusion steps T (EDM: 1000)', 1000),
@@ -85,13 +86,13 @@ export const trainCommand = (y: Argv): Argv =>
         .options(TRAIN_FLAGS),
     async (argv) => {
       const runtime = await startBackend(argv.backend, argv.threads);
-      const data = await runData(argv);
+      const { data, regressor } = await runData(argv);
       const outDir = userPath(argv.out);
       const progress = trainProgress(argv.steps, argv.epochs, argv.hours, argv['batch-size'] ?? 64, data.train.length);
       const interrupt = stopOnSignals();
       interrupt.signal.addEventListener('abort', () => process.stderr.write('\nedm: stopping after this step and writing a checkpoint (signal again to abort)\n'));
       const stop = { get stop(): boolean { return interrupt.signal.aborted; } };
-      const opts: TrainOptions = { ...trainOptions(argv, data, runtime, outDir), stopSignal: stop, onStep: progress.onStep };
+      const opts: TrainOptions = { ...trainOptions(argv, data, runtime, outDir), regressor, stopSignal: stop, onStep: progress.onStep };
       // every option and the folder are checked before any file is written or any SMILES computed
       checkRun(opts, argv.force);
       if (argv.force && !argv.resume) {
@@ -159,25 +160,25 @@ function trainOptions(argv: TrainArgv, data: TrainingData, runtime: Runtime, out
 }
 
 /** The run's data: QM9, the user's molecules or pocket/ligand pairs, with property values for --condition. */
-async function runData(argv: TrainArgv): Promise<TrainingData> {
+async function runData(argv: TrainArgv): Promise<{ data: TrainingData; regressor?: PropertyRegressor }> {
   if (argv['valid-pockets'] && !argv.pockets) throw new UserError('--valid-pockets belongs to --pockets');
   if (argv.pockets && (argv['train-file'] || argv['valid-file'] || argv.qm9 || argv.atoms)) throw new UserError('--pockets trains on complexes: --qm9, --train-file, --valid-file and --atoms are for molecules');
-  if (argv.labels && !argv.condition) throw new UserError('--labels belongs to --condition');
+  if (argv.labels && !argv.condition && !argv.regressor) throw new UserError('--labels belongs to --condition or --regressor');
+  if (argv.condition && argv.regressor) throw new UserError('--condition trains a generator and --regressor a property regressor: give one');
   const names = argv.condition ? conditionNames(argv.condition) : undefined;
   const qm9Dir = argv.qm9 ? userPath(argv.qm9) : DEFAULT_QM9_DIR;
-  let data = argv.pockets ? pocketData(argv.pockets, argv['valid-pockets']) : await loadTrainingData({
+  const data = argv.pockets ? pocketData(argv.pockets, argv['valid-pockets']) : await loadTrainingData({
     qm9Dir,
     trainFile: argv['train-file'] ? userPath(argv['train-file']) : undefined,
     validFile: argv['valid-file'] ? userPath(argv['valid-file']) : undefined,
     atoms: argv.atoms ? argv.atoms.split(',').map((s) => s.trim()) : undefined,
   });
-  if (names) {
-    const c = conditionData(data, names, { labels: argv.labels ? userPath(argv.labels) : undefined, qm9Dir });
-    for (const note of c.notes) process.stderr.write(`edm: ${note}\n`);
-    if (c.unlabelled > 0) process.stderr.write(`edm: ${c.unlabelled} molecules have no value of ${names.join(' or ')} and are left out\n`);
-    data = c.data;
-  }
-  return data;
+  const labels = argv.labels ? userPath(argv.labels) : undefined;
+  const c = names ? conditionData(data, names, { labels, qm9Dir }) : argv.regressor ? regressorData(data, argv.regressor, { labels, qm9Dir }) : undefined;
+  if (!c) return { data };
+  for (const note of c.notes) process.stderr.write(`edm: ${note}\n`);
+  if (c.unlabelled > 0) process.stderr.write(`edm: ${c.unlabelled} molecules have no value of ${names?.join(' or ') ?? argv.regressor} and are left out\n`);
+  return { data: c.data, regressor: 'regressor' in c ? (c.regressor as PropertyRegressor) : undefined };
 }
 
 /** The network of a new run: EDM's at the asked width and depth, with the context its conditioning needs. */
@@ -209,6 +210,7 @@ function eventLine(e: Record<string, unknown>): string | undefined {
     const per = Object.entries(e.perElement as Record<string, { atoms: number; correct: number }>).filter(([, v]) => v.atoms > 0).map(([k, v]) => `${k} ${pct(v.correct / v.atoms)}`).join(', ');
     return `element accuracy: step ${e.step}, t ${e.t}: atoms ${pct(e.accuracy)}, whole molecules ${pct(e.moleculeAccuracy)} (${per}; ${e.molecules} molecules)`;
   }
+  if (e.event === 'regressor-mae') return `validation: step ${e.step}, ${e.property} mean absolute error ${Number(e.mae).toFixed(4)} (${e.molecules} molecules)`;
   if (e.event === 'nonfinite') return `warning: step ${e.step} skipped: non-finite loss or gradient (${e.nanSteps} so far)`;
   return undefined;
 }

@@ -23,6 +23,8 @@ export interface Batch {
    * zero on the diagonal and at padding; only in batches made for a bond-aware model
    */
   bonds?: tf.Tensor4D;
+  /** `[B]` each molecule's normalised property value: the target of a property regressor's batch */
+  targets?: Float32Array;
   /** host copies for code that works on numbers (NLL's discrete terms) */
   host: { hCat: Float32Array; hInt: Float32Array; bonds?: Float32Array };
 }

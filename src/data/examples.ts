@@ -4,7 +4,7 @@
  * model's config, so the trainer, its gradient engines and the validation NLL share every line.
  */
 import { type EdmConfig, bondClasses, pocketConditioning, propertyConditioning } from '../config.js';
-import { moleculeValues, propertyContext } from './properties.js';
+import { moleculeValues, propertyContext, regressorTargets } from './properties.js';
 import { InputError } from '../errors.js';
 import { type Batch, makeBatch } from './batch.js';
 import { type ComplexExample, makeComplexBatch } from './complex.js';
@@ -39,6 +39,8 @@ export function makeTrainingBatch(config: EdmConfig, examples: TrainingExample[]
   }
   if (complexes.length > 0) throw new InputError('complexes (ligand + pocket) train a pocket-conditioned model; this config has no conditioning');
   const mols = examples as Molecule[];
+  const r = config.regressor;
+  if (r) return { ...makeBatch(mols, config.dataset.atomDecoder), targets: regressorTargets(r.property, mols) };
   const props = propertyConditioning(config);
   if (!props) return makeBatch(mols, config.dataset.atomDecoder, undefined, bondClasses(config));
   const N = Math.max(...mols.map((m) => m.elements.length));

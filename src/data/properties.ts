@@ -57,3 +57,15 @@ export function moleculeValues(c: PropertyConditioning, mols: Molecule[]): Float
   );
   return out;
 }
+
+/**
+ * A property regressor's targets `[B]`: each molecule's value, normalised as (value - mean) / mad.
+ * @throws InputError naming the molecule when it has no value of the property
+ */
+export function regressorTargets(p: { name: string; mean: number; mad: number }, mols: Molecule[]): Float32Array {
+  return Float32Array.from(mols, (m, b) => {
+    const v = propertyValue(m, p.name);
+    if (v === undefined) throw new InputError(`molecule ${m.name ?? b + 1} has no value of ${p.name}, which the regressor is trained on`);
+    return (v - p.mean) / p.mad;
+  });
+}

@@ -56,7 +56,8 @@ export function drawStepNoise(model: EdmModel, batch: Batch, rng: Rng, weighting
   const T = model.schedule.timesteps;
   const tInt = new Int32Array(B);
   // an element model sees only the late chain's position noise (config.ts ElementModel)
-  const tTop = model.config.elementModel ? Math.round(model.config.elementModel.tMax * T) : T;
+  // a property regressor reads clean molecules (t = 0)
+  const tTop = model.config.regressor ? 0 : model.config.elementModel ? Math.round(model.config.elementModel.tMax * T) : T;
   for (let b = 0; b < B; b++) tInt[b] = rng.int(0, tTop);
   const eps = combinedNoise(rng, batch.graph.nDenoised, N, featureDim(model.config), batch.graph.centred);
   const K = bondClasses(model.config);
@@ -98,6 +99,7 @@ export function lossInputs(model: EdmModel, batch: Batch, noise: StepNoise): Los
   const g = Array.from(noise.tInt, (k) => model.schedule.gammaAt(k / T));
   const eps = tf.tensor3d(noise.eps, [B, N, D]);
   if (model.config.elementModel) return elementInputs(model, xh, eps, g, noise);
+  if (model.config.regressor) return regressorInputs(batch, xh, noise);
   let zt = tf.add(tf.mul(perMolecule(g.map(alphaOf)), xh), tf.mul(perMolecule(g.map(sigmaOf)), eps));
   // fixed context atoms (pocket) are given as they are, never noised
   if (hasFixedAtoms(batch.graph)) zt = projectZ(zt, batch.graph, xh);
@@ -136,6 +138,22 @@ function elementInputs(model: EdmModel, xh: tf.Tensor, eps: tf.Tensor, g: number
   const w = noise.weight ?? new Float32Array(B).fill(1);
   const channelWeight = tf.mul(perMolecule(w), tf.tensor3d(perChannel, [1, 1, D]));
   return { zt, eps: target, t: Array.from(noise.tInt, (k) => k / T), channelWeight };
+}
+
+/**
+ * A property regressor's objective (config.ts PropertyRegressor): the clean molecule at t = 0; the
+ * target of every real atom's first feature channel is the molecule's normalised value, every
+ * other channel weighs 0, so the L2 graph fits each atom's reading of the whole molecule.
+ * @throws Error when the batch has no targets (made for another model)
+ */
+function regressorInputs(batch: Batch, xh: tf.Tensor, noise: StepNoise): LossInputs {
+  if (!batch.targets) throw new Error('a property regressor trains on batches with targets (makeTrainingBatch)');
+  const [B, N, D] = xh.shape as [number, number, number];
+  const nodeMask = tf.reshape(batch.graph.nodeMask, [B, N, 1]);
+  const target = tf.concat([tf.zeros([B, N, 3]), tf.mul(nodeMask, perMolecule(batch.targets)), tf.zeros([B, N, D - 4])], 2);
+  const w = noise.weight ?? new Float32Array(B).fill(1);
+  const channelWeight = tf.mul(perMolecule(w), tf.tensor3d(Array.from({ length: D }, (_, c) => (c === 3 ? 1 : 0)), [1, 1, D]));
+  return { zt: xh, eps: target, t: new Array<number>(B).fill(0), channelWeight };
 }
 
 /**

@@ -12,8 +12,9 @@ import { InputError, OptionError } from '../errors.js';
 import { PACKAGE_ROOT } from '../paths.js';
 import type { TrainingData } from './data.js';
 import { propertyValue } from '../data/properties.js';
-import { buildPropertyConditioning } from '../properties/conditioning.js';
-import { PROPERTY_UNITS, type PropertyLabels, gdbId, isPropertyName, readLabels } from '../properties/labels.js';
+import { buildPropertyConditioning, meanMad } from '../properties/conditioning.js';
+import { PROPERTY_UNITS, type PropertyLabels, type PropertyName, gdbId, isPropertyName, readLabels } from '../properties/labels.js';
+import type { PropertyRegressor } from '../config.js';
 
 /** The project's GFN2-xTB labels of QM9 (scripts/label-xtb.ts; provenance in the file's header). */
 export const DEFAULT_LABELS = resolve(PACKAGE_ROOT, 'data', 'qm9-xtb.csv.gz');
@@ -52,18 +53,25 @@ export interface ConditionDataOptions {
   qm9Dir?: string;
 }
 
+/** A run's molecules with property values attached, restricted to one half of QM9's train split. */
+interface Labelled {
+  train: Molecule[];
+  valid?: Molecule[];
+  unlabelled: number;
+  notes: string[];
+  /** where the values came from, in words */
+  source: string;
+}
+
 /**
- * Turn a run's data into a property-conditioned run's: values from the labels file (by the
- * molecules' `gdb <id>` names) or the molecules' own numeric fields; for QM9, only EDM's
- * generator half of the train split; molecules without every value left out (counted); the
- * conditioning normalised over the validation molecules as EDM does (its `compute_mean_mad` on
- * QM9's validation split), or the training ones without a validation set.
- * @returns the new data and how many molecules were left out for lack of a value
+ * Attach the values of `names` (labels file by `gdb <id>`, or the molecules' own numeric fields),
+ * keep only `halfFile`'s molecules of QM9's train split, and leave out (count) molecules without
+ * every value.
  * @throws InputError for an unreadable labels file or one without a needed column, or when no
  *   training molecule has every value; OptionError for a pocket run
  */
-export function conditionData(data: TrainingData, names: string[], o: ConditionDataOptions): { data: TrainingData; unlabelled: number; notes: string[] } {
-  if (data.conditioning) throw new OptionError('--condition: property conditioning is for molecules, not pocket/ligand pairs');
+function labelledData(data: TrainingData, names: string[], o: ConditionDataOptions, halfFile: string, what: string): Labelled {
+  if (data.conditioning) throw new OptionError('molecular properties are for molecules, not pocket/ligand pairs');
   const notes: string[] = [];
   let train = data.train as Molecule[];
   let valid = data.valid as Molecule[] | undefined;
@@ -78,18 +86,51 @@ export function conditionData(data: TrainingData, names: string[], o: ConditionD
     if (valid) attach(valid, labels, names);
     source = `${labelsPath.split('/').pop()}: ${labels.provenance[0] ?? ''}`.trim();
   }
-  const half = o.qm9Dir && data.info.name === 'qm9' ? join(o.qm9Dir, 'splits', GENERATOR_HALF) : undefined;
+  const half = o.qm9Dir && data.info.name === 'qm9' ? join(o.qm9Dir, 'splits', halfFile) : undefined;
   if (half && existsSync(half)) {
     const ids = new Set(readText(half).split(/\s+/).filter(Boolean).map(Number));
     train = train.filter((m) => ids.has(gdbId(m.name) ?? -1));
-    notes.push(`training on EDM's generator half of QM9's train split (${GENERATOR_HALF}: ${train.length} molecules here)`);
-  } else if (data.info.name === 'qm9') notes.push(`no ${GENERATOR_HALF} in the QM9 folder: training on the whole train split (EDM trains on its second half)`);
+    notes.push(`training on EDM's ${what} half of QM9's train split (${halfFile}: ${train.length} molecules here)`);
+  } else if (data.info.name === 'qm9') notes.push(`no ${halfFile} in the QM9 folder: training on the whole train split (EDM trains its ${what} on one half)`);
   const labelled = (m: Molecule): boolean => names.every((n) => propertyValue(m, n) !== undefined);
   const before = train.length + (valid?.length ?? 0);
   train = train.filter(labelled);
   valid = valid?.filter(labelled);
   const unlabelled = before - train.length - (valid?.length ?? 0);
   if (train.length === 0) throw new InputError(`no training molecule has a value of ${names.join(' and ')}`, labelsPath);
+  return { train, valid, unlabelled, notes, source };
+}
+
+/**
+ * Turn a run's data into a property-conditioned run's: values from the labels file (by the
+ * molecules' `gdb <id>` names) or the molecules' own numeric fields; for QM9, only EDM's
+ * generator half of the train split; molecules without every value left out (counted); the
+ * conditioning normalised over the validation molecules as EDM does (its `compute_mean_mad` on
+ * QM9's validation split), or the training ones without a validation set.
+ * @returns the new data and how many molecules were left out for lack of a value
+ * @throws InputError for an unreadable labels file or one without a needed column, or when no
+ *   training molecule has every value; OptionError for a pocket run
+ */
+export function conditionData(data: TrainingData, names: string[], o: ConditionDataOptions): { data: TrainingData; unlabelled: number; notes: string[] } {
+  const { train, valid, unlabelled, notes, source } = labelledData(data, names, o, GENERATOR_HALF, 'generator');
   const conditioning = buildPropertyConditioning(names, PROPERTY_UNITS, train, valid && valid.length > 0 ? valid : train, source);
   return { data: { ...data, train, valid, info: datasetInfoFrom(data.info.name, train, data.info.atomDecoder), conditioning, source: `${data.source}, conditioned on ${names.join(', ')}` }, unlabelled, notes };
+}
+
+/** EDM's half of QM9's train split that trains the property classifier (`qm9_first_half`). */
+export const CLASSIFIER_HALF = 'train_first_half_ids.txt';
+
+/**
+ * A property regressor's run (config.ts PropertyRegressor): for QM9, EDM's classifier half of the
+ * train split (the generator never sees it), values as `conditionData` attaches them, normalised
+ * over the validation molecules.
+ * @returns the data, the regressor's settings and how many molecules lacked a value
+ * @throws as `conditionData`, and OptionError for an unknown property
+ */
+export function regressorData(data: TrainingData, name: string, o: ConditionDataOptions): { data: TrainingData; regressor: PropertyRegressor; unlabelled: number; notes: string[] } {
+  const [property] = conditionNames(name);
+  const { train, valid, unlabelled, notes } = labelledData(data, [property], o, CLASSIFIER_HALF, 'property classifier');
+  const { mean, mad } = meanMad((valid && valid.length > 0 ? valid : train).map((m) => propertyValue(m, property)!));
+  const regressor: PropertyRegressor = { kind: 'property-regressor', property: { name: property, unit: PROPERTY_UNITS[property as PropertyName], mean, mad } };
+  return { data: { ...data, train, valid, info: datasetInfoFrom(data.info.name, train, data.info.atomDecoder), source: `${data.source}, ${property} regressor` }, regressor, unlabelled, notes };
 }

@@ -3,7 +3,7 @@
  * workers, the learning curve and callbacks.
  */
 import type { Runtime } from '../backend.js';
-import type { Conditioning, DatasetInfo, DiffusionConfig, DynamicsConfig, ElementModel } from '../config.js';
+import type { Conditioning, DatasetInfo, DiffusionConfig, DynamicsConfig, ElementModel, PropertyRegressor } from '../config.js';
 import type { LossWeighting } from '../diffusion/loss.js';
 import type { TrainingExample } from '../data/examples.js';
 
@@ -32,6 +32,11 @@ export interface TrainOptions {
    * step 0, and takes that checkpoint's architecture
    */
   elementModel?: ElementModel;
+  /**
+   * train a property regressor (config.ts PropertyRegressor) instead of a noise predictor: every
+   * molecule carries the property's value in `properties`; a new run only (no `from`)
+   */
+  regressor?: PropertyRegressor;
   batchSize?: number;
   lr?: number;
   emaDecay?: number;

@@ -280,9 +280,10 @@ function checkResumedData(dir: string, saved: SavedState, command: string | unde
 export function openRun(opts: TrainOptions, o: ResolvedOptions): OpenedRun {
   if (!opts.resume) refuseExistingRun(opts.outDir);
   if (opts.elementModel && !opts.resume) return openElementRun(opts, o, opts.elementModel);
+  if (opts.regressor && (opts.from || opts.conditioning || opts.diffusion.bonds || opts.elementModel)) throw new OptionError('--regressor: a property regressor is a new network of its own (no --from, --condition, --bonds or --element-model)');
   if (!opts.resume && !opts.from) {
-    const version = opts.conditioning?.kind === 'properties' ? 5 : configVersionFor(opts.diffusion);
-    const config: EdmConfig = { format: 'edm-ts-checkpoint', version, dynamics: opts.dynamics, diffusion: opts.diffusion, dataset: opts.datasetInfo, ...(opts.conditioning ? { conditioning: opts.conditioning } : {}) };
+    const version = opts.conditioning?.kind === 'properties' || opts.regressor ? 5 : configVersionFor(opts.diffusion);
+    const config: EdmConfig = { format: 'edm-ts-checkpoint', version, dynamics: opts.dynamics, diffusion: opts.diffusion, dataset: opts.datasetInfo, ...(opts.conditioning ? { conditioning: opts.conditioning } : {}), ...(opts.regressor ? { regressor: opts.regressor } : {}) };
     if (opts.lrSchedule === 'cosine') o.recipe.lrSchedule = cosineFrom(opts, 0, o.recipe.lr, o.recipe.batchSize);
     const init = initParams(config.dynamics, dynamicsInputDim(config), new Rng(`${o.seed}:init`), bondClasses(config));
     try {
@@ -294,6 +295,7 @@ export function openRun(opts: TrainOptions, o: ResolvedOptions): OpenedRun {
   const dir = opts.from ?? opts.outDir;
   if (opts.from && resolve(opts.from) === resolve(opts.outDir)) throw new OptionError(`--from ${opts.from}: a branch is written to another folder than its parent (--out)`);
   const ck = loadCheckpoint(dir, true);
+  if (Boolean(opts.regressor) !== Boolean(ck.config.regressor)) throw new OptionError(`${dir}: ${ck.config.regressor ? 'a property regressor: resume it with --regressor' : 'not a property regressor: a resumed run keeps its model'}`);
   if (opts.elementModel && !ck.config.elementModel) throw new OptionError(`--element-model: ${dir} holds a noise predictor, and a resumed run keeps its model; start an element model in a new --out (with --from ${dir} to start from its weights)`);
   // a branch may turn EDM's network bond-aware or property-conditioned (its new weights start at zero or fresh); a resumed run keeps its model
   const addBonds = opts.diffusion.bonds !== undefined && !ck.config.diffusion.bonds;

@@ -32,6 +32,8 @@ import { type StepContext, trainStep } from './step.js';
 import { validationNll } from './validation.js';
 import { trainingSetDigest } from './data.js';
 import { elementAccuracy } from '../elements/accuracy.js';
+import { regressorMae } from '../properties/regressor.js';
+import type { Molecule } from '../data/molecule.js';
 import { labelBonds } from './data.js';
 import { writeTrainingReport } from './report.js';
 
@@ -183,6 +185,10 @@ class TrainingRun {
       // an element model has no likelihood: its validation is typing accuracy, clean and at tMax
       const acc = await this.onEma((m) => [0, elements.tMax].map((t) => elementAccuracy(m, this.validSet!, t, this.o.recipe.batchSize)));
       for (const a of acc) this.log({ event: 'element-accuracy', step: this.step, epoch: this.epoch, molecules: this.validSet.length, ...a });
+    } else if (this.validSet && this.emaModel.config.regressor && this.o.validateEvery && this.step % this.o.validateEvery === 0) {
+      // a regressor's validation is its mean absolute error on the validation molecules
+      const mae = await this.onEma((m) => regressorMae(m, this.validSet as Molecule[], this.o.recipe.batchSize));
+      this.log({ event: 'regressor-mae', step: this.step, epoch: this.epoch, property: this.emaModel.config.regressor.property.name, mae, molecules: this.validSet.length });
     } else if (this.validSet && ((this.o.validateEvery && this.step % this.o.validateEvery === 0) || curveDue)) {
       validNll = await this.onEma((m) => validationNll(m, this.validSet!, this.o.recipe.batchSize));
       this.log({ event: 'validation', step: this.step, epoch: this.epoch, nll: validNll, molecules: this.validSet.length });
