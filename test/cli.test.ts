@@ -16,7 +16,7 @@ import { initParams } from '../src/egnn/params.js';
 import { loadRDKit } from '../src/metrics/rdkit.js';
 import { parseSdf, toMolBlock } from '../src/data/sdf.js';
 import { Rng } from '../src/random.js';
-import { ROOT, HAS_SHARED, SHARED, TINY, skipWithoutShared } from './helpers.js';
+import { ROOT, HAS_SHARED, SHARED, TINY, skipWithoutShared, when } from './helpers.js';
 
 const BIN = join(ROOT, 'bin', 'edm.js');
 
@@ -28,10 +28,10 @@ async function killAfterCheckpoint(args: string[], out: string, step: number): P
   const child = spawn(process.execPath, [BIN, ...args], { cwd: dirname(out), stdio: 'ignore' });
   const cfg = join(out, 'config.json');
   const stepOf = (): number | undefined => (existsSync(cfg) ? JSON.parse(readFileSync(cfg, 'utf8')).trainState?.state.step : undefined);
-  const t0 = Date.now();
-  while (Date.now() - t0 < 60_000 && !((stepOf() ?? -1) >= step)) await new Promise((r) => setTimeout(r, 20));
+  const exited = new Promise((r) => child.on('exit', r));
+  await Promise.race([when(() => (stepOf() ?? -1) >= step, { folder: dirname(out) }, `a checkpoint at step ${step}`, 60_000), exited]);
   child.kill('SIGKILL');
-  await new Promise((r) => child.on('exit', r));
+  await exited;
   return stepOf()!;
 }
 
@@ -416,7 +416,7 @@ describe('edm command', () => {
       child.stderr!.on('data', (d) => (stderr += String(d)));
       const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
       // once a worker reports progress, the run is denoising
-      for (let i = 0; i < 3000 && !/sample: /.test(stderr); i++) await new Promise((r) => setTimeout(r, 20));
+      await when(() => /sample: /.test(stderr), { stream: child.stderr }, 'the first progress line');
       child.kill('SIGINT');
       expect(await exited).toBe(130);
       expect(stderr).toMatch(/edm: interrupted \(SIGINT\) after \d+ of 400 molecules: nothing was written to big\.sdf/);
@@ -429,7 +429,7 @@ describe('edm command', () => {
       child.stderr!.on('data', (d) => (stderr += String(d)));
       const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
       const cfg = join(dir, 'interrupted', 'config.json');
-      for (let i = 0; i < 3000 && !existsSync(cfg); i++) await new Promise((r) => setTimeout(r, 20));
+      await when(() => existsSync(cfg), { folder: dir }, 'the first checkpoint');
       child.kill('SIGINT');
       expect(await exited).toBe(130);
       expect(stderr).toMatch(/edm: interrupted \(SIGINT\) at step \d+; the checkpoint in interrupted keeps every step so far: continue with the same command and --resume \(its data and options\), e\.g\. edm train .*--out interrupted .*--resume\n/);

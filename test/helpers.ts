@@ -1,5 +1,5 @@
 /** Shared test helpers: where ../shared is, reference vectors, tensor comparison. */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, watch } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type TestContext, expect } from 'vitest';
@@ -75,3 +75,29 @@ export const TINY: EdmConfig = {
   diffusion: EDM_QM9_DIFFUSION,
   dataset: { name: 'qm9', atomDecoder: ['H', 'C', 'N', 'O', 'F'], nNodesHistogram: { '5': 2, '8': 1 }, maxNAtoms: 29 },
 };
+
+/**
+ * Resolve once `ready()` holds, checked now and at every event of its sources: data on a child's
+ * stream, or any change under a folder (recursive fs.watch). No polling: a kill test acts on the
+ * event it waits for, not after a guessed delay.
+ * @param sources a stream (e.g. a child's stderr) and/or a folder to watch
+ * @param timeoutMs reject after this long, naming `what`
+ */
+export function when(ready: () => boolean, sources: { stream?: NodeJS.ReadableStream | null; folder?: string }, what: string, timeoutMs = 120_000): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    const watcher = sources.folder ? watch(sources.folder, { recursive: true }, () => check()) : undefined;
+    const timer = setTimeout(() => finish(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
+    function finish(error?: Error): void {
+      clearTimeout(timer);
+      watcher?.close();
+      sources.stream?.removeListener('data', check);
+      if (error) reject(error);
+      else resolvePromise();
+    }
+    function check(): void {
+      if (ready()) finish();
+    }
+    sources.stream?.on('data', check);
+    check();
+  });
+}

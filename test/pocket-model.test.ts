@@ -20,7 +20,7 @@ import { type ComplexExample, makeComplexBatch } from '../src/data/complex.js';
 import { DEFAULT_POCKET_CONDITIONING, findComplexPairs, sampleWithPocket } from '../src/pocket/conditional.js';
 import { train } from '../src/train/trainer.js';
 import { Rng } from '../src/random.js';
-import { ROOT, SHARED, expectClose } from './helpers.js';
+import { ROOT, SHARED, expectClose, when } from './helpers.js';
 import { loadCheckpoint } from '../src/checkpoint/format.js';
 import { randomOrthogonal } from './equivariance.js';
 
@@ -179,7 +179,7 @@ describe('pocket-conditional model', () => {
     const child = spawn(process.execPath, args('b'), { cwd: dir, stdio: 'ignore' });
     const logFile = join(dir, 'b', 'train-log.jsonl');
     const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
-    for (let i = 0; i < 6000 && !(existsSync(logFile) && readFileSync(logFile, 'utf8').includes('"event":"checkpoint"')); i++) await new Promise((r) => setTimeout(r, 10));
+    await when(() => existsSync(logFile) && readFileSync(logFile, 'utf8').includes('"event":"checkpoint"'), { folder: dir }, 'the first checkpoint');
     child.kill('SIGKILL');
     expect(await exited).toBeNull();
     const killedAt = readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((e) => e.event === 'step').at(-1).step;

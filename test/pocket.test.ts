@@ -14,7 +14,7 @@ import { dockingTools, VinaScorer } from '../src/pocket/vina.js';
 import { qed } from '../src/metrics/qed.js';
 import { loadRDKit } from '../src/metrics/rdkit.js';
 import { readMolecules } from '../src/data/read.js';
-import { ROOT, SHARED } from './helpers.js';
+import { ROOT, SHARED, when } from './helpers.js';
 
 const POCKETS = join(SHARED, 'data', 'pockets');
 const HAS_POCKETS = existsSync(POCKETS);
@@ -294,7 +294,7 @@ describe('edm pocket', () => {
     child.stderr!.on('data', (d) => (stderr += String(d)));
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     // the first ligand scored prints a docking line; the others are still docking
-    for (let i = 0; i < 6000 && !/dock: \d+\/6 ligands scored/.test(stderr); i++) await new Promise((r) => setTimeout(r, 20));
+    await when(() => /dock: \d+\/6 ligands scored/.test(stderr), { stream: child.stderr }, 'the first docking line');
     expect(stderr).toMatch(/dock: \d+\/6 ligands scored/);
     child.kill('SIGINT');
     expect(await exited).toBe(130);

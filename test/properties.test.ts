@@ -34,7 +34,7 @@ import { Rng } from '../src/random.js';
 import { predictProperty, regressorMae } from '../src/properties/regressor.js';
 import { train } from '../src/train/trainer.js';
 import { expectEquivariant } from './equivariance.js';
-import { NO_SHARED_REASON, ROOT, SHARED } from './helpers.js';
+import { NO_SHARED_REASON, ROOT, SHARED, when } from './helpers.js';
 
 const QM9_DIR = join(SHARED, 'data', 'qm9');
 const XYZ = [
@@ -101,7 +101,8 @@ describe('xtb labels', () => {
     const child = spawn(process.execPath, [join(ROOT, 'bin', 'edm.js'), 'evaluate', join(dir, 'many.sdf'), '--properties', '--no-train', '--properties-csv', join(dir, 'q.csv')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     child.stderr.on('data', (d) => (err += String(d)));
-    await new Promise((r) => setTimeout(r, 4000));
+    // once xtb runs (its first folder), stop it
+    await when(() => readdirSync(tmp).some((f) => f.startsWith('edm-xtb-')), { folder: tmp }, 'the first xtb run');
     child.kill('SIGINT');
     const code = await new Promise<number | null>((r) => child.once('exit', r));
     expect(code, err).toBe(130);
