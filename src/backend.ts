@@ -40,7 +40,7 @@ let initialised: string | undefined;
  * @throws OptionError when a named backend's package is not installed or fails to start.
  */
 export async function initBackend(name: BackendName = 'auto'): Promise<string> {
-  if (initialised) return initialised;
+  if (initialised) return againInitialised(name, initialised);
   const order: BackendName[] =
     name === 'auto' ? ['tensorflow-gpu', 'tensorflow', 'onnx', 'wasm'] : [name];
   let onnx = false;
@@ -71,6 +71,22 @@ export async function initBackend(name: BackendName = 'auto'): Promise<string> {
   await tf.ready();
   initialised = onnx ? 'onnx' : tf.getBackend();
   return initialised;
+}
+
+/** The tfjs backend a backend name runs tfjs on (ONNX Runtime runs the network beside wasm). */
+const tfjsBackendOf = (name: BackendName, current: string): string => (name === 'onnx' || name === 'wasm' ? 'wasm' : name === 'cpu' ? 'cpu' : name === 'auto' ? current : 'tensorflow');
+
+/**
+ * A second request in a process whose tfjs backend is already chosen: the same backend (or one
+ * that shares it: onnx and wasm both run tfjs on WebAssembly) is granted, another is an error
+ * rather than a silent switch to the first one's.
+ * @throws OptionError naming both backends
+ */
+function againInitialised(name: BackendName, current: string): string {
+  if (name === 'auto') return current;
+  if (tfjsBackendOf(name, current) !== tf.getBackend()) throw new OptionError(`backend ${name}: this process already computes on ${current} (tfjs's backend is chosen once per process; use another process for ${name})`);
+  if (name === 'onnx' && !loadOrt()) throw new OptionError('backend onnx: package onnxruntime-node is not installed (npm install onnxruntime-node)');
+  return name === 'tensorflow-gpu' ? 'tensorflow' : name;
 }
 
 /** How this process computes: made once from options by `startRuntime`, then passed along. */

@@ -227,7 +227,7 @@ export const sampleCommand = (y: Argv): Argv =>
             workers: argv.workers,
             nAtoms: argv['n-atoms'],
             steps: argv.steps,
-            ...sampler, condition,
+            ...sampler, condition, runtime,
             chain: argv.chain,
             shard: argv.shard ? parseShard(argv.shard) : undefined,
             keep: html ? maxHtml : 0,

@@ -3,7 +3,7 @@
  * per core), with the same molecules either way. What `edm sample` and the learning curve call.
  */
 import { availableParallelism } from 'node:os';
-import { type BackendName, workerBackend } from '../backend.js';
+import { type BackendName, type Runtime, closeModel, withRuntime, workerBackend } from '../backend.js';
 import type { EdmModel } from '../diffusion/model.js';
 import { InterruptedError, OptionError } from '../errors.js';
 import { integerOption, optionalInteger } from '../options.js';
@@ -27,7 +27,14 @@ export interface GenerateOptions extends PlanOptions {
    * threads (at most that many workers). The molecules do not depend on it.
    */
   workers?: number;
-  /** backend each worker starts (default: the one this thread runs; `onnx` when the model's network runs in ONNX Runtime) */
+  /**
+   * how the run computes (`startRuntime`): workers start its backend, and on the onnx engine
+   * share its threads; the model runs on it in this thread (`withRuntime`). Default: what the
+   * model already runs on (ONNX Runtime when it was given through `withRuntime`, else this
+   * thread's tfjs backend)
+   */
+  runtime?: Runtime;
+  /** backend each worker starts, when no `runtime` is given (default: the one this thread runs) */
   backend?: BackendName;
   onProgress?: (p: GenerateProgress) => void;
   /** each finished batch, in plan order, as soon as the batches before it are done */
@@ -86,7 +93,8 @@ export async function generate(checkpointDir: string, model: EdmModel, opts: Gen
   const asked = optionalInteger('--workers', opts.workers);
   // a network in ONNX Runtime shares its threads among workers, each with its own session on
   // whole batches: intra-op threads alone leave cores idle on molecule-sized matrices
-  const onnx = model.inference?.threads;
+  if (opts.runtime && opts.backend) throw new OptionError('generate: give the runtime or a worker backend, not both');
+  const onnx = opts.runtime ? (opts.runtime.engine === 'onnx' ? opts.runtime.threads : undefined) : model.inference?.threads;
   if (onnx !== undefined && asked !== undefined && asked > onnx) throw new OptionError(`--workers ${asked}: more than the ${onnx} ONNX Runtime threads of the run (--threads)`);
   const workers = Math.min(asked ?? onnx ?? availableParallelism(), plan.batches.length);
   const totalSteps = plan.batches.length * steps;
@@ -96,7 +104,7 @@ export async function generate(checkpointDir: string, model: EdmModel, opts: Gen
   if (workers > 1) {
     result = await sampleInWorkers(
       checkpointDir,
-      onnx !== undefined ? 'onnx' : opts.backend ?? workerBackend(),
+      onnx !== undefined ? 'onnx' : ((opts.runtime?.name as BackendName | undefined) ?? opts.backend ?? workerBackend()),
       plan,
       workers,
       (molecules, stepsDone) => opts.onProgress?.({ stepsDone, totalSteps, molecules }),
@@ -105,7 +113,13 @@ export async function generate(checkpointDir: string, model: EdmModel, opts: Gen
       opts.signal,
     );
   } else {
-    result = await runPlanYielding(model, plan, steps, totalSteps, assembler, opts);
+    // in this thread the network runs on the runtime asked for (sessions freed after the run)
+    const attached = opts.runtime?.engine === 'onnx' && !model.inference ? withRuntime(model, opts.runtime) : undefined;
+    try {
+      result = await runPlanYielding(attached ?? model, plan, steps, totalSteps, assembler, opts);
+    } finally {
+      if (attached) closeModel(attached);
+    }
   }
   return { ...result, steps, workers, seconds: (performance.now() - t0) / 1000, plan };
 }
