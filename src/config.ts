@@ -52,6 +52,12 @@ export interface DiffusionConfig {
   includeCharges: boolean;
   /** bond orders diffused with the atoms (absent: EDM's model, bonds inferred from distances) */
   bonds?: BondDiffusion;
+  /**
+   * EDM's decoding without a charge channel, kept for imported models: `sample_p_xh_given_z0`
+   * and `sample_chain` read the types as `z[:, :, 3:-1]`, so the last atom type is never decoded
+   * (argmax over the first K - 1 channels). Only with `includeCharges` false (config version 5).
+   */
+  decodeDropsLastType?: boolean;
 }
 
 /**
@@ -138,8 +144,8 @@ export interface ConditionedProperty {
    */
   mean: number;
   mad: number;
-  /** smallest and largest value the model was trained on (asking outside it is warned of) */
-  range: [number, number];
+  /** smallest and largest value the model was trained on (asking outside it is warned of; absent for an imported model whose training values are unknown) */
+  range?: [number, number];
   /** atom count -> the training values' histogram (absent: only fixed values can be asked) */
   distribution?: Record<string, PropertyHistogram>;
   /** where the labels came from (e.g. the labels file's first line) */
@@ -310,6 +316,7 @@ export function validateConfig(raw: unknown, source: string): EdmConfig {
   );
   check(f.lossType === 'l2' || f.lossType === 'vlb', 'diffusion.lossType must be l2 or vlb', source);
   check(typeof f.includeCharges === 'boolean', 'diffusion.includeCharges must be boolean', source);
+  check(f.decodeDropsLastType === undefined || (f.decodeDropsLastType === true && !f.includeCharges && c.version === 5), 'diffusion.decodeDropsLastType (EDM\'s decoding without charges) needs includeCharges false and config version 5', source);
   if (f.bonds !== undefined) {
     const b = f.bonds;
     check(c.version === 3, 'diffusion.bonds needs config version 3', source);
@@ -358,7 +365,7 @@ function checkProperties(k: PropertyConditioning, d: DynamicsConfig, version: nu
     const at = `conditioning property ${String(p?.name)}`;
     check(typeof p === 'object' && p !== null && typeof p.name === 'string' && /^\w+$/.test(p.name) && typeof p.unit === 'string', `${at}: needs a name and a unit`, source);
     check(finite(p.mean) && finite(p.mad) && p.mad > 0, `${at}: mean and mad (> 0) must be numbers`, source);
-    check(Array.isArray(p.range) && p.range.length === 2 && finite(p.range[0]) && finite(p.range[1]) && p.range[0] <= p.range[1], `${at}: range must be [min, max]`, source);
+    check(p.range === undefined || (Array.isArray(p.range) && p.range.length === 2 && finite(p.range[0]) && finite(p.range[1]) && p.range[0] <= p.range[1]), `${at}: range must be [min, max]`, source);
     for (const [n, h] of Object.entries(p.distribution ?? {})) {
       check(posInt(Number(n)) && typeof h === 'object' && h !== null && finite(h.min) && finite(h.max) && h.min <= h.max, `${at}: distribution entry ${n} needs min <= max`, source);
       check(Array.isArray(h.counts) && h.counts.length > 0 && h.counts.length <= 10_000 && h.counts.every((v) => finite(v) && v >= 0) && h.counts.some((v) => v > 0), `${at}: distribution entry ${n} needs 1..10,000 non-negative counts, not all zero`, source);

@@ -36,7 +36,7 @@ export { EVALUATION_ELEMENTS } from './decode/bond-tables.js';
 export { inferBonds, bondOrder, oddValenceSum, stability } from './decode/bonds.js';
 export { withBondsAndStability, isDecoded, type DecodedMolecule, writeMolecules, MoleculeStreamWriter } from './decode/write.js';
 export { loadCheckpoint, saveCheckpoint } from './checkpoint/format.js';
-export { importTorchDir } from './checkpoint/torch-import.js';
+export { importTorchDir, EDM_PROPERTY_NORMS, EDM_DATASET_HISTOGRAMS, type PropertyNorms } from './checkpoint/torch-import.js';
 export { importDatasetInfo } from './checkpoint/import-info.js';
 export { train, type TrainOptions, type StepReport } from './train/trainer.js';
 export { checkRun, removeRun } from './train/setup.js';

@@ -12,8 +12,11 @@ import { makeModel, nll, phi, normalizedXh, type EdmModel } from '../src/diffusi
 import { sampleXhGivenZ0, sampleZsGivenZt } from '../src/diffusion/sampler.js';
 import { NoiseSchedule } from '../src/diffusion/schedule.js';
 import { deltaLogPx } from '../src/diffusion/normalize.js';
-import { graphFromNodeMask } from '../src/graph/graph.js';
+import { graphFromNodeMask, makeGraph } from '../src/graph/graph.js';
 import { makeBatch, type Batch } from '../src/data/batch.js';
+import { propertyConditioning } from '../src/config.js';
+import { propertyContext } from '../src/data/properties.js';
+import { histogramValue, propertyHistograms } from '../src/properties/conditioning.js';
 import type { Molecule } from '../src/data/molecule.js';
 import { HAS_SHARED, SHARED, skipWithoutShared, expectClose, flat, loadVectors, tensorOf } from './helpers.js';
 
@@ -115,4 +118,70 @@ describe('fidelity with the EDM reference', () => {
       });
     });
   }
+
+  describe('conditional_alpha (EDM\'s QM9 model conditioned on alpha: context, no charges)', () => {
+    let model: EdmModel;
+    let v: Record<string, any>;
+    let graph: ReturnType<typeof makeGraph>;
+    beforeAll(() => {
+      if (!HAS_SHARED) return;
+      v = loadVectors('conditional_alpha');
+      const imported = importTorchDir(join(SHARED, 'reference', 'edm', 'conditional_alpha'), QM9_INFO);
+      model = makeModel(imported.config, imported.params);
+      const mask = flat(v.node_mask).data;
+      const nNodes = Int32Array.from({ length: 3 }, (_, b) => mask.slice(b * 29, (b + 1) * 29).reduce((s, x) => s + x, 0));
+      graph = makeGraph({ nNodes, N: 29, context: Float32Array.from(flat(v.context).data), contextDim: 1 });
+    });
+
+    it('imports as a property-conditioned config: alpha with its normalisation, no charges, EDM\'s decoding and second-half histogram', () => {
+      const c = model.config;
+      expect([c.version, c.dynamics.nf, c.dynamics.nLayers, c.dynamics.contextNodeNf]).toEqual([5, 192, 9, 1]);
+      expect(c.diffusion).toMatchObject({ includeCharges: false, decodeDropsLastType: true, normalizeFactors: [1, 8, 1] });
+      expect(propertyConditioning(c)!.properties.map((p) => [p.name, p.mean, p.mad])).toEqual([['alpha', 75.3734, 6.2728]]);
+      expect(c.dataset.nNodesHistogram).toEqual(v.config.n_nodes_histogram);
+      // the context is the normalised alpha on every real atom
+      expectClose(propertyContext(propertyConditioning(c)!, v.context_normalized_alpha.map((z: number) => 75.3734 + z * 6.2728), graph.nNodes, 29), flat(v.context).data, 1e-6, 1e-7, 'context');
+    });
+
+    it('forward with the context: net_out matches', () => {
+      const out = phi(model, tensorOf(v.forward.z_t), flat(v.forward.t).data, graph);
+      expectClose(out.dataSync(), flat(v.forward.net_out).data, 1e-4, 0, 'net_out');
+    });
+
+    it('reverse step with the context: z_s matches', () => {
+      const zs = sampleZsGivenZt(model, flat(v.reverse_step.s).data, flat(v.reverse_step.t).data, tensorOf(v.reverse_step.z_t), graph, tensorOf(v.reverse_step.noise));
+      expectClose(zs.dataSync(), flat(v.reverse_step.z_s).data, 1e-4, 0, 'z_s');
+    });
+
+    it('p(x, h | z_0) keeps EDM\'s quirk: the last type (F) is never decoded', () => {
+      const out = sampleXhGivenZ0(model, tensorOf(v.p_xh_given_z0.z_0), graph, tensorOf(v.p_xh_given_z0.noise));
+      expectClose(out.x.dataSync(), flat(v.p_xh_given_z0.x).data, 1e-4, 0, 'x');
+      expect(Array.from(out.oneHot.dataSync())).toEqual(Array.from(flat(v.p_xh_given_z0.one_hot).data));
+      // where a plain argmax would have said F
+      expect(v.p_xh_given_z0.atoms_where_last_type_was_argmax).toBeGreaterThan(0);
+    });
+
+    it('nll terms with the context match', () => {
+      const mols = moleculesOf(v);
+      const batch = makeBatch(mols, QM9_INFO.atomDecoder, 29, 0, { values: Float32Array.from(flat(v.context).data), dim: 1 });
+      const terms = nll(model, batch, { tInt: flat(v.nll.t_int).data, epsT: tensorOf(v.nll.eps_t), eps0: tensorOf(v.nll.eps_0) });
+      expectClose(terms.klPrior, flat(v.nll.kl_prior).data, 1e-3, 0, 'kl_prior');
+      expectClose(terms.negLogConstants, flat(v.nll.neg_log_constants).data, 1e-3, 0, 'neg_log_constants');
+      expectClose(terms.negLogPxh, flat(v.nll.neg_log_pxh).data, 1e-3, 0, 'neg_log_pxh');
+    });
+
+    it('the property histograms bin and draw as EDM\'s DistributionProperty', () => {
+      const p = v.prop_dist_synthetic;
+      const hist = propertyHistograms(p.num_atoms.map((n: number, i: number) => [n, p.values[i]]), p.num_bins);
+      for (const [n, ref] of Object.entries(p.per_n_nodes) as [string, { params: number[]; nonzero_bins: number[]; probs: number[] }][]) {
+        const h = hist[n];
+        expect([h.min, h.max]).toEqual(ref.params);
+        const total = h.counts.reduce((s, x) => s + x, 0);
+        const nonzero = h.counts.flatMap((c, k) => (c > 0 ? [k] : []));
+        expect(nonzero).toEqual(ref.nonzero_bins);
+        expectClose(nonzero.map((k) => h.counts[k] / total), ref.probs, 1e-12, 0, `probs ${n}`);
+      }
+      for (const r of p.idx2value) expect(histogramValue(hist[String(r.n_nodes)], r.bin, r.u)).toBeCloseTo(r.value, 10);
+    });
+  });
 });

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { unzipSync } from 'fflate';
-import type { DatasetInfo, EdmConfig, NoiseScheduleName } from '../config.js';
+import type { DatasetInfo, EdmConfig, NoiseScheduleName, PropertyConditioning } from '../config.js';
 import { bondClasses, dynamicsInputDim, validateConfig } from '../config.js';
 import { CheckpointError } from '../errors.js';
 import { paramShapes, type Params } from '../egnn/params.js';
@@ -100,24 +100,30 @@ export function readTorchArgs(path: string): Record<string, unknown> {
 }
 
 /**
- * Map EDM's arguments to our config.
+ * Map EDM's arguments to our config: an unconditional model, or one conditioned on QM9
+ * properties (EDM's `conditioning`, one context channel each) with their normalisation.
  * @param dataset what the model was trained on (EDM's args hold only the dataset's name)
+ * @param norms each conditioned property's mean and MAD (EDM computes them from QM9's labels at
+ *   run time and stores them nowhere; default: EDM_PROPERTY_NORMS)
+ * @throws CheckpointError for a missing or unsupported argument, or a conditioned property
+ *   without a normalisation
  */
-export function configFromTorchArgs(args: Record<string, unknown>, dataset: DatasetInfo, source: string): EdmConfig {
+export function configFromTorchArgs(args: Record<string, unknown>, dataset: DatasetInfo, source: string, norms: PropertyNorms = {}): EdmConfig {
   const need = (k: string): unknown => {
     if (!(k in args)) throw new CheckpointError(`${source}: argument ${k} is missing`);
     return args[k];
   };
   if (need('model') !== 'egnn_dynamics') throw new CheckpointError(`${source}: model ${String(args.model)} is not egnn_dynamics`);
   if (need('probabilistic_model') !== 'diffusion') throw new CheckpointError(`${source}: probabilistic_model must be diffusion`);
-  const conditioning = args.conditioning as unknown[] | undefined;
-  if (conditioning && conditioning.length > 0) throw new CheckpointError(`${source}: conditional models are not supported yet`);
+  const conditioning = importedConditioning(args, norms, source);
   const aggregation = (args.aggregation_method as string | undefined) ?? 'sum';
   if (aggregation !== 'sum') throw new CheckpointError(`${source}: aggregation_method ${aggregation} is not supported`);
   const nf = need('normalize_factors') as number[];
+  const includeCharges = Boolean(need('include_charges'));
   const cfg: EdmConfig = {
     format: 'edm-ts-checkpoint',
-    version: 1,
+    // 5: property conditioning, or EDM's decoding without charges
+    version: conditioning || !includeCharges ? 5 : 1,
     dynamics: {
       nf: Number(need('nf')),
       nLayers: Number(need('n_layers')),
@@ -128,6 +134,7 @@ export function configFromTorchArgs(args: Record<string, unknown>, dataset: Data
       normConstant: Number(need('norm_constant')),
       normalizationFactor: Number(need('normalization_factor')),
       aggregation: 'sum',
+      ...(conditioning ? { contextNodeNf: conditioning.properties.length } : {}),
     },
     diffusion: {
       timesteps: Number(need('diffusion_steps')),
@@ -135,13 +142,60 @@ export function configFromTorchArgs(args: Record<string, unknown>, dataset: Data
       noisePrecision: Number(need('diffusion_noise_precision')),
       normalizeFactors: [Number(nf[0]), Number(nf[1]), Number(nf[2])],
       lossType: String(need('diffusion_loss_type')) === 'vlb' ? 'vlb' : 'l2',
-      includeCharges: Boolean(need('include_charges')),
+      includeCharges,
+      // EDM reads the types as z[:, :, 3:-1] whether or not a charge channel exists
+      ...(includeCharges ? {} : { decodeDropsLastType: true }),
     },
     dataset,
+    ...(conditioning ? { conditioning } : {}),
     training: { source: `imported from EDM PyTorch files (${source})`, epochs: Number(args.current_epoch ?? NaN) || undefined },
   };
   return validateConfig(cfg, source);
 }
+
+/** A conditioned property's normalisation: (value - mean) / mad is the network's context. */
+export type PropertyNorms = Record<string, { mean: number; mad: number }>;
+
+/**
+ * The normalisation EDM's published conditional QM9 runs used, as far as it is known here: EDM
+ * computes it at run time from QM9's validation labels (qm9/utils.compute_mean_mad) and stores it
+ * nowhere. alpha: mean 75.3734, MAD 6.2728 bohr^3, the values a public comment quotes for EDM's
+ * alpha runs, not checked against QM9's labels here (`edm import-torch --property-norm` sets others).
+ */
+export const EDM_PROPERTY_NORMS: PropertyNorms = { alpha: { mean: 75.3734, mad: 6.2728 } };
+
+/** Units of the QM9 properties EDM conditions on (its QM9 loader, from Cormorant, turns Hartree into eV). */
+const EDM_PROPERTY_UNITS: Record<string, string> = { alpha: 'bohr^3', gap: 'eV', homo: 'eV', lumo: 'eV', mu: 'D', Cv: 'cal/mol K' };
+
+/**
+ * The property conditioning of EDM's args (`conditioning`: property names; `context_node_nf` one
+ * channel each), or undefined for an unconditional model.
+ * @throws CheckpointError for a context width that does not match, or a property without a normalisation
+ */
+function importedConditioning(args: Record<string, unknown>, norms: PropertyNorms, source: string): PropertyConditioning | undefined {
+  const names = ((args.conditioning as unknown[] | undefined) ?? []).map(String);
+  const width = Number(args.context_node_nf ?? 0);
+  if (names.length === 0) {
+    if (width !== 0) throw new CheckpointError(`${source}: context_node_nf ${width} without conditioning properties`);
+    return undefined;
+  }
+  if (width !== names.length) throw new CheckpointError(`${source}: context_node_nf ${width} for ${names.length} conditioning properties (${names.join(', ')}); each property is one channel`);
+  const properties = names.map((name) => {
+    const n = norms[name] ?? EDM_PROPERTY_NORMS[name];
+    if (!n) throw new CheckpointError(`${source}: conditioned on ${name}, whose normalisation (mean and mean absolute deviation over QM9's validation split) EDM does not store: give it, e.g. edm import-torch --property-norm ${name}=MEAN,MAD`);
+    return { name, unit: EDM_PROPERTY_UNITS[name] ?? '', mean: n.mean, mad: n.mad, source: norms[name] ? 'normalisation given at import' : 'normalisation: EDM_PROPERTY_NORMS (a published comment on EDM\'s runs; not checked here)' };
+  });
+  return { kind: 'properties', properties };
+}
+
+/**
+ * Atom-count histograms of EDM's datasets that a model was trained on but this machine cannot
+ * rebuild exactly (EDM's configs/datasets_config.py): `qm9_second_half`, the conditional runs'
+ * half of QM9's train split.
+ */
+export const EDM_DATASET_HISTOGRAMS: Record<string, Record<string, number>> = {
+  qm9_second_half: { 3: 1, 4: 3, 5: 3, 6: 5, 7: 7, 8: 25, 9: 62, 10: 178, 11: 412, 12: 845, 13: 1541, 14: 2587, 15: 3865, 16: 5344, 17: 6461, 18: 6695, 19: 6944, 20: 4794, 21: 4962, 22: 1701, 23: 2380, 24: 267, 25: 754, 26: 17, 27: 132, 29: 15 },
+};
 
 const PREFIX = 'dynamics.egnn.';
 const IGNORED = new Set(['gamma.gamma', 'buffer']);
@@ -177,12 +231,18 @@ export function paramsFromStateDict(sd: StateDict, cfg: EdmConfig, source: strin
 /**
  * Import an EDM output folder (`generative_model_ema.npy` + `args.pickle`).
  * @param dir folder holding both files
- * @param dataset dataset info to store with the model
+ * @param dataset dataset info to store with the model (EDM's own histogram replaces it for a
+ *   dataset in EDM_DATASET_HISTOGRAMS)
+ * @param norms conditioned properties' normalisation (see configFromTorchArgs)
  */
-export function importTorchDir(dir: string, dataset: DatasetInfo): { config: EdmConfig; params: Params } {
+export function importTorchDir(dir: string, dataset: DatasetInfo, norms: PropertyNorms = {}): { config: EdmConfig; params: Params } {
   const argsPath = join(dir, 'args.pickle');
   const weightsPath = join(dir, 'generative_model_ema.npy');
-  const config = configFromTorchArgs(readTorchArgs(argsPath), dataset, argsPath);
+  const args = readTorchArgs(argsPath);
+  // a model trained on one of EDM's datasets this machine cannot rebuild keeps EDM's histogram
+  const histogram = EDM_DATASET_HISTOGRAMS[String(args.dataset)];
+  const info = histogram ? { ...dataset, name: String(args.dataset), nNodesHistogram: histogram, maxNAtoms: Math.max(...Object.keys(histogram).map(Number)) } : dataset;
+  const config = configFromTorchArgs(args, info, argsPath, norms);
   const params = paramsFromStateDict(readTorchStateDict(weightsPath), config, weightsPath);
   return { config, params };
 }

@@ -146,7 +146,7 @@ function conditionArg(text: string | undefined, config: EdmConfig): Record<strin
   const condition = parseCondition(text);
   for (const p of propertyConditioning(config)?.properties ?? []) {
     const v = condition[p.name];
-    if (typeof v === 'number' && (v < p.range[0] || v > p.range[1])) process.stderr.write(`edm: warning: --condition ${p.name}=${v}: outside the values the model was trained on (${p.range[0].toPrecision(4)} to ${p.range[1].toPrecision(4)} ${p.unit}); expect molecules that miss it\n`);
+    if (typeof v === 'number' && p.range && (v < p.range[0] || v > p.range[1])) process.stderr.write(`edm: warning: --condition ${p.name}=${v}: outside the values the model was trained on (${p.range[0].toPrecision(4)} to ${p.range[1].toPrecision(4)} ${p.unit}); expect molecules that miss it\n`);
   }
   return condition;
 }

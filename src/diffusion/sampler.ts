@@ -125,7 +125,9 @@ export function sampleXhGivenZ0(
     const hCat = tf.slice(z0, [0, 0, 3], [B, N, K]);
     const hInt = model.config.diffusion.includeCharges ? tf.slice(z0, [0, 0, D - 1], [B, N, 1]) : tf.zeros([B, N, 1]);
     const u = unnormalize(xRaw, hCat, hInt, nodeMask, model.config.diffusion.normalizeFactors);
-    const oneHot = tf.mul(tf.oneHot(tf.argMax(u.hCat, 2), K), nodeMask);
+    // EDM without charges reads z[:, :, 3:-1]: its last type is never decoded (config.ts decodeDropsLastType)
+    const candidates = model.config.diffusion.decodeDropsLastType ? tf.slice(u.hCat, [0, 0, 0], [B, N, K - 1]) : u.hCat;
+    const oneHot = tf.mul(tf.oneHot(tf.argMax(candidates, 2), K), nodeMask);
     const charges = tf.mul(tf.round(u.hInt), nodeMask);
     return { x: u.x, oneHot, charges };
   });
@@ -364,7 +366,8 @@ function chainRecorder(model: EdmModel, nNodes: Int32Array, N: number, steps: nu
     if (done % every !== 0) return;
     const data = tf.tidy(() => {
       const f = model.config.diffusion.normalizeFactors;
-      return tf.concat([tf.mul(tf.slice(zCur, [0, 0, 0], [B, N, 3]), f[0]), tf.cast(tf.expandDims(tf.argMax(tf.slice(zCur, [0, 0, 3], [B, N, K]), 2), 2), 'float32')], 2);
+      const types = tf.slice(zCur, [0, 0, 3], [B, N, model.config.diffusion.decodeDropsLastType ? K - 1 : K]);
+      return tf.concat([tf.mul(tf.slice(zCur, [0, 0, 0], [B, N, 3]), f[0]), tf.cast(tf.expandDims(tf.argMax(types, 2), 2), 'float32')], 2);
     });
     const host = data.dataSync();
     data.dispose();

@@ -35,8 +35,9 @@ export function propertyHistograms(pairs: Array<[number, number]>, bins = PROPER
     const min = Math.min(...vs);
     const max = Math.max(...vs);
     const counts = new Array<number>(bins).fill(0);
-    // numpy.histogram's bins: the last one includes the maximum
-    for (const v of vs) counts[max > min ? Math.min(bins - 1, Math.floor(((v - min) / (max - min)) * bins)) : 0]++;
+    // EDM's binning exactly (DistributionProperty._create_prob_given_nodes): int((v - min) /
+    // (max - min + 1e-12) * bins), the maximum clamped into the last bin
+    for (const v of vs) counts[Math.min(bins - 1, Math.floor(((v - min) / (max - min + 1e-12)) * bins))]++;
     out[String(n)] = { min, max, counts };
   }
   return out;
@@ -77,6 +78,10 @@ export function drawProperty(p: ConditionedProperty, nAtoms: number, rng: Rng): 
   let r = rng.uniform() * total;
   let bin = 0;
   while (bin < h.counts.length - 1 && r >= h.counts[bin]) r -= h.counts[bin++];
-  const width = (h.max - h.min) / h.counts.length;
-  return h.min + (bin + rng.uniform()) * width;
+  return histogramValue(h, bin, rng.uniform());
+}
+
+/** The value at fraction `u` of bin `bin` of a histogram (EDM's `DistributionProperty._idx2value`). */
+export function histogramValue(h: PropertyHistogram, bin: number, u: number): number {
+  return h.min + ((bin + u) / h.counts.length) * (h.max - h.min);
 }
