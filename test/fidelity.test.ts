@@ -184,4 +184,57 @@ describe('fidelity with the EDM reference', () => {
       for (const r of p.idx2value) expect(histogramValue(hist[String(r.n_nodes)], r.bin, r.u)).toBeCloseTo(r.value, 10);
     });
   });
+
+  describe('geom_drugs (EDM\'s GEOM-Drugs model: 16 atom types, no charges, up to 181 atoms)', () => {
+    let model: EdmModel;
+    let v: Record<string, any>;
+    let graph: ReturnType<typeof makeGraph>;
+    let N = 0;
+    beforeAll(() => {
+      if (!HAS_SHARED) return;
+      v = loadVectors('geom_drugs');
+      model = makeModel(...(Object.values(importTorchDir(join(SHARED, 'reference', 'edm', 'geom_drugs'), QM9_INFO)) as [EdmModel['config'], EdmModel['params']]));
+      N = v.node_mask[0].length;
+      const mask = flat(v.node_mask).data;
+      graph = makeGraph({ nNodes: Int32Array.from({ length: 3 }, (_, b) => mask.slice(b * N, (b + 1) * N).reduce((s, x) => s + x, 0)), N });
+    });
+
+    it('imports with EDM\'s GEOM atom types, histogram (up to 181 atoms) and decoding', () => {
+      const c = model.config;
+      expect(c.dataset.atomDecoder).toEqual(v.config.atom_decoder);
+      expect(c.dataset.nNodesHistogram).toEqual(v.config.n_nodes_histogram);
+      expect(c.dataset.maxNAtoms).toBe(181);
+      expect(c.diffusion).toMatchObject({ includeCharges: false, decodeDropsLastType: true });
+      expect(c.conditioning).toBeUndefined();
+    });
+
+    it('forward: net_out matches', () => {
+      const out = phi(model, tensorOf(v.forward.z_t), flat(v.forward.t).data, graph);
+      expectClose(out.dataSync(), flat(v.forward.net_out).data, 1e-4, 0, 'net_out');
+    });
+
+    it('reverse step z_s matches', () => {
+      const zs = sampleZsGivenZt(model, flat(v.reverse_step.s).data, flat(v.reverse_step.t).data, tensorOf(v.reverse_step.z_t), graph, tensorOf(v.reverse_step.noise));
+      expectClose(zs.dataSync(), flat(v.reverse_step.z_s).data, 1e-4, 0, 'z_s');
+    });
+
+    it('p(x, h | z_0) matches, the last type (Bi) never decoded', () => {
+      const out = sampleXhGivenZ0(model, tensorOf(v.p_xh_given_z0.z_0), graph, tensorOf(v.p_xh_given_z0.noise));
+      expectClose(out.x.dataSync(), flat(v.p_xh_given_z0.x).data, 1e-4, 0, 'x');
+      expect(Array.from(out.oneHot.dataSync())).toEqual(Array.from(flat(v.p_xh_given_z0.one_hot).data));
+      expect(v.p_xh_given_z0.atoms_where_last_type_was_argmax).toBeGreaterThan(0);
+    });
+
+    it('nll terms match', () => {
+      const decoder = model.config.dataset.atomDecoder;
+      const mols: Molecule[] = v.x.map((xs: number[][], b: number) => {
+        const real = xs.flatMap((p, i) => (v.node_mask[b][i][0] === 1 ? [i] : []));
+        return { elements: real.map((i) => decoder[v.one_hot[b][i].indexOf(1)]), positions: Float32Array.from(real.flatMap((i) => xs[i])) };
+      });
+      const terms = nll(model, makeBatch(mols, decoder, N), { tInt: flat(v.nll.t_int).data, epsT: tensorOf(v.nll.eps_t), eps0: tensorOf(v.nll.eps_0) });
+      expectClose(terms.klPrior, flat(v.nll.kl_prior).data, 1e-3, 0, 'kl_prior');
+      expectClose(terms.negLogConstants, flat(v.nll.neg_log_constants).data, 1e-3, 0, 'neg_log_constants');
+      expectClose(terms.negLogPxh, flat(v.nll.neg_log_pxh).data, 1e-3, 0, 'neg_log_pxh');
+    });
+  });
 });

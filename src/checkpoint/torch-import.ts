@@ -11,6 +11,7 @@ import { bondClasses, dynamicsInputDim, validateConfig } from '../config.js';
 import { CheckpointError } from '../errors.js';
 import { paramShapes, type Params } from '../egnn/params.js';
 import { type TorchTensorRef, toRecord, unpickle } from './pickle.js';
+import { EDM_DATASETS } from './edm-datasets.js';
 
 /** A state dict read from a torch zip: name -> float32 data and shape (PyTorch layout). */
 export type StateDict = Map<string, { data: Float32Array; shape: number[] }>;
@@ -188,15 +189,6 @@ function importedConditioning(args: Record<string, unknown>, norms: PropertyNorm
   return { kind: 'properties', properties };
 }
 
-/**
- * Atom-count histograms of EDM's datasets that a model was trained on but this machine cannot
- * rebuild exactly (EDM's configs/datasets_config.py): `qm9_second_half`, the conditional runs'
- * half of QM9's train split.
- */
-export const EDM_DATASET_HISTOGRAMS: Record<string, Record<string, number>> = {
-  qm9_second_half: { 3: 1, 4: 3, 5: 3, 6: 5, 7: 7, 8: 25, 9: 62, 10: 178, 11: 412, 12: 845, 13: 1541, 14: 2587, 15: 3865, 16: 5344, 17: 6461, 18: 6695, 19: 6944, 20: 4794, 21: 4962, 22: 1701, 23: 2380, 24: 267, 25: 754, 26: 17, 27: 132, 29: 15 },
-};
-
 const PREFIX = 'dynamics.egnn.';
 const IGNORED = new Set(['gamma.gamma', 'buffer']);
 
@@ -231,17 +223,17 @@ export function paramsFromStateDict(sd: StateDict, cfg: EdmConfig, source: strin
 /**
  * Import an EDM output folder (`generative_model_ema.npy` + `args.pickle`).
  * @param dir folder holding both files
- * @param dataset dataset info to store with the model (EDM's own histogram replaces it for a
- *   dataset in EDM_DATASET_HISTOGRAMS)
+ * @param dataset dataset info to store with the model (EDM's own description replaces it for a
+ *   dataset in EDM_DATASETS: its atom types and histogram)
  * @param norms conditioned properties' normalisation (see configFromTorchArgs)
  */
 export function importTorchDir(dir: string, dataset: DatasetInfo, norms: PropertyNorms = {}): { config: EdmConfig; params: Params } {
   const argsPath = join(dir, 'args.pickle');
   const weightsPath = join(dir, 'generative_model_ema.npy');
   const args = readTorchArgs(argsPath);
-  // a model trained on one of EDM's datasets this machine cannot rebuild keeps EDM's histogram
-  const histogram = EDM_DATASET_HISTOGRAMS[String(args.dataset)];
-  const info = histogram ? { ...dataset, name: String(args.dataset), nNodesHistogram: histogram, maxNAtoms: Math.max(...Object.keys(histogram).map(Number)) } : dataset;
+  // a model trained on one of EDM's datasets this machine cannot rebuild keeps EDM's description
+  const edm = EDM_DATASETS[String(args.dataset)];
+  const info = edm ? { ...dataset, name: String(args.dataset), ...(edm.atomDecoder ? { atomDecoder: edm.atomDecoder } : {}), nNodesHistogram: edm.nNodesHistogram, maxNAtoms: Math.max(...Object.keys(edm.nNodesHistogram).map(Number)) } : dataset;
   const config = configFromTorchArgs(args, info, argsPath, norms);
   const params = paramsFromStateDict(readTorchStateDict(weightsPath), config, weightsPath);
   return { config, params };
