@@ -14,6 +14,8 @@ import { NoiseSchedule } from '../src/diffusion/schedule.js';
 import { deltaLogPx } from '../src/diffusion/normalize.js';
 import { graphFromNodeMask, makeGraph } from '../src/graph/graph.js';
 import { makeBatch, type Batch } from '../src/data/batch.js';
+import { GEOM_PROTOCOL, inferBonds, stability, valenceAllowed } from '../src/decode/bonds.js';
+import { Evaluator, type MoleculeOutcome } from '../src/metrics/evaluate.js';
 import { propertyConditioning } from '../src/config.js';
 import { propertyContext } from '../src/data/properties.js';
 import { histogramValue, propertyHistograms } from '../src/properties/conditioning.js';
@@ -236,5 +238,32 @@ describe('fidelity with the EDM reference', () => {
       expectClose(terms.negLogConstants, flat(v.nll.neg_log_constants).data, 1e-3, 0, 'neg_log_constants');
       expectClose(terms.negLogPxh, flat(v.nll.neg_log_pxh).data, 1e-3, 0, 'neg_log_pxh');
     });
+  });
+});
+
+describe('EDM\'s GEOM-Drugs analysis (geom_drugs/vectors.json geom_bonds)', () => {
+  beforeEach(skipWithoutShared);
+
+  it('bonds by sorted type pairs, stability with GEOM\'s valences, validity on single bonds: as EDM\'s analysis', async () => {
+    const v = loadVectors('geom_drugs');
+    const mols: Molecule[] = v.geom_bonds.map((g: Record<string, any>, b: number) => ({ name: g.name, elements: g.symbols, positions: Float32Array.from(v.x[b].slice(0, g.n_atoms).flat()) }));
+    const evaluator = await Evaluator.create({ protocol: GEOM_PROTOCOL });
+    const outcomes: MoleculeOutcome[] = [];
+    v.geom_bonds.forEach((g: Record<string, any>, b: number) => {
+      const bonds = inferBonds(mols[b], GEOM_PROTOCOL);
+      expect(bonds.map((x) => [x.i, x.j, x.order]), g.name).toEqual(g.bonds.map((x: number[]) => [x[0], x[1], x[3]]));
+      const s = stability(mols[b], bonds);
+      expect(s.valences.map((val, i) => valenceAllowed(g.symbols[i], val)), g.name).toEqual(g.atom_stable);
+      expect([s.moleculeStable, s.stableAtoms], g.name).toEqual([g.molecule_stable, g.nr_stable_atoms]);
+    });
+    // the sorted lookup matters: an S written before its C is looked up as (C, S), where the
+    // table has a C=S double bond (160 pm), and not as (S, C), where it has none
+    const sc: Molecule = { elements: ['S', 'C'], positions: Float32Array.of(0, 0, 0, 1.6, 0, 0) };
+    expect([inferBonds(sc)[0].order, inferBonds(sc, GEOM_PROTOCOL)[0].order]).toEqual([1, 2]);
+    const withOutcomes = await Evaluator.create({ protocol: GEOM_PROTOCOL, onOutcome: (o) => outcomes.push(o) });
+    withOutcomes.add(mols);
+    expect(outcomes.map((o) => o.valid)).toEqual(v.geom_bonds.map((g: Record<string, any>) => g.rdkit_valid));
+    evaluator.add(mols);
+    expect(evaluator.finish().moleculeStability).toBeCloseTo(1 / 3, 10);
   });
 });

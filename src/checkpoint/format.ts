@@ -84,13 +84,8 @@ export async function saveCheckpoint(
   }
 }
 
-/**
- * Load and validate a checkpoint folder.
- * @param withTrainState also load the training state (for `--resume`)
- * @throws CheckpointError for a missing folder or file, invalid config, checksum mismatch,
- *   a missing/unexpected tensor or a wrong shape (naming it)
- */
-export function loadCheckpoint(dir: string, withTrainState = false): LoadedCheckpoint {
+/** A checkpoint folder's config.json, parsed and validated. @throws CheckpointError naming the folder or file */
+function readConfigFile(dir: string): { raw: CheckpointFile; config: EdmConfig; cfgPath: string } {
   const cfgPath = join(dir, 'config.json');
   if (!existsSync(dir)) throw new CheckpointError(`${dir}: does not exist`);
   if (!existsSync(cfgPath)) throw new CheckpointError(`${dir}: not a checkpoint (no config.json)`);
@@ -100,7 +95,26 @@ export function loadCheckpoint(dir: string, withTrainState = false): LoadedCheck
   } catch (e) {
     throw new CheckpointError(`${cfgPath}: not valid JSON (${(e as Error).message})`);
   }
-  const config = validateConfig(raw, cfgPath);
+  return { raw, config: validateConfig(raw, cfgPath), cfgPath };
+}
+
+/**
+ * The configuration of a checkpoint folder alone (no weights read): its model, diffusion and dataset.
+ * @throws CheckpointError for a missing folder or config.json, or an invalid config
+ */
+export function loadCheckpointConfig(dir: string): EdmConfig {
+  const { weights: _w, trainState: _s, ...config } = readConfigFile(dir).raw;
+  return config as EdmConfig;
+}
+
+/**
+ * Load and validate a checkpoint folder.
+ * @param withTrainState also load the training state (for `--resume`)
+ * @throws CheckpointError for a missing folder or file, invalid config, checksum mismatch,
+ *   a missing/unexpected tensor or a wrong shape (naming it)
+ */
+export function loadCheckpoint(dir: string, withTrainState = false): LoadedCheckpoint {
+  const { raw, config, cfgPath } = readConfigFile(dir);
   const params = unpackTensors(dir, raw.weights, cfgPath);
   checkParamShapes(config, params, cfgPath);
   const { weights: _w, trainState: ts, ...rest } = raw;

@@ -3,7 +3,7 @@
  */
 import type { Argv } from 'yargs';
 import { UserError, EVALUATION_ELEMENTS, evaluate, formatReport, htmlReport, integerOption, readMolecules, writeFileAtomic, writeReportFiles } from '../index.js';
-import { InterruptedError, type Molecule, type PropertyCheck, PROPERTY_NAMES, PROPERTY_UNITS, computeProperties, propertyErrors, startProgress, targetsOf, xtbVersion } from '../index.js';
+import { InterruptedError, type Molecule, loadCheckpointConfig, protocolOf, type PropertyCheck, PROPERTY_NAMES, PROPERTY_UNITS, computeProperties, propertyErrors, startProgress, targetsOf, xtbVersion } from '../index.js';
 import { checkOutputs, defineCommand, interruptedExitCode, stopOnSignals, referenceFromArgs, numberFlag, scoringProgress, textFlag, userPath } from './common.js';
 
 /** Register the command. */
@@ -19,6 +19,7 @@ export const evaluateCommand = (y: Argv): Argv =>
           html: textFlag('also write a self-contained HTML report (3D views, plots; opens offline)'),
           'max-html': numberFlag('--max-html', 'molecule cards in the HTML report', 100),
           'own-bonds': { type: 'boolean', default: false, describe: "also score the file's own bonds (an SDF's bond block, e.g. from a bond-aware model) beside EDM's bonds inferred from distances" },
+          dataset: { type: 'string', choices: ['qm9', 'geom'], describe: "EDM's analysis to score by: QM9's, or GEOM-Drugs' (bonds looked up by sorted atom types, validity with every bond single)", defaultDescription: "the --checkpoint's dataset, else qm9" },
           properties: { type: 'boolean', default: false, describe: 'compute each molecule\'s properties with GFN2-xTB (needs the xtb program) and give the mean absolute error against its target_<name> fields (edm sample --condition writes them); open-shell molecules are not scored' },
           'properties-csv': textFlag('with --properties: write each molecule\'s targets and computed values to this CSV'),
           'xtb-jobs': numberFlag('--xtb-jobs', 'xtb processes at once for --properties', 2),
@@ -41,11 +42,12 @@ export const evaluateCommand = (y: Argv): Argv =>
       }
       const ref = await referenceFromArgs(argv.train, argv.checkpoint ? userPath(argv.checkpoint) : undefined);
       const scoring = scoringProgress();
-      const r = await evaluate(mols, { trainSmiles: ref?.smiles, trainStats: ref?.stats, onProgress: scoring.onProgress });
+      const protocol = protocolOf(argv.dataset ?? (argv.checkpoint ? loadCheckpointConfig(userPath(argv.checkpoint)).dataset.name : 'qm9'));
+      const r = await evaluate(mols, { trainSmiles: ref?.smiles, trainStats: ref?.stats, onProgress: scoring.onProgress, protocol });
       scoring.stop();
       r.seconds = (performance.now() - t0) / 1000;
       // EDM's QM9 rows unless the molecules are compared with another dataset
-      const anchors = !ref || /qm9/i.test(ref.source);
+      const anchors = protocol.name === 'qm9' && (!ref || /qm9/i.test(ref.source));
       process.stdout.write(formatReport(r, `${argv.file}${ref ? ` (novelty vs ${ref.source}, ${ref.molecules} molecules)` : ''}`, anchors));
       // EDM's stability counts hydrogens: a heavy-atom-only file scores 0% without this being wrong
       if (mols.length > 0 && !mols.some((m) => m.elements.includes('H'))) process.stderr.write('edm: note: these molecules have no hydrogen atoms; EDM\'s atom and molecule stability count them (valences are filled by explicit H), so heavy-atom-only molecules score low there. Validity (RDKit) is unaffected\n');

@@ -13,6 +13,7 @@ import {
   Evaluator,
   MoleculeStreamWriter,
   withBondsAndStability,
+  protocolOf,
   chemistFields,
   keeps,
   loadRDKit,
@@ -201,6 +202,7 @@ export const sampleCommand = (y: Argv): Argv =>
         let batchOutcomes: MoleculeOutcome[] = [];
         const evaluator = spool
           ? await Evaluator.create({
+              protocol: protocolOf(model.config.dataset.name),
               keepOutcomes: Math.max(SVG_MOLECULES, html ? maxHtml : 0),
               onOutcome: (o) => {
                 spool.add(o);
@@ -234,7 +236,7 @@ export const sampleCommand = (y: Argv): Argv =>
             signal: interrupt.signal,
             onBatch: (batch) => {
               // one decode step: the bonds written are the bonds scored
-              const decoded = withBondsAndStability(batch.molecules);
+              const decoded = withBondsAndStability(batch.molecules, protocolOf(model.config.dataset.name));
               batchOutcomes = [];
               evaluator?.add(decoded);
               made += decoded.length;

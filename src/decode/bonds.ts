@@ -4,6 +4,33 @@
  */
 import type { Bond, Molecule } from '../data/molecule.js';
 import { ALLOWED_VALENCE, BOND_MARGIN_PM, DOUBLE_BOND_PM, SINGLE_BOND_PM, TRIPLE_BOND_PM, angstromToPm } from './bond-tables.js';
+import { EDM_DATASETS } from '../checkpoint/edm-datasets.js';
+
+/**
+ * How EDM's analysis turns positions into bonds and judges validity: its QM9 analysis, or its
+ * GEOM-Drugs analysis (qm9/analyze.py `check_stability` with `dataset_info['name'] == 'geom'`,
+ * and `build_molecule` with `limit_bonds_to_one`).
+ */
+export interface BondProtocol {
+  name: 'qm9' | 'geom';
+  /**
+   * GEOM: each pair's two elements are looked up in the order of their type indices in this
+   * list (EDM sorts the pair's type indices; the tables are not symmetric, e.g. a C-S double
+   * bond exists only as C then S)
+   */
+  pairOrder?: readonly string[];
+  /** GEOM: validity (RDKit) is judged with every bond single */
+  singleBondValidity?: boolean;
+}
+
+/** EDM's QM9 analysis (the default). */
+export const QM9_PROTOCOL: BondProtocol = { name: 'qm9' };
+
+/** EDM's GEOM-Drugs analysis: sorted pairs by GEOM's type order, validity on single bonds. */
+export const GEOM_PROTOCOL: BondProtocol = { name: 'geom', pairOrder: EDM_DATASETS.geom.atomDecoder!, singleBondValidity: true };
+
+/** The protocol of a dataset name (a checkpoint's `dataset.name`): GEOM's for `geom`, else QM9's. */
+export const protocolOf = (dataset: string): BondProtocol => (dataset === 'geom' ? GEOM_PROTOCOL : QM9_PROTOCOL);
 
 /**
  * Bond order 0-3 of two atoms at a distance: single if d < l1 + 10 pm, double if also
@@ -31,15 +58,19 @@ export function distance(m: Molecule, i: number, j: number): number {
 }
 
 /**
- * All bonds of a molecule inferred from distances (every pair i < j with order > 0). Elements
- * are passed in EDM's sorted-pair order; the tables are symmetric for the elements they share.
+ * All bonds of a molecule inferred from distances (every pair i < j with order > 0). QM9's
+ * analysis looks the pair up as (atom i, atom j), where the tables are symmetric for the elements
+ * they share; GEOM's orders each pair by type index (`protocol.pairOrder`).
  */
-export function inferBonds(m: Molecule): Bond[] {
+export function inferBonds(m: Molecule, protocol: BondProtocol = QM9_PROTOCOL): Bond[] {
   const bonds: Bond[] = [];
   const n = m.elements.length;
+  const rank = protocol.pairOrder ? new Map(protocol.pairOrder.map((e, k) => [e, k])) : undefined;
   for (let i = 0; i < n; i++) {
     for (let j = i + 1; j < n; j++) {
-      const order = bondOrder(m.elements[i], m.elements[j], distance(m, i, j));
+      let [a, b] = [m.elements[i], m.elements[j]];
+      if (rank && (rank.get(a) ?? Infinity) > (rank.get(b) ?? Infinity)) [a, b] = [b, a];
+      const order = bondOrder(a, b, distance(m, i, j));
       if (order > 0) bonds.push({ i, j, order });
     }
   }

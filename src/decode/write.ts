@@ -7,7 +7,7 @@ import type { Molecule } from '../data/molecule.js';
 import { formatSdf } from '../data/sdf.js';
 import { formatXyz } from '../data/xyz.js';
 import { InputError } from '../errors.js';
-import { type Stability, inferBonds, stability } from './bonds.js';
+import { type BondProtocol, QM9_PROTOCOL, type Stability, inferBonds, stability } from './bonds.js';
 
 /**
  * A generated molecule after the one decode step: bonds inferred from distances (EDM's rule) and
@@ -18,6 +18,8 @@ export interface DecodedMolecule extends Molecule {
   bonds: NonNullable<Molecule['bonds']>;
   /** EDM's stability of these bonds */
   stability: Stability;
+  /** the analysis the bonds were inferred by (QM9's or GEOM's) */
+  protocol: BondProtocol['name'];
   /** the stability of a bond-aware model's own bonds (`modelBonds`), when it has them */
   modelStability?: Stability;
 }
@@ -25,15 +27,15 @@ export interface DecodedMolecule extends Molecule {
 /** Whether a molecule went through the decode step (`withBondsAndStability`). */
 export const isDecoded = (m: Molecule): m is DecodedMolecule => 'stability' in m && m.bonds !== undefined;
 
-/** A molecule's bonds from distances (EDM's rule): the decode step's when it went through it, else inferred now. */
-export const distanceBonds = (m: Molecule): NonNullable<Molecule['bonds']> => (isDecoded(m) ? m.bonds : inferBonds(m));
+/** A molecule's bonds from distances (EDM's rule): the decode step's when it used the same analysis, else inferred now. */
+export const distanceBonds = (m: Molecule, protocol: BondProtocol = QM9_PROTOCOL): NonNullable<Molecule['bonds']> => (isDecoded(m) && m.protocol === protocol.name ? m.bonds : inferBonds(m, protocol));
 
 /**
  * EDM's stability of a molecule's distance bonds: the decode step's when it went through it,
  * else computed now on `bonds` (pass `distanceBonds(m)` when the caller has it, to infer once).
  */
-export const distanceStability = (m: Molecule, bonds: NonNullable<Molecule['bonds']> = distanceBonds(m)): Stability =>
-  isDecoded(m) ? m.stability : stability(m, bonds);
+export const distanceStability = (m: Molecule, bonds: NonNullable<Molecule['bonds']> = distanceBonds(m), protocol: BondProtocol = QM9_PROTOCOL): Stability =>
+  isDecoded(m) && m.protocol === protocol.name ? m.stability : stability(m, bonds);
 
 /**
  * The stability of a bond-aware model's own bonds (`modelBonds`): the decode step's when it
@@ -45,18 +47,23 @@ export const ownBondStability = (m: Molecule): Stability | undefined =>
 /**
  * The decode step: copies of generated molecules with inferred bonds, their stability, and the
  * stability as properties (SDF data fields); a bond-aware model's own bonds are scored beside
- * them. Molecules already decoded are returned as they are.
+ * them. Molecules already decoded by the same analysis are returned as they are.
+ * @param protocol EDM's analysis to infer bonds by (GEOM's for GEOM-Drugs models); default: QM9's,
+ *   and molecules already decoded keep theirs
  */
-export function withBondsAndStability(mols: Molecule[]): DecodedMolecule[] {
+export function withBondsAndStability(mols: Molecule[], protocol?: BondProtocol): DecodedMolecule[] {
   return mols.map((m) => {
-    if (isDecoded(m)) return m;
-    const bonds = inferBonds(m);
+    // no protocol asked: a decoded molecule keeps its bonds (the writer writes what was scored)
+    if (isDecoded(m) && (protocol === undefined || m.protocol === protocol.name)) return m;
+    const p = protocol ?? QM9_PROTOCOL;
+    const bonds = inferBonds(m, p);
     const s = stability(m, bonds);
     const own = m.modelBonds && stability(m, m.modelBonds);
     return {
       ...m,
       bonds,
       stability: s,
+      protocol: p.name,
       ...(own ? { modelStability: own } : {}),
       properties: {
         ...(m.properties ?? {}),

@@ -7,7 +7,7 @@
  * distributions compared with the training data.
  */
 import type { Molecule } from '../data/molecule.js';
-import { type Stability, distance, oddValenceSum } from '../decode/bonds.js';
+import { type BondProtocol, QM9_PROTOCOL, type Stability, distance, oddValenceSum } from '../decode/bonds.js';
 import { distanceBonds, distanceStability, ownBondStability } from '../decode/write.js';
 import { type DistributionComparison, type DistributionStats, addToStats, compareStats, emptyStats } from './distributions.js';
 import { loadRDKit } from './rdkit.js';
@@ -115,6 +115,8 @@ export interface EvaluateOptions {
   keepOutcomes?: number;
   /** called with each molecule's outcome as it is scored (e.g. to spool them to a file) */
   onOutcome?: (o: MoleculeOutcome) => void;
+  /** EDM's analysis: QM9's (default) or GEOM-Drugs' (bond lookup by sorted types, validity on single bonds) */
+  protocol?: BondProtocol;
 }
 
 /** Bins of `EvaluationReport.stableShareHistogram` below share 1. */
@@ -173,13 +175,15 @@ export class Evaluator {
       const index = this.scored++;
       this.atoms += m.elements.length;
       // generated molecules come decoded (decode/write.ts): their bonds are the ones written
-      const bonds = distanceBonds(m);
-      const s = distanceStability(m, bonds);
+      const protocol = this.opts.protocol ?? QM9_PROTOCOL;
+      const bonds = distanceBonds(m, protocol);
+      const s = distanceStability(m, bonds, protocol);
       this.stableAtoms += s.stableAtoms;
       if (s.moleculeStable) this.stableMolecules++;
       else if (oddValenceSum(m.elements)) this.oddValence++;
       addToStats(this.stats, m, bonds);
-      const v = checkValidity(this.rdkit, m, bonds);
+      // EDM's GEOM analysis builds the RDKit molecule with every bond single
+      const v = checkValidity(this.rdkit, m, protocol.singleBondValidity ? bonds.map((b) => ({ ...b, order: 1 })) : bonds);
       const out: MoleculeOutcome = { index, name: m.name, atoms: m.elements.length, stableAtoms: s.stableAtoms, stable: s.moleculeStable, valid: v.valid, fragments: v.fragments, collapsed: hasCollapsedAtoms(m) };
       if (v.valid) {
         out.smiles = v.smiles;
