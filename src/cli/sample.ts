@@ -135,6 +135,14 @@ function parseCondition(text: string): Record<string, number | 'draw'> {
   return out;
 }
 
+/**
+ * The evaluator of a scored run: the checkpoint's analysis (QM9's or GEOM's), keeping the
+ * outcomes the SVG grid and the HTML cards show, each outcome handed on as it is scored.
+ */
+function runEvaluator(config: EdmConfig, htmlCards: number, onOutcome: (o: MoleculeOutcome) => void): Promise<Evaluator> {
+  return Evaluator.create({ protocol: protocolOf(config.dataset.name), keepOutcomes: Math.max(SVG_MOLECULES, htmlCards), onOutcome });
+}
+
 /** The options that depend on the checkpoint: warnings for --n-atoms and --condition, and the condition. */
 function modelArgs(config: EdmConfig, nAtoms: number | undefined, condition: string | undefined): Record<string, number | 'draw'> | undefined {
   warnPastTraining(nAtoms, config.dataset.maxNAtoms);
@@ -200,16 +208,7 @@ export const sampleCommand = (y: Argv): Argv =>
       try {
         // the outcomes of the batch being written (its SDF fields and --keep)
         let batchOutcomes: MoleculeOutcome[] = [];
-        const evaluator = spool
-          ? await Evaluator.create({
-              protocol: protocolOf(model.config.dataset.name),
-              keepOutcomes: Math.max(SVG_MOLECULES, html ? maxHtml : 0),
-              onOutcome: (o) => {
-                spool.add(o);
-                batchOutcomes.push(o);
-              },
-            })
-          : undefined;
+        const evaluator = spool && (await runEvaluator(model.config, html ? maxHtml : 0, (o) => (spool.add(o), batchOutcomes.push(o))));
         const rdkit = evaluator ? await loadRDKit() : undefined;
         let made = 0;
         const writer = new MoleculeStreamWriter(out);
