@@ -8,7 +8,7 @@ import { initBackend } from '../src/backend.js';
 import { makeModel, phi, type EdmModel } from '../src/diffusion/model.js';
 import { disposeGraph, graphFromNodeMask } from '../src/graph/graph.js';
 import { DEFAULT_CORRECTOR, langevinStep, sampleChain } from '../src/diffusion/sampler.js';
-import { planSampling } from '../src/generate/plan.js';
+import { PAIR_BUDGET, planSampling } from '../src/generate/plan.js';
 import { combinedNoise } from '../src/diffusion/noise.js';
 import { sigmaOf } from '../src/diffusion/schedule.js';
 import { initParams } from '../src/egnn/params.js';
@@ -170,5 +170,22 @@ describe('sampler', () => {
     expect(edm).not.toEqual(byDefault);
     const plain = sampleChain(model, Int32Array.from([5]), [new Rng('d:mol0')], { steps: 10 });
     expect(Array.from(plain.x.slice(0, 15))).toEqual(edm[0]);
+  });
+});
+
+describe('batches of large molecules', () => {
+  it('a default plan keeps each batch within PAIR_BUDGET atom pairs (GEOM-sized molecules), and QM9 plans are cut as before', () => {
+    const geomLike = { ...TINY, dataset: { ...TINY.dataset, nNodesHistogram: { '20': 5, '60': 3, '120': 2, '181': 1 }, maxNAtoms: 181 } };
+    const model = makeModel(geomLike, {});
+    const plan = planSampling(model, { n: 400, seed: 2 });
+    for (const b of plan.batches) if (b.ids.length > 1) expect(b.ids.length * Math.max(...b.nNodes) ** 2).toBeLessThanOrEqual(PAIR_BUDGET);
+    expect(plan.batches.some((b) => b.ids.length === 1 && b.nNodes[0] === 181)).toBe(true);
+    // every molecule is planned once, with the sizes a plan without the cap draws
+    const asked = planSampling(model, { n: 400, seed: 2, batchSize: 50 });
+    const sizesOf = (p: typeof plan) => new Map(p.batches.flatMap((b) => Array.from(b.ids, (id, k) => [id, b.nNodes[k]] as const)));
+    expect(sizesOf(plan)).toEqual(sizesOf(asked));
+    // QM9 (at most 29 atoms): batches of 50, as without the budget
+    const qm9 = planSampling(makeModel({ ...TINY, dataset: { ...TINY.dataset, nNodesHistogram: { '29': 1, '9': 1 } } }, {}), { n: 400, seed: 2 });
+    expect(qm9.batches.map((b) => b.ids.length)).toEqual(new Array(8).fill(50));
   });
 });

@@ -20,6 +20,31 @@ import type { BatchResult, PlanOptions, PlannedBatch, SampleResult, SamplingPlan
  */
 export const MAX_MOLECULES = 10_000_000;
 
+/**
+ * Atom pairs (molecules x atoms^2) of a default batch at most: 50 QM9 molecules of 29 atoms, so
+ * QM9 batches are never cut by it, while large molecules (GEOM-Drugs: up to 181 atoms, whose
+ * edge tensors grow as atoms^2) go in smaller batches that fit in memory.
+ */
+export const PAIR_BUDGET = 50 * 29 * 29;
+
+/**
+ * Cut ids sorted by size into batches of at most `batchSize`; with `capped` (no batch size
+ * asked), also at most PAIR_BUDGET atom pairs (each batch pads to its largest, last, molecule).
+ */
+function cutBatches(ids: number[], sizes: Int32Array, batchSize: number, capped: boolean): Int32Array[] {
+  const out: Int32Array[] = [];
+  let part: number[] = [];
+  for (const id of ids) {
+    if (part.length === batchSize || (capped && part.length > 0 && (part.length + 1) * sizes[id] ** 2 > PAIR_BUDGET)) {
+      out.push(Int32Array.from(part));
+      part = [];
+    }
+    part.push(id);
+  }
+  if (part.length) out.push(Int32Array.from(part));
+  return out;
+}
+
 /** Batches of this many at most are grouped by size together (memory of the reordering). */
 const WINDOW_BATCHES = 16;
 
@@ -70,8 +95,7 @@ export function planSampling(model: EdmModel, opts: PlanOptions, shard?: { index
   for (let w0 = Math.floor(start / window) * window; w0 < end; w0 += window) {
     const ids = Array.from({ length: Math.min(end, w0 + window) - Math.max(start, w0) }, (_, k) => Math.max(start, w0) + k);
     ids.sort((a, b) => sizes[a] - sizes[b] || a - b);
-    for (let k = 0; k < ids.length; k += batchSize) {
-      const part = Int32Array.from(ids.slice(k, k + batchSize));
+    for (const part of cutBatches(ids, sizes, batchSize, opts.batchSize === undefined)) {
       const nNodes = Int32Array.from(part, (i) => sizes[i]);
       batches.push({ ids: part, nNodes, ...(condition ? { properties: condition(part, nNodes, seed) } : {}) });
     }

@@ -65,13 +65,15 @@ export interface GenerateResult extends SampleResult {
  * @throws InterruptedError when `opts.signal` is aborted
  */
 async function runPlanYielding(model: EdmModel, plan: SamplingPlan, steps: number, totalSteps: number, assembler: Assembler, opts: GenerateOptions): Promise<SampleResult> {
-  const size = plan.batches[0].ids.length;
-  const report = (molecules: number, step: number): void => opts.onProgress?.({ stepsDone: Math.floor(molecules / size) * steps + step, totalSteps, molecules });
+  // batches may differ in size (large molecules go in smaller ones): progress counts batch-steps
+  let batchesDone = 0;
+  const report = (molecules: number, step: number): void => opts.onProgress?.({ stepsDone: batchesDone * steps + step, totalSteps, molecules });
   let done = 0;
   for (const batch of plan.batches) {
     if (opts.signal?.aborted) throw new InterruptedError('sampling stopped');
     assembler.add(sampleBatch(model, batch, plan, (step) => report(done, step)), batch.ids);
     done += batch.ids.length;
+    batchesDone++;
     report(done, 0);
     await new Promise((r) => setImmediate(r));
   }
