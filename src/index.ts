@@ -82,7 +82,7 @@ export { loadSamplingModel, ELEMENT_MODEL_DIR } from './elements/load.js';
 export { PROPERTY_NAMES, PROPERTY_UNITS, type PropertyName, type PropertyLabels, readLabels, writeLabels, gdbId } from './properties/labels.js';
 export { type XtbProperties, parseXtbOutput, runXtb, xtbVersion } from './properties/xtb.js';
 export { type PropertyCheck, type PropertyError, computeProperties, propertyErrors, targetsOf, electronCount, baselineErrors } from './properties/check.js';
-export { meanMad, propertyHistograms, buildPropertyConditioning, drawProperty } from './properties/conditioning.js';
+export { meanMad, propertyHistograms, buildPropertyConditioning, drawProperty, histogramValue, parseCondition } from './properties/conditioning.js';
 export { propertyValue, propertyContext } from './data/properties.js';
 export { DEFAULT_LABELS, conditionData, conditionNames, regressorData } from './train/conditioned.js';
 export { predictProperty, regressorMae } from './properties/regressor.js';

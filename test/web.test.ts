@@ -160,6 +160,31 @@ describe('edm in the browser', () => {
     });
   }, 180_000);
 
+  it('samples from a property-conditioned checkpoint folder (EDM\'s alpha model, imported) with the condition box, and names a missing condition', async (ctx) => {
+    ctx.skip(NO_CHROMIUM, NO_CHROMIUM_REASON);
+    const src = join(ROOT, '..', 'shared', 'reference', 'edm', 'conditional_alpha');
+    ctx.skip(!existsSync(src), `${src} absent: needs EDM's conditional reference model`);
+    const imp = spawnSync(process.execPath, [EDM, 'import-torch', src, '--out', join(dir, 'alpha')], { encoding: 'utf8' });
+    expect(imp.status, imp.stderr).toBe(0);
+    await inBrowser(async (tab) => {
+      await tab.goto(url);
+      await tab.waitForFunction(() => document.body.dataset.state === 'idle');
+      await tab.setInputFiles('#checkpoint', join(dir, 'alpha'));
+      await tab.waitForFunction(() => document.body.dataset.state === 'idle');
+      await tab.fill('#n', '2');
+      await tab.fill('#steps', '3');
+      await tab.click('#generate');
+      await tab.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.state ?? ''), null, { timeout: 120_000 });
+      expect(await tab.evaluate(() => document.getElementById('error')!.textContent)).toMatch(/this checkpoint is conditioned on alpha: give --condition alpha=VALUE/);
+      await tab.fill('#condition', 'alpha=80');
+      await tab.click('#generate');
+      await tab.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.state ?? ''), null, { timeout: 120_000 });
+      expect(await tab.evaluate(() => document.getElementById('error')!.textContent)).toBe('');
+      const sdf = (await tab.evaluate(() => window.edmResult))!.sdf;
+      expect(parseSdf(sdf).map((m) => m.properties?.target_alpha)).toEqual(['80', '80']);
+    });
+  }, 240_000);
+
   it('a dropped file with a bad line gets the CLI\'s one-line error and no table', async (ctx) => {
     ctx.skip(NO_CHROMIUM, NO_CHROMIUM_REASON);
     await inBrowser(async (tab) => {

@@ -5,7 +5,7 @@
  * trajectory), and offer the SDF and the metrics JSON; or score a dropped SDF/XYZ file.
  *
  * Test contract: `?n=8&seed=1&steps=50&autorun=1` starts a run on load (`&elements=1`: with the
- * element model); when it ends,
+ * element model; `&condition=gap%3D4.5`: a property-conditioned checkpoint's values); when it ends,
  * `document.body.dataset.state` is "done" (or "error", the message in #error) and
  * `window.edmResult` holds `{ sdf, metrics }`.
  */
@@ -16,6 +16,7 @@ import type { Molecule } from '../src/data/molecule.js';
 import { makeModel } from '../src/diffusion/model.js';
 import { type CorrectorOptions, samplerWords } from '../src/diffusion/sampler.js';
 import { Assembler, planSampling } from '../src/generate/plan.js';
+import { parseCondition } from '../src/properties/conditioning.js';
 import { formatSdf, parseSdf } from '../src/data/sdf.js';
 import { parseXyz } from '../src/data/xyz.js';
 import { type DecodedMolecule, withBondsAndStability } from '../src/decode/write.js';
@@ -228,7 +229,9 @@ async function generate(): Promise<void> {
     const s = source;
     const files = await checkpointFiles(s);
     const elementFrom = $<HTMLInputElement>('element-model').checked ? elementTime(files) : undefined;
-    const out = await runWorkers({ checkpoint: s.url ?? s.label, files, n, seed, steps, chain: true, elementFrom });
+    const asked = $<HTMLInputElement>('condition').value.trim();
+    const condition = asked ? parseCondition(asked) : undefined;
+    const out = await runWorkers({ checkpoint: s.url ?? s.label, files, n, seed, steps, chain: true, elementFrom, condition });
     const decoded = withBondsAndStability(out.molecules);
     const r = await score(decoded, await ref);
     const where = `${out.seconds.toFixed(1)} s in this browser on ${out.backend}, ${out.workers} Web Worker${out.workers === 1 ? '' : 's'}`;
@@ -327,6 +330,7 @@ function init(): void {
   const q = new URLSearchParams(location.search);
   for (const k of ['n', 'seed', 'steps']) if (q.has(k)) $<HTMLInputElement>(k).value = q.get(k)!;
   if (q.has('elements')) $<HTMLInputElement>('element-model').checked = q.get('elements') === '1';
+  if (q.has('condition')) $<HTMLInputElement>('condition').value = q.get('condition')!;
   $('generate').addEventListener('click', () => void generate());
   $<HTMLInputElement>('checkpoint').addEventListener('change', (e) => {
     const files = [...((e.target as HTMLInputElement).files ?? [])];

@@ -27,6 +27,8 @@ export interface GenerateRequest {
   files: { config: Uint8Array; weights: Uint8Array; elements?: { config: Uint8Array; weights: Uint8Array } };
   /** type atoms with the element model from this diffusion time on (0..1; absent: not used) */
   elementFrom?: number;
+  /** a property-conditioned checkpoint's asked values (`parseCondition`: a value, or `draw`) */
+  condition?: Record<string, number | 'draw'>;
   n: number;
   seed: number;
   /** denoising steps (1..T) */
@@ -64,7 +66,7 @@ function startBackend(): Promise<void> {
 
 /** The plan's options of a request: the page and every worker plan alike. */
 export function planOptions(req: Omit<GenerateRequest, 'batches'>): PlanOptions {
-  return { n: req.n, seed: req.seed, steps: req.steps, chain: req.chain ? 1 : 0, ...(req.elementFrom !== undefined ? { elements: { from: req.elementFrom } } : {}) };
+  return { n: req.n, seed: req.seed, steps: req.steps, chain: req.chain ? 1 : 0, ...(req.elementFrom !== undefined ? { elements: { from: req.elementFrom } } : {}), ...(req.condition ? { condition: req.condition } : {}) };
 }
 
 async function generate(req: GenerateRequest): Promise<void> {

@@ -34,7 +34,7 @@ import {
   writeReportFiles,
 } from '../index.js';
 import { backendOption, checkOutputs, checkpointFiles, defineCommand, interruptedExitCode, stopOnSignals, numberFlag, referenceFromArgs, samplerArgs, samplerFlags, startBackend, threadsFlag, textFlag, userPath } from './common.js';
-import { type EdmConfig, propertyConditioning } from '../index.js';
+import { type EdmConfig, parseCondition, propertyConditioning } from '../index.js';
 
 /** Valid molecules drawn in the --svg grid. */
 const SVG_MOLECULES = 48;
@@ -118,22 +118,6 @@ async function reportMetrics(s: RunScores, argv: { train?: unknown; seed?: numbe
   }
 }
 
-/**
- * `--condition alpha=70,gap=4.5` or `--condition gap` (draw) as the plan's condition.
- * @throws OptionError for an empty item, a repeated name or a value that is not a finite number
- */
-function parseCondition(text: string): Record<string, number | 'draw'> {
-  const out: Record<string, number | 'draw'> = {};
-  for (const item of text.split(',')) {
-    const [name, value, extra] = item.split('=').map((s) => s.trim());
-    if (!name || extra !== undefined || value === '') throw new OptionError(`--condition ${text}: give name=value or a name, comma separated (e.g. gap=4.5)`);
-    if (name in out) throw new OptionError(`--condition ${text}: ${name} is given twice`);
-    const v = value === undefined ? 'draw' : Number(value);
-    if (v !== 'draw' && !Number.isFinite(v)) throw new OptionError(`--condition ${name}=${value}: not a finite number`);
-    out[name] = v;
-  }
-  return out;
-}
 
 /**
  * The evaluator of a scored run: the checkpoint's analysis (QM9's or GEOM's), keeping the

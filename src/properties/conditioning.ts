@@ -85,3 +85,21 @@ export function drawProperty(p: ConditionedProperty, nAtoms: number, rng: Rng): 
 export function histogramValue(h: PropertyHistogram, bin: number, u: number): number {
   return h.min + ((bin + u) / h.counts.length) * (h.max - h.min);
 }
+
+/**
+ * A condition as users type it: `alpha=70,gap=4.5` (values in the properties' units) or `gap`
+ * (draw the value with the atom count, EDM's protocol), as the plan's `condition`.
+ * @throws OptionError for an empty item, a repeated name or a value that is not a finite number
+ */
+export function parseCondition(text: string): Record<string, number | 'draw'> {
+  const out: Record<string, number | 'draw'> = {};
+  for (const item of text.split(',')) {
+    const [name, value, extra] = item.split('=').map((s) => s.trim());
+    if (!name || extra !== undefined || value === '') throw new OptionError(`--condition ${text}: give name=value or a name, comma separated (e.g. gap=4.5)`);
+    if (name in out) throw new OptionError(`--condition ${text}: ${name} is given twice`);
+    const v = value === undefined ? 'draw' : Number(value);
+    if (v !== 'draw' && !Number.isFinite(v)) throw new OptionError(`--condition ${name}=${value}: not a finite number`);
+    out[name] = v;
+  }
+  return out;
+}
