@@ -15,28 +15,11 @@
  */
 import { writeFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../src/backend.js';
-import { EDM_QM9_DIFFUSION, EDM_QM9_DYNAMICS, type EdmConfig } from '../src/config.js';
-import { makeModel } from '../src/diffusion/model.js';
-import { drawStepNoise, trainingLoss } from '../src/diffusion/loss.js';
-import { sampleZsGivenZt } from '../src/diffusion/sampler.js';
-import { makeBatch, disposeBatch } from '../src/data/batch.js';
-import { initParams } from '../src/egnn/params.js';
-import { Rng } from '../src/random.js';
-import { combinedNoise } from '../src/diffusion/noise.js';
+import { combinedNoise, datasetInfoFrom, disposeBatch, drawStepNoise, EDM_QM9_DIFFUSION, EDM_QM9_DYNAMICS, type EdmConfig, flatten, initBackend, initParams, loadOrt, loadQm9Split, makeBatch, makeModel, makeShardTasks, type Molecule, OnnxGradients, OnnxInference, paramOrder, Rng, sampleInWorkers, sampleZsGivenZt, saveCheckpoint, train, trainingLoss } from '../src/internal.js';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir, availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { saveCheckpoint } from '../src/checkpoint/format.js';
-import { sampleInWorkers } from '../src/generate/pool.js';
-import { train } from '../src/train/trainer.js';
-import { datasetInfoFrom } from '../src/data/dataset.js';
-import { loadQm9Split } from '../src/data/qm9.js';
-import type { Molecule } from '../src/data/molecule.js';
 import { existsSync } from 'node:fs';
-import { OnnxInference, loadOrt } from '../src/onnx/session.js';
-import { OnnxGradients } from '../src/train/onnx-gradients.js';
-import { flatten, makeShardTasks, paramOrder } from '../src/train/gradients.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');

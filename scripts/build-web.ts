@@ -15,7 +15,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type Plugin, build } from 'esbuild';
-import { PACKAGE_ROOT } from '../src/paths.js';
+import { PACKAGE_ROOT } from '../src/internal.js';
 
 const fail = (msg: string): never => {
   process.stderr.write(`build-web: ${msg}\n`);

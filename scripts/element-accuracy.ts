@@ -8,12 +8,7 @@
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadCheckpoint } from '../src/checkpoint/format.js';
-import { makeModel } from '../src/diffusion/model.js';
-import { elementAccuracy } from '../src/elements/accuracy.js';
-import { loadTrainingData } from '../src/train/data.js';
-import { DEFAULT_QM9_DIR } from '../src/paths.js';
-import { startRuntime, withRuntime } from '../src/backend.js';
+import { DEFAULT_QM9_DIR, elementAccuracy, loadCheckpoint, loadTrainingData, makeModel, startRuntime, withRuntime } from '../src/internal.js';
 
 const { values: a, positionals } = parseArgs({ options: { molecules: { type: 'string', default: '1000' }, t: { type: 'string' }, qm9: { type: 'string', default: DEFAULT_QM9_DIR } }, allowPositionals: true });
 const dir = positionals[0];

@@ -10,15 +10,7 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
-import { startRuntime, withRuntime } from '../src/backend.js';
-import { featureDim } from '../src/config.js';
-import { readMolecules } from '../src/data/read.js';
-import type { Molecule } from '../src/data/molecule.js';
-import { inferBonds, oddValenceSum, stability } from '../src/decode/bonds.js';
-import { predictFeatures } from '../src/diffusion/element-model.js';
-import { loadSamplingModel } from '../src/elements/load.js';
-import { makeGraph, disposeGraph } from '../src/graph/graph.js';
-import { DEFAULT_CHECKPOINT } from '../src/paths.js';
+import { DEFAULT_CHECKPOINT, disposeGraph, featureDim, inferBonds, loadSamplingModel, makeGraph, type Molecule, oddValenceSum, predictFeatures, readMolecules, stability, startRuntime, withRuntime } from '../src/internal.js';
 
 const { values: a, positionals } = parseArgs({ options: { checkpoint: { type: 'string', default: DEFAULT_CHECKPOINT }, t: { type: 'string', default: '0' }, gate: { type: 'string', default: '0.5' } }, allowPositionals: true });
 const file = positionals[0];

@@ -16,8 +16,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { formatXyz } from '../src/data/xyz.js';
-import { loadQm9Split } from '../src/data/qm9.js';
+import { formatXyz, loadQm9Split } from '../src/internal.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const qm9 = resolve(root, '..', 'shared', 'data', 'qm9');

@@ -14,11 +14,7 @@
 import { appendFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadQm9Split } from '../src/data/qm9.js';
-import { DEFAULT_QM9_DIR, PACKAGE_ROOT } from '../src/paths.js';
-import { type PropertyName, gdbId, writeLabels } from '../src/properties/labels.js';
-import { XTB_ARGS, runXtb, xtbVersion } from '../src/properties/xtb.js';
-import type { Molecule } from '../src/data/molecule.js';
+import { DEFAULT_QM9_DIR, gdbId, loadQm9Split, type Molecule, PACKAGE_ROOT, type PropertyName, runXtb, writeLabels, XTB_ARGS, xtbVersion } from '../src/internal.js';
 
 const COLUMNS: PropertyName[] = ['gap', 'homo', 'lumo', 'mu', 'alpha'];
 const { values: a } = parseArgs({

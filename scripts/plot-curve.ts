@@ -8,9 +8,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../src/data/files.js';
-import { curveSvg } from '../src/report/curve-plot.js';
-import { readCurve } from '../src/report/curve-data.js';
+import { curveSvg, readCurve, writeFileAtomic } from '../src/internal.js';
 
 const args = process.argv.slice(2);
 const dir = args.find((a, i) => !a.startsWith('--') && args[i - 1] !== '--title');

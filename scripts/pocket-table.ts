@@ -14,8 +14,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_CHECKPOINT, DEFAULT_CORRECTOR, UserError, loadModel, pocketRun, pocketTotals, startRuntime, withRuntime } from '../src/index.js';
-import { checkSamplerOptions } from '../src/diffusion/sampler.js';
+import { checkSamplerOptions, DEFAULT_CHECKPOINT, DEFAULT_CORRECTOR, loadModel, pocketRun, pocketTotals, startRuntime, UserError, withRuntime } from '../src/internal.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const dir = resolve(root, '..', 'shared', 'data', 'pockets');

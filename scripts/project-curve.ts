@@ -14,8 +14,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { readCurve } from '../src/report/curve-data.js';
-import { projectCurve, type CurveMetric } from '../src/report/curve-projection.js';
+import { type CurveMetric, projectCurve, readCurve } from '../src/internal.js';
 import { failer } from './sample-score.js';
 
 const METRICS: CurveMetric[] = ['atom_stability', 'molecule_stability', 'validity', 'connected_validity'];

@@ -11,15 +11,7 @@
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadCheckpoint } from '../src/checkpoint/format.js';
-import { propertyConditioning } from '../src/config.js';
-import { loadTrainingData } from '../src/train/data.js';
-import { DEFAULT_LABELS, conditionData } from '../src/train/conditioned.js';
-import { baselineErrors } from '../src/properties/check.js';
-import { propertyValue } from '../src/data/properties.js';
-import { DEFAULT_QM9_DIR } from '../src/paths.js';
-import type { Molecule } from '../src/data/molecule.js';
-import { Rng } from '../src/random.js';
+import { baselineErrors, conditionData, DEFAULT_LABELS, DEFAULT_QM9_DIR, loadCheckpoint, loadTrainingData, type Molecule, propertyConditioning, propertyValue, Rng } from '../src/internal.js';
 
 const { values: a, positionals } = parseArgs({ options: { labels: { type: 'string', default: DEFAULT_LABELS }, qm9: { type: 'string', default: DEFAULT_QM9_DIR }, seed: { type: 'string', default: '0' } }, allowPositionals: true });
 if (!positionals[0]) {

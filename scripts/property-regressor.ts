@@ -14,19 +14,7 @@
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startRuntime, withRuntime } from '../src/backend.js';
-import { loadCheckpoint } from '../src/checkpoint/format.js';
-import { propertyConditioning } from '../src/config.js';
-import type { Molecule } from '../src/data/molecule.js';
-import { propertyValue } from '../src/data/properties.js';
-import { readMolecules } from '../src/data/read.js';
-import { makeModel } from '../src/diffusion/model.js';
-import { DEFAULT_QM9_DIR } from '../src/paths.js';
-import { drawProperty } from '../src/properties/conditioning.js';
-import { predictProperty } from '../src/properties/regressor.js';
-import { Rng } from '../src/random.js';
-import { loadTrainingData } from '../src/train/data.js';
-import { DEFAULT_LABELS, conditionData } from '../src/train/conditioned.js';
+import { conditionData, DEFAULT_LABELS, DEFAULT_QM9_DIR, drawProperty, loadCheckpoint, loadTrainingData, makeModel, type Molecule, predictProperty, propertyConditioning, propertyValue, readMolecules, Rng, startRuntime, withRuntime } from '../src/internal.js';
 
 const { values: a, positionals } = parseArgs({
   options: { checkpoint: { type: 'string' }, labels: { type: 'string', default: DEFAULT_LABELS }, qm9: { type: 'string', default: DEFAULT_QM9_DIR }, molecules: { type: 'string', default: '5000' }, seed: { type: 'string', default: '0' } },

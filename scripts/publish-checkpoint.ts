@@ -21,15 +21,7 @@
 import { copyFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { initBackend } from '../src/backend.js';
-import { type LoadedCheckpoint, loadCheckpoint, saveCheckpoint } from '../src/checkpoint/format.js';
-import { countParams } from '../src/egnn/params.js';
-import { writeFileAtomic } from '../src/data/files.js';
-import { UserError } from '../src/errors.js';
-import { CHECKPOINT_REFERENCE_FILE } from '../src/metrics/reference.js';
-import { type CurveRow, hasOwnBondColumns, readCurve } from '../src/report/curve-data.js';
-import { curveSvg } from '../src/report/curve-plot.js';
-import { hoursText, publishedReportDetails, writeTrainingReport } from '../src/train/report.js';
+import { CHECKPOINT_REFERENCE_FILE, countParams, type CurveRow, curveSvg, hasOwnBondColumns, hoursText, initBackend, loadCheckpoint, type LoadedCheckpoint, publishedReportDetails, readCurve, saveCheckpoint, UserError, writeFileAtomic, writeTrainingReport } from '../src/internal.js';
 
 const { values: flags, positionals } = parseArgs({
   options: { latest: { type: 'boolean', default: false }, state: { type: 'string' } },

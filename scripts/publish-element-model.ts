@@ -10,9 +10,7 @@
 import { copyFileSync, existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../src/backend.js';
-import { loadCheckpoint, saveCheckpoint } from '../src/checkpoint/format.js';
-import { ELEMENT_MODEL_DIR, loadSamplingModel } from '../src/elements/load.js';
+import { ELEMENT_MODEL_DIR, initBackend, loadCheckpoint, loadSamplingModel, saveCheckpoint } from '../src/internal.js';
 
 const [run, checkpoint] = process.argv.slice(2);
 if (!run || !checkpoint) {

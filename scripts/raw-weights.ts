@@ -9,8 +9,7 @@
  */
 import { copyFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadCheckpoint, saveCheckpoint } from '../src/checkpoint/format.js';
-import { CHECKPOINT_REFERENCE_FILE } from '../src/metrics/reference.js';
+import { CHECKPOINT_REFERENCE_FILE, loadCheckpoint, saveCheckpoint } from '../src/internal.js';
 
 const [src, dst] = process.argv.slice(2);
 const fail = (msg: string): never => {

@@ -9,9 +9,7 @@
  */
 import { existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { loadCheckpoint } from '../src/checkpoint/format.js';
-import { UserError } from '../src/errors.js';
-import { publishedReportDetails, writeTrainingReport } from '../src/train/report.js';
+import { loadCheckpoint, publishedReportDetails, UserError, writeTrainingReport } from '../src/internal.js';
 
 try {
   const dest = resolve(process.argv[2] ?? 'checkpoints/qm9-default');

@@ -18,7 +18,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { PACKAGE_ROOT } from '../src/paths.js';
+import { PACKAGE_ROOT } from '../src/internal.js';
 import { failer, sampleAndScore } from './sample-score.js';
 
 const fail = failer('sampler-table');

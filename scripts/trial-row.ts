@@ -15,15 +15,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { closeModel, startRuntime, withRuntime } from '../src/backend.js';
-import { loadCheckpoint } from '../src/checkpoint/format.js';
-import { writeFileAtomic } from '../src/data/files.js';
-import { loadQm9Split } from '../src/data/qm9.js';
-import { makeModel } from '../src/diffusion/model.js';
-import { DEFAULT_QM9_DIR, PACKAGE_ROOT } from '../src/paths.js';
-import { Rng } from '../src/random.js';
-import { validationNll } from '../src/train/validation.js';
-import type { OwnBondScores } from '../src/metrics/evaluate.js';
+import { closeModel, DEFAULT_QM9_DIR, loadCheckpoint, loadQm9Split, makeModel, type OwnBondScores, PACKAGE_ROOT, Rng, startRuntime, validationNll, withRuntime, writeFileAtomic } from '../src/internal.js';
 import { failer, sampleAndScore } from './sample-score.js';
 
 /** Heading of the table the rows go to (created after `## Trials` when absent). */

@@ -1,7 +1,8 @@
 /**
  * Architecture rules, read from the source text: the CLI is a thin layer over the library
  * (`src/cli/*.ts` import only `src/index.ts`, node and yargs; commands never import each
- * other), `src/` has no import cycle, and no function in `src/` is over 100 lines.
+ * other), scripts/ and web/ go through named entries, `src/` has no import cycle, and no
+ * function in `src/` is over 100 lines.
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -160,6 +161,16 @@ describe('architecture', () => {
       }
     }
     expect(upward).toEqual([]);
+  });
+
+  it('scripts/ use the library through src/index.ts or src/internal.ts, and web/ through src/browser.ts (named entries)', () => {
+    const bad: string[] = [];
+    for (const [dir, allowed] of [['scripts', ['../src/index.js', '../src/internal.js']], ['web', ['../src/browser.js']]] as const) {
+      const files = readdirSync(join(ROOT, dir)).filter((f) => f.endsWith('.ts'));
+      expect(files.length, dir).toBeGreaterThan(1);
+      for (const f of files) for (const spec of importsOf(join(ROOT, dir, f))) if (spec.startsWith('../') && !(allowed as readonly string[]).includes(spec)) bad.push(`${dir}/${f} imports ${spec}`);
+    }
+    expect(bad).toEqual([]);
   });
 
   it('src has no import cycle', () => {

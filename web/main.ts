@@ -11,23 +11,7 @@
  */
 import threeDmol from '3dmol/build/3Dmol-min.js';
 import { gunzipSync } from 'fflate';
-import { validateConfig } from '../src/config.js';
-import type { Molecule } from '../src/data/molecule.js';
-import { makeModel } from '../src/diffusion/model.js';
-import { type CorrectorOptions, samplerWords } from '../src/diffusion/sampler.js';
-import { Assembler, planSampling } from '../src/generate/plan.js';
-import { parseCondition } from '../src/properties/conditioning.js';
-import { formatSdf, parseSdf } from '../src/data/sdf.js';
-import { parseXyz } from '../src/data/xyz.js';
-import { type DecodedMolecule, withBondsAndStability } from '../src/decode/write.js';
-import { EVALUATION_ELEMENTS } from '../src/decode/bond-tables.js';
-import { Evaluator, type EvaluationReport } from '../src/metrics/evaluate.js';
-import { chemistFields } from '../src/metrics/fields.js';
-import { loadRDKit } from '../src/metrics/rdkit.js';
-import { type TrainingReference, referenceFromBytes } from '../src/metrics/reference.js';
-import { setThreeDmolSource } from '../src/report/html/client.js';
-import { htmlReport } from '../src/report/html/page.js';
-import { formatReport, reportJson } from '../src/report/table.js';
+import { Assembler, chemistFields, type CorrectorOptions, type DecodedMolecule, EVALUATION_ELEMENTS, type EvaluationReport, Evaluator, formatReport, formatSdf, htmlReport, loadRDKit, makeModel, type Molecule, parseCondition, parseSdf, parseXyz, planSampling, referenceFromBytes, reportJson, samplerWords, setThreeDmolSource, type TrainingReference, validateConfig, withBondsAndStability } from '../src/browser.js';
 import { fetchBytes, sha256Hex } from './fetch.js';
 import { type GenerateRequest, type WorkerMessage, planOptions } from './worker.js';
 

@@ -11,13 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { getThreadsCount, setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { checkpointFromBytes } from '../src/checkpoint/parse.js';
-import type { Molecule } from '../src/data/molecule.js';
-import { makeModel } from '../src/diffusion/model.js';
-import { withElementModel } from '../src/elements/attach.js';
-import { sampleBatch } from '../src/generate/batch.js';
-import { planSampling } from '../src/generate/plan.js';
-import type { PlanOptions } from '../src/generate/types.js';
+import { checkpointFromBytes, makeModel, type Molecule, type PlanOptions, planSampling, sampleBatch, withElementModel } from '../src/browser.js';
 
 /** What the page asks for. */
 export interface GenerateRequest {
