@@ -1,7 +1,8 @@
 /**
  * What every command shares: reading numbers as typed, paths, the error exit.
  */
-import { printable, DEFAULT_CORRECTOR, DEFAULT_TRAIN_FILE, InputError, type CorrectorOptions, type ElementSampling, UserError, chooseReference, startRuntime, shown, type Runtime, startProgress, type BackendName, type Progress, type TrainingReference } from '../index.js';
+import { DEFAULT_CORRECTOR, DEFAULT_TRAIN_FILE, InputError, type CorrectorOptions, type ElementSampling, UserError, chooseReference, startRuntime, type Runtime, type BackendName, type TrainingReference } from '../index.js';
+import { printable, shown, startProgress, type Progress } from '../cli-support.js';
 import { accessSync, constants, existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { ArgumentsCamelCase, Argv } from 'yargs';

@@ -2,8 +2,9 @@
  * `edm evaluate FILE`: EDM's metrics on any SDF/XYZ file.
  */
 import type { Argv } from 'yargs';
-import { UserError, EVALUATION_ELEMENTS, evaluate, formatReport, htmlReport, integerOption, readMolecules, writeFileAtomic, writeReportFiles } from '../index.js';
-import { InterruptedError, type Molecule, loadCheckpointConfig, protocolOf, type PropertyCheck, PROPERTY_NAMES, PROPERTY_UNITS, computeProperties, propertyErrors, startProgress, targetsOf, xtbVersion } from '../index.js';
+import { UserError, EVALUATION_ELEMENTS, evaluate, formatReport, htmlReport, readMolecules, writeFileAtomic } from '../index.js';
+import { integerOption, startProgress, writeReportFiles } from '../cli-support.js';
+import { InterruptedError, type Molecule, loadCheckpointConfig, protocolOf, type PropertyCheck, PROPERTY_NAMES, PROPERTY_UNITS, computeProperties, propertyErrors, targetsOf, xtbVersion } from '../index.js';
 import { checkOutputs, defineCommand, interruptedExitCode, stopOnSignals, referenceFromArgs, numberFlag, scoringProgress, textFlag, userPath } from './common.js';
 
 /** Register the command. */

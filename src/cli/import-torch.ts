@@ -2,7 +2,8 @@
  * `edm import-torch DIR --out checkpoints/NAME`: convert EDM's published PyTorch files.
  */
 import type { Argv } from 'yargs';
-import { DEFAULT_CHECKPOINT, DEFAULT_TRAIN_FILE, type PropertyNorms, UserError, importDatasetInfo, importTorchDir, saveCheckpoint } from '../index.js';
+import { DEFAULT_CHECKPOINT, DEFAULT_TRAIN_FILE, type PropertyNorms, UserError, importTorchDir, saveCheckpoint } from '../index.js';
+import { importDatasetInfo } from '../cli-support.js';
 import { startBackend, userPath, defineCommand, textFlag } from './common.js';
 
 /** Register the command. */

@@ -4,7 +4,8 @@
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { UserError, printable } from '../index.js';
+import { UserError } from '../index.js';
+import { printable } from '../cli-support.js';
 import { evaluateCommand } from './evaluate.js';
 import { importTorchCommand } from './import-torch.js';
 import { mergeCommand } from './merge.js';

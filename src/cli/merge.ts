@@ -2,7 +2,8 @@
  * `edm merge SHARDS... --out all.sdf`: join the SDF files of a sharded run and score the whole.
  */
 import type { Argv } from 'yargs';
-import { InputError, type MergedSamples, type MoleculeOutcome, chemistFields, evaluate, formatReport, formatSdf, htmlReport, loadRDKit, mergeSampleFiles, withBondsAndStability, writeFileAtomic, writeReportFiles } from '../index.js';
+import { InputError, type MergedSamples, type MoleculeOutcome, chemistFields, evaluate, formatReport, formatSdf, htmlReport, loadRDKit, mergeSampleFiles, withBondsAndStability, writeFileAtomic } from '../index.js';
+import { writeReportFiles } from '../cli-support.js';
 import { checkOutputs, defineCommand, referenceFromArgs, scoringProgress, textFlag, userPath } from './common.js';
 
 /** Register the command. */

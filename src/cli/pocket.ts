@@ -3,28 +3,8 @@
  * region), validity, QED and, when installed, AutoDock Vina.
  */
 import type { Argv } from 'yargs';
-import {
-  DEFAULT_CHECKPOINT,
-  OptionError,
-  InterruptedError,
-  complexPdb,
-  formatLigandTable,
-  ligandNote,
-  ligandTable,
-  pocketSummary,
-  formatPocketReport,
-  formatPdbAtoms,
-  formatSdf,
-  htmlReport,
-  integerOption,
-  loadModel,
-  withRuntime,
-  numberOption,
-  pocketRun,
-  startProgress,
-  writeFileAtomic,
-  readPdb,
-} from '../index.js';
+import { DEFAULT_CHECKPOINT, OptionError, InterruptedError, formatPdbAtoms, formatSdf, htmlReport, loadModel, withRuntime, pocketRun, writeFileAtomic, readPdb } from '../index.js';
+import { complexPdb, formatLigandTable, ligandNote, ligandTable, pocketSummary, formatPocketReport, integerOption, numberOption, startProgress } from '../cli-support.js';
 import { backendOption, checkOutputs, checkpointFiles, defineCommand, interruptedExitCode, moleculeSteps, stopOnSignals, numberFlag, samplerArgs, samplerFlags, startBackend, threadsFlag, textFlag, userPath } from './common.js';
 
 /** `x,y,z` -> a point. @throws OptionError naming the option */

@@ -4,35 +4,8 @@
  */
 import { accessSync, constants, statSync } from 'node:fs';
 import type { Argv } from 'yargs';
-import {
-  DEFAULT_CHECKPOINT,
-  type SamplerSettings,
-  samplerWords,
-  InterruptedError,
-  OptionError,
-  Evaluator,
-  MoleculeStreamWriter,
-  withBondsAndStability,
-  protocolOf,
-  chemistFields,
-  keeps,
-  loadRDKit,
-  type KeepRule,
-  type MoleculeOutcome,
-  type Molecule,
-  OutcomeSpool,
-  formatReport,
-  formatXyz,
-  generate,
-  htmlReport,
-  integerOption,
-  parseShard,
-  loadModel,
-  withRuntime,
-  startProgress,
-  writeFileAtomic,
-  writeReportFiles,
-} from '../index.js';
+import { DEFAULT_CHECKPOINT, type SamplerSettings, samplerWords, InterruptedError, OptionError, Evaluator, MoleculeStreamWriter, withBondsAndStability, protocolOf, chemistFields, keeps, loadRDKit, type KeepRule, type MoleculeOutcome, type Molecule, formatReport, formatXyz, generate, htmlReport, loadModel, withRuntime, writeFileAtomic } from '../index.js';
+import { OutcomeSpool, integerOption, parseShard, startProgress, writeReportFiles } from '../cli-support.js';
 import { backendOption, checkOutputs, checkpointFiles, defineCommand, interruptedExitCode, stopOnSignals, numberFlag, referenceFromArgs, samplerArgs, samplerFlags, startBackend, threadsFlag, textFlag, userPath } from './common.js';
 import { type EdmConfig, parseCondition, propertyConditioning } from '../index.js';
 

@@ -4,28 +4,8 @@
 import { basename, join } from 'node:path';
 import { existsSync, rmSync } from 'node:fs';
 import type { ArgumentsCamelCase, Argv, InferredOptionTypes } from 'yargs';
-import {
-  DEFAULT_QM9_DIR,
-  BOND_DIFFUSION,
-  ELEMENT_MODEL,
-  EDM_QM9_DIFFUSION,
-  EDM_QM9_DYNAMICS,
-  type LossWeighting,
-  type NoiseScheduleName,
-  UserError,
-  type StepReport,
-  type TrainingData,
-  type TrainOptions,
-  type Runtime,
-  checkRun,
-  removeRun,
-  loadComplexTrainingData,
-  loadTrainingData,
-  pocketDynamics,
-  startProgress,
-  storeTrainingReference,
-  train,
-} from '../index.js';
+import { DEFAULT_QM9_DIR, BOND_DIFFUSION, ELEMENT_MODEL, EDM_QM9_DIFFUSION, EDM_QM9_DYNAMICS, type LossWeighting, type NoiseScheduleName, UserError, type StepReport, type TrainingData, type TrainOptions, type Runtime, loadComplexTrainingData, loadTrainingData, pocketDynamics, storeTrainingReference, train } from '../index.js';
+import { checkRun, removeRun, startProgress } from '../cli-support.js';
 import { type PropertyRegressor, conditionData, conditionNames, regressorData } from '../index.js';
 import { backendOption, interruptedExitCode, numberFlag, startBackend, stopOnSignals, userPath, defineCommand, textFlag } from './common.js';
 

@@ -4,7 +4,8 @@
  */
 import { join } from 'node:path';
 import type { Argv } from 'yargs';
-import { PACKAGE_ROOT, integerOption, serveWebPage } from '../index.js';
+import { PACKAGE_ROOT } from '../index.js';
+import { integerOption, serveWebPage } from '../cli-support.js';
 import { defineCommand, numberFlag, textFlag, userPath } from './common.js';
 
 /** Register the command. */
