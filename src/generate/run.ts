@@ -6,9 +6,9 @@ import { availableParallelism } from 'node:os';
 import { type BackendName, type Runtime, closeModel, withRuntime, workerBackend } from '../backend.js';
 import type { EdmModel } from '../diffusion/model.js';
 import { InterruptedError, OptionError } from '../errors.js';
-import { integerOption, optionalInteger } from '../options.js';
+import { optionalInteger } from '../options.js';
 import { sampleBatch } from './batch.js';
-import { Assembler, MAX_MOLECULES, planSampling } from './plan.js';
+import { Assembler, planSampling } from './plan.js';
 import { sampleInWorkers } from './pool.js';
 import type { PlanOptions, SampleResult, SamplingPlan } from './types.js';
 
@@ -89,8 +89,8 @@ async function runPlanYielding(model: EdmModel, plan: SamplingPlan, steps: numbe
  * @throws OptionError for impossible options (echoing what was given); UserError if a worker fails
  */
 export async function generate(checkpointDir: string, model: EdmModel, opts: GenerateOptions): Promise<GenerateResult> {
-  const n = integerOption('-n', opts.n, 1, MAX_MOLECULES);
-  const plan = planSampling(model, { ...opts, n }, opts.shard);
+  // the plan checks every sampling option (-n among them)
+  const plan = planSampling(model, opts, opts.shard);
   const steps = plan.steps ?? model.schedule.timesteps;
   const asked = optionalInteger('--workers', opts.workers);
   // a network in ONNX Runtime shares its threads among workers, each with its own session on
