@@ -20,6 +20,18 @@ import { keepFixed, projectZ } from './space.js';
 import { classCharges, hardFeatures, predictFeatures, predictedClasses } from './element-model.js';
 
 /**
+ * The state a chain denoises: the atoms' z `[B, N, 3 + F]` and, for a bond-aware model, the
+ * bonds' z `[B, N, N, K]` (one part of the state, not a second sampler).
+ */
+export interface ChainState {
+  atoms: tf.Tensor;
+  bonds?: tf.Tensor;
+}
+
+/** Free a chain state's tensors. */
+const disposeState = (z: ChainState): void => tf.dispose(z.bonds ? [z.atoms, z.bonds] : [z.atoms]);
+
+/**
  * One ancestral step z_s ~ p(z_s | z_t), s < t (EDM sample_p_zs_given_zt):
  * mu = z_t / alpha_t|s - sigma2_t|s / (alpha_t|s sigma_t) eps_theta, sigma = sigma_t|s sigma_s / sigma_t.
  * @param s,t per-molecule times in [0, 1]
@@ -59,27 +71,22 @@ function stepCoefficients(model: EdmModel, s: ArrayLike<number>, t: ArrayLike<nu
 }
 
 /**
- * sampleZsGivenZt for a bond-aware model: the atoms as there, and the bonds `[B, N, N, K]` by
- * the same coefficients from the bonds' predicted noise (their noise symmetric, zero off the
- * real pairs: symmetricPairNoise).
- * @returns z_s of the atoms and of the bonds (tensors, caller disposes)
+ * z_s ~ p(z_s | z_t) of a chain's whole state: the atoms as `sampleZsGivenZt`, and a bond-aware
+ * model's bonds `[B, N, N, K]` by the same coefficients from the bonds' predicted noise (their
+ * noise symmetric, zero off the real pairs).
+ * @returns z_s's state (tensors, caller disposes)
  */
-export function sampleZsGivenZtBonds(
-  model: EdmModel,
-  s: ArrayLike<number>,
-  t: ArrayLike<number>,
-  z: { atoms: tf.Tensor; bonds: tf.Tensor },
-  graph: MolGraph,
-  noise: { atoms: tf.Tensor; bonds: tf.Tensor },
-): { atoms: tf.Tensor; bonds: tf.Tensor } {
+function reverseState(model: EdmModel, s: ArrayLike<number>, t: ArrayLike<number>, z: ChainState, graph: MolGraph, noise: ChainState): ChainState {
+  if (!z.bonds) return { atoms: sampleZsGivenZt(model, s, t, z.atoms, graph, noise.atoms) };
+  const zBonds = z.bonds;
   return tf.tidy(() => {
     const k = stepCoefficients(model, s, t);
-    const out = phiBonds(model, z.atoms, z.bonds, t, graph, true);
+    const out = phiBonds(model, z.atoms, zBonds, t, graph, true);
     const mu = tf.sub(tf.mul(z.atoms, perMolecule(k.a)), tf.mul(out.eps, perMolecule(k.c)));
-    const muBonds = tf.sub(tf.mul(z.bonds, perMolecule(k.a, 4)), tf.mul(out.epsBonds, perMolecule(k.c, 4)));
+    const muBonds = tf.sub(tf.mul(zBonds, perMolecule(k.a, 4)), tf.mul(out.epsBonds, perMolecule(k.c, 4)));
     return {
       atoms: projectZ(tf.add(mu, tf.mul(perMolecule(k.sd), noise.atoms)), graph, z.atoms),
-      bonds: tf.add(muBonds, tf.mul(perMolecule(k.sd, 4), noise.bonds)),
+      bonds: tf.add(muBonds, tf.mul(perMolecule(k.sd, 4), noise.bonds!)),
     };
   });
 }
@@ -246,42 +253,6 @@ export function checkSamplerOptions(o: { temperature?: number; corrector?: Corre
  */
 export const SAMPLER_LIMITS = Object.freeze({ temperature: 10, correctorSteps: 100, correctorSnr: 1 });
 
-/**
- * One Langevin corrector step at time s (see CorrectorOptions). Noise is drawn from `rng` in the
- * diffusion's space (CoM-free positions, zero at fixed atoms and padding).
- * @param z `[B, N, 3 + F]` z_s after the predictor step
- * @param s the time of z_s in [0, 1]
- * @param alpha alpha_t|s^2 of the predictor step just taken
- * @param snr Song et al.'s r
- * @returns the corrected z `[B, N, 3 + F]`, projected back to the diffusion's space
- */
-export function langevinStep(model: EdmModel, z: tf.Tensor, s: number, alpha: number, graph: MolGraph, snr: number, rng: NoiseSource, fixedXh: tf.Tensor | undefined): tf.Tensor {
-  const [B, N, D] = z.shape as number[];
-  const host = combinedNoise(rng, graph.nDenoised, N, D - 3, graph.centred);
-  const noiseNorm = squaredNormPerMolecule(host, B);
-  const noise = tf.tensor3d(host, [B, N, D]);
-  try {
-    return tf.tidy(() => {
-      const sigma = sigmaOf(model.schedule.gammaAt(s));
-      // eps_theta is zero at padded and fixed atoms already (egnn definition)
-      const score = tf.div(phi(model, z, new Array<number>(B).fill(s), graph, true), -sigma);
-      const e = langevinStepSizes(alpha, snr, noiseNorm, sumExceptBatch(tf.square(score)).dataSync());
-      return projectZ(langevinMove(z, score, noise, e), graph, fixedXh);
-    });
-  } finally {
-    noise.dispose();
-  }
-}
-
-/**
- * Standard normal noise of a bond-aware state, drawn in this order: the atoms' `[B, N, 3 + F]`
- * (CoM-free positions), then the bonds' `[B, N, N, K]` (symmetric, zero off the real pairs).
- */
-function bondStateNoise(rng: NoiseSource, nNodes: ArrayLike<number>, N: number, F: number, K: number): { atoms: Float32Array; bonds: Float32Array } {
-  const atoms = combinedNoise(rng, nNodes, N, F, true);
-  return { atoms, bonds: symmetricPairNoise(rng, nNodes, N, K) };
-}
-
 /** z + e score + sqrt(2 e) noise, with one step size e per molecule (tensors of rank 3 or 4). */
 function langevinMove(z: tf.Tensor, score: tf.Tensor, noise: tf.Tensor, e: number[], rank: 3 | 4 = 3): tf.Tensor {
   return tf.add(z, tf.add(tf.mul(score, perMolecule(e, rank)), tf.mul(noise, perMolecule(e.map((v) => Math.sqrt(2 * v)), rank))));
@@ -301,32 +272,41 @@ function langevinStepSizes(alpha: number, snr: number, noiseNorm: ArrayLike<numb
 }
 
 /**
- * langevinStep for a bond-aware model: atoms and bonds move together as one state, with one
- * step size per molecule from the norms of both (each pair i < j counted once, as the
- * likelihood bound counts the bonds). The bonds' noise is symmetric and zero off the real pairs.
- * @param z atoms `[B, N, 3 + F]` and bonds `[B, N, N, K]` after the predictor step
- * @returns the corrected atoms (projected back to the diffusion's space) and bonds (caller disposes)
+ * One Langevin corrector step at time s (see CorrectorOptions) on a chain's whole state: noise
+ * drawn from `rng` in the diffusion's space (atoms: CoM-free positions, zero at fixed atoms and
+ * padding; a bond-aware model's bonds after them: symmetric, zero off the real pairs), one step
+ * size per molecule from the norms of every part (each bond pair i < j counted once, as the
+ * likelihood bound counts the bonds).
+ * @param z the state after the predictor step: atoms `[B, N, 3 + F]` (and bonds `[B, N, N, K]`)
+ * @param s the time of z_s in [0, 1]
+ * @param alpha alpha_t|s^2 of the predictor step just taken
+ * @param snr Song et al.'s r
+ * @returns the corrected state, the atoms projected back to the diffusion's space (caller disposes)
  */
-export function langevinStepBonds(model: EdmModel, z: { atoms: tf.Tensor; bonds: tf.Tensor }, s: number, alpha: number, graph: MolGraph, snr: number, rng: NoiseSource): { atoms: tf.Tensor; bonds: tf.Tensor } {
+export function langevinStep(model: EdmModel, z: ChainState, s: number, alpha: number, graph: MolGraph, snr: number, rng: NoiseSource, fixedXh?: tf.Tensor): ChainState {
   const [B, N, D] = z.atoms.shape as number[];
-  const K = z.bonds.shape[3]!;
-  const { atoms: hostAtoms, bonds: hostBonds } = bondStateNoise(rng, graph.nNodes, N, D - 3, K);
+  const K = z.bonds?.shape[3] ?? 0;
+  const hostAtoms = combinedNoise(rng, graph.nDenoised, N, D - 3, graph.centred);
+  const hostBonds = K > 0 ? symmetricPairNoise(rng, graph.nNodes, N, K) : undefined;
   const atomsNorm = squaredNormPerMolecule(hostAtoms, B);
-  const bondsNorm = squaredNormPerMolecule(hostBonds, B);
-  const noiseNorm = atomsNorm.map((v, b) => v + 0.5 * bondsNorm[b]);
-  const noise = { atoms: tf.tensor3d(hostAtoms, [B, N, D]), bonds: tf.tensor4d(hostBonds, [B, N, N, K]) };
+  const bondsNorm = hostBonds && squaredNormPerMolecule(hostBonds, B);
+  const noiseNorm = bondsNorm ? atomsNorm.map((v, b) => v + 0.5 * bondsNorm[b]) : atomsNorm;
+  const noise: ChainState = { atoms: tf.tensor3d(hostAtoms, [B, N, D]), ...(hostBonds ? { bonds: tf.tensor4d(hostBonds, [B, N, N, K]) } : {}) };
   try {
     return tf.tidy(() => {
       const sigma = sigmaOf(model.schedule.gammaAt(s));
-      const out = phiBonds(model, z.atoms, z.bonds, new Array<number>(B).fill(s), graph, true);
+      const t = new Array<number>(B).fill(s);
+      // eps_theta is zero at padded and fixed atoms already (egnn definition)
+      const out = z.bonds ? phiBonds(model, z.atoms, z.bonds, t, graph, true) : { eps: phi(model, z.atoms, t, graph, true) };
       const score = tf.div(out.eps, -sigma);
-      const scoreBonds = tf.div(out.epsBonds, -sigma);
-      const scoreNorm = tf.add(sumExceptBatch(tf.square(score)), tf.mul(sumExceptBatch(tf.square(scoreBonds)), 0.5)).dataSync();
+      const scoreBonds = 'epsBonds' in out ? tf.div(out.epsBonds, -sigma) : undefined;
+      const scoreNorm = (scoreBonds ? tf.add(sumExceptBatch(tf.square(score)), tf.mul(sumExceptBatch(tf.square(scoreBonds)), 0.5)) : sumExceptBatch(tf.square(score))).dataSync();
       const e = langevinStepSizes(alpha, snr, noiseNorm, scoreNorm);
-      return { atoms: projectZ(langevinMove(z.atoms, score, noise.atoms, e), graph, z.atoms), bonds: langevinMove(z.bonds, scoreBonds, noise.bonds, e, 4) };
+      const atoms = projectZ(langevinMove(z.atoms, score, noise.atoms, e), graph, fixedXh);
+      return scoreBonds ? { atoms, bonds: langevinMove(z.bonds!, scoreBonds, noise.bonds!, e, 4) } : { atoms };
     });
   } finally {
-    tf.dispose([noise.atoms, noise.bonds]);
+    disposeState(noise);
   }
 }
 
@@ -404,42 +384,63 @@ function correct<Z>(model: EdmModel, c: CorrectorOptions | undefined, t: number,
 }
 
 /**
- * One step of a chain: z_s ~ p(z_s | z_t), then the guidance hook and the known atoms of
- * inpainting, each followed by the projection back to the diffusion's space. Disposes `noise`.
+ * Standard normal noise of a chain's state, drawn in this order: the atoms' (CoM-free positions
+ * on centred graphs, zero at fixed atoms and padding), then a bond-aware model's bonds'
+ * (symmetric, zero off the real pairs); `scale` multiplies both (the temperature).
+ */
+function drawState(rng: NoiseSource, graph: MolGraph, F: number, K: number, scale: number): ChainState {
+  const B = graph.nNodes.length;
+  const N = graph.hostNodeMask.length / B;
+  const atoms = tf.tensor3d(combinedNoise(rng, graph.nDenoised, N, F, graph.centred), [B, N, 3 + F]);
+  const bonds = K > 0 ? tf.tensor4d(symmetricPairNoise(rng, graph.nNodes, N, K), [B, N, N, K]) : undefined;
+  if (scale === 1) return { atoms, ...(bonds ? { bonds } : {}) };
+  const scaled = tf.tidy(() => ({ atoms: tf.mul(atoms, scale), ...(bonds ? { bonds: tf.mul(bonds, scale) } : {}) }));
+  disposeState({ atoms, bonds });
+  return scaled;
+}
+
+/**
+ * One step of a chain: z_s ~ p(z_s | z_t) of the whole state (the atoms, and a bond-aware
+ * model's bonds by the same coefficients), the corrector's steps, then on the atoms the element
+ * model's types, the guidance hook and the known atoms of inpainting, each followed by the
+ * projection back to the diffusion's space. Disposes `noise` (unscaled; the temperature scales it).
  */
 function reverseStep(
   model: EdmModel,
-  zt: tf.Tensor,
+  zt: ChainState,
   t: number,
   s: number,
   graph: MolGraph,
-  noise: tf.Tensor,
+  noise: ChainState,
   opts: SampleChainOptions,
   fixedXh: tf.Tensor | undefined,
   known: KnownAtoms | undefined,
   rng: NoiseSource,
-): tf.Tensor {
+): ChainState {
   const B = graph.nNodes.length;
+  const [sArr, tArr] = [new Array<number>(B).fill(s), new Array<number>(B).fill(t)];
   const tau = opts.temperature ?? 1;
-  const scaled = tau === 1 ? noise : tf.mul(noise, tau);
-  let z = sampleZsGivenZt(model, new Array<number>(B).fill(s), new Array<number>(B).fill(t), zt, graph, scaled);
-  tf.dispose([noise, scaled]);
+  const scaled: ChainState = tau === 1 ? noise : tf.tidy(() => ({ atoms: tf.mul(noise.atoms, tau), ...(noise.bonds ? { bonds: tf.mul(noise.bonds, tau) } : {}) }));
+  let z = reverseState(model, sArr, tArr, zt, graph, scaled);
+  disposeState(noise);
+  if (scaled !== noise) disposeState(scaled);
+  z = correct(model, opts.corrector, t, s, z, (cur, alpha, snr) => langevinStep(model, cur, s, alpha, graph, snr, rng, fixedXh), disposeState);
+  let atoms = z.atoms;
   const apply = (f: (z: tf.Tensor) => tf.Tensor): void => {
-    const changed = f(z);
-    if (changed === z) return;
-    z.dispose();
-    z = tf.tidy(() => projectZ(changed, graph, fixedXh));
+    const changed = f(atoms);
+    if (changed === atoms) return;
+    atoms.dispose();
+    atoms = tf.tidy(() => projectZ(changed, graph, fixedXh));
     changed.dispose();
   };
-  z = correct(model, opts.corrector, t, s, z, (cur, alpha, snr) => langevinStep(model, cur, s, alpha, graph, snr, rng, fixedXh), (old) => old.dispose());
   if (opts.elements && s > 0 && s <= opts.elements.from) {
-    const typed = retype(model, opts.elements.model, z, s, graph, rng);
-    z.dispose();
-    z = typed;
+    const typed = retype(model, opts.elements.model, atoms, s, graph, rng);
+    atoms.dispose();
+    atoms = typed;
   }
   if (opts.guide) apply((cur) => opts.guide!(cur, s, graph));
   if (known) apply((cur) => combineKnown(model, cur, s, known, graph, rng));
-  return z;
+  return { atoms, ...(z.bonds ? { bonds: z.bonds } : {}) };
 }
 
 /**
@@ -504,26 +505,20 @@ export function sampleChain(model: EdmModel, nNodes: Int32Array, rng: NoiseSourc
   const steps = denoisingSteps(opts.steps ?? T, T);
   checkSamplerOptions(opts);
   checkElements(model, opts);
-  if (bondClasses(model.config) > 0) return sampleChainBonds(model, nNodes, rng, steps, opts);
+  const K = bondClasses(model.config);
+  checkStateOptions(K, opts);
   const B = nNodes.length;
   const N = Math.max(...nNodes);
   const F = featureDim(model.config);
   const D = 3 + F;
-  const graph = makeGraph({
-    nNodes,
-    N,
-    nFixed: opts.fixed?.nFixed,
-    centred: opts.fixed?.centred,
-    context: opts.context?.values,
-    contextDim: opts.context?.dim,
-  });
+  const graph = makeGraph({ nNodes, N, nFixed: opts.fixed?.nFixed, centred: opts.fixed?.centred, context: opts.context?.values, contextDim: opts.context?.dim });
   const fixedXh = opts.fixed ? tf.tensor3d(opts.fixed.xh, [B, N, D]) : undefined;
   const known = opts.inpaint ? knownAtoms(opts.inpaint, B, N, D) : undefined;
-  const noiseTensor = (): tf.Tensor => tf.tensor3d(combinedNoise(rng, graph.nDenoised, N, F, graph.centred), [B, N, D]);
-  let z = noiseTensor();
+  // z_T at full scale whatever the temperature
+  let z = drawState(rng, graph, F, K, 1);
   if (fixedXh) {
-    const zT = z;
-    z = projectZ(zT, graph, fixedXh);
+    const zT = z.atoms;
+    z = { atoms: projectZ(zT, graph, fixedXh) };
     zT.dispose();
   }
   const { chains, record, finish } = chainRecorder(model, nNodes, N, steps, opts);
@@ -531,29 +526,30 @@ export function sampleChain(model: EdmModel, nNodes: Int32Array, rng: NoiseSourc
   for (let k = steps; k >= 1; k--) {
     // stride the trained schedule: t = k / steps, s = (k - 1) / steps, rounded to grid steps
     for (let u = 0; u < jumps; u++) {
-      const next = reverseStep(model, z, k / steps, (k - 1) / steps, graph, noiseTensor(), opts, fixedXh, known, rng);
-      z.dispose();
+      const next = reverseStep(model, z, k / steps, (k - 1) / steps, graph, drawState(rng, graph, F, K, 1), opts, fixedXh, known, rng);
+      disposeState(z);
       z = next;
       if (u < jumps - 1) {
-        // RePaint's resampling: back to t, and the step again
-        const back = renoise(model, z, (k - 1) / steps, k / steps, graph, rng);
-        z.dispose();
-        z = back;
+        // RePaint's resampling: back to t, and the step again (inpainting: EDM's model only)
+        const back = renoise(model, z.atoms, (k - 1) / steps, k / steps, graph, rng);
+        disposeState(z);
+        z = { atoms: back };
       }
     }
-    record(z, steps - k + 1);
+    record(z.atoms, steps - k + 1);
     opts.onStep?.(steps - k + 1, steps);
   }
-  const tau = opts.temperature ?? 1;
-  const noise = tau === 1 ? noiseTensor() : tf.tidy(() => tf.mul(noiseTensor(), tau));
-  const { x, atomTypes, charges } = decodeToHost(sampleXhGivenZ0(model, z, graph, noise), nNodes, N);
+  const noise = drawState(rng, graph, F, K, opts.temperature ?? 1);
+  const { x, atomTypes, charges } = decodeToHost(sampleXhGivenZ0(model, z.atoms, graph, noise.atoms, z.bonds), nNodes, N);
   if (opts.elements) finalTypes(opts.elements.model, x, graph, atomTypes, charges);
-  tf.dispose([z, noise]);
+  const bondOrders = z.bonds ? bondOrdersOf(z.bonds, nNodes, N) : undefined;
+  disposeState(z);
+  disposeState(noise);
   if (fixedXh) fixedXh.dispose();
   if (known) tf.dispose([known.mask, known.xh]);
   disposeGraph(graph);
   finish(x, atomTypes);
-  return { x, atomTypes, charges, nNodes, N, chains };
+  return { x, atomTypes, charges, nNodes, N, chains, ...(bondOrders ? { bondOrders } : {}) };
 }
 
 /** Host copies of p(x, h | z_0)'s sample (disposes its tensors): positions, type indices (-1 at padding), charges. */
@@ -584,48 +580,23 @@ const EDM_ONLY = {
 } as const;
 
 /**
- * sampleChain for a bond-aware model: atoms and bonds denoised together (each step draws the
- * atoms' noise, then the bonds'), the bond orders read from z_0 by argmax over the classes of
- * each real pair; corrector steps move atoms and bonds together (langevinStepBonds), and kept
- * trajectories record the atoms. Fixed atoms, context, guidance and inpainting are EDM-model
- * options here.
- * @throws OptionError for an option the bond-aware sampler does not have
+ * The one check of what a state with bonds supports: fixed atoms, context, guidance and
+ * inpainting act on the atoms of EDM's model only.
+ * @throws OptionError naming the options a bond-aware model cannot sample with
  */
-function sampleChainBonds(model: EdmModel, nNodes: Int32Array, rng: NoiseSource, steps: number, opts: SampleChainOptions): SampleChainResult {
+function checkStateOptions(K: number, opts: SampleChainOptions): void {
+  if (K === 0) return;
   const unsupported = (Object.keys(EDM_ONLY) as (keyof typeof EDM_ONLY)[]).filter((k) => opts[k] !== undefined);
   if (unsupported.length > 0) throw new OptionError(`a bond-aware model cannot sample with ${unsupported.map((k) => EDM_ONLY[k]).join(', ')} yet; use an EDM model (e.g. checkpoints/qm9-default)`);
+}
+
+/** The bond orders `[B, N, N]` of z_0's bonds: argmax over the classes of each real pair i < j, mirrored. */
+function bondOrdersOf(bonds: tf.Tensor, nNodes: Int32Array, N: number): Int8Array {
   const B = nNodes.length;
-  const N = Math.max(...nNodes);
-  const F = featureDim(model.config);
-  const K = bondClasses(model.config);
-  const tau = opts.temperature ?? 1;
-  const graph = makeGraph({ nNodes, N });
-  /** the atoms' noise then the bonds', times `scale` */
-  const draw = (scale: number): { atoms: tf.Tensor; bonds: tf.Tensor } => {
-    const host = bondStateNoise(rng, nNodes, N, F, K);
-    return tf.tidy(() => ({ atoms: tf.mul(tf.tensor3d(host.atoms, [B, N, 3 + F]), scale), bonds: tf.mul(tf.tensor4d(host.bonds, [B, N, N, K]), scale) }));
-  };
-  // z_T at full scale whatever the temperature
-  let z = draw(1);
-  const { chains, record, finish } = chainRecorder(model, nNodes, N, steps, opts);
-  for (let k = steps; k >= 1; k--) {
-    const [t, s] = [k / steps, (k - 1) / steps];
-    const noise = draw(tau);
-    const next = sampleZsGivenZtBonds(model, new Array<number>(B).fill(s), new Array<number>(B).fill(t), z, graph, noise);
-    tf.dispose([z.atoms, z.bonds, noise.atoms, noise.bonds]);
-    z = next;
-    z = correct(model, opts.corrector, t, s, z, (cur, alpha, snr) => langevinStepBonds(model, cur, s, alpha, graph, snr, rng), (old) => tf.dispose([old.atoms, old.bonds]));
-    record(z.atoms, steps - k + 1);
-    opts.onStep?.(steps - k + 1, steps);
-  }
-  const noise = draw(tau);
-  const { x, atomTypes, charges } = decodeToHost(sampleXhGivenZ0(model, z.atoms, graph, noise.atoms, z.bonds), nNodes, N);
-  const orderTensor = tf.argMax(z.bonds, 3);
+  const orderTensor = tf.argMax(bonds, 3);
   const orders = orderTensor.dataSync();
-  tf.dispose([z.atoms, z.bonds, noise.atoms, noise.bonds, orderTensor]);
-  disposeGraph(graph);
-  const bondOrders = new Int8Array(B * N * N);
-  for (let b = 0; b < B; b++) for (let i = 0; i < nNodes[b]; i++) for (let j = 0; j < nNodes[b]; j++) if (i !== j) bondOrders[(b * N + i) * N + j] = orders[(b * N + Math.min(i, j)) * N + Math.max(i, j)];
-  finish(x, atomTypes);
-  return { x, atomTypes, charges, nNodes, N, bondOrders, chains };
+  orderTensor.dispose();
+  const out = new Int8Array(B * N * N);
+  for (let b = 0; b < B; b++) for (let i = 0; i < nNodes[b]; i++) for (let j = 0; j < nNodes[b]; j++) if (i !== j) out[(b * N + i) * N + j] = orders[(b * N + Math.min(i, j)) * N + Math.max(i, j)];
+  return out;
 }
