@@ -27,15 +27,19 @@ export interface DecodedMolecule extends Molecule {
 /** Whether a molecule went through the decode step (`withBondsAndStability`). */
 export const isDecoded = (m: Molecule): m is DecodedMolecule => 'stability' in m && m.bonds !== undefined;
 
-/** A molecule's bonds from distances (EDM's rule): the decode step's when it used the same analysis, else inferred now. */
-export const distanceBonds = (m: Molecule, protocol: BondProtocol = QM9_PROTOCOL): NonNullable<Molecule['bonds']> => (isDecoded(m) && m.protocol === protocol.name ? m.bonds : inferBonds(m, protocol));
+/**
+ * A molecule's bonds from distances (EDM's rule): the decode step's when it went through it by the
+ * analysis asked (any analysis when none is asked), else inferred now (QM9's by default).
+ */
+export const distanceBonds = (m: Molecule, protocol?: BondProtocol): NonNullable<Molecule['bonds']> =>
+  isDecoded(m) && (protocol === undefined || m.protocol === protocol.name) ? m.bonds : inferBonds(m, protocol ?? QM9_PROTOCOL);
 
 /**
  * EDM's stability of a molecule's distance bonds: the decode step's when it went through it,
  * else computed now on `bonds` (pass `distanceBonds(m)` when the caller has it, to infer once).
  */
-export const distanceStability = (m: Molecule, bonds: NonNullable<Molecule['bonds']> = distanceBonds(m), protocol: BondProtocol = QM9_PROTOCOL): Stability =>
-  isDecoded(m) && m.protocol === protocol.name ? m.stability : stability(m, bonds);
+export const distanceStability = (m: Molecule, bonds: NonNullable<Molecule['bonds']> = distanceBonds(m), protocol?: BondProtocol): Stability =>
+  isDecoded(m) && (protocol === undefined || m.protocol === protocol.name) ? m.stability : stability(m, bonds);
 
 /**
  * The stability of a bond-aware model's own bonds (`modelBonds`): the decode step's when it
