@@ -9,6 +9,7 @@ export { type Molecule } from './data/molecule.js';
 export { formatSdf, parseSdf } from './data/sdf.js';
 export { parseXyz } from './data/xyz.js';
 export { EVALUATION_ELEMENTS } from './decode/bond-tables.js';
+export { type BondProtocol, protocolOf, QM9_PROTOCOL } from './decode/bonds.js';
 export { type DecodedMolecule, withBondsAndStability } from './decode/write.js';
 export { makeModel } from './diffusion/model.js';
 export { type CorrectorOptions, samplerWords } from './diffusion/sampler.js';

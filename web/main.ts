@@ -11,7 +11,7 @@
  */
 import threeDmol from '3dmol/build/3Dmol-min.js';
 import { gunzipSync } from 'fflate';
-import { Assembler, chemistFields, type CorrectorOptions, type DecodedMolecule, EVALUATION_ELEMENTS, type EvaluationReport, Evaluator, formatReport, formatSdf, htmlReport, loadRDKit, makeModel, type Molecule, parseCondition, parseSdf, parseXyz, planSampling, referenceFromBytes, reportJson, samplerWords, setThreeDmolSource, type TrainingReference, validateConfig, withBondsAndStability } from '../src/browser.js';
+import { Assembler, type BondProtocol, chemistFields, protocolOf, QM9_PROTOCOL, type CorrectorOptions, type DecodedMolecule, EVALUATION_ELEMENTS, type EvaluationReport, Evaluator, formatReport, formatSdf, htmlReport, loadRDKit, makeModel, type Molecule, parseCondition, parseSdf, parseXyz, planSampling, referenceFromBytes, reportJson, samplerWords, setThreeDmolSource, type TrainingReference, validateConfig, withBondsAndStability } from '../src/browser.js';
 import { fetchBytes, sha256Hex } from './fetch.js';
 import { type GenerateRequest, type WorkerMessage, planOptions } from './worker.js';
 
@@ -167,10 +167,10 @@ async function runWorkers(req: Omit<GenerateRequest, 'batches'>): Promise<Genera
 }
 
 /** Score decoded molecules with EDM's protocol, adding the SDF's chemist fields as `edm sample` does. */
-async function score(decoded: DecodedMolecule[], ref: TrainingReference | undefined): Promise<EvaluationReport> {
+async function score(decoded: DecodedMolecule[], ref: TrainingReference | undefined, protocol: BondProtocol = QM9_PROTOCOL): Promise<EvaluationReport> {
   const rdkit = await loadRDKit();
   const outcomes: Parameters<typeof chemistFields>[2][] = [];
-  const evaluator = await Evaluator.create({ trainSmiles: ref?.smiles, trainStats: ref?.stats, onOutcome: (o) => outcomes.push(o) });
+  const evaluator = await Evaluator.create({ trainSmiles: ref?.smiles, trainStats: ref?.stats, onOutcome: (o) => outcomes.push(o), protocol });
   evaluator.add(decoded);
   decoded.forEach((m, k) => (m.properties = { ...m.properties, ...chemistFields(rdkit, m, outcomes[k]) }));
   return evaluator.finish();
@@ -216,8 +216,10 @@ async function generate(): Promise<void> {
     const asked = $<HTMLInputElement>('condition').value.trim();
     const condition = asked ? parseCondition(asked) : undefined;
     const out = await runWorkers({ checkpoint: s.url ?? s.label, files, n, seed, steps, chain: true, elementFrom, condition });
-    const decoded = withBondsAndStability(out.molecules);
-    const r = await score(decoded, await ref);
+    // the checkpoint's own analysis: EDM's GEOM-Drugs one for a GEOM model, else QM9's
+    const protocol = protocolOf((JSON.parse(new TextDecoder().decode(files.config)) as { dataset?: { name?: string } }).dataset?.name ?? 'qm9');
+    const decoded = withBondsAndStability(out.molecules, protocol);
+    const r = await score(decoded, await ref, protocol);
     const where = `${out.seconds.toFixed(1)} s in this browser on ${out.backend}, ${out.workers} Web Worker${out.workers === 1 ? '' : 's'}`;
     const details = [`${n} molecules sampled with seed ${seed}, ${steps} denoising steps, ${samplerWords(out)}${elementFrom !== undefined ? `, atoms typed by the element model from t = ${elementFrom}` : ''}, ${where}`];
     await show(`edm in the browser: ${n} samples from ${s.label}`, details, decoded, r, await ref, { checkpoint: s.url ? 'checkpoints/qm9-default' : s.label, seed, steps, temperature: 1, corrector: out.corrector ?? null, samplingSeconds: out.seconds, backend: `browser ${out.backend}` }, out.chain);
