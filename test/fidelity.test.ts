@@ -241,6 +241,36 @@ describe('fidelity with the EDM reference', () => {
   });
 });
 
+describe('EDM\'s training error divides by the padded node count (train_loss vectors)', () => {
+  beforeEach(skipWithoutShared);
+  beforeAll(async () => {
+    await initBackend('wasm');
+  });
+
+  for (const name of ['conditional_alpha', 'geom_drugs']) {
+    it(`${name}: sum (eps - eps_theta(z_t))^2 / ((3 + F) N_padded) as EDM's compute_error`, () => {
+      const v = loadVectors(name);
+      const { config, params } = importTorchDir(join(SHARED, 'reference', 'edm', name), QM9_INFO);
+      const model = makeModel(config, params);
+      const [B, N] = [v.x.length, v.x[0].length];
+      const D = 3 + v.one_hot[0][0].length;
+      const mask = flat(v.node_mask).data;
+      const nNodes = Int32Array.from({ length: B }, (_, b) => mask.slice(b * N, (b + 1) * N).reduce((s, x) => s + x, 0));
+      const graph = makeGraph({ nNodes, N, ...(v.context ? { context: Float32Array.from(flat(v.context).data), contextDim: 1 } : {}) });
+      // z_t = alpha_t xh + sigma_t eps on EDM's normalised data, t = t_int / T
+      const xh = tf.concat([tensorOf(v.normalize.x), tensorOf(v.normalize.one_hot)], 2);
+      const t = flat(v.train_loss.t_int).data.map((k) => k / 1000);
+      const g = Array.from(t, (s) => model.schedule.gammaAt(s));
+      const eps = tensorOf(v.train_loss.eps);
+      const zt = tf.add(tf.mul(xh, tf.tensor(g.map((x) => Math.sqrt(1 / (1 + Math.exp(x)))), [B, 1, 1])), tf.mul(eps, tf.tensor(g.map((x) => Math.sqrt(1 / (1 + Math.exp(-x)))), [B, 1, 1])));
+      const out = phi(model, zt, t, graph);
+      const error = tf.div(tf.sum(tf.square(tf.sub(eps, out)), [1, 2]), D * N).dataSync();
+      expectClose(error, flat(v.train_loss.error).data, 1e-4, 0, 'error');
+      expect(D).toBe(model.config.dataset.atomDecoder.length + 3);
+    });
+  }
+});
+
 describe('EDM\'s GEOM-Drugs analysis (geom_drugs/vectors.json geom_bonds)', () => {
   beforeEach(skipWithoutShared);
 
