@@ -11,11 +11,12 @@
  * shards). Then `edm train` (nf 64, 4 layers, batch 64) on ONNX Runtime (the default when it
  * loads) and on one tfjs worker per core, against the single-core trainer (tfjs in this thread,
  * one gradient per batch), back to back. Options: --quick (one architecture, fewer repeats),
- * --train-only (only the trainer comparison), --sample-only (no trainer comparison), --json FILE.
+ * --train-only (only the trainer comparison), --sample-only (no trainer comparison), --geom (only
+ * EDM's GEOM-Drugs network on 181- and 120-atom molecules: speed and peak memory), --json FILE.
  */
 import { writeFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
-import { combinedNoise, datasetInfoFrom, disposeBatch, drawStepNoise, EDM_QM9_DIFFUSION, EDM_QM9_DYNAMICS, type EdmConfig, flatten, initBackend, initParams, loadOrt, loadQm9Split, makeBatch, makeModel, makeShardTasks, type Molecule, OnnxGradients, OnnxInference, paramOrder, Rng, sampleInWorkers, sampleZsGivenZt, saveCheckpoint, train, trainingLoss } from '../src/internal.js';
+import { combinedNoise, datasetInfoFrom, EDM_DATASETS, disposeBatch, drawStepNoise, EDM_QM9_DIFFUSION, EDM_QM9_DYNAMICS, type EdmConfig, flatten, initBackend, initParams, loadOrt, loadQm9Split, makeBatch, makeModel, makeShardTasks, type Molecule, OnnxGradients, OnnxInference, paramOrder, Rng, sampleInWorkers, sampleZsGivenZt, saveCheckpoint, train, trainingLoss } from '../src/internal.js';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir, availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -49,6 +50,40 @@ function time(fn: () => void, repeats: number): number {
 }
 
 const results: Record<string, unknown>[] = [];
+// --geom: EDM's GEOM-Drugs network (nf 256, 4 layers, 16 atom types, no charges) on its largest
+// molecules (181 atoms, one per batch as a default plan cuts them): one denoising step, peak memory
+if (args.includes('--geom')) {
+  const config: EdmConfig = {
+    format: 'edm-ts-checkpoint',
+    version: 5,
+    dynamics: { ...EDM_QM9_DYNAMICS, nf: 256, nLayers: 4 },
+    diffusion: { ...EDM_QM9_DIFFUSION, includeCharges: false, decodeDropsLastType: true },
+    dataset: { name: 'geom', atomDecoder: EDM_DATASETS.geom.atomDecoder!, nNodesHistogram: EDM_DATASETS.geom.nNodesHistogram, maxNAtoms: 181 },
+  };
+  const F = 16;
+  const init = initParams(config.dynamics, F + 1, rng);
+  const model = makeModel(config, init);
+  for (const n of [181, 120]) {
+    const mol = { elements: Array.from({ length: n }, (_, i) => (i % 2 ? 'H' : 'C')), positions: Float32Array.from({ length: n * 3 }, () => rng.normal() * 3) };
+    const batch = makeBatch([mol], config.dataset.atomDecoder);
+    const z = tf.tensor3d(combinedNoise(rng, batch.nNodes, n, F), [1, n, 3 + F]);
+    const noise = tf.tensor3d(combinedNoise(rng, batch.nNodes, n, F), [1, n, 3 + F]);
+    const tfjsMs = time(() => sampleZsGivenZt(model, [0.499], [0.5], z, batch.graph, noise).dispose(), quick ? 1 : 3);
+    let onnxMs: number | undefined;
+    if (loadOrt()) {
+      const inference = new OnnxInference(config, init, availableParallelism());
+      onnxMs = time(() => sampleZsGivenZt({ ...model, inference }, [0.499], [0.5], z, batch.graph, noise).dispose(), quick ? 2 : 5);
+      inference.close();
+    }
+    const row = { architecture: 'geom-nf256-L4', atoms: n, backend, sampleMoleculeStepsPerSecond: 1000 / tfjsMs, onnxSampleMoleculeStepsPerSecond: onnxMs && 1000 / onnxMs, peakRssMiB: process.resourceUsage().maxRSS / 1024 };
+    results.push(row);
+    process.stdout.write(`GEOM network, ${n} atoms, batch 1: ${row.sampleMoleculeStepsPerSecond.toFixed(2)} molecule-steps/s on ${backend} (one thread)${onnxMs ? `, ${row.onnxSampleMoleculeStepsPerSecond!.toFixed(2)} on ONNX Runtime (${availableParallelism()} threads)` : ''}; peak resident memory so far ${row.peakRssMiB.toFixed(0)} MiB\n`);
+    tf.dispose([z, noise]);
+    disposeBatch(batch);
+  }
+  if (jsonOut) writeFileSync(jsonOut, JSON.stringify(results, null, 1) + '\n');
+  process.exit(0);
+}
 const archs = args.includes('--train-only') ? [] : quick ? [['nf128-L6', 128, 6]] : [['nf128-L6', 128, 6], ['nf256-L9', 256, 9]];
 for (const [name, nf, layers] of archs as [string, number, number][]) {
   const config: EdmConfig = {

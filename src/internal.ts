@@ -48,3 +48,4 @@ export { OnnxGradients } from './train/onnx-gradients.js';
 export { hoursText, publishedReportDetails, writeTrainingReport } from './train/report.js';
 export { train } from './train/trainer.js';
 export { validationNll } from './train/validation.js';
+export { EDM_DATASETS } from './checkpoint/edm-datasets.js';
