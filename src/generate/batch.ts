@@ -35,13 +35,10 @@ export function sampleBatch(model: EdmModel, batch: PlannedBatch, settings: Batc
     opts.elements = { model: model.elements, from: settings.elements.from };
   }
   const nNodes = pocket ? Int32Array.from(nAtoms, (n) => n + pocket.elements.length) : nAtoms;
-  if (pocket) Object.assign(opts, pocketContext(model, pocket, nAtoms, Math.max(...nNodes)));
-  const props = propertyConditioning(model.config);
-  if (props) {
-    if (!batch.properties) throw new Error('sampleBatch: a property-conditioned model needs the plan\'s property values');
-    opts.context = { values: propertyContext(props, batch.properties, nAtoms, Math.max(...nAtoms)), dim: props.properties.length };
-  }
+  const kind = model.config.conditioning?.kind;
+  if (kind) Object.assign(opts, CONTEXT_PROVIDERS[kind](model, settings, batch, Math.max(...nNodes)));
   const out = sampleChain(model, nNodes, rngs, opts);
+  const props = propertyConditioning(model.config);
   const molecules: Molecule[] = [];
   for (let b = 0; b < nAtoms.length; b++) {
     const k = nAtoms[b];
@@ -58,6 +55,26 @@ export function sampleBatch(model: EdmModel, batch: PlannedBatch, settings: Batc
   const chains = (out.chains ?? []).map((frames) => frames.map((f) => ({ elements: Array.from(f.atomTypes, (t) => decoder[t]), positions: f.x })));
   return { molecules, chains };
 }
+
+/**
+ * What a model's conditioning gives the sampler for one batch (its fixed atoms and per-node
+ * context `[B, N, C]`, N the padded row length): one provider per kind of conditioning, so a
+ * new kind is one function here, not a change of the chain.
+ */
+type ContextProvider = (model: EdmModel, settings: BatchSettings, batch: PlannedBatch, N: number) => Pick<SampleChainOptions, 'fixed' | 'context'>;
+
+const CONTEXT_PROVIDERS: Record<NonNullable<EdmModel['config']['conditioning']>['kind'], ContextProvider> = {
+  pocket: (model, settings, batch, N) => {
+    if (!settings.pocket) throw new Error('sampleBatch: a pocket-conditioned model needs the plan\'s pocket');
+    return pocketContext(model, settings.pocket, batch.nNodes, N);
+  },
+  // the molecule's conditioned property values, normalised, on each of its atoms
+  properties: (model, _settings, batch, N) => {
+    const props = propertyConditioning(model.config)!;
+    if (!batch.properties) throw new Error('sampleBatch: a property-conditioned model needs the plan\'s property values');
+    return { context: { values: propertyContext(props, batch.properties, batch.nNodes, N), dim: props.properties.length } };
+  },
+};
 
 /**
  * The sampler's fixed atoms and per-node context for a batch made in one pocket: the pocket
