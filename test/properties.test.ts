@@ -280,6 +280,10 @@ describe('conditional training and sampling', () => {
     const plan = (batchSize: number) => planSampling(model, { n: 6, seed: 3, batchSize, condition: { gap: 'draw' } });
     const values = (p: ReturnType<typeof plan>) => new Map(p.batches.flatMap((b) => Array.from(b.ids, (id, k) => [id, b.properties![k]] as const)));
     expect(values(plan(2))).toEqual(values(plan(6)));
+    // a shard's molecules are asked what the whole run asks them
+    const shard = values(planSampling(model, { n: 6, seed: 3, batchSize: 2, condition: { gap: 'draw' } }, { index: 1, count: 2 }));
+    expect([...shard.keys()]).toEqual([3, 4, 5]);
+    for (const [id, v] of shard) expect(v).toBe(values(plan(6)).get(id));
     const r = await generate('', model, { n: 3, seed: 1, steps: 4, workers: 1, condition: { gap: 6.5 } });
     expect(r.molecules.map((m) => m.properties?.target_gap)).toEqual([6.5, 6.5, 6.5]);
     expect(() => planSampling(model, { n: 2, seed: 0 })).toThrow(/conditioned on gap: give --condition gap=VALUE/);
