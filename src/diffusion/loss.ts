@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { bondClasses, featureDim } from '../config.js';
 import type { Batch } from '../data/batch.js';
 import type { Rng } from '../random.js';
-import { type EdmModel, normalizedBonds, normalizedXh, phi, phiBonds } from './model.js';
+import { type EdmModel, normalizedBonds, normalizedXh, phiState } from './model.js';
 import { hasFixedAtoms } from '../graph/graph.js';
 import { projectZ } from './space.js';
 import { combinedNoise, symmetricPairNoise } from './noise.js';
@@ -174,12 +174,12 @@ function regressorInputs(batch: Batch, xh: tf.Tensor, noise: StepNoise): LossInp
 export function trainingLoss(model: EdmModel, batch: Batch, noise: StepNoise, denomN: number): tf.Scalar {
   const D = 3 + featureDim(model.config);
   const { zt, eps, t, channelWeight, bonds } = lossInputs(model, batch, noise);
-  const out: { eps: tf.Tensor; epsBonds?: tf.Tensor } = bonds ? phiBonds(model, zt, bonds.zt, t, batch.graph) : { eps: phi(model, zt, t, batch.graph) };
-  const sq = tf.square(tf.sub(eps, out.eps)); // [B, N, D]
+  const out = phiState(model, { atoms: zt, ...(bonds ? { bonds: bonds.zt } : {}) }, t, batch.graph);
+  const sq = tf.square(tf.sub(eps, out.atoms)); // [B, N, D]
   let perRow = tf.div(tf.sum(tf.mul(sq, channelWeight), [1, 2]), D * denomN);
-  if (bonds && out.epsBonds) {
+  if (bonds && out.bonds) {
     const K = bonds.eps.shape[3]!;
-    const sqBonds = tf.square(tf.sub(bonds.eps, out.epsBonds)); // [B, N, N, K]
+    const sqBonds = tf.square(tf.sub(bonds.eps, out.bonds)); // [B, N, N, K]
     perRow = tf.add(perRow, tf.div(tf.sum(tf.mul(sqBonds, bonds.weight), [1, 2, 3]), bondDenominator(K, denomN)));
   }
   return tf.mul(0.5, tf.mean(perRow)) as tf.Scalar;

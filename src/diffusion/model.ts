@@ -60,6 +60,19 @@ export function phi(model: EdmModel, zt: tf.Tensor, t: ArrayLike<number>, graph:
 }
 
 /**
+ * eps_theta of a whole diffusion state: the atoms' `[B, N, 3 + F]` and, for a bond-aware model,
+ * the bonds' `[B, N, N, K]`; one call for every model (the sampler, the corrector, the loss and
+ * the likelihood bound use it), EDM's network when the state has no bonds.
+ * @param t per-molecule times in [0, 1]
+ * @param inference no gradient will be taken: uses less memory, same values
+ */
+export function phiState(model: EdmModel, z: { atoms: tf.Tensor; bonds?: tf.Tensor }, t: ArrayLike<number>, graph: MolGraph, inference = false): { atoms: tf.Tensor; bonds?: tf.Tensor } {
+  if (!z.bonds) return { atoms: phi(model, z.atoms, t, graph, inference) };
+  const out = phiBonds(model, z.atoms, z.bonds, t, graph, inference);
+  return { atoms: out.eps, bonds: out.epsBonds };
+}
+
+/**
  * A bond-aware model's eps_theta(z_t, t) of the atoms `[B, N, 3 + F]` and of the bonds
  * `[B, N, N, K]` (symmetric, zero off the edge mask).
  * @param zBonds `[B, N, N, K]` the bonds' noisy state

@@ -10,7 +10,7 @@ import { bondClasses, featureDim } from '../config.js';
 import { type MolGraph, disposeGraph, makeGraph } from '../graph/graph.js';
 import { OptionError } from '../errors.js';
 import { integerOption, numberOption } from '../options.js';
-import { type EdmModel, phi, phiBonds } from './model.js';
+import { type EdmModel, phi, phiState } from './model.js';
 import { type NoiseSource, combinedNoise, symmetricPairNoise } from './noise.js';
 import { alphaOf, sigmaOf, transition } from './schedule.js';
 import { perMolecule, sumExceptBatch } from './tensors.js';
@@ -81,9 +81,9 @@ function reverseState(model: EdmModel, s: ArrayLike<number>, t: ArrayLike<number
   const zBonds = z.bonds;
   return tf.tidy(() => {
     const k = stepCoefficients(model, s, t);
-    const out = phiBonds(model, z.atoms, zBonds, t, graph, true);
-    const mu = tf.sub(tf.mul(z.atoms, perMolecule(k.a)), tf.mul(out.eps, perMolecule(k.c)));
-    const muBonds = tf.sub(tf.mul(zBonds, perMolecule(k.a, 4)), tf.mul(out.epsBonds, perMolecule(k.c, 4)));
+    const out = phiState(model, z, t, graph, true);
+    const mu = tf.sub(tf.mul(z.atoms, perMolecule(k.a)), tf.mul(out.atoms, perMolecule(k.c)));
+    const muBonds = tf.sub(tf.mul(zBonds, perMolecule(k.a, 4)), tf.mul(out.bonds!, perMolecule(k.c, 4)));
     return {
       atoms: projectZ(tf.add(mu, tf.mul(perMolecule(k.sd), noise.atoms)), graph, z.atoms),
       bonds: tf.add(muBonds, tf.mul(perMolecule(k.sd, 4), noise.bonds!)),
@@ -125,7 +125,7 @@ export function sampleXhGivenZ0(
     const g0 = model.schedule.gammaAt(0);
     const zeros = new Array<number>(B).fill(0);
     const { nodeMask } = graph;
-    const eps = zBonds ? phiBonds(model, z0, zBonds, zeros, graph, true).eps : phi(model, z0, zeros, graph, true);
+    const eps = phiState(model, { atoms: z0, ...(zBonds ? { bonds: zBonds } : {}) }, zeros, graph, true).atoms;
     const muX = tf.div(tf.sub(z0, tf.mul(sigmaOf(g0), eps)), alphaOf(g0));
     const xh = keepFixed(tf.add(muX, tf.mul(Math.exp(0.5 * g0), noise)), graph, z0);
     const xRaw = tf.slice(xh, [0, 0, 0], [B, N, 3]);
@@ -297,9 +297,9 @@ export function langevinStep(model: EdmModel, z: ChainState, s: number, alpha: n
       const sigma = sigmaOf(model.schedule.gammaAt(s));
       const t = new Array<number>(B).fill(s);
       // eps_theta is zero at padded and fixed atoms already (egnn definition)
-      const out = z.bonds ? phiBonds(model, z.atoms, z.bonds, t, graph, true) : { eps: phi(model, z.atoms, t, graph, true) };
-      const score = tf.div(out.eps, -sigma);
-      const scoreBonds = 'epsBonds' in out ? tf.div(out.epsBonds, -sigma) : undefined;
+      const out = phiState(model, z, t, graph, true);
+      const score = tf.div(out.atoms, -sigma);
+      const scoreBonds = out.bonds ? tf.div(out.bonds, -sigma) : undefined;
       const scoreNorm = (scoreBonds ? tf.add(sumExceptBatch(tf.square(score)), tf.mul(sumExceptBatch(tf.square(scoreBonds)), 0.5)) : sumExceptBatch(tf.square(score))).dataSync();
       const e = langevinStepSizes(alpha, snr, noiseNorm, scoreNorm);
       const atoms = projectZ(langevinMove(z.atoms, score, noise.atoms, e), graph, fixedXh);
