@@ -298,14 +298,14 @@ export function nll(model: EdmModel, batch: Batch, noise: NllNoise): NllTerms {
       const e = normalizedBonds(model, batch);
       const eT = tf.add(tf.mul(perMolecule(gT.map(alphaOf), 4), e), tf.mul(perMolecule(gT.map(sigmaOf), 4), noise.bonds.epsT));
       const e0 = tf.add(tf.mul(alphaOf(g0), e), tf.mul(sigmaOf(g0), noise.bonds.eps0));
-      const outT = phiBonds(model, zt, eT, t, batch.graph, true);
-      netT = outT.eps;
-      net0 = phiBonds(model, z0, e0, zeros, batch.graph, true).eps;
-      const errBonds = tf.square(tf.sub(noise.bonds.epsT, outT.epsBonds)).dataSync() as Float32Array;
+      const outT = phiState(model, { atoms: zt, bonds: eT }, t, batch.graph, true);
+      netT = outT.atoms;
+      net0 = phiState(model, { atoms: z0, bonds: e0 }, zeros, batch.graph, true).atoms;
+      const errBonds = tf.square(tf.sub(noise.bonds.epsT, outT.bonds!)).dataSync() as Float32Array;
       bt = bondTerms(model, batch, errBonds, e0.dataSync() as Float32Array);
     } else {
-      netT = phi(model, zt, t, batch.graph, true);
-      net0 = phi(model, z0, zeros, batch.graph, true);
+      netT = phiState(model, { atoms: zt }, t, batch.graph, true).atoms;
+      net0 = phiState(model, { atoms: z0 }, zeros, batch.graph, true).atoms;
     }
     const errT = sumExceptBatch(tf.square(tf.sub(noise.epsT, netT))).dataSync();
     const [, N, D] = xh.shape as number[];
