@@ -22,6 +22,13 @@ export function meanMad(values: ArrayLike<number>): { mean: number; mad: number 
   return { mean, mad };
 }
 
+/** Smallest and largest of values (a loop: spreading tens of thousands of arguments can overflow the stack). */
+function extent(values: number[]): [number, number] {
+  let [min, max] = [Infinity, -Infinity];
+  for (const v of values) [min, max] = [Math.min(min, v), Math.max(max, v)];
+  return [min, max];
+}
+
 /**
  * Per atom count, a histogram of the values in `bins` equal bins over their range (EDM's
  * `DistributionProperty._create_prob_dist`).
@@ -29,11 +36,14 @@ export function meanMad(values: ArrayLike<number>): { mean: number; mad: number 
  */
 export function propertyHistograms(pairs: Array<[number, number]>, bins = PROPERTY_BINS): Record<string, PropertyHistogram> {
   const byN = new Map<number, number[]>();
-  for (const [n, v] of pairs) byN.set(n, [...(byN.get(n) ?? []), v]);
+  for (const [n, v] of pairs) {
+    const vs = byN.get(n);
+    if (vs) vs.push(v);
+    else byN.set(n, [v]);
+  }
   const out: Record<string, PropertyHistogram> = {};
   for (const [n, vs] of [...byN].sort((a, b) => a[0] - b[0])) {
-    const min = Math.min(...vs);
-    const max = Math.max(...vs);
+    const [min, max] = extent(vs);
     const counts = new Array<number>(bins).fill(0);
     // EDM's binning exactly (DistributionProperty._create_prob_given_nodes): int((v - min) /
     // (max - min + 1e-12) * bins), the maximum clamped into the last bin
@@ -59,7 +69,7 @@ export function buildPropertyConditioning(names: string[], units: Record<string,
     const tv = values(train, name, 'training');
     const { mean, mad } = meanMad(values(normSet, name, 'normalising'));
     if (!(mad > 0)) throw new InputError(`${name}: every normalising molecule has the same value, so it cannot be normalised`);
-    const range: [number, number] = [Math.min(...tv), Math.max(...tv)];
+    const range = extent(tv);
     const distribution = propertyHistograms(train.map((m, i) => [m.elements.length, tv[i]]));
     return { name, unit: units[name] ?? '', mean, mad, range, distribution, ...(source ? { source } : {}) };
   });
