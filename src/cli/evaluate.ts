@@ -34,7 +34,7 @@ export const evaluateCommand = (y: Argv): Argv =>
       if (argv['properties-csv'] && !argv.properties) throw new UserError('--properties-csv belongs to --properties');
       const xtbJobs = integerOption('--xtb-jobs', argv['xtb-jobs'], 1, 64);
       const mols = readMolecules(userPath(argv.file!), EVALUATION_ELEMENTS);
-      if (argv.properties) await checkXtb(argv.file!, mols);
+      const xtb = argv.properties ? await checkXtb(argv.file!, mols) : undefined;
       // EDM's protocol ignores a file's bonds; --own-bonds scores them too (as a bond-aware model's)
       if (argv['own-bonds']) {
         // an XYZ file (or an SDF written without bonds) has none of its own to score
@@ -53,7 +53,7 @@ export const evaluateCommand = (y: Argv): Argv =>
       // EDM's stability counts hydrogens: a heavy-atom-only file scores 0% without this being wrong
       if (mols.length > 0 && !mols.some((m) => m.elements.includes('H'))) process.stderr.write('edm: note: these molecules have no hydrogen atoms; EDM\'s atom and molecule stability count them (valences are filled by explicit H), so heavy-atom-only molecules score low there. Validity (RDKit) is unaffected\n');
       if (!ref) process.stderr.write(`edm: note: novelty is n/a: ${(argv.train as unknown) === false ? '--no-train was given' : 'no training molecules (give --train FILE or --checkpoint DIR with stored training SMILES)'}\n`);
-      if (argv.properties && !(await propertiesReport(mols, xtbJobs, argv['properties-csv'] ? userPath(argv['properties-csv']) : undefined))) return;
+      if (xtb && !(await propertiesReport(mols, xtbJobs, xtb, argv['properties-csv'] ? userPath(argv['properties-csv']) : undefined))) return;
       const paths = { json: argv.json ? userPath(argv.json) : undefined, svg: argv.svg ? userPath(argv.svg) : undefined };
       await writeReportFiles(r, paths, maxSvg, { file: argv.file, train: ref?.source ?? null });
       if (argv.html) {
@@ -66,18 +66,21 @@ export const evaluateCommand = (y: Argv): Argv =>
 
 /**
  * Before any scoring: xtb is installed and some molecule asks for a property.
+ * @returns xtb's version line
  * @throws UserError naming what is missing
  */
-async function checkXtb(file: string, mols: Molecule[]): Promise<void> {
+async function checkXtb(file: string, mols: Molecule[]): Promise<string> {
   if (!mols.some((m) => Object.keys(targetsOf(m)).length > 0)) throw new UserError(`--properties: no molecule of ${file} has a target_<name> field (alpha, gap, homo, lumo or mu) to compare with; edm sample --condition writes them`);
-  if (!(await xtbVersion())) throw new UserError('--properties needs the xtb program (GFN2-xTB), which is not installed: apt-get install xtb');
+  const version = await xtbVersion();
+  if (!version) throw new UserError('--properties needs the xtb program (GFN2-xTB), which is not installed: apt-get install xtb');
+  return version;
 }
 
 /**
  * xtb on every molecule, then one line per property: molecules asked, computed, MAE.
  * @returns false when a signal stopped it (the exit code is set)
  */
-async function propertiesReport(mols: Molecule[], jobs: number, csv: string | undefined): Promise<boolean> {
+async function propertiesReport(mols: Molecule[], jobs: number, version: string, csv: string | undefined): Promise<boolean> {
   const progress = startProgress({ total: mols.length, barFormat: 'xtb |{bar}| {value}/{total} molecules', line: (v, t) => `xtb: ${v}/${t} molecules` });
   // Ctrl-C kills the running xtb processes and removes their folders; nothing is written
   const interrupt = stopOnSignals();
@@ -94,7 +97,7 @@ async function propertiesReport(mols: Molecule[], jobs: number, csv: string | un
   progress.stop();
   const skipped = checks.filter((c) => 'skipped' in c).length;
   const failed = checks.filter((c) => 'failed' in c).length;
-  const lines = [`properties by GFN2-xTB (${await xtbVersion()}): ${mols.length - skipped - failed} of ${mols.length} molecules computed (${skipped} open-shell or unknown elements not scored, ${failed} xtb failures)`];
+  const lines = [`properties by GFN2-xTB (${version}): ${mols.length - skipped - failed} of ${mols.length} molecules computed (${skipped} open-shell or unknown elements not scored, ${failed} xtb failures)`];
   for (const e of propertyErrors(mols, checks)) lines.push(`  ${e.property.padEnd(6)} MAE ${Number.isFinite(e.mae) ? e.mae.toFixed(3) : 'n/a'} ${PROPERTY_UNITS[e.property]} over ${e.computed} of ${e.asked} molecules that asked for it`);
   process.stdout.write(`${lines.join('\n')}\n`);
   if (!csv) return true;

@@ -14,8 +14,8 @@ import { parseXyz, readXyz } from './xyz.js';
 
 const QM9_FILE_RE = /(?:^|\/)dsgdb9nsd_(\d+)\.xyz$/;
 
-/** Read the ids of a split file (one integer per line). */
-function readIds(path: string): number[] {
+/** Read the ids of a split file (one integer per line). @throws InputError naming the file and the bad id */
+export function readIds(path: string): number[] {
   const ids = readText(path).split(/\s+/).filter(Boolean).map(Number);
   const bad = ids.findIndex((v) => !Number.isInteger(v) || v < 1);
   if (bad >= 0) throw new InputError(`id ${bad + 1} is not a positive integer`, path);

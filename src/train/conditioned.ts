@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { datasetInfoFrom } from '../data/dataset.js';
 import type { Molecule } from '../data/molecule.js';
-import { readText } from '../data/files.js';
+import { readIds } from '../data/qm9.js';
 import { InputError, OptionError } from '../errors.js';
 import { PACKAGE_ROOT } from '../paths.js';
 import type { TrainingData } from './data.js';
@@ -88,7 +88,7 @@ function labelledData(data: TrainingData, names: string[], o: ConditionDataOptio
   }
   const half = o.qm9Dir && data.info.name === 'qm9' ? join(o.qm9Dir, 'splits', halfFile) : undefined;
   if (half && existsSync(half)) {
-    const ids = new Set(readText(half).split(/\s+/).filter(Boolean).map(Number));
+    const ids = new Set(readIds(half));
     train = train.filter((m) => ids.has(gdbId(m.name) ?? -1));
     notes.push(`training on EDM's ${what} half of QM9's train split (${halfFile}: ${train.length} molecules here)`);
   } else if (data.info.name === 'qm9') notes.push(`no ${halfFile} in the QM9 folder: training on the whole train split (EDM trains its ${what} on one half)`);
