@@ -10,7 +10,7 @@ import { bondClasses, featureDim } from '../config.js';
 import { type MolGraph, disposeGraph, makeGraph } from '../graph/graph.js';
 import { OptionError } from '../errors.js';
 import { integerOption, numberOption } from '../options.js';
-import { type EdmModel, phi, phiState } from './model.js';
+import { type EdmModel, phiState } from './model.js';
 import { type NoiseSource, combinedNoise, symmetricPairNoise } from './noise.js';
 import { alphaOf, sigmaOf, transition } from './schedule.js';
 import { perMolecule, sumExceptBatch } from './tensors.js';
@@ -48,12 +48,7 @@ export function sampleZsGivenZt(
   graph: MolGraph,
   noise: tf.Tensor,
 ): tf.Tensor {
-  return tf.tidy(() => {
-    const k = stepCoefficients(model, s, t);
-    const epsT = phi(model, zt, t, graph, true);
-    const mu = tf.sub(tf.mul(zt, perMolecule(k.a)), tf.mul(epsT, perMolecule(k.c)));
-    return projectZ(tf.add(mu, tf.mul(perMolecule(k.sd), noise)), graph, zt);
-  });
+  return reverseState(model, s, t, { atoms: zt }, graph, { atoms: noise }).atoms;
 }
 
 /** Per-molecule coefficients of p(z_s | z_t): z_t scale a = 1 / alpha_t|s, eps scale c, noise scale sd. */
@@ -77,19 +72,22 @@ function stepCoefficients(model: EdmModel, s: ArrayLike<number>, t: ArrayLike<nu
  * @returns z_s's state (tensors, caller disposes)
  */
 function reverseState(model: EdmModel, s: ArrayLike<number>, t: ArrayLike<number>, z: ChainState, graph: MolGraph, noise: ChainState): ChainState {
-  if (!z.bonds) return { atoms: sampleZsGivenZt(model, s, t, z.atoms, graph, noise.atoms) };
-  const zBonds = z.bonds;
   return tf.tidy(() => {
     const k = stepCoefficients(model, s, t);
-    const out = phiState(model, z, t, graph, true);
-    const mu = tf.sub(tf.mul(z.atoms, perMolecule(k.a)), tf.mul(out.atoms, perMolecule(k.c)));
-    const muBonds = tf.sub(tf.mul(zBonds, perMolecule(k.a, 4)), tf.mul(out.bonds!, perMolecule(k.c, 4)));
-    return {
-      atoms: projectZ(tf.add(mu, tf.mul(perMolecule(k.sd), noise.atoms)), graph, z.atoms),
-      bonds: tf.add(muBonds, tf.mul(perMolecule(k.sd, 4), noise.bonds!)),
-    };
+    const eps = phiState(model, z, t, graph, true);
+    // mu = z_t / alpha_t|s - c eps_theta, plus the step's noise, for each part of the state
+    const step = (zPart: tf.Tensor, epsPart: tf.Tensor, noisePart: tf.Tensor, rank: 3 | 4): tf.Tensor =>
+      tf.add(tf.sub(tf.mul(zPart, perMolecule(k.a, rank)), tf.mul(epsPart, perMolecule(k.c, rank))), tf.mul(perMolecule(k.sd, rank), noisePart));
+    const atoms = projectZ(step(z.atoms, eps.atoms, noise.atoms, 3), graph, z.atoms);
+    return z.bonds ? { atoms, bonds: step(z.bonds, eps.bonds!, noise.bonds!, 4) } : { atoms };
   });
 }
+
+/**
+ * The one-hot channels decoding picks a type from: all K, or EDM's first K - 1 for a model
+ * without charges (it reads z[:, :, 3:-1]; config.ts decodeDropsLastType).
+ */
+const decodedTypes = (model: EdmModel): number => model.config.dataset.atomDecoder.length - (model.config.diffusion.decodeDropsLastType ? 1 : 0);
 
 /** Decoded molecules of a batch, on the host. */
 export interface DecodedBatch {
@@ -132,8 +130,7 @@ export function sampleXhGivenZ0(
     const hCat = tf.slice(z0, [0, 0, 3], [B, N, K]);
     const hInt = model.config.diffusion.includeCharges ? tf.slice(z0, [0, 0, D - 1], [B, N, 1]) : tf.zeros([B, N, 1]);
     const u = unnormalize(xRaw, hCat, hInt, nodeMask, model.config.diffusion.normalizeFactors);
-    // EDM without charges reads z[:, :, 3:-1]: its last type is never decoded (config.ts decodeDropsLastType)
-    const candidates = model.config.diffusion.decodeDropsLastType ? tf.slice(u.hCat, [0, 0, 0], [B, N, K - 1]) : u.hCat;
+    const candidates = tf.slice(u.hCat, [0, 0, 0], [B, N, decodedTypes(model)]);
     const oneHot = tf.mul(tf.oneHot(tf.argMax(candidates, 2), K), nodeMask);
     const charges = tf.mul(tf.round(u.hInt), nodeMask);
     return { x: u.x, oneHot, charges };
@@ -346,7 +343,7 @@ function chainRecorder(model: EdmModel, nNodes: Int32Array, N: number, steps: nu
     if (done % every !== 0) return;
     const data = tf.tidy(() => {
       const f = model.config.diffusion.normalizeFactors;
-      const types = tf.slice(zCur, [0, 0, 3], [B, N, model.config.diffusion.decodeDropsLastType ? K - 1 : K]);
+      const types = tf.slice(zCur, [0, 0, 3], [B, N, decodedTypes(model)]);
       return tf.concat([tf.mul(tf.slice(zCur, [0, 0, 0], [B, N, 3]), f[0]), tf.cast(tf.expandDims(tf.argMax(types, 2), 2), 'float32')], 2);
     });
     const host = data.dataSync();
