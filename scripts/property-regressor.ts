@@ -14,7 +14,7 @@
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { conditionData, DEFAULT_LABELS, DEFAULT_QM9_DIR, drawProperty, loadCheckpoint, loadTrainingData, makeModel, type Molecule, predictProperty, propertyConditioning, propertyValue, readMolecules, Rng, startRuntime, withRuntime } from '../src/internal.js';
+import { conditionData, DEFAULT_LABELS, DEFAULT_QM9_DIR, baselineErrors, loadCheckpoint, loadTrainingData, makeModel, type Molecule, predictProperty, propertyConditioning, propertyValue, readMolecules, Rng, startRuntime, withRuntime } from '../src/internal.js';
 
 const { values: a, positionals } = parseArgs({
   options: { checkpoint: { type: 'string' }, labels: { type: 'string', default: DEFAULT_LABELS }, qm9: { type: 'string', default: DEFAULT_QM9_DIR }, molecules: { type: 'string', default: '5000' }, seed: { type: 'string', default: '0' } },
@@ -47,8 +47,9 @@ const real = rng.shuffle([...(data.train as Molecule[])]).slice(0, Number(a.mole
 const predicted = predictProperty(model, real);
 const labels = real.map((m) => propertyValue(m, p.name)!);
 line('L-bound', mae(predicted, labels), real.length, 'the regressor on real molecules of the generator half');
-line('#Atoms', mae(predicted, real.map((m) => drawProperty(p, m.elements.length, rng))), real.length, 'against a value drawn for the atom count');
-line('Naive', mae(predicted, rng.shuffle([...labels])), real.length, 'against shuffled values');
+const b = baselineErrors(real.map((m, i) => ({ n: m.elements.length, value: labels[i], measured: predicted[i] })), p, rng);
+line('#Atoms', b.atoms, real.length, 'against a value drawn for the atom count');
+line('Naive', b.naive, real.length, 'against shuffled values');
 for (const file of samples) {
   const mols = readMolecules(resolve(file), reg.config.dataset.atomDecoder).filter((m) => propertyValue(m, `target_${p.name}`) !== undefined);
   line('samples', mae(predictProperty(model, mols), mols.map((m) => propertyValue(m, `target_${p.name}`)!)), mols.length, `${file}: against each molecule's target_${p.name}`);

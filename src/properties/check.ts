@@ -102,15 +102,17 @@ export function propertyErrors(mols: Molecule[], checks: PropertyCheck[]): Prope
  * count (what a generator that knew only the atom count would be asked), "Naive" with the value
  * of another molecule (the values shuffled). Both give the MAE a generator that ignored the asked
  * value would score.
- * @param molecules atom count and true value of each molecule (EDM: its generator half)
+ * @param molecules atom count, true value and, when the check is not the label itself, the
+ *   measured value (EDM: its classifier's prediction) of each molecule (EDM: its generator half)
  * @param p the conditioned property, with its per-size distribution
  * @returns MAE of each baseline in the property's unit
  * @throws OptionError when the distribution lacks a molecule's atom count
  */
-export function baselineErrors(molecules: Array<{ n: number; value: number }>, p: ConditionedProperty, rng: Rng): { atoms: number; naive: number } {
+export function baselineErrors(molecules: Array<{ n: number; value: number; measured?: number }>, p: ConditionedProperty, rng: Rng): { atoms: number; naive: number } {
+  const measured = (m: { value: number; measured?: number }): number => m.measured ?? m.value;
   let atoms = 0;
-  for (const m of molecules) atoms += Math.abs(m.value - drawProperty(p, m.n, rng)) / molecules.length;
+  for (const m of molecules) atoms += Math.abs(measured(m) - drawProperty(p, m.n, rng)) / molecules.length;
   const shuffled = rng.shuffle(molecules.map((m) => m.value));
-  const naive = molecules.reduce((s, m, k) => s + Math.abs(m.value - shuffled[k]), 0) / molecules.length;
+  const naive = molecules.reduce((s, m, k) => s + Math.abs(measured(m) - shuffled[k]), 0) / molecules.length;
   return { atoms, naive };
 }
