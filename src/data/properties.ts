@@ -48,14 +48,20 @@ export function propertyContext(c: PropertyConditioning, values: ArrayLike<numbe
 export function moleculeValues(c: PropertyConditioning, mols: Molecule[]): Float64Array {
   const P = c.properties.length;
   const out = new Float64Array(mols.length * P);
-  mols.forEach((m, b) =>
-    c.properties.forEach((p, k) => {
-      const v = propertyValue(m, p.name);
-      if (v === undefined) throw new InputError(`molecule ${m.name ?? b + 1} has no value of ${p.name}, which the model is conditioned on`);
-      out[b * P + k] = v;
-    }),
-  );
+  mols.forEach((m, b) => c.properties.forEach((p, k) => (out[b * P + k] = requiredValue(m, b, p.name, 'the model is conditioned on'))));
   return out;
+}
+
+/**
+ * A molecule's value of a property that must be there.
+ * @param b the molecule's index (named when it has no name)
+ * @param why what needs the value, for the message
+ * @throws InputError naming the molecule and property when the value is missing
+ */
+export function requiredValue(m: Molecule, b: number, name: string, why: string): number {
+  const v = propertyValue(m, name);
+  if (v === undefined) throw new InputError(`molecule ${m.name ?? b + 1} has no value of ${name}, which ${why}`);
+  return v;
 }
 
 /**
@@ -63,9 +69,5 @@ export function moleculeValues(c: PropertyConditioning, mols: Molecule[]): Float
  * @throws InputError naming the molecule when it has no value of the property
  */
 export function regressorTargets(p: { name: string; mean: number; mad: number }, mols: Molecule[]): Float32Array {
-  return Float32Array.from(mols, (m, b) => {
-    const v = propertyValue(m, p.name);
-    if (v === undefined) throw new InputError(`molecule ${m.name ?? b + 1} has no value of ${p.name}, which the regressor is trained on`);
-    return (v - p.mean) / p.mad;
-  });
+  return Float32Array.from(mols, (m, b) => (requiredValue(m, b, p.name, 'the regressor is trained on') - p.mean) / p.mad);
 }

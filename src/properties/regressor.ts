@@ -8,7 +8,7 @@ import { makeBatch, disposeBatch } from '../data/batch.js';
 import type { Molecule } from '../data/molecule.js';
 import { type EdmModel, normalizedXh, phi } from '../diffusion/model.js';
 import { OptionError } from '../errors.js';
-import { regressorTargets } from '../data/properties.js';
+import { requiredValue } from '../data/properties.js';
 
 /**
  * The regressor's value of each molecule, in the property's unit.
@@ -48,7 +48,7 @@ export function predictProperty(model: EdmModel, mols: Molecule[], batchSize = 6
  */
 export function regressorMae(model: EdmModel, mols: Molecule[], batchSize = 64): number {
   const r = model.config.regressor!;
-  const truth = regressorTargets(r.property, mols);
+  const truth = mols.map((m, b) => requiredValue(m, b, r.property.name, 'the regressor is scored on'));
   const predicted = predictProperty(model, mols, batchSize);
-  return mols.reduce((s, _, i) => s + Math.abs(predicted[i] - (truth[i] * r.property.mad + r.property.mean)), 0) / mols.length;
+  return mols.reduce((s, _, i) => s + Math.abs(predicted[i] - truth[i]), 0) / mols.length;
 }
