@@ -14,7 +14,7 @@
 import { appendFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_QM9_DIR, gdbId, loadQm9Split, type Molecule, PACKAGE_ROOT, type PropertyName, runXtb, writeLabels, XTB_ARGS, xtbVersion } from '../src/internal.js';
+import { computeProperties, DEFAULT_QM9_DIR, gdbId, InterruptedError, loadQm9Split, type Molecule, PACKAGE_ROOT, type PropertyName, writeLabels, XTB_ARGS, xtbVersion } from '../src/internal.js';
 
 const COLUMNS: PropertyName[] = ['gap', 'homo', 'lumo', 'mu', 'alpha'];
 const { values: a } = parseArgs({
@@ -46,38 +46,37 @@ const todo = a.limit ? mols.slice(0, Number(a.limit)) : mols;
 // results so far: "id,ok,v1,...,v5" or "id,failed,reason"; a torn last line is ignored
 const done = new Map<number, string[]>();
 if (existsSync(partial)) {
-  for (const line of readFileSync(partial, 'utf8').split('\n')) {
+  const text = readFileSync(partial, 'utf8');
+  for (const line of text.split('\n')) {
     const c = line.split(',');
     if ((c[1] === 'ok' && c.length === COLUMNS.length + 2) || (c[1] === 'failed' && c.length >= 3)) done.set(Number(c[0]), c);
   }
   // a torn line would glue onto the next append: start the file on a fresh line
-  const text = readFileSync(partial, 'utf8');
   if (text.length > 0 && !text.endsWith('\n')) appendFileSync(partial, '\n');
 }
 const queue = todo.filter((m) => !done.has(gdbId(m.name) ?? -1));
 process.stderr.write(`label-xtb: ${todo.length} molecules, ${done.size} already in ${partial}, ${queue.length} to compute with ${jobs} xtb processes (${version})\n`);
 
-let stopping = false;
-process.on('SIGINT', () => {
-  stopping = true;
-});
+// Ctrl-C: the running xtb processes are killed (their folders removed); what finished is kept
+const interrupt = new AbortController();
+process.on('SIGINT', () => interrupt.abort());
 const t0 = Date.now();
 let finished = 0;
-async function worker(): Promise<void> {
-  while (!stopping) {
-    const m = queue.shift();
-    if (!m) return;
-    const id = gdbId(m.name);
-    if (id === undefined) throw new Error(`a QM9 molecule without a "gdb <id>" name: ${m.name}`);
-    const r = await runXtb(m);
-    const cells = 'error' in r ? [id, 'failed', r.error.replaceAll(',', ';')] : [id, 'ok', ...COLUMNS.map((k) => r[k])];
-    appendFileSync(partial, `${cells.join(',')}\n`);
-    done.set(id, cells.map(String));
-    if (++finished % 2000 === 0) process.stderr.write(`  ${finished} of ${queue.length + finished} in ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
-  }
-}
-await Promise.all(Array.from({ length: jobs }, worker));
-if (stopping) {
+try {
+  await computeProperties(queue, {
+    jobs,
+    signal: interrupt.signal,
+    onResult: (i, r) => {
+      const id = gdbId(queue[i].name);
+      if (id === undefined) throw new Error(`a QM9 molecule without a "gdb <id>" name: ${queue[i].name}`);
+      const cells = 'properties' in r ? [id, 'ok', ...COLUMNS.map((k) => r.properties[k])] : [id, 'failed', ('failed' in r ? r.failed : r.skipped).replaceAll(',', ';')];
+      appendFileSync(partial, `${cells.join(',')}\n`);
+      done.set(id, cells.map(String));
+      if (++finished % 2000 === 0) process.stderr.write(`  ${finished} of ${queue.length} in ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
+    },
+  });
+} catch (e) {
+  if (!(e instanceof InterruptedError)) throw e;
   process.stderr.write(`label-xtb: stopped; ${done.size} results kept in ${partial}; run the same command to go on\n`);
   process.exit(130);
 }

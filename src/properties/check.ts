@@ -39,10 +39,11 @@ export type PropertyCheck = { properties: XtbProperties } | { skipped: 'open she
  * Compute xtb properties of molecules, several processes at once; results in input order.
  * @param jobs xtb processes at once (default 2)
  * @param onDone progress after each molecule
+ * @param onResult each molecule's check as it arrives (e.g. to append it to a file)
  * @throws InputError when xtb is not installed; InterruptedError when `signal` stops the run
  *   (running xtb processes are killed, their folders removed)
  */
-export async function computeProperties(mols: Molecule[], opts: XtbRunOptions & { jobs?: number; onDone?: (done: number) => void } = {}): Promise<PropertyCheck[]> {
+export async function computeProperties(mols: Molecule[], opts: XtbRunOptions & { jobs?: number; onDone?: (done: number) => void; onResult?: (index: number, check: PropertyCheck) => void } = {}): Promise<PropertyCheck[]> {
   const out = new Array<PropertyCheck>(mols.length);
   let next = 0;
   let done = 0;
@@ -55,6 +56,7 @@ export async function computeProperties(mols: Molecule[], opts: XtbRunOptions & 
         const r = await runXtb(mols[i], opts);
         out[i] = 'error' in r ? { failed: r.error } : { properties: r };
       }
+      opts.onResult?.(i, out[i]);
       opts.onDone?.(++done);
     }
   };
