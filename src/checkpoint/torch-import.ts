@@ -12,6 +12,7 @@ import { CheckpointError } from '../errors.js';
 import { paramShapes, type Params } from '../egnn/params.js';
 import { type TorchTensorRef, toRecord, unpickle } from './pickle.js';
 import { EDM_DATASETS } from './edm-datasets.js';
+import { PROPERTY_UNITS } from '../data/properties.js';
 
 /** A state dict read from a torch zip: name -> float32 data and shape (PyTorch layout). */
 export type StateDict = Map<string, { data: Float32Array; shape: number[] }>;
@@ -165,8 +166,8 @@ export type PropertyNorms = Record<string, { mean: number; mad: number }>;
  */
 export const EDM_PROPERTY_NORMS: PropertyNorms = { alpha: { mean: 75.3734, mad: 6.2728 } };
 
-/** Units of the QM9 properties EDM conditions on (its QM9 loader, from Cormorant, turns Hartree into eV). */
-const EDM_PROPERTY_UNITS: Record<string, string> = { alpha: 'bohr^3', gap: 'eV', homo: 'eV', lumo: 'eV', mu: 'D', Cv: 'cal/mol K' };
+/** Units of the QM9 properties EDM conditions on (its QM9 loader, from Cormorant, turns Hartree into eV, as here), and its heat capacity. */
+const EDM_PROPERTY_UNITS: Record<string, string> = { ...PROPERTY_UNITS, Cv: 'cal/mol K' };
 
 /**
  * The property conditioning of EDM's args (`conditioning`: property names; `context_node_nf` one

@@ -7,6 +7,18 @@ import type { PropertyConditioning } from '../config.js';
 import { InputError } from '../errors.js';
 import type { Molecule } from './molecule.js';
 
+/** Names of the properties a model can be conditioned on (EDM's Table 3, Hoogeboom et al. 2022). */
+export const PROPERTY_NAMES = ['alpha', 'gap', 'homo', 'lumo', 'mu'] as const;
+
+/** A property name. */
+export type PropertyName = (typeof PROPERTY_NAMES)[number];
+
+/** Units of each property as labelled here (energies in eV; EDM's table gives meV). */
+export const PROPERTY_UNITS: Record<PropertyName, string> = { alpha: 'bohr^3', gap: 'eV', homo: 'eV', lumo: 'eV', mu: 'D' };
+
+/** Whether a string names a known property. */
+export const isPropertyName = (s: string): s is PropertyName => (PROPERTY_NAMES as readonly string[]).includes(s);
+
 /**
  * A molecule's value of a property: its numeric `properties[name]` (set from a labels file by
  * `attachLabels`, or read from an SDF data field).

@@ -7,17 +7,8 @@ import { gzipSync } from 'node:zlib';
 import { InputError } from '../errors.js';
 import { readText, writeFileAtomic } from '../data/files.js';
 
-/** Names of the properties a model can be conditioned on (EDM's Table 3, Hoogeboom et al. 2022). */
-export const PROPERTY_NAMES = ['alpha', 'gap', 'homo', 'lumo', 'mu'] as const;
-
-/** A property name. */
-export type PropertyName = (typeof PROPERTY_NAMES)[number];
-
-/** Units of each property as labelled here (energies in eV; EDM's table gives meV). */
-export const PROPERTY_UNITS: Record<PropertyName, string> = { alpha: 'bohr^3', gap: 'eV', homo: 'eV', lumo: 'eV', mu: 'D' };
-
-/** Whether a string names a known property. */
-export const isPropertyName = (s: string): s is PropertyName => (PROPERTY_NAMES as readonly string[]).includes(s);
+export { PROPERTY_NAMES, PROPERTY_UNITS, type PropertyName, isPropertyName } from '../data/properties.js';
+import { type PropertyName, PROPERTY_NAMES, isPropertyName } from '../data/properties.js';
 
 /** Labels of many molecules: id -> values, plus the file's comment lines. */
 export interface PropertyLabels {
