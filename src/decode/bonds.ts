@@ -57,6 +57,14 @@ export function distance(m: Molecule, i: number, j: number): number {
   return Math.sqrt(dx * dx + dy * dy + dz * dz);
 }
 
+/** Each element's index in a pair order, built once per order (inferBonds runs per molecule). */
+const ranks = new WeakMap<readonly string[], Map<string, number>>();
+function rankOf(order: readonly string[]): Map<string, number> {
+  let r = ranks.get(order);
+  if (!r) ranks.set(order, (r = new Map(order.map((e, k) => [e, k]))));
+  return r;
+}
+
 /**
  * All bonds of a molecule inferred from distances (every pair i < j with order > 0). QM9's
  * analysis looks the pair up as (atom i, atom j), where the tables are symmetric for the elements
@@ -65,7 +73,7 @@ export function distance(m: Molecule, i: number, j: number): number {
 export function inferBonds(m: Molecule, protocol: BondProtocol = QM9_PROTOCOL): Bond[] {
   const bonds: Bond[] = [];
   const n = m.elements.length;
-  const rank = protocol.pairOrder ? new Map(protocol.pairOrder.map((e, k) => [e, k])) : undefined;
+  const rank = protocol.pairOrder && rankOf(protocol.pairOrder);
   for (let i = 0; i < n; i++) {
     for (let j = i + 1; j < n; j++) {
       let [a, b] = [m.elements[i], m.elements[j]];
