@@ -112,6 +112,8 @@ interface Generated {
   threads: number;
   /** the run's corrector (the library's default), none when undefined */
   corrector?: CorrectorOptions;
+  /** the checkpoint's dataset (`geom` chooses EDM's GEOM analysis) */
+  dataset: string;
 }
 
 /**
@@ -160,7 +162,7 @@ async function runWorkers(req: Omit<GenerateRequest, 'batches'>): Promise<Genera
       ),
     );
     const out = assembler.result();
-    return { molecules: out.molecules, chain: out.chains[0], seconds: (performance.now() - t0) / 1000, backend: finished[0].backend, workers: count, threads: finished[0].threads, corrector: plan.corrector };
+    return { molecules: out.molecules, chain: out.chains[0], seconds: (performance.now() - t0) / 1000, backend: finished[0].backend, workers: count, threads: finished[0].threads, corrector: plan.corrector, dataset: base.config.dataset.name };
   } finally {
     for (const w of workers) w.terminate();
   }
@@ -217,7 +219,7 @@ async function generate(): Promise<void> {
     const condition = asked ? parseCondition(asked) : undefined;
     const out = await runWorkers({ checkpoint: s.url ?? s.label, files, n, seed, steps, chain: true, elementFrom, condition });
     // the checkpoint's own analysis: EDM's GEOM-Drugs one for a GEOM model, else QM9's
-    const protocol = protocolOf((JSON.parse(new TextDecoder().decode(files.config)) as { dataset?: { name?: string } }).dataset?.name ?? 'qm9');
+    const protocol = protocolOf(out.dataset);
     const decoded = withBondsAndStability(out.molecules, protocol);
     const r = await score(decoded, await ref, protocol);
     const where = `${out.seconds.toFixed(1)} s in this browser on ${out.backend}, ${out.workers} Web Worker${out.workers === 1 ? '' : 's'}`;
