@@ -24,6 +24,14 @@ import { HAS_SHARED, SHARED, skipWithoutShared, expectClose, flat, loadVectors, 
 
 const QM9_INFO = { name: 'qm9', atomDecoder: ['H', 'C', 'N', 'O', 'F'], nNodesHistogram: { '29': 1 }, maxNAtoms: 29 };
 
+/** The graph of a reference batch: its node mask's real atoms, and its per-node context when it has one. */
+function vectorsGraph(v: Record<string, any>): ReturnType<typeof makeGraph> {
+  const [B, N] = [v.node_mask.length, v.node_mask[0].length];
+  const mask = flat(v.node_mask).data;
+  const nNodes = Int32Array.from({ length: B }, (_, b) => mask.slice(b * N, (b + 1) * N).reduce((s, x) => s + x, 0));
+  return makeGraph({ nNodes, N, ...(v.context ? { context: Float32Array.from(flat(v.context).data), contextDim: 1 } : {}) });
+}
+
 function moleculesOf(v: Record<string, any>): Molecule[] {
   const decoder = QM9_INFO.atomDecoder;
   return v.x.map((xs: number[][], b: number) => {
@@ -130,9 +138,7 @@ describe('fidelity with the EDM reference', () => {
       v = loadVectors('conditional_alpha');
       const imported = importTorchDir(join(SHARED, 'reference', 'edm', 'conditional_alpha'), QM9_INFO);
       model = makeModel(imported.config, imported.params);
-      const mask = flat(v.node_mask).data;
-      const nNodes = Int32Array.from({ length: 3 }, (_, b) => mask.slice(b * 29, (b + 1) * 29).reduce((s, x) => s + x, 0));
-      graph = makeGraph({ nNodes, N: 29, context: Float32Array.from(flat(v.context).data), contextDim: 1 });
+      graph = vectorsGraph(v);
     });
 
     it('imports as a property-conditioned config: alpha with its normalisation, no charges, EDM\'s decoding and second-half histogram', () => {
@@ -197,8 +203,7 @@ describe('fidelity with the EDM reference', () => {
       v = loadVectors('geom_drugs');
       model = makeModel(...(Object.values(importTorchDir(join(SHARED, 'reference', 'edm', 'geom_drugs'), QM9_INFO)) as [EdmModel['config'], EdmModel['params']]));
       N = v.node_mask[0].length;
-      const mask = flat(v.node_mask).data;
-      graph = makeGraph({ nNodes: Int32Array.from({ length: 3 }, (_, b) => mask.slice(b * N, (b + 1) * N).reduce((s, x) => s + x, 0)), N });
+      graph = vectorsGraph(v);
     });
 
     it('imports with EDM\'s GEOM atom types, histogram (up to 181 atoms) and decoding', () => {
@@ -254,9 +259,7 @@ describe('EDM\'s training error divides by the padded node count (train_loss vec
       const model = makeModel(config, params);
       const [B, N] = [v.x.length, v.x[0].length];
       const D = 3 + v.one_hot[0][0].length;
-      const mask = flat(v.node_mask).data;
-      const nNodes = Int32Array.from({ length: B }, (_, b) => mask.slice(b * N, (b + 1) * N).reduce((s, x) => s + x, 0));
-      const graph = makeGraph({ nNodes, N, ...(v.context ? { context: Float32Array.from(flat(v.context).data), contextDim: 1 } : {}) });
+      const graph = vectorsGraph(v);
       // z_t = alpha_t xh + sigma_t eps on EDM's normalised data, t = t_int / T
       const xh = tf.concat([tensorOf(v.normalize.x), tensorOf(v.normalize.one_hot)], 2);
       const t = flat(v.train_loss.t_int).data.map((k) => k / 1000);
