@@ -18,8 +18,7 @@ import { exportDynamics } from '../src/onnx/export.js';
 import { OnnxDynamics, OnnxInference, loadOrt } from '../src/onnx/session.js';
 import { sampleChain } from '../src/diffusion/sampler.js';
 import { Rng } from '../src/random.js';
-import { HAS_SHARED, NO_SHARED_REASON, ROOT, SHARED, TINY, expectClose, flat, loadVectors } from './helpers.js';
-import { importTorchDir } from '../src/checkpoint/torch-import.js';
+import { ROOT, TINY, expectClose } from './helpers.js';
 
 const ORT_ABSENT = loadOrt() === undefined;
 
@@ -78,35 +77,6 @@ describe('ONNX export of egnn_dynamics', () => {
     expectClose(ort, tfjs, 1e-4, 1e-4, 'shipped checkpoint');
     expect(tfjs.some((v) => Math.abs(v) > 1)).toBe(true);
   });
-
-  for (const name of ['conditional_alpha', 'geom_drugs']) {
-    it(`ONNX Runtime gives EDM's net_out on the ${name} reference model (EDM's layout without charges)`, (ctx) => {
-      ctx.skip(ORT_ABSENT, 'onnxruntime-node is not installed (an optional dependency)');
-      ctx.skip(!HAS_SHARED, NO_SHARED_REASON);
-      const v = loadVectors(name);
-      const { config, params } = importTorchDir(join(SHARED, 'reference', 'edm', name), { name: 'qm9', atomDecoder: ['H', 'C', 'N', 'O', 'F'], nNodesHistogram: { '9': 1 }, maxNAtoms: 29 });
-      const [B, N] = [v.x.length, v.x[0].length];
-      const mask = flat(v.node_mask).data;
-      const graph = makeGraph({ nNodes: Int32Array.from({ length: B }, (_, b) => mask.slice(b * N, (b + 1) * N).reduce((s, x) => s + x, 0)), N });
-      const onnx = OnnxDynamics.create(config, params, { threads: 1, centred: true });
-      try {
-        const ort = onnx.run({
-          xh: Float32Array.from(flat(v.forward.z_t).data),
-          t: Float32Array.from(flat(v.forward.t).data),
-          B,
-          N,
-          context: v.context ? Float32Array.from(flat(v.context).data) : undefined,
-          nodeMask: graph.nodeMask.dataSync() as Float32Array,
-          edgeMask: graph.edgeMask.dataSync() as Float32Array,
-          denoiseMask: graph.denoiseMask.dataSync() as Float32Array,
-        });
-        expectClose(ort, flat(v.forward.net_out).data, 1e-4, 1e-6, `${name} net_out`);
-      } finally {
-        onnx.close();
-        disposeGraph(graph);
-      }
-    });
-  }
 
   it('covers context, fixed atoms, sublayers, no attention/tanh and a normalisation factor', async (ctx) => {
     ctx.skip(ORT_ABSENT, 'onnxruntime-node is not installed (an optional dependency)');
