@@ -33,7 +33,12 @@ describe('EDM\'s GEOM-Drugs layout', () => {
     }
     const metrics = JSON.parse(readFileSync(join(dir, 'g.metrics.json'), 'utf8'));
     expect(metrics.molecules).toBe(4);
-    expect(readFileSync(join(dir, 'g.html'), 'utf8')).toMatch(/class="card"/);
+    // one card per molecule, each with its 2D depiction and its 3D view's data
+    const html = readFileSync(join(dir, 'g.html'), 'utf8');
+    expect(html.match(/<div class="card"/g)).toHaveLength(4);
+    expect(html.match(/<div class="depiction"><svg/g)).toHaveLength(4);
+    const views = JSON.parse(/<script type="application\/json" id="edm-molecules">([^<]*)<\/script>/.exec(html)![1]) as { molblock: string }[];
+    expect(views.map((m) => parseSdf(m.molblock + '$$$$\n')[0].elements.length)).toEqual([125, 125, 125, 125]);
     // no QM9 rows beside a GEOM model's figures
     expect(s.stdout).not.toMatch(/QM9 data/);
   }, 300_000);
