@@ -423,6 +423,22 @@ describe('edm command', () => {
       expect(readdirSync(sub)).toEqual([]);
     });
 
+    it('Ctrl-C while train computes the training SMILES stops within a second, writes nothing and exits 130', async () => {
+      // 30,000 molecules: several seconds of RDKit before the first step
+      writeFileSync(join(dir, 'many.xyz'), formatXyz(Array.from({ length: 30_000 }, (_, i) => ({ elements: ['O', 'H', 'H'], positions: Float32Array.from([0, 0, 0, 0.96 + (i % 100) * 1e-3, 0, 0, -0.24, 0.93, 0]) }))));
+      const child = spawn(process.execPath, [BIN, 'train', '--train-file', 'many.xyz', '--atoms', 'H,O', '--nf', '8', '--layers', '1', '--validate-every', '0', '--workers', '0', '--backend', 'wasm', '--steps', '1000', '--out', 'early'], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr!.on('data', (d) => (stderr += String(d)));
+      const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+      await when(() => /computing the SMILES of 30000 training molecules/.test(stderr), { stream: child.stderr }, 'the SMILES line');
+      const t0 = performance.now();
+      child.kill('SIGINT');
+      expect(await exited).toBe(130);
+      expect(performance.now() - t0).toBeLessThan(1000);
+      expect(stderr).toMatch(/edm: interrupted \(SIGINT\) before the first step \(stopped after the SMILES of \d+ of 30000 training molecules\): nothing was written; early was not created\n/);
+      expect(existsSync(join(dir, 'early'))).toBe(false);
+    });
+
     it('Ctrl-C in train writes the checkpoint, says how to resume and exits 130', async () => {
       const child = spawn(process.execPath, [BIN, ...trainArgs('interrupted', ['--steps', '100000', '--checkpoint-every', '5'])], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
       let stderr = '';

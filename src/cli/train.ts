@@ -4,7 +4,7 @@
 import { basename, join } from 'node:path';
 import { existsSync, rmSync } from 'node:fs';
 import type { ArgumentsCamelCase, Argv, InferredOptionTypes } from 'yargs';
-import { DEFAULT_QM9_DIR, BOND_DIFFUSION, ELEMENT_MODEL, EDM_QM9_DIFFUSION, EDM_QM9_DYNAMICS, type LossWeighting, type NoiseScheduleName, UserError, type StepReport, type TrainingData, type TrainOptions, type Runtime, loadComplexTrainingData, loadTrainingData, pocketDynamics, storeTrainingReference, train } from '../index.js';
+import { DEFAULT_QM9_DIR, BOND_DIFFUSION, InterruptedError, ELEMENT_MODEL, EDM_QM9_DIFFUSION, EDM_QM9_DYNAMICS, type LossWeighting, type NoiseScheduleName, UserError, type StepReport, type TrainingData, type TrainOptions, type Runtime, loadComplexTrainingData, loadTrainingData, pocketDynamics, storeTrainingReference, train } from '../index.js';
 import { checkRun, removeRun, startProgress } from '../cli-support.js';
 import { type PropertyRegressor, conditionData, conditionNames, regressorData } from '../index.js';
 import { backendOption, interruptedExitCode, numberFlag, startBackend, stopOnSignals, userPath, defineCommand, textFlag } from './common.js';
@@ -70,7 +70,8 @@ export const trainCommand = (y: Argv): Argv =>
       const outDir = userPath(argv.out);
       const progress = trainProgress(argv.steps, argv.epochs, argv.hours, argv['batch-size'] ?? 64, data.train.length);
       const interrupt = stopOnSignals();
-      interrupt.signal.addEventListener('abort', () => process.stderr.write('\nedm: stopping after this step and writing a checkpoint (signal again to abort)\n'));
+      let training = false;
+      interrupt.signal.addEventListener('abort', () => training && process.stderr.write('\nedm: stopping after this step and writing a checkpoint (signal again to abort)\n'));
       const stop = { get stop(): boolean { return interrupt.signal.aborted; } };
       const opts: TrainOptions = { ...trainOptions(argv, data, runtime, outDir), regressor, stopSignal: stop, onStep: progress.onStep };
       // every option and the folder are checked before any file is written or any SMILES computed
@@ -82,12 +83,16 @@ export const trainCommand = (y: Argv): Argv =>
       const created = !existsSync(outDir);
       let result;
       try {
-        await storeTrainingReference(outDir, data, (n) => process.stderr.write(`edm: computing the SMILES of ${n} training molecules for novelty (stored in the checkpoint)\n`));
+        await storeTrainingReference(outDir, data, (n) => process.stderr.write(`edm: computing the SMILES of ${n} training molecules for novelty (stored in the checkpoint)\n`), interrupt.signal);
+        training = true;
         result = await train(opts);
       } catch (e) {
         // a run that failed before its first checkpoint leaves no folder behind
         if (created && !existsSync(join(outDir, 'config.json'))) rmSync(outDir, { recursive: true, force: true });
-        throw e;
+        if (!(e instanceof InterruptedError)) throw e;
+        process.stderr.write(`\nedm: interrupted (${String(interrupt.signal.reason)}) before the first step (${e.message}): nothing was written${created ? `; ${argv.out} was not created` : ''}\n`);
+        process.exitCode = interruptedExitCode(interrupt);
+        return;
       }
       progress.stop();
       if (stop.stop) {

@@ -10,7 +10,7 @@ import { gunzipSync, gzipSync, strFromU8, strToU8 } from 'fflate';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../data/files.js';
-import { InputError } from '../errors.js';
+import { InputError, InterruptedError } from '../errors.js';
 import type { Molecule } from '../data/molecule.js';
 import { readMolecules } from '../data/read.js';
 import { inferBonds } from '../decode/bonds.js';
@@ -37,12 +37,22 @@ export function cacheDir(): string {
   return process.env.EDM_CACHE_DIR ?? join(homedir(), '.cache', 'edm-ts');
 }
 
-/** Compute the reference of molecules (no caching). */
-export async function computeReference(mols: Molecule[], source: string, key: string): Promise<TrainingReference> {
+/**
+ * Compute the reference of molecules (no caching).
+ * @param signal stops the computation (it yields to the event loop every few hundred molecules,
+ *   so a signal handler can abort it within a second)
+ * @throws InterruptedError when `signal` is aborted
+ */
+export async function computeReference(mols: Molecule[], source: string, key: string, signal?: AbortSignal): Promise<TrainingReference> {
   const rdkit = await loadRDKit();
   const smiles = new Set<string>();
   const stats = emptyStats();
-  for (const m of mols) {
+  for (let i = 0; i < mols.length; i++) {
+    if (signal && i % YIELD_EVERY === 0) {
+      await new Promise((resolve) => setImmediate(resolve));
+      if (signal.aborted) throw new InterruptedError(`stopped after the SMILES of ${i} of ${mols.length} training molecules`);
+    }
+    const m = mols[i];
     const bonds = inferBonds(m);
     addToStats(stats, m, bonds);
     const v = checkValidity(rdkit, m, bonds);
@@ -50,6 +60,9 @@ export async function computeReference(mols: Molecule[], source: string, key: st
   }
   return { source, key, molecules: mols.length, smiles, stats };
 }
+
+/** molecules between two looks at the abort signal (about 0.1 s of RDKit) */
+const YIELD_EVERY = 256;
 
 /**
  * The reference of a training file, from the cache when its key matches.

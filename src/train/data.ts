@@ -60,14 +60,17 @@ export async function loadTrainingData(o: TrainingDataOptions): Promise<Training
  * Store the training set's SMILES (the novelty reference: molecules, or a complex's ligand) in a
  * checkpoint folder, once.
  * @param onCompute told before the (slow: about 30 s for QM9) computation starts
+ * @param signal stops the computation; nothing is written then
  * @returns whether it was computed now
+ * @throws InterruptedError when `signal` is aborted
  */
-export async function storeTrainingReference(dir: string, data: TrainingData, onCompute?: (molecules: number) => void): Promise<boolean> {
+export async function storeTrainingReference(dir: string, data: TrainingData, onCompute?: (molecules: number) => void, signal?: AbortSignal): Promise<boolean> {
   if (existsSync(join(dir, CHECKPOINT_REFERENCE_FILE))) return false;
   onCompute?.(data.train.length);
-  mkdirSync(dir, { recursive: true });
   const molecules = data.train.map((e) => (isComplex(e) ? e.ligand : e));
-  await saveReference(dir, await computeReference(molecules, data.source, `${data.info.name}:${data.train.length}`));
+  const reference = await computeReference(molecules, data.source, `${data.info.name}:${data.train.length}`, signal);
+  mkdirSync(dir, { recursive: true });
+  await saveReference(dir, reference);
   return true;
 }
 
