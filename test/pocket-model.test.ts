@@ -133,10 +133,10 @@ describe('pocket-conditional model', () => {
     const nlls = readFileSync(join(dir, 'train-log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((e) => e.event === 'validation').map((e) => e.nll);
     expect(nlls).toHaveLength(2);
     expect(nlls.every(Number.isFinite)).toBe(true);
-    const ligands = sampleWithPocket(model, examples[0].pocket, { seed: 2, steps: 10, sizes: Int32Array.from([5, 3]) });
+    const ligands = await sampleWithPocket(model, examples[0].pocket, { seed: 2, steps: 10, sizes: Int32Array.from([5, 3]) });
     expect(ligands.map((l) => l.elements.length)).toEqual([5, 3]);
     // ligand i has its own stream: alone it is the same ligand
-    const alone = sampleWithPocket(model, examples[0].pocket, { seed: 2, steps: 10, sizes: Int32Array.from([5]) });
+    const alone = await sampleWithPocket(model, examples[0].pocket, { seed: 2, steps: 10, sizes: Int32Array.from([5]) });
     expectClose(alone[0].positions, ligands[0].positions, 1e-4, 1e-4, 'ligand 1 alone and in a batch');
     for (const l of ligands) {
       // centre of mass at the pocket's origin, in the protein frame

@@ -282,6 +282,22 @@ describe('edm pocket', () => {
     expect(JSON.parse(c.stdout.trim().split('\n').pop()!)).toMatchObject({ cards: 3, pocketTables: 2, cardScores: 3, problems: [] });
   });
 
+  it('Ctrl-C while edm pocket samples (in its own thread) stops within a second, writes nothing and exits 130', async (ctx) => {
+    ctx.skip(!HAS_POCKETS, `${POCKETS} absent: needs a development complex`);
+    const work = mkdtempSync(join(tmpdir(), 'edm-pocket-sampling-'));
+    const child = spawn(process.execPath, [EDM, 'pocket', '--pdb', join(POCKETS, '3rfm.pdb'), '--ligand', join(POCKETS, '3rfm_B_CFF.sdf'), '-n', '6', '--steps', '1000', '--no-dock', '--out', 'l.sdf'], { cwd: work, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr += String(d)));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    await when(() => /pocket: \d+\/6000 ligand-steps/.test(stderr), { stream: child.stderr }, 'the first sampling progress line');
+    const t0 = performance.now();
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    expect(performance.now() - t0).toBeLessThan(1000);
+    expect(stderr).toMatch(/edm: interrupted \(SIGINT\): nothing was written to l\.sdf/);
+    expect(readdirSync(work)).toEqual([]);
+  });
+
   it('edm pocket reports docking ligand by ligand, and Ctrl-C there kills the tools, leaves no file, says so and exits 130', async (ctx) => {
     ctx.skip(!HAS_POCKETS, `${POCKETS} absent: needs a development complex`);
     const tools = dockingTools();

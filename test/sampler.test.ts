@@ -7,7 +7,9 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend.js';
 import { makeModel, phi, type EdmModel } from '../src/diffusion/model.js';
 import { disposeGraph, graphFromNodeMask } from '../src/graph/graph.js';
-import { DEFAULT_CORRECTOR, langevinStep, sampleChain } from '../src/diffusion/sampler.js';
+import { DEFAULT_CORRECTOR, langevinStep, sampleChain, sampleChainSteps } from '../src/diffusion/sampler.js';
+import { runSteppedYielding } from '../src/diffusion/stepping.js';
+import { InterruptedError } from '../src/errors.js';
 import { PAIR_BUDGET, planSampling } from '../src/generate/plan.js';
 import { combinedNoise } from '../src/diffusion/noise.js';
 import { sigmaOf } from '../src/diffusion/schedule.js';
@@ -44,6 +46,22 @@ describe('sampler', () => {
     expect(new Set(counts.slice(1)).size).toBe(1);
     const before = tf.memory().numTensors;
     sampleChain(model, Int32Array.from([5]), new Rng(1), { steps: 3 });
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('a chain driven step by step with the event loop between steps gives sampleChain\'s molecules; stopped mid-chain it frees its tensors and rejects', async () => {
+    const nNodes = Int32Array.from([5, 3]);
+    const straight = sampleChain(model, nNodes, new Rng('stepped'), { steps: 6 });
+    const yielding = await runSteppedYielding(sampleChainSteps(model, nNodes, new Rng('stepped'), { steps: 6 }), undefined);
+    expect(Array.from(yielding.x)).toEqual(Array.from(straight.x));
+    expect(Array.from(yielding.atomTypes)).toEqual(Array.from(straight.atomTypes));
+    const before = tf.memory().numTensors;
+    const stop = new AbortController();
+    const seen: number[] = [];
+    const run = runSteppedYielding(sampleChainSteps(model, nNodes, new Rng('stepped'), { steps: 6, onStep: (k) => (seen.push(k), k === 2 && stop.abort()) }), stop.signal, 'stopped here');
+    await expect(run).rejects.toThrow(new InterruptedError('stopped here'));
+    // the abort is seen right after the step that asked for it
+    expect(seen).toEqual([1, 2]);
     expect(tf.memory().numTensors).toBe(before);
   });
 

@@ -18,6 +18,7 @@ import { unnormalize } from './normalize.js';
 import { type InpaintSpec, type KnownAtoms, combineKnown, knownAtoms, renoise } from './inpaint.js';
 import { keepFixed, projectZ } from './space.js';
 import { classCharges, hardFeatures, predictFeatures, predictedClasses } from './element-model.js';
+import { type Stepped, runStepped } from './stepping.js';
 
 /**
  * The state a chain denoises: the atoms' z `[B, N, 3 + F]` and, for a bond-aware model, the
@@ -498,6 +499,15 @@ function checkElements(model: EdmModel, opts: SampleChainOptions): void {
  * @throws OptionError for steps < 1 or > T
  */
 export function sampleChain(model: EdmModel, nNodes: Int32Array, rng: NoiseSource, opts: SampleChainOptions = {}): SampleChainResult {
+  return runStepped(sampleChainSteps(model, nNodes, rng, opts));
+}
+
+/**
+ * `sampleChain` pausing (yield) after every denoising step; ended early (`return`), it frees its
+ * tensors. Driven by stepping.ts.
+ * @throws OptionError for steps < 1 or > T (when first resumed)
+ */
+export function* sampleChainSteps(model: EdmModel, nNodes: Int32Array, rng: NoiseSource, opts: SampleChainOptions = {}): Stepped<SampleChainResult> {
   const T = model.schedule.timesteps;
   const steps = denoisingSteps(opts.steps ?? T, T);
   checkSamplerOptions(opts);
@@ -513,40 +523,44 @@ export function sampleChain(model: EdmModel, nNodes: Int32Array, rng: NoiseSourc
   const known = opts.inpaint ? knownAtoms(opts.inpaint, B, N, D) : undefined;
   // z_T at full scale whatever the temperature
   let z = drawState(rng, graph, F, K, 1);
-  if (fixedXh) {
-    const zT = z.atoms;
-    z = { atoms: projectZ(zT, graph, fixedXh) };
-    zT.dispose();
-  }
-  const { chains, record, finish } = chainRecorder(model, nNodes, N, steps, opts);
-  const jumps = opts.inpaint?.jumps ?? 1;
-  for (let k = steps; k >= 1; k--) {
-    // stride the trained schedule: t = k / steps, s = (k - 1) / steps, rounded to grid steps
-    for (let u = 0; u < jumps; u++) {
-      const next = reverseStep(model, z, k / steps, (k - 1) / steps, graph, drawState(rng, graph, F, K, 1), opts, fixedXh, known, rng);
-      disposeState(z);
-      z = next;
-      if (u < jumps - 1) {
-        // RePaint's resampling: back to t, and the step again (inpainting: EDM's model only)
-        const back = renoise(model, z.atoms, (k - 1) / steps, k / steps, graph, rng);
-        disposeState(z);
-        z = { atoms: back };
-      }
+  try {
+    if (fixedXh) {
+      const zT = z.atoms;
+      z = { atoms: projectZ(zT, graph, fixedXh) };
+      zT.dispose();
     }
-    record(z.atoms, steps - k + 1);
-    opts.onStep?.(steps - k + 1, steps);
+    const { chains, record, finish } = chainRecorder(model, nNodes, N, steps, opts);
+    const jumps = opts.inpaint?.jumps ?? 1;
+    for (let k = steps; k >= 1; k--) {
+      // stride the trained schedule: t = k / steps, s = (k - 1) / steps, rounded to grid steps
+      for (let u = 0; u < jumps; u++) {
+        const next = reverseStep(model, z, k / steps, (k - 1) / steps, graph, drawState(rng, graph, F, K, 1), opts, fixedXh, known, rng);
+        disposeState(z);
+        z = next;
+        if (u < jumps - 1) {
+          // RePaint's resampling: back to t, and the step again (inpainting: EDM's model only)
+          const back = renoise(model, z.atoms, (k - 1) / steps, k / steps, graph, rng);
+          disposeState(z);
+          z = { atoms: back };
+        }
+      }
+      record(z.atoms, steps - k + 1);
+      opts.onStep?.(steps - k + 1, steps);
+      yield;
+    }
+    const noise = drawState(rng, graph, F, K, opts.temperature ?? 1);
+    const { x, atomTypes, charges } = decodeToHost(sampleXhGivenZ0(model, z.atoms, graph, noise.atoms, z.bonds), nNodes, N);
+    disposeState(noise);
+    if (opts.elements) finalTypes(opts.elements.model, x, graph, atomTypes, charges);
+    const bondOrders = z.bonds ? bondOrdersOf(z.bonds, nNodes, N) : undefined;
+    finish(x, atomTypes);
+    return { x, atomTypes, charges, nNodes, N, chains, ...(bondOrders ? { bondOrders } : {}) };
+  } finally {
+    disposeState(z);
+    if (fixedXh) fixedXh.dispose();
+    if (known) tf.dispose([known.mask, known.xh]);
+    disposeGraph(graph);
   }
-  const noise = drawState(rng, graph, F, K, opts.temperature ?? 1);
-  const { x, atomTypes, charges } = decodeToHost(sampleXhGivenZ0(model, z.atoms, graph, noise.atoms, z.bonds), nNodes, N);
-  if (opts.elements) finalTypes(opts.elements.model, x, graph, atomTypes, charges);
-  const bondOrders = z.bonds ? bondOrdersOf(z.bonds, nNodes, N) : undefined;
-  disposeState(z);
-  disposeState(noise);
-  if (fixedXh) fixedXh.dispose();
-  if (known) tf.dispose([known.mask, known.xh]);
-  disposeGraph(graph);
-  finish(x, atomTypes);
-  return { x, atomTypes, charges, nNodes, N, chains, ...(bondOrders ? { bondOrders } : {}) };
 }
 
 /** Host copies of p(x, h | z_0)'s sample (disposes its tensors): positions, type indices (-1 at padding), charges. */

@@ -6,7 +6,8 @@ import { propertyContext } from '../data/properties.js';
 import { type PocketNodes, pocketContextDim, pocketRows } from '../data/complex.js';
 import type { Bond, Molecule } from '../data/molecule.js';
 import type { EdmModel } from '../diffusion/model.js';
-import { type SampleChainOptions, sampleChain } from '../diffusion/sampler.js';
+import { type SampleChainOptions, sampleChainSteps } from '../diffusion/sampler.js';
+import { type Stepped, runStepped } from '../diffusion/stepping.js';
 import { moleculeRng } from './plan.js';
 import type { BatchHooks, BatchResult, PlannedBatch, SamplingPlan } from './types.js';
 
@@ -24,6 +25,11 @@ export type BatchSettings = Pick<SamplingPlan, 'seed' | 'steps' | 'temperature' 
  *   `settings.chain`, in the same order
  */
 export function sampleBatch(model: EdmModel, batch: PlannedBatch, settings: BatchSettings, onStep?: (step: number, steps: number) => void, hooks: BatchHooks = {}): BatchResult {
+  return runStepped(sampleBatchSteps(model, batch, settings, onStep, hooks));
+}
+
+/** `sampleBatch` pausing after every denoising step (diffusion/stepping.ts). */
+export function* sampleBatchSteps(model: EdmModel, batch: PlannedBatch, settings: BatchSettings, onStep?: (step: number, steps: number) => void, hooks: BatchHooks = {}): Stepped<BatchResult> {
   const decoder = model.config.dataset.atomDecoder;
   const { ids, nNodes: nAtoms } = batch;
   const keep = Array.from(ids).flatMap((id, r) => (id < settings.chain ? [r] : []));
@@ -37,7 +43,7 @@ export function sampleBatch(model: EdmModel, batch: PlannedBatch, settings: Batc
   const nNodes = pocket ? Int32Array.from(nAtoms, (n) => n + pocket.elements.length) : nAtoms;
   const kind = model.config.conditioning?.kind;
   if (kind) Object.assign(opts, CONTEXT_PROVIDERS[kind](model, settings, batch, Math.max(...nNodes)));
-  const out = sampleChain(model, nNodes, rngs, opts);
+  const out = yield* sampleChainSteps(model, nNodes, rngs, opts);
   const props = propertyConditioning(model.config);
   const molecules: Molecule[] = [];
   for (let b = 0; b < nAtoms.length; b++) {

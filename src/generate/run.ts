@@ -5,9 +5,10 @@
 import { availableParallelism } from 'node:os';
 import { type BackendName, type Runtime, closeModel, withRuntime, workerBackend } from '../backend.js';
 import type { EdmModel } from '../diffusion/model.js';
-import { InterruptedError, OptionError } from '../errors.js';
+import { OptionError } from '../errors.js';
 import { optionalInteger } from '../options.js';
-import { sampleBatch } from './batch.js';
+import { runSteppedYielding } from '../diffusion/stepping.js';
+import { planSteps } from './local.js';
 import { Assembler, planSampling } from './plan.js';
 import { sampleInWorkers } from './pool.js';
 import type { PlanOptions, SampleResult, SamplingPlan } from './types.js';
@@ -43,7 +44,7 @@ export interface GenerateOptions extends PlanOptions {
   keep?: number;
   /** make only this 0-based shard of `count` <= n (see `planSampling`): concatenated in order, the shards are the whole run */
   shard?: { index: number; count: number };
-  /** stops the run between batches (at once on worker threads), rejecting with InterruptedError */
+  /** stops the run after the current denoising step (at once on worker threads), rejecting with InterruptedError */
   signal?: AbortSignal;
 }
 
@@ -60,25 +61,18 @@ export interface GenerateResult extends SampleResult {
 
 
 /**
- * Every batch of a plan in this thread, giving the event loop a turn between batches so that a
- * signal handler can stop the run there.
+ * Every batch of a plan in this thread, giving the event loop a turn after every denoising step
+ * so that a signal handler can stop the run there.
  * @throws InterruptedError when `opts.signal` is aborted
  */
-async function runPlanYielding(model: EdmModel, plan: SamplingPlan, steps: number, totalSteps: number, assembler: Assembler, opts: GenerateOptions): Promise<SampleResult> {
+function runPlanYielding(model: EdmModel, plan: SamplingPlan, steps: number, totalSteps: number, assembler: Assembler, opts: GenerateOptions): Promise<SampleResult> {
   // batches may differ in size (large molecules go in smaller ones): progress counts batch-steps
   let batchesDone = 0;
-  const report = (molecules: number, step: number): void => opts.onProgress?.({ stepsDone: batchesDone * steps + step, totalSteps, molecules });
-  let done = 0;
-  for (const batch of plan.batches) {
-    if (opts.signal?.aborted) throw new InterruptedError('sampling stopped');
-    assembler.add(sampleBatch(model, batch, plan, (step) => report(done, step)), batch.ids);
-    done += batch.ids.length;
-    batchesDone++;
-    report(done, 0);
-    await new Promise((r) => setImmediate(r));
-  }
-  if (opts.signal?.aborted) throw new InterruptedError('sampling stopped');
-  return assembler.result();
+  const onProgress = (molecules: number, step: number): void => {
+    if (step === 0) batchesDone++;
+    opts.onProgress?.({ stepsDone: batchesDone * steps + step, totalSteps, molecules });
+  };
+  return runSteppedYielding(planSteps(model, plan, onProgress, assembler), opts.signal);
 }
 
 /**

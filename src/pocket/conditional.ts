@@ -13,7 +13,7 @@ import { readMolecules } from '../data/read.js';
 import type { EdmModel } from '../diffusion/model.js';
 import type { CorrectorOptions } from '../diffusion/sampler.js';
 import type { ElementSampling } from '../generate/types.js';
-import { sampleMolecules } from '../generate/local.js';
+import { sampleMoleculesYielding } from '../generate/local.js';
 import { InputError } from '../errors.js';
 import { pocketNodes } from './complex.js';
 import type { PocketNodes } from '../data/complex.js';
@@ -118,15 +118,18 @@ export interface ConditionalSampleOptions {
   corrector?: CorrectorOptions | false;
   /** the element model; refused for a pocket-conditioned model (planSampling) */
   elements?: ElementSampling;
+  /** stops the sampling after the current denoising step (the event loop gets a turn after each) */
+  signal?: AbortSignal;
 }
 
 /**
  * Ligands from a pocket model: the pocket nodes are fixed context, the ligand is denoised
  * among them (generate/: ligand i has its own random stream of `seed`); positions come back in
  * the protein's frame.
- * @throws InputError when the model is not a pocket model; OptionError for impossible options
+ * @throws InputError when the model is not a pocket model; OptionError for impossible options;
+ *   InterruptedError when `opts.signal` is aborted
  */
-export function sampleConditional(model: EdmModel, site: PocketSite, opts: ConditionalSampleOptions): Molecule[] {
+export function sampleConditional(model: EdmModel, site: PocketSite, opts: ConditionalSampleOptions): Promise<Molecule[]> {
   const c = pocketConditioning(model.config);
   if (!c) throw new InputError('this checkpoint is not pocket-conditioned (no "conditioning" in its config)');
   const pocket: PocketNodes = pocketNodes(site, c.maxPocketNodes);
@@ -134,8 +137,8 @@ export function sampleConditional(model: EdmModel, site: PocketSite, opts: Condi
 }
 
 /** `sampleConditional` on given pocket nodes (also used by the equivariance test); ligands named `ligand k`. */
-export function sampleWithPocket(model: EdmModel, pocket: PocketNodes, opts: ConditionalSampleOptions): Molecule[] {
+export async function sampleWithPocket(model: EdmModel, pocket: PocketNodes, opts: ConditionalSampleOptions): Promise<Molecule[]> {
   const { seed, steps, sizes, temperature, corrector, elements, onProgress } = opts;
-  const ligands = sampleMolecules(model, { n: sizes.length, seed, sizes, pocket, steps, temperature, corrector, elements, onProgress });
+  const ligands = await sampleMoleculesYielding(model, { n: sizes.length, seed, sizes, pocket, steps, temperature, corrector, elements, onProgress }, opts.signal);
   return ligands.map((m, i) => ({ ...m, name: `ligand ${i + 1}` }));
 }

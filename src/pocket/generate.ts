@@ -10,7 +10,7 @@ import type { Molecule } from '../data/molecule.js';
 import type { EdmModel } from '../diffusion/model.js';
 import { type CorrectorOptions, denoisingSteps } from '../diffusion/sampler.js';
 import type { ElementSampling } from '../generate/types.js';
-import { sampleMolecules } from '../generate/local.js';
+import { sampleMoleculesYielding } from '../generate/local.js';
 import type { SamplingHooks } from '../generate/types.js';
 import type { InpaintSpec } from '../diffusion/inpaint.js';
 import { ATOMIC_NUMBER } from '../data/batch.js';
@@ -47,6 +47,8 @@ export interface PocketSampleOptions {
   corrector?: CorrectorOptions | false;
   /** atoms typed by the checkpoint's element model from this diffusion time on (generate/types.ts ElementSampling; default: not used) */
   elements?: ElementSampling;
+  /** stops the sampling after the current denoising step (the event loop gets a turn after each) */
+  signal?: AbortSignal;
 }
 
 /**
@@ -206,9 +208,10 @@ function placement(x: Float32Array, row: number, N: number, centre: ArrayLike<nu
  * random stream of `seed`) with per-batch hooks: the guidance step, the fragment's inpainting, and
  * the placement of each ligand in the protein frame.
  * @returns molecules in the protein's frame (Å), in generation order, named `ligand k`
- * @throws OptionError for n < 1, a negative guidance or sizes that do not match n
+ * @throws OptionError for n < 1, a negative guidance or sizes that do not match n;
+ *   InterruptedError when `opts.signal` is aborted
  */
-export function sampleInPocket(model: EdmModel, site: PocketSite, opts: PocketSampleOptions): Molecule[] {
+export async function sampleInPocket(model: EdmModel, site: PocketSite, opts: PocketSampleOptions): Promise<Molecule[]> {
   if (!(Number.isInteger(opts.n) && opts.n >= 1)) throw new OptionError(`-n must be a positive integer, got ${opts.n}`);
   if (!(opts.guidance >= 0)) throw new OptionError(`--guidance must be >= 0, got ${opts.guidance}`);
   const sizes = Array.from(opts.sizes);
@@ -227,6 +230,6 @@ export function sampleInPocket(model: EdmModel, site: PocketSite, opts: PocketSa
     },
   };
   const { seed, temperature, corrector, elements, batchSize, onProgress } = opts;
-  const ligands = sampleMolecules(model, { n: opts.n, seed, sizes, steps, batchSize: batchSize ?? opts.n, temperature, corrector, elements, onProgress, hooks });
+  const ligands = await sampleMoleculesYielding(model, { n: opts.n, seed, sizes, steps, batchSize: batchSize ?? opts.n, temperature, corrector, elements, onProgress, hooks }, opts.signal);
   return ligands.map((m, i) => ({ ...m, name: `ligand ${i + 1}` }));
 }

@@ -191,10 +191,8 @@ export async function pocketRun(model: EdmModel, opts: PocketRunOptions): Promis
   const guidance = conditional || fragment ? 0 : opts.guidance ?? 1;
   const steps = opts.steps ?? model.schedule.timesteps;
   const raw = conditional
-    ? sampleConditional(model, site, { seed: opts.seed, steps, sizes: sizes.sizes, onProgress: opts.onProgress, temperature: opts.temperature, corrector: opts.corrector, ...(opts.elements ? { elements: opts.elements } : {}) })
-    : sampleInPocket(model, site, { n: opts.n, seed: opts.seed, steps, guidance, sizes: sizes.sizes, onProgress: opts.onProgress, fragment, jumps: opts.jumps, temperature: opts.temperature, corrector: opts.corrector, elements: opts.elements });
-  // sampling runs in this thread: a stop asked meanwhile is honoured here
-  if (opts.signal?.aborted) throw new InterruptedError('sampling stopped');
+    ? await sampleConditional(model, site, { seed: opts.seed, steps, sizes: sizes.sizes, onProgress: opts.onProgress, temperature: opts.temperature, corrector: opts.corrector, ...(opts.elements ? { elements: opts.elements } : {}), signal: opts.signal })
+    : await sampleInPocket(model, site, { n: opts.n, seed: opts.seed, steps, guidance, sizes: sizes.sizes, onProgress: opts.onProgress, fragment, jumps: opts.jumps, temperature: opts.temperature, corrector: opts.corrector, elements: opts.elements, signal: opts.signal });
   const ligands = withBondsAndStability(raw);
   const evaluation = await evaluateMolecules(ligands);
   const tools = opts.dock === false ? undefined : dockingTools();
