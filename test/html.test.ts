@@ -47,6 +47,8 @@ describe('HTML reports', () => {
     expect(html).not.toMatch(/<(script|link|img)[^>]+(src|href)=["']?(https?:)?\/\//i);
     expect(html).not.toMatch(/<script[^>]+src=/i);
     expect(html.match(/<div class="card"/g)).toHaveLength(6);
+    // until its viewer is drawn, each 3D box says so rather than being an empty frame
+    expect(html.match(/<div class="viewer" id="viewer-\d+"><div class="released">3D view when nearer the middle of the window<\/div><\/div>/g)).toHaveLength(6);
     expect(html).toContain('test &lt;report&gt;');
     expect(html).toContain('broken &lt;&amp;&gt; name');
     expect(html).toMatch(/connected validity/);

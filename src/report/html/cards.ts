@@ -9,6 +9,7 @@ import { distanceBonds, distanceStability, ownBondStability } from '../../decode
 import type { MoleculeOutcome } from '../../metrics/evaluate.js';
 import { depictSmiles, loadRDKit } from '../../metrics/rdkit.js';
 import { implicitHSmiles } from '../../metrics/fields.js';
+import { VIEWER_PLACEHOLDER } from './client.js';
 
 /** What the page's script needs to draw one molecule in 3D. */
 export interface ViewerData {
@@ -80,7 +81,7 @@ export async function moleculeCards(molecules: Molecule[], outcomes: MoleculeOut
       : '';
     return `<div class="card" data-index="${k}">
 <div class="title">${escapeHtml(m.name ?? `molecule ${o.index + 1}`)} · ${o.atoms} atoms</div>
-<div class="views"><div class="depiction">${depiction}</div><div class="viewer" id="viewer-${k}"></div></div>
+<div class="views"><div class="depiction">${depiction}</div><div class="viewer" id="viewer-${k}">${VIEWER_PLACEHOLDER}</div></div>
 <div class="smiles">${o.smiles ? escapeHtml(implicitHSmiles(rdkit, o.smiles) ?? o.smiles) : '&nbsp;'}</div>
 <div class="status">${status.join(' ')}</div>${ownLine}${notes?.[k] ? `\n<div class="scores">${escapeHtml(notes[k])}</div>` : ''}
 </div>`;

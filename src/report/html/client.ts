@@ -23,6 +23,9 @@ export function setThreeDmolSource(source: string): void {
 /** Live 3D viewers at most (with the trajectory's, below the browser's limit of 16 WebGL contexts). */
 export const MAX_VIEWERS = 12;
 
+/** What a molecule card's 3D box holds while its viewer is not drawn (far from the window's middle). */
+export const VIEWER_PLACEHOLDER = '<div class="released">3D view when nearer the middle of the window</div>';
+
 /**
  * The page script. Reads `#edm-molecules` (JSON: molblock and unstable atoms per card) and, if
  * present, `#edm-chain` (multi-frame XYZ of a denoising trajectory). Sets `data-ready` on each
@@ -40,7 +43,7 @@ export const PAGE_SCRIPT = `
     var gl = canvas && (canvas.getContext('webgl2') || canvas.getContext('webgl'));
     var lose = gl && gl.getExtension('WEBGL_lose_context');
     if (lose) lose.loseContext();
-    entry.el.innerHTML = '<div class="released">3D view when nearer the middle of the window</div>';
+    entry.el.innerHTML = '${VIEWER_PLACEHOLDER}';
     delete entry.el.dataset.ready;
   }
   function show(card) {
