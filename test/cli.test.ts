@@ -392,7 +392,11 @@ describe('edm command', () => {
     });
 
     it('train refuses a folder holding a run; --force replaces it and names what it removed', () => {
-      expect(edm(trainArgs('run1', ['--steps', '2']), dir).code).toBe(0);
+      const trained = edm(trainArgs('run1', ['--steps', '2']), dir);
+      expect(trained.code).toBe(0);
+      // without a terminal: plain progress lines, one epoch figure, a rate or why there is none
+      expect(trained.stderr).toMatch(/^train: step 2 epoch \d+\.\d{3} loss \d+\.\d{4} grad \d+\.\d{2} (rate not measured yet|\d+\.\d mol\/s) \d+ s$/m);
+      expect(trained.stderr).not.toMatch(/- mol\/s|epoch [\d.]+ epoch/);
       const again = edm(trainArgs('run1', ['--steps', '2']), dir);
       expect(again.code).toBe(2);
       expect(again.stderr).toMatch(/already holds a run .*--force replaces it/);
