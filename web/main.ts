@@ -11,9 +11,9 @@
  */
 import threeDmol from '3dmol/build/3Dmol-min.js';
 import { gunzipSync } from 'fflate';
-import { Assembler, type BondProtocol, chemistFields, protocolOf, QM9_PROTOCOL, type CorrectorOptions, type DecodedMolecule, EVALUATION_ELEMENTS, type EvaluationReport, Evaluator, formatReport, formatSdf, htmlReport, loadRDKit, makeModel, type Molecule, parseCondition, parseSdf, parseXyz, planSampling, referenceFromBytes, reportJson, samplerWords, setThreeDmolSource, type TrainingReference, validateConfig, withBondsAndStability } from '../src/browser.js';
+import { Assembler, type BondProtocol, chemistFields, protocolOf, QM9_PROTOCOL, type CorrectorOptions, type DecodedMolecule, EVALUATION_ELEMENTS, type EvaluationReport, Evaluator, formatReport, formatSdf, htmlReport, loadRDKit, makeModel, type Molecule, parseCondition, parseSdf, parseXyz, type PlanOptions, planSampling, type PoolWorker, runPool, type WorkerReply, referenceFromBytes, reportJson, samplerWords, setThreeDmolSource, type TrainingReference, validateConfig, withBondsAndStability } from '../src/browser.js';
 import { fetchBytes, sha256Hex } from './fetch.js';
-import { type GenerateRequest, type WorkerMessage, planOptions } from './worker.js';
+import type { ModelRequest } from './worker.js';
 
 /** A checkpoint to generate with: the shipped one (by URL) or a folder the visitor chose. */
 interface CheckpointSource {
@@ -116,56 +116,61 @@ interface Generated {
   dataset: string;
 }
 
+/** What the page generates: the model to load, and the run to make with it. */
+interface GenerateRequest extends ModelRequest {
+  /** a property-conditioned checkpoint's asked values (`parseCondition`: a value, or `draw`) */
+  condition?: Record<string, number | 'draw'>;
+  n: number;
+  seed: number;
+  /** denoising steps (1..T) */
+  steps: number;
+  /** keep the denoising trajectory of the first molecule */
+  chain: boolean;
+}
+
+/** The plan's options of a request, as `edm sample` plans them. */
+function planOptions(req: GenerateRequest): PlanOptions {
+  return { n: req.n, seed: req.seed, steps: req.steps, chain: req.chain ? 1 : 0, ...(req.elementFrom !== undefined ? { elements: { from: req.elementFrom } } : {}), ...(req.condition ? { condition: req.condition } : {}) };
+}
+
 /**
- * Molecules as `edm sample` makes them: the run planned here as in the CLI, its batches dealt to
- * one Web Worker per core (each worker plans the same and makes the batches it is given), the
- * results put back in run order.
+ * Molecules as `edm sample` makes them: the run planned here as in the CLI, its batches dealt by
+ * the CLI's own pool (src/generate/dispatch.ts) to one Web Worker per core, each of which loaded
+ * the model once; the results put back in run order.
  * @throws Error with a worker's one-line message (a bad checkpoint, an impossible option)
  */
-async function runWorkers(req: Omit<GenerateRequest, 'batches'>): Promise<Generated> {
+async function runWorkers(req: GenerateRequest): Promise<Generated> {
   // checkpointFiles parsed this JSON already
   const config = JSON.parse(new TextDecoder().decode(req.files.config)) as unknown;
   const base = makeModel(validateConfig(config, `${req.checkpoint}/config.json`), {});
   // the plan checks the element model's time against its config; its weights stay in the workers
   const elements = req.files.elements && req.elementFrom !== undefined ? makeModel(validateConfig(JSON.parse(new TextDecoder().decode(req.files.elements.config)), `${req.checkpoint}elements/config.json`), {}) : undefined;
   const plan = planSampling(elements ? { ...base, elements } : base, planOptions(req));
-  const asked = new URLSearchParams(location.search).get('workers');
-  const count = asked === '1' ? 1 : Math.max(1, Math.min(navigator.hardwareConcurrency || 1, plan.batches.length));
-  const assembler = new Assembler(plan);
+  const single = new URLSearchParams(location.search).get('workers') === '1';
+  const count = single ? 1 : Math.max(1, Math.min(navigator.hardwareConcurrency || 1, plan.batches.length));
   const total = plan.batches.reduce((k, b) => k + b.ids.length, 0) * (plan.steps ?? req.steps);
   const bar = $<HTMLProgressElement>('progress');
   bar.max = total;
   bar.value = 0;
   const t0 = performance.now();
-  let moleculeSteps = 0;
-  const single = new URLSearchParams(location.search).get('workers');
-  const workers = Array.from({ length: count }, (_, w) => new Worker(new URL(`worker.js${single === '1' ? '' : '?threads=0'}`, document.baseURI), { type: 'module', name: `edm-generate-${w}` }));
-  try {
-    const finished = await Promise.all(
-      workers.map(
-        (worker, w) =>
-          new Promise<Extract<WorkerMessage, { kind: 'done' }>>((resolve, reject) => {
-            worker.onmessage = (e: MessageEvent<WorkerMessage>) => {
-              const m = e.data;
-              if (m.kind === 'progress') {
-                moleculeSteps += m.moleculeSteps;
-                bar.value = moleculeSteps;
-                const seconds = (performance.now() - t0) / 1000;
-                $('rate').textContent = `${moleculeSteps} of ${total} molecule-steps: ${(moleculeSteps / Math.max(seconds, 1e-3)).toFixed(0)} molecule-steps/s on ${count} worker${count === 1 ? '' : 's'}`;
-              } else if (m.kind === 'batch') assembler.add(m, plan.batches[m.index].ids);
-              else if (m.kind === 'done') resolve(m);
-              else reject(new Error(m.message));
-            };
-            worker.onerror = (e) => reject(new Error(e.message || 'the generator stopped'));
-            worker.postMessage({ ...req, batches: plan.batches.map((_, i) => i).filter((i) => i % count === w) } satisfies GenerateRequest);
-          }),
-      ),
-    );
-    const out = assembler.result();
-    return { molecules: out.molecules, chain: out.chains[0], seconds: (performance.now() - t0) / 1000, backend: finished[0].backend, workers: count, threads: finished[0].threads, corrector: plan.corrector, dataset: base.config.dataset.name };
-  } finally {
-    for (const w of workers) w.terminate();
-  }
+  const model: ModelRequest = { checkpoint: req.checkpoint, files: req.files, elementFrom: req.elementFrom };
+  const workers: PoolWorker[] = Array.from({ length: count }, (_, w) => {
+    const worker = new Worker(new URL(`worker.js${single ? '' : '?threads=0'}`, document.baseURI), { type: 'module', name: `edm-generate-${w}` });
+    worker.postMessage(model);
+    return {
+      post: (msg) => worker.postMessage(msg),
+      onReply: (handler) => (worker.onmessage = (e: MessageEvent<WorkerReply>) => handler(e.data)),
+      onCrash: (handler) => (worker.onerror = (e) => handler(new Error(e.message || 'the generator stopped'))),
+      terminate: () => worker.terminate(),
+    };
+  });
+  const onProgress = (_molecules: number, _steps: number, moleculeSteps: number): void => {
+    bar.value = moleculeSteps;
+    const seconds = (performance.now() - t0) / 1000;
+    $('rate').textContent = `${moleculeSteps} of ${total} molecule-steps: ${(moleculeSteps / Math.max(seconds, 1e-3)).toFixed(0)} molecule-steps/s on ${count} worker${count === 1 ? '' : 's'}`;
+  };
+  const { result, engine } = await runPool(plan, workers, new Assembler(plan), { onProgress });
+  return { molecules: result.molecules, chain: result.chains[0], seconds: (performance.now() - t0) / 1000, backend: engine.backend ?? 'wasm', workers: count, threads: engine.threads ?? 1, corrector: plan.corrector, dataset: base.config.dataset.name };
 }
 
 /** Score decoded molecules with EDM's protocol, adding the SDF's chemist fields as `edm sample` does. */
