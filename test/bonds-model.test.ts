@@ -22,7 +22,7 @@ import { inferBonds } from '../src/decode/bonds.js';
 import { withBondsAndStability } from '../src/decode/write.js';
 import { parseSdf, formatSdf } from '../src/data/sdf.js';
 import { drawStepNoise } from '../src/diffusion/loss.js';
-import { makeModel, nll, phi, phiBonds } from '../src/diffusion/model.js';
+import { makeModel, nll, phi, phiState, type StateTensors } from '../src/diffusion/model.js';
 import { type MolGraph, makeGraph, disposeGraph } from '../src/graph/graph.js';
 import { OnnxInference } from '../src/onnx/session.js';
 import { combinedNoise, symmetricPairNoise } from '../src/diffusion/noise.js';
@@ -188,7 +188,7 @@ describe('bond-aware model', () => {
     const config = bondConfig(mols);
     const base = makeModel(config, initParams(config.dynamics, dynamicsInputDim(config), new Rng('bond-lv'), 4));
     // a network whose noise is z / 2 for atoms and bonds, so each score is -z / (2 sigma_s)
-    const half = { ...base, inference: { eps: (zt: tf.Tensor) => tf.mul(zt, 0.5), epsBonds: (zt: tf.Tensor, zb: tf.Tensor) => ({ eps: tf.mul(zt, 0.5), epsBonds: tf.mul(zb, 0.5) }) } };
+    const half = { ...base, inference: { epsState: (z: StateTensors) => ({ atoms: tf.mul(z.atoms, 0.5), ...(z.bonds ? { bonds: tf.mul(z.bonds, 0.5) } : {}) }) } };
     const nNodes = [5, 3];
     const [B, N, F, K] = [2, 5, featureDim(config), bondClasses(config)];
     const D = 3 + F;
@@ -231,10 +231,9 @@ describe('bond-aware model', () => {
     const counting = {
       ...base,
       inference: {
-        eps: (zt: tf.Tensor, t: ArrayLike<number>, graph: MolGraph) => phi(base, zt, t, graph, true),
-        epsBonds: (zt: tf.Tensor, zb: tf.Tensor, t: ArrayLike<number>, graph: MolGraph) => {
-          calls.push(t[0]);
-          return phiBonds(base, zt, zb, t, graph, true);
+        epsState: (z: StateTensors, t: ArrayLike<number>, graph: MolGraph) => {
+          if (z.bonds) calls.push(t[0]);
+          return phiState(base, z, t, graph, true);
         },
       },
     };
@@ -338,15 +337,15 @@ describe('bond-aware model', () => {
     const zt = tf.tensor3d(combinedNoise(rng, [7, 5], N, 6), [B, N, 9]);
     const zBonds = tf.tensor4d(symmetricPairNoise(rng, [7, 5], N, K), [B, N, N, K]);
     try {
-      const ref = phiBonds(model, zt, zBonds, [0.2, 0.7], graph, true);
-      const got = ort.epsBonds(zt, zBonds, [0.2, 0.7], graph);
-      for (const [a, b] of [[got.eps, ref.eps], [got.epsBonds, ref.epsBonds]]) {
+      const ref = phiState(model, { atoms: zt, bonds: zBonds }, [0.2, 0.7], graph, true);
+      const got = ort.epsState({ atoms: zt, bonds: zBonds }, [0.2, 0.7], graph);
+      for (const [a, b] of [[got.atoms, ref.atoms], [got.bonds!, ref.bonds!]]) {
         const r = b.dataSync();
         const o = a.dataSync();
         expect(Math.max(...r.map(Math.abs))).toBeGreaterThan(1e-4);
         for (let i = 0; i < r.length; i++) expect(Math.abs(o[i] - r[i])).toBeLessThan(1e-4 * Math.max(1, Math.abs(r[i])));
       }
-      tf.dispose([ref.eps, ref.epsBonds, got.eps, got.epsBonds]);
+      tf.dispose([ref.atoms, ref.bonds!, got.atoms, got.bonds!]);
     } finally {
       ort.close();
       tf.dispose([zt, zBonds, ...Object.values(model.params)]);
@@ -466,13 +465,13 @@ describe('bond-aware model', () => {
       // (the grown checkpoint's EMA has moved by one step: grow the plain weights themselves)
       const run = growWeights(freshWeights(plain.params, 1e-3), paramShapes(grown.config.dynamics, dynamicsInputDim(grown.config), 4), grown.params, 1e-3);
       const before = phi(makeModel(plain.config, plain.params), zt, [0.3, 0.6], graph, true);
-      const after = phiBonds(makeModel(grown.config, run.raw), zt, zBonds, [0.3, 0.6], graph, true);
-      expect(Math.max(...after.epsBonds.dataSync().map(Math.abs))).toBeGreaterThan(1e-4);
+      const after = phiState(makeModel(grown.config, run.raw), { atoms: zt, bonds: zBonds }, [0.3, 0.6], graph, true);
+      expect(Math.max(...after.bonds!.dataSync().map(Math.abs))).toBeGreaterThan(1e-4);
       disposeWeights(run);
       const a = before.dataSync();
-      const b = after.eps.dataSync();
+      const b = after.atoms.dataSync();
       for (let i = 0; i < a.length; i++) expect(Math.abs(a[i] - b[i])).toBeLessThan(1e-5 * Math.max(1, Math.abs(a[i])));
-      tf.dispose([zt, zBonds, before, after.eps, after.epsBonds]);
+      tf.dispose([zt, zBonds, before, after.atoms, after.bonds!]);
       disposeGraph(graph);
     } finally {
       tf.dispose([...Object.values(plain.params), ...Object.values(grown.params)]);

@@ -43,7 +43,7 @@ async function compare(model: EdmModel, nNodes: number[], N: number, spec: { nFi
       nodeMask: graph.nodeMask.dataSync() as Float32Array,
       edgeMask: graph.edgeMask.dataSync() as Float32Array,
       denoiseMask: graph.denoiseMask.dataSync() as Float32Array,
-    });
+    }).eps;
     return { tfjs, ort };
   } finally {
     disposeGraph(graph);

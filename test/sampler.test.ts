@@ -119,7 +119,7 @@ describe('sampler', () => {
 
   it('a Langevin step is z + e score + sqrt(2 e) noise with e = 2 alpha (r |noise| / |score|)^2 per molecule', () => {
     // a network whose eps is z / 2, so the score is -z / (2 sigma_s)
-    const half: EdmModel = { ...model, inference: { eps: (zt) => tf.mul(zt, 0.5) } };
+    const half: EdmModel = { ...model, inference: { epsState: (z) => ({ atoms: tf.mul(z.atoms, 0.5) }) } };
     const nodeMask = tf.tensor3d(Float32Array.from([1, 1, 1, 1, 1, 1, 1, 1, 0, 0]), [2, 5, 1]);
     const graph = graphFromNodeMask(nodeMask);
     const zRng = new Rng('langevin-z');
@@ -150,9 +150,9 @@ describe('sampler', () => {
     const counting: EdmModel = {
       ...model,
       inference: {
-        eps: (zt, t, graph) => {
+        epsState: (z, t, graph) => {
           calls.push(t[0]);
-          return phi(model, zt, t, graph, true);
+          return { atoms: phi(model, z.atoms, t, graph, true) };
         },
       },
     };

@@ -17,15 +17,20 @@ import { deltaLogPx, normalize } from './normalize.js';
 import { projectZ } from './space.js';
 import { normalCdf, perMolecule, sumExceptBatch } from './tensors.js';
 
+/** The state the network reads and predicts: the atoms' `[B, N, 3 + F]` and, for a bond-aware model, the bonds' `[B, N, N, K]`. */
+export interface StateTensors {
+  atoms: tf.Tensor;
+  bonds?: tf.Tensor;
+}
+
 /**
  * Another runtime's copy of the network for inference (e.g. ONNX Runtime, onnx/session.ts):
- * eps_theta of z_t `[B, N, 3 + F]` at per-molecule times t on a graph, `[B, N, 3 + F]`. It holds
- * its own copy of the weights, so it must not be attached to a model being trained.
+ * eps_theta of a state z_t (the atoms `[B, N, 3 + F]`, and a bond-aware model's bonds
+ * `[B, N, N, K]`) at per-molecule times t on a graph, in the state's shapes. It holds its own
+ * copy of the weights, so it must not be attached to a model being trained.
  */
 export interface InferenceNetwork {
-  eps(zt: tf.Tensor, t: ArrayLike<number>, graph: MolGraph): tf.Tensor;
-  /** a bond-aware network's eps_theta of the atoms and of the bonds `[B, N, N, K]` (see phiBonds) */
-  epsBonds?(zt: tf.Tensor, zBonds: tf.Tensor, t: ArrayLike<number>, graph: MolGraph): { eps: tf.Tensor; epsBonds: tf.Tensor };
+  epsState(z: StateTensors, t: ArrayLike<number>, graph: MolGraph): StateTensors;
   /** free what it holds (sessions) */
   close?(): void;
   /** the runtime's threads (e.g. ONNX Runtime intra-op threads), when it has its own */
@@ -49,40 +54,29 @@ export function makeModel(config: EdmConfig, params: Params): EdmModel {
 }
 
 /**
- * eps_theta(z_t, t): the network on `[B, N, 3 + F]`.
+ * eps_theta(z_t, t) of a model whose state is the atoms alone: `phiState` on `[B, N, 3 + F]`.
  * @param t per-molecule times in [0, 1]
  * @param inference no gradient will be taken (sampling, NLL): uses less memory, same values
  */
 export function phi(model: EdmModel, zt: tf.Tensor, t: ArrayLike<number>, graph: MolGraph, inference = false): tf.Tensor {
-  if (inference && model.inference) return model.inference.eps(zt, t, graph);
-  const tT = tf.tensor2d(Float32Array.from(t as ArrayLike<number>), [t.length, 1]);
-  return egnnDynamics(model.params, model.config.dynamics, { xh: zt, t: tT, graph, inference });
+  return phiState(model, { atoms: zt }, t, graph, inference).atoms;
 }
 
 /**
  * eps_theta of a whole diffusion state: the atoms' `[B, N, 3 + F]` and, for a bond-aware model,
- * the bonds' `[B, N, N, K]`; one call for every model (the sampler, the corrector, the loss and
- * the likelihood bound use it), EDM's network when the state has no bonds.
+ * the bonds' `[B, N, N, K]` (symmetric, zero off the edge mask); one call for every model (the
+ * sampler, the corrector, the loss and the likelihood bound use it), EDM's network when the
+ * state has no bonds. With `inference` and a model's other runtime, that runtime computes it.
  * @param t per-molecule times in [0, 1]
  * @param inference no gradient will be taken: uses less memory, same values
  */
-export function phiState(model: EdmModel, z: { atoms: tf.Tensor; bonds?: tf.Tensor }, t: ArrayLike<number>, graph: MolGraph, inference = false): { atoms: tf.Tensor; bonds?: tf.Tensor } {
-  if (!z.bonds) return { atoms: phi(model, z.atoms, t, graph, inference) };
-  const out = phiBonds(model, z.atoms, z.bonds, t, graph, inference);
-  return { atoms: out.eps, bonds: out.epsBonds };
-}
-
-/**
- * A bond-aware model's eps_theta(z_t, t) of the atoms `[B, N, 3 + F]` and of the bonds
- * `[B, N, N, K]` (symmetric, zero off the edge mask).
- * @param zBonds `[B, N, N, K]` the bonds' noisy state
- * @param t per-molecule times in [0, 1]
- * @param inference no gradient will be taken: uses less memory, same values
- */
-export function phiBonds(model: EdmModel, zt: tf.Tensor, zBonds: tf.Tensor, t: ArrayLike<number>, graph: MolGraph, inference = false): { eps: tf.Tensor; epsBonds: tf.Tensor } {
-  if (inference && model.inference?.epsBonds) return model.inference.epsBonds(zt, zBonds, t, graph);
+export function phiState(model: EdmModel, z: StateTensors, t: ArrayLike<number>, graph: MolGraph, inference = false): StateTensors {
+  if (inference && model.inference) return model.inference.epsState(z, t, graph);
   const tT = tf.tensor2d(Float32Array.from(t as ArrayLike<number>), [t.length, 1]);
-  return egnnDynamicsBonds(model.params, model.config.dynamics, { xh: zt, t: tT, graph, inference }, zBonds);
+  const input = { xh: z.atoms, t: tT, graph, inference };
+  if (!z.bonds) return { atoms: egnnDynamics(model.params, model.config.dynamics, input) };
+  const out = egnnDynamicsBonds(model.params, model.config.dynamics, input, z.bonds);
+  return { atoms: out.eps, bonds: out.epsBonds };
 }
 
 /**

@@ -14,6 +14,7 @@ import type { EdmConfig } from '../config.js';
 import { bondClasses, featureDim } from '../config.js';
 import type { Params } from '../egnn/params.js';
 import type { MolGraph } from '../graph/graph.js';
+import type { StateTensors } from '../diffusion/model.js';
 import { exportDynamics } from './export.js';
 
 /** The parts of onnxruntime-node this module uses. */
@@ -150,24 +151,16 @@ export class OnnxDynamics {
   }
 
   /**
-   * eps_theta for one batch on host arrays.
-   * @returns `[B, N, D]` row-major
-   * @throws Error when an input's length does not match B, N, D
+   * eps_theta for one batch on host arrays: the atoms', and a bond-aware network's bonds'.
+   * @param bonds a bond-aware network's noisy bonds `[B, N, N, K]` row-major (required then)
+   * @returns eps `[B, N, D]` row-major, and epsBonds `[B, N, N, K]` for a bond-aware network
+   * @throws Error when an input's length does not match B, N, D (K), or the bonds are missing
    */
-  run(input: OnnxDynamicsInput): Float32Array {
-    if (this.K > 0) throw new Error('ONNX dynamics: a bond-aware network needs the bonds (runBonds)');
-    return this.session.run(dynamicsFeeds(this.lib, input, this.D, this.contextNf), { eps: null }, {}).eps.data;
-  }
-
-  /**
-   * A bond-aware network's eps_theta of the atoms `[B, N, D]` and of the bonds `[B, N, N, K]`.
-   * @param bonds the bonds' noisy state `[B, N, N, K]` row-major
-   * @throws Error when an input's length does not match
-   */
-  runBonds(input: OnnxDynamicsInput, bonds: Float32Array): { eps: Float32Array; epsBonds: Float32Array } {
-    const { B, N } = input;
-    if (bonds.length !== B * N * N * this.K) throw new Error(`ONNX dynamics: bonds has ${bonds.length} values, expected ${B * N * N * this.K}`);
+  run(input: OnnxDynamicsInput, bonds?: Float32Array): { eps: Float32Array; epsBonds?: Float32Array } {
     const feeds = dynamicsFeeds(this.lib, input, this.D, this.contextNf);
+    if (this.K === 0) return { eps: this.session.run(feeds, { eps: null }, {}).eps.data };
+    const { B, N } = input;
+    if (!bonds || bonds.length !== B * N * N * this.K) throw new Error(`ONNX dynamics: a bond-aware network needs the bonds [${B}, ${N}, ${N}, ${this.K}]${bonds ? `, got ${bonds.length} values` : ''}`);
     feeds.bonds = new this.lib.Tensor('float32', bonds, [B, N, N, this.K]);
     const out = this.session.run(feeds, { eps: null, eps_bonds: null }, {});
     return { eps: out.eps.data, epsBonds: out.eps_bonds.data };
@@ -189,20 +182,13 @@ export class OnnxDynamics {
   }
 
   /**
-   * eps_theta on tfjs tensors, for `phi`: z_t `[B, N, D]`, t per molecule, the graph's masks
-   * (copied to the host once per graph). @returns `[B, N, D]`
+   * eps_theta of a state on tfjs tensors, for `phiState`: z_t's atoms `[B, N, D]` (and bonds
+   * `[B, N, N, K]`), t per molecule, the graph's masks (copied to the host once per graph).
    */
-  eps(zt: tf.Tensor, t: ArrayLike<number>, graph: MolGraph): tf.Tensor {
-    const [B, N] = zt.shape as number[];
-    const out = this.run({ xh: zt.dataSync() as Float32Array, t, B, N, ...this.hostMasks(graph) });
-    return tf.tensor3d(out, [B, N, this.D]);
-  }
-
-  /** runBonds on tfjs tensors, for `phiBonds`: @returns eps `[B, N, D]` and epsBonds `[B, N, N, K]` */
-  epsBonds(zt: tf.Tensor, zBonds: tf.Tensor, t: ArrayLike<number>, graph: MolGraph): { eps: tf.Tensor; epsBonds: tf.Tensor } {
-    const [B, N] = zt.shape as number[];
-    const out = this.runBonds({ xh: zt.dataSync() as Float32Array, t, B, N, ...this.hostMasks(graph) }, zBonds.dataSync() as Float32Array);
-    return { eps: tf.tensor3d(out.eps, [B, N, this.D]), epsBonds: tf.tensor4d(out.epsBonds, [B, N, N, this.K]) };
+  epsState(z: StateTensors, t: ArrayLike<number>, graph: MolGraph): StateTensors {
+    const [B, N] = z.atoms.shape as number[];
+    const out = this.run({ xh: z.atoms.dataSync() as Float32Array, t, B, N, ...this.hostMasks(graph) }, z.bonds?.dataSync() as Float32Array | undefined);
+    return { atoms: tf.tensor3d(out.eps, [B, N, this.D]), ...(out.epsBonds ? { bonds: tf.tensor4d(out.epsBonds, [B, N, N, this.K]) } : {}) };
   }
 
   /** Free the session. */
@@ -224,12 +210,8 @@ export class OnnxInference {
     readonly threads = defaultOrtThreads(),
   ) {}
 
-  eps(zt: tf.Tensor, t: ArrayLike<number>, graph: MolGraph): tf.Tensor {
-    return this.session(graph).eps(zt, t, graph);
-  }
-
-  epsBonds(zt: tf.Tensor, zBonds: tf.Tensor, t: ArrayLike<number>, graph: MolGraph): { eps: tf.Tensor; epsBonds: tf.Tensor } {
-    return this.session(graph).epsBonds(zt, zBonds, t, graph);
+  epsState(z: StateTensors, t: ArrayLike<number>, graph: MolGraph): StateTensors {
+    return this.session(graph).epsState(z, t, graph);
   }
 
   private session(graph: MolGraph): OnnxDynamics {
