@@ -17,7 +17,7 @@ export { formatXyz } from './data/xyz.js';
 export { inferBonds, oddValenceSum, stability } from './decode/bonds.js';
 export { predictFeatures } from './diffusion/element-model.js';
 export { drawStepNoise, trainingLoss } from './diffusion/loss.js';
-export { makeModel } from './diffusion/model.js';
+export { makeModel, phi } from './diffusion/model.js';
 export { combinedNoise } from './diffusion/noise.js';
 export { checkSamplerOptions, sampleZsGivenZt } from './diffusion/sampler.js';
 export { countParams, initParams } from './egnn/params.js';
