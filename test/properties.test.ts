@@ -96,6 +96,7 @@ describe('xtb labels', () => {
     const rows = readFileSync(join(dir, 'p.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
     const gaps = rows.map((r) => Number(r[7]));
     expect(ok.stdout).toMatch(new RegExp(`gap +MAE ${((Math.abs(5 - gaps[0]) + Math.abs(6 - gaps[1])) / 2).toFixed(3)} eV over 2 of 2`));
+    expect(ok.stdout).toMatch(/over 2 of 2 molecules that asked for it; correlation of asked and computed (-?\d\.\d\d|n\/a); the molecule-stable ones: MAE (\d+\.\d{3}|n\/a) eV over [0-2]\n/);
     // many molecules, stopped after a second
     writeFileSync(join(dir, 'many.sdf'), formatSdf(Array.from({ length: 3000 }, (_, i) => ({ ...mols[i % 2], properties: { target_gap: 5 } }))));
     const child = spawn(process.execPath, [join(ROOT, 'bin', 'edm.js'), 'evaluate', join(dir, 'many.sdf'), '--properties', '--no-train', '--properties-csv', join(dir, 'q.csv')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -190,10 +191,18 @@ describe('EDM normalisation, draws and baselines', () => {
     expect(targetsOf(mols[0])).toEqual({ gap: 5, mu: 1 });
     const props = (gap: number) => ({ properties: { gap, homo: 0, lumo: 0, mu: 3, alpha: 0 } });
     const e = propertyErrors(mols, [props(6), props(3), { skipped: 'open shell' }, { failed: 'x' }]);
+    // every molecule asked 5 eV: no spread, no correlation to speak of
     expect(e).toEqual([
-      { property: 'gap', asked: 4, computed: 2, mae: 1.5 },
-      { property: 'mu', asked: 1, computed: 1, mae: 2 },
+      { property: 'gap', asked: 4, computed: 2, mae: 1.5, correlation: NaN },
+      { property: 'mu', asked: 1, computed: 1, mae: 2, correlation: NaN },
     ]);
+    // asked 2, 4, 6, 8 and computed 3, 4, 8, 7: r = 16 / sqrt(20 x 17) = 0.868; the stable ones are 1 and 3
+    const asked = mols.map((m, i) => ({ ...m, properties: { target_gap: 2 + 2 * i } }));
+    const got = [3, 4, 8, 7].map(props);
+    const [gap] = propertyErrors(asked, got, [true, false, true, false]);
+    expect(gap.mae).toBeCloseTo((1 + 0 + 2 + 1) / 4, 12);
+    expect(gap.correlation).toBeCloseTo(16 / Math.sqrt(20 * 17), 12);
+    expect(gap.stable).toEqual({ computed: 2, mae: 1.5 });
   });
 });
 

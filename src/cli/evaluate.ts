@@ -53,7 +53,8 @@ export const evaluateCommand = (y: Argv): Argv =>
       // EDM's stability counts hydrogens: a heavy-atom-only file scores 0% without this being wrong
       if (mols.length > 0 && !mols.some((m) => m.elements.includes('H'))) process.stderr.write('edm: note: these molecules have no hydrogen atoms; EDM\'s atom and molecule stability count them (valences are filled by explicit H), so heavy-atom-only molecules score low there. Validity (RDKit) is unaffected\n');
       if (!ref) process.stderr.write(`edm: note: novelty is n/a: ${(argv.train as unknown) === false ? '--no-train was given' : 'no training molecules (give --train FILE or --checkpoint DIR with stored training SMILES)'}\n`);
-      if (xtb && !(await propertiesReport(mols, xtbJobs, xtb, argv['properties-csv'] ? userPath(argv['properties-csv']) : undefined))) return;
+      const stable = r.outcomes.map((o) => o.stable);
+      if (xtb && !(await propertiesReport(mols, xtbJobs, xtb, stable, argv['properties-csv'] ? userPath(argv['properties-csv']) : undefined))) return;
       const paths = { json: argv.json ? userPath(argv.json) : undefined, svg: argv.svg ? userPath(argv.svg) : undefined };
       await writeReportFiles(r, paths, maxSvg, { file: argv.file, train: ref?.source ?? null });
       if (argv.html) {
@@ -77,10 +78,12 @@ async function checkXtb(file: string, mols: Molecule[]): Promise<string> {
 }
 
 /**
- * xtb on every molecule, then one line per property: molecules asked, computed, MAE.
+ * xtb on every molecule, then one line per property: molecules asked, computed, MAE, the
+ * correlation of asked and computed values, the MAE over the molecule-stable ones.
+ * @param stable each molecule's stability (EDM's protocol), in file order
  * @returns false when a signal stopped it (the exit code is set)
  */
-async function propertiesReport(mols: Molecule[], jobs: number, version: string, csv: string | undefined): Promise<boolean> {
+async function propertiesReport(mols: Molecule[], jobs: number, version: string, stable: boolean[], csv: string | undefined): Promise<boolean> {
   const progress = startProgress({ total: mols.length, barFormat: 'xtb |{bar}| {value}/{total} molecules', line: (v, t) => `xtb: ${v}/${t} molecules` });
   // Ctrl-C kills the running xtb processes and removes their folders; nothing is written
   const interrupt = stopOnSignals();
@@ -98,7 +101,11 @@ async function propertiesReport(mols: Molecule[], jobs: number, version: string,
   const skipped = checks.filter((c) => 'skipped' in c).length;
   const failed = checks.filter((c) => 'failed' in c).length;
   const lines = [`properties by GFN2-xTB (${version}): ${mols.length - skipped - failed} of ${mols.length} molecules computed (${skipped} open-shell or unknown elements not scored, ${failed} xtb failures)`];
-  for (const e of propertyErrors(mols, checks)) lines.push(`  ${e.property.padEnd(6)} MAE ${Number.isFinite(e.mae) ? e.mae.toFixed(3) : 'n/a'} ${PROPERTY_UNITS[e.property]} over ${e.computed} of ${e.asked} molecules that asked for it`);
+  const fixed = (v: number, digits: number): string => (Number.isFinite(v) ? v.toFixed(digits) : 'n/a');
+  for (const e of propertyErrors(mols, checks, stable)) {
+    const unit = PROPERTY_UNITS[e.property];
+    lines.push(`  ${e.property.padEnd(6)} MAE ${fixed(e.mae, 3)} ${unit} over ${e.computed} of ${e.asked} molecules that asked for it; correlation of asked and computed ${fixed(e.correlation, 2)}; the molecule-stable ones: MAE ${fixed(e.stable!.mae, 3)} ${unit} over ${e.stable!.computed}`);
+  }
   process.stdout.write(`${lines.join('\n')}\n`);
   if (!csv) return true;
   const rows = [['molecule', ...PROPERTY_NAMES.map((n) => `target_${n}`), ...PROPERTY_NAMES, 'status'].join(',')];

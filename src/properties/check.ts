@@ -74,27 +74,52 @@ export interface PropertyError {
   computed: number;
   /** mean |target - computed| in the property's unit (NaN when none computed) */
   mae: number;
+  /** Pearson correlation of asked and computed values over the computed ones (NaN when undefined: fewer than 2, or no spread) */
+  correlation: number;
+  /** the same MAE over the computed molecules that are also stable (when stability was given) */
+  stable?: { computed: number; mae: number };
 }
 
 /**
- * MAE between each molecule's asked and computed values, per property.
+ * MAE between each molecule's asked and computed values, per property, with the correlation of
+ * the two (does the computed value follow the asked one at all?) and, given each molecule's
+ * stability, the MAE over the stable ones (an unstable molecule's gap collapses).
  * @param checks `computeProperties` of the same molecules
+ * @param stable molecule stability of each molecule (EDM's protocol), same order
  */
-export function propertyErrors(mols: Molecule[], checks: PropertyCheck[]): PropertyError[] {
-  const acc = new Map<PropertyName, { asked: number; computed: number; sum: number }>();
+export function propertyErrors(mols: Molecule[], checks: PropertyCheck[], stable?: ArrayLike<boolean>): PropertyError[] {
+  const pairs = new Map<PropertyName, { asked: number; got: Array<[number, number, boolean]> }>();
   mols.forEach((m, i) => {
     for (const [name, target] of Object.entries(targetsOf(m)) as Array<[PropertyName, number]>) {
-      const a = acc.get(name) ?? { asked: 0, computed: 0, sum: 0 };
+      const a = pairs.get(name) ?? { asked: 0, got: [] };
       a.asked++;
       const c = checks[i];
-      if ('properties' in c) {
-        a.computed++;
-        a.sum += Math.abs(target - c.properties[name]);
-      }
-      acc.set(name, a);
+      if ('properties' in c) a.got.push([target, c.properties[name], stable?.[i] ?? false]);
+      pairs.set(name, a);
     }
   });
-  return [...acc].map(([property, a]) => ({ property, asked: a.asked, computed: a.computed, mae: a.computed > 0 ? a.sum / a.computed : NaN }));
+  const mae = (got: Array<[number, number, boolean]>): number => (got.length ? got.reduce((s, [t, v]) => s + Math.abs(t - v), 0) / got.length : NaN);
+  return [...pairs].map(([property, a]) => {
+    const stableGot = a.got.filter((g) => g[2]);
+    return { property, asked: a.asked, computed: a.got.length, mae: mae(a.got), correlation: pearson(a.got), ...(stable ? { stable: { computed: stableGot.length, mae: mae(stableGot) } } : {}) };
+  });
+}
+
+/** Pearson correlation of the pairs' first two values (NaN for fewer than 2 or no spread). */
+function pearson(pairs: Array<[number, number, ...unknown[]]>): number {
+  const n = pairs.length;
+  if (n < 2) return NaN;
+  const mx = pairs.reduce((s, p) => s + p[0], 0) / n;
+  const my = pairs.reduce((s, p) => s + p[1], 0) / n;
+  let sxy = 0;
+  let sxx = 0;
+  let syy = 0;
+  for (const [x, y] of pairs) {
+    sxy += (x - mx) * (y - my);
+    sxx += (x - mx) ** 2;
+    syy += (y - my) ** 2;
+  }
+  return sxx > 0 && syy > 0 ? sxy / Math.sqrt(sxx * syy) : NaN;
 }
 
 /**
