@@ -108,12 +108,12 @@ async function propertiesReport(mols: Molecule[], jobs: number, version: string,
   }
   process.stdout.write(`${lines.join('\n')}\n`);
   if (!csv) return true;
-  const rows = [['molecule', ...PROPERTY_NAMES.map((n) => `target_${n}`), ...PROPERTY_NAMES, 'status'].join(',')];
+  const rows = [['molecule', ...PROPERTY_NAMES.map((n) => `target_${n}`), ...PROPERTY_NAMES, 'molecule_stable', 'status'].join(',')];
   mols.forEach((m, i) => {
     const t = targetsOf(m);
     const c = checks[i];
     const status = 'properties' in c ? 'ok' : 'skipped' in c ? c.skipped : `failed: ${c.failed}`;
-    rows.push([i + 1, ...PROPERTY_NAMES.map((n) => t[n] ?? ''), ...PROPERTY_NAMES.map((n) => ('properties' in c ? c.properties[n] : '')), `"${status}"`].join(','));
+    rows.push([i + 1, ...PROPERTY_NAMES.map((n) => t[n] ?? ''), ...PROPERTY_NAMES.map((n) => ('properties' in c ? c.properties[n] : '')), stable[i] ? 1 : 0, `"${status}"`].join(','));
   });
   writeFileAtomic(csv, `${rows.join('\n')}\n`);
   process.stdout.write(`per-molecule properties written to ${csv}\n`);
