@@ -427,6 +427,22 @@ describe('edm command', () => {
       expect(readdirSync(sub)).toEqual([]);
     });
 
+    it('Ctrl-C in sample --workers 1 (this thread) stops within a second, mid-batch, leaves no file and exits 130', async () => {
+      const sub = mkdtempSync(join(dir, 'interrupt-1-'));
+      const child = spawn(process.execPath, [BIN, 'sample', '-n', '50', '--steps', '1000', '--checkpoint', ck, '--backend', 'wasm', '--workers', '1', '--out', 'one.sdf'], { cwd: sub, stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr!.on('data', (d) => (stderr += String(d)));
+      const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+      await when(() => /sample: /.test(stderr), { stream: child.stderr }, 'the first progress line');
+      const t0 = performance.now();
+      child.kill('SIGINT');
+      expect(await exited).toBe(130);
+      expect(performance.now() - t0).toBeLessThan(1000);
+      // the first batch was not finished: the stop came between two of its steps
+      expect(stderr).toMatch(/edm: interrupted \(SIGINT\) after 0 of 50 molecules: nothing was written to one\.sdf/);
+      expect(readdirSync(sub)).toEqual([]);
+    });
+
     it('Ctrl-C while train computes the training SMILES stops within a second, writes nothing and exits 130', async () => {
       // 30,000 molecules: several seconds of RDKit before the first step
       writeFileSync(join(dir, 'many.xyz'), formatXyz(Array.from({ length: 30_000 }, (_, i) => ({ elements: ['O', 'H', 'H'], positions: Float32Array.from([0, 0, 0, 0.96 + (i % 100) * 1e-3, 0, 0, -0.24, 0.93, 0]) }))));
