@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { unzipSync, zipSync } from 'fflate';
 import { initBackend } from '../src/backend.js';
 import { unpickle } from '../src/checkpoint/pickle.js';
-import { configFromTorchArgs, paramsFromStateDict, readTorchArgs, readTorchStateDict } from '../src/checkpoint/torch-import.js';
+import { configFromTorchArgs, importTorchDir, paramsFromStateDict, readTorchArgs, readTorchStateDict } from '../src/checkpoint/torch-import.js';
 import { CheckpointError } from '../src/errors.js';
 import { SHARED, skipWithoutShared } from './helpers.js';
 
@@ -16,6 +16,18 @@ const INFO = { name: 'qm9', atomDecoder: ['H', 'C', 'N', 'O', 'F'], nNodesHistog
 const DIR = join(SHARED, 'reference', 'edm', 'small');
 
 describe('pickle allow-list', () => {
+  it('says what a path is when it is not an EDM output folder: a DiffSBDD checkpoint (with its widths), another file, a folder without EDM\'s files', (ctx) => {
+    skipWithoutShared(ctx);
+    const info = INFO;
+    const ckpt = join(SHARED, 'reference', 'diffsbdd', 'small', 'small.ckpt');
+    expect(() => importTorchDir(ckpt, info)).toThrow(new CheckpointError(`${ckpt}: a DiffSBDD checkpoint (LigandPocketDDPM: dataset crossdock, pocket_conditioning, full-atom pocket, joint_nf 8, hidden_nf 16, 2 layers), whose network (separate ligand and pocket encoders, distance-cut edges, a cross-product coordinate term) edm-ts cannot import yet; edm import-torch reads EDM's output folders (outputs/<run>, holding args.pickle and generative_model_ema.npy)`));
+    const empty = mkdtempSync(join(tmpdir(), 'edm-not-edm-'));
+    expect(() => importTorchDir(empty, info)).toThrow(/not an EDM output folder \(no args\.pickle and no generative_model_ema\.npy\)/);
+    writeFileSync(join(empty, 'args.pickle'), 'x');
+    expect(() => importTorchDir(empty, info)).toThrow(/not an EDM output folder \(no generative_model_ema\.npy\)/);
+    expect(() => importTorchDir(join(empty, 'args.pickle'), info)).toThrow(/args\.pickle: a file, not a folder/);
+  });
+
   it('refuses a global outside the allow-list, naming it', () => {
     // protocol 2: GLOBAL os.system, arg tuple ('ls',), REDUCE, STOP
     const bytes = Buffer.concat([

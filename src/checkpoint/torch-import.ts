@@ -2,7 +2,7 @@
  * Importer for EDM's published PyTorch files: `generative_model_ema.npy` (despite the name, a
  * `torch.save` zip archive of the state dict) and `args.pickle` (an argparse.Namespace).
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { unzipSync } from 'fflate';
@@ -229,6 +229,7 @@ export function paramsFromStateDict(sd: StateDict, cfg: EdmConfig, source: strin
  * @param norms conditioned properties' normalisation (see configFromTorchArgs)
  */
 export function importTorchDir(dir: string, dataset: DatasetInfo, norms: PropertyNorms = {}): { config: EdmConfig; params: Params } {
+  notAnEdmFolder(dir);
   const argsPath = join(dir, 'args.pickle');
   const weightsPath = join(dir, 'generative_model_ema.npy');
   const args = readTorchArgs(argsPath);
@@ -238,4 +239,40 @@ export function importTorchDir(dir: string, dataset: DatasetInfo, norms: Propert
   const config = configFromTorchArgs(args, info, argsPath, norms);
   const params = paramsFromStateDict(readTorchStateDict(weightsPath), config, weightsPath);
   return { config, params };
+}
+
+/**
+ * Refuse, saying what it is, a path that is not an EDM output folder: a PyTorch Lightning
+ * checkpoint file (DiffSBDD's published pocket models among them, named by their
+ * hyper-parameters), another file, or a folder without EDM's two files.
+ * @throws CheckpointError naming the path and what edm import-torch reads
+ */
+function notAnEdmFolder(path: string): void {
+  const reads = "edm import-torch reads EDM's output folders (outputs/<run>, holding args.pickle and generative_model_ema.npy)";
+  if (!existsSync(path)) throw new CheckpointError(`${path}: no such folder; ${reads}`);
+  if (statSync(path).isDirectory()) {
+    const missing = ['args.pickle', 'generative_model_ema.npy'].filter((f) => !existsSync(join(path, f)));
+    if (missing.length) throw new CheckpointError(`${path}: not an EDM output folder (no ${missing.join(' and no ')}); ${reads}`);
+    return;
+  }
+  const what = lightningCheckpoint(path);
+  throw new CheckpointError(`${path}: ${what ?? 'a file, not a folder'}; ${reads}`);
+}
+
+/** What a PyTorch Lightning checkpoint file holds, in words (undefined when the file is not one). */
+function lightningCheckpoint(path: string): string | undefined {
+  let top: Record<string, unknown>;
+  try {
+    const files = unzipSync(readFile(path));
+    const pkl = Object.keys(files).find((n) => n.endsWith('/data.pkl') || n === 'data.pkl');
+    if (!pkl) return undefined;
+    top = toRecord(unpickle(files[pkl], path), path);
+  } catch {
+    return undefined;
+  }
+  if (!('hyper_parameters' in top) || !('state_dict' in top)) return undefined;
+  const hp = toRecord(top.hyper_parameters, path);
+  if (!('egnn_params' in hp)) return `a PyTorch Lightning checkpoint (Lightning ${String(top['pytorch-lightning_version'])}), not EDM's format`;
+  const e = toRecord(hp.egnn_params, path);
+  return `a DiffSBDD checkpoint (LigandPocketDDPM: dataset ${String(hp.dataset)}, ${String(hp.mode)}, ${String(hp.pocket_representation)} pocket, joint_nf ${String(e.joint_nf)}, hidden_nf ${String(e.hidden_nf)}, ${String(e.n_layers)} layers), whose network (separate ligand and pocket encoders, distance-cut edges, a cross-product coordinate term) edm-ts cannot import yet`;
 }
