@@ -256,7 +256,7 @@ describe('edm command', () => {
     expect(s.code, s.stderr).toBe(0);
     const bad = edm(['import-torch', join(dir, 'nowhere'), '--out', 'x', '--train', join(SHARED, 'data', 'qm9', 'qm9_test.xyz.gz')], dir);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/nowhere\/args\.pickle: cannot read/);
+    expect(bad.stderr).toMatch(/nowhere: no such folder; edm import-torch reads EDM's output folders/);
   });
 
   it('evaluate writes JSON atomically and an SVG grid', () => {
@@ -429,7 +429,8 @@ describe('edm command', () => {
 
     it('Ctrl-C in sample --workers 1 (this thread) stops within a second, mid-batch, leaves no file and exits 130', async () => {
       const sub = mkdtempSync(join(dir, 'interrupt-1-'));
-      const child = spawn(process.execPath, [BIN, 'sample', '-n', '50', '--steps', '1000', '--checkpoint', ck, '--backend', 'wasm', '--workers', '1', '--out', 'one.sdf'], { cwd: sub, stdio: ['ignore', 'ignore', 'pipe'] });
+      // one batch of 200 molecules: the stop comes between two of its steps, long before its end
+      const child = spawn(process.execPath, [BIN, 'sample', '-n', '200', '--batch-size', '200', '--steps', '1000', '--checkpoint', ck, '--backend', 'wasm', '--workers', '1', '--out', 'one.sdf'], { cwd: sub, stdio: ['ignore', 'ignore', 'pipe'] });
       let stderr = '';
       child.stderr!.on('data', (d) => (stderr += String(d)));
       const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
@@ -438,8 +439,7 @@ describe('edm command', () => {
       child.kill('SIGINT');
       expect(await exited).toBe(130);
       expect(performance.now() - t0).toBeLessThan(1000);
-      // the first batch was not finished: the stop came between two of its steps
-      expect(stderr).toMatch(/edm: interrupted \(SIGINT\) after 0 of 50 molecules: nothing was written to one\.sdf/);
+      expect(stderr).toMatch(/edm: interrupted \(SIGINT\) after 0 of 200 molecules: nothing was written to one\.sdf/);
       expect(readdirSync(sub)).toEqual([]);
     });
 
