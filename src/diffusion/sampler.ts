@@ -10,7 +10,7 @@ import { bondClasses, featureDim } from '../config.js';
 import { type MolGraph, disposeGraph, makeGraph } from '../graph/graph.js';
 import { OptionError } from '../errors.js';
 import { integerOption, numberOption } from '../options.js';
-import { type EdmModel, phiState } from './model.js';
+import { type EdmModel, phiState, type StateTensors } from './model.js';
 import { type NoiseSource, combinedNoise, symmetricPairNoise } from './noise.js';
 import { alphaOf, sigmaOf, transition } from './schedule.js';
 import { perMolecule, sumExceptBatch } from './tensors.js';
@@ -20,17 +20,8 @@ import { keepFixed, projectZ } from './space.js';
 import { classCharges, hardFeatures, predictFeatures, predictedClasses } from './element-model.js';
 import { type Stepped, runStepped } from './stepping.js';
 
-/**
- * The state a chain denoises: the atoms' z `[B, N, 3 + F]` and, for a bond-aware model, the
- * bonds' z `[B, N, N, K]` (one part of the state, not a second sampler).
- */
-export interface ChainState {
-  atoms: tf.Tensor;
-  bonds?: tf.Tensor;
-}
-
-/** Free a chain state's tensors. */
-const disposeState = (z: ChainState): void => tf.dispose(z.bonds ? [z.atoms, z.bonds] : [z.atoms]);
+/** Free a chain state's tensors (the state the network reads, model.ts StateTensors: the bonds one part of it, not a second sampler). */
+const disposeState = (z: StateTensors): void => tf.dispose(z.bonds ? [z.atoms, z.bonds] : [z.atoms]);
 
 /**
  * One ancestral step z_s ~ p(z_s | z_t), s < t (EDM sample_p_zs_given_zt):
@@ -72,7 +63,7 @@ function stepCoefficients(model: EdmModel, s: ArrayLike<number>, t: ArrayLike<nu
  * noise symmetric, zero off the real pairs).
  * @returns z_s's state (tensors, caller disposes)
  */
-function reverseState(model: EdmModel, s: ArrayLike<number>, t: ArrayLike<number>, z: ChainState, graph: MolGraph, noise: ChainState): ChainState {
+function reverseState(model: EdmModel, s: ArrayLike<number>, t: ArrayLike<number>, z: StateTensors, graph: MolGraph, noise: StateTensors): StateTensors {
   return tf.tidy(() => {
     const k = stepCoefficients(model, s, t);
     const eps = phiState(model, z, t, graph, true);
@@ -281,7 +272,7 @@ function langevinStepSizes(alpha: number, snr: number, noiseNorm: ArrayLike<numb
  * @param snr Song et al.'s r
  * @returns the corrected state, the atoms projected back to the diffusion's space (caller disposes)
  */
-export function langevinStep(model: EdmModel, z: ChainState, s: number, alpha: number, graph: MolGraph, snr: number, rng: NoiseSource, fixedXh?: tf.Tensor): ChainState {
+export function langevinStep(model: EdmModel, z: StateTensors, s: number, alpha: number, graph: MolGraph, snr: number, rng: NoiseSource, fixedXh?: tf.Tensor): StateTensors {
   const [B, N, D] = z.atoms.shape as number[];
   const K = z.bonds?.shape[3] ?? 0;
   const hostAtoms = combinedNoise(rng, graph.nDenoised, N, D - 3, graph.centred);
@@ -289,7 +280,7 @@ export function langevinStep(model: EdmModel, z: ChainState, s: number, alpha: n
   const atomsNorm = squaredNormPerMolecule(hostAtoms, B);
   const bondsNorm = hostBonds && squaredNormPerMolecule(hostBonds, B);
   const noiseNorm = bondsNorm ? atomsNorm.map((v, b) => v + 0.5 * bondsNorm[b]) : atomsNorm;
-  const noise: ChainState = { atoms: tf.tensor3d(hostAtoms, [B, N, D]), ...(hostBonds ? { bonds: tf.tensor4d(hostBonds, [B, N, N, K]) } : {}) };
+  const noise: StateTensors = { atoms: tf.tensor3d(hostAtoms, [B, N, D]), ...(hostBonds ? { bonds: tf.tensor4d(hostBonds, [B, N, N, K]) } : {}) };
   try {
     return tf.tidy(() => {
       const sigma = sigmaOf(model.schedule.gammaAt(s));
@@ -386,7 +377,7 @@ function correct<Z>(model: EdmModel, c: CorrectorOptions | undefined, t: number,
  * on centred graphs, zero at fixed atoms and padding), then a bond-aware model's bonds'
  * (symmetric, zero off the real pairs); `scale` multiplies both (the temperature).
  */
-function drawState(rng: NoiseSource, graph: MolGraph, F: number, K: number, scale: number): ChainState {
+function drawState(rng: NoiseSource, graph: MolGraph, F: number, K: number, scale: number): StateTensors {
   const B = graph.nNodes.length;
   const N = graph.hostNodeMask.length / B;
   const atoms = tf.tensor3d(combinedNoise(rng, graph.nDenoised, N, F, graph.centred), [B, N, 3 + F]);
@@ -405,20 +396,20 @@ function drawState(rng: NoiseSource, graph: MolGraph, F: number, K: number, scal
  */
 function reverseStep(
   model: EdmModel,
-  zt: ChainState,
+  zt: StateTensors,
   t: number,
   s: number,
   graph: MolGraph,
-  noise: ChainState,
+  noise: StateTensors,
   opts: SampleChainOptions,
   fixedXh: tf.Tensor | undefined,
   known: KnownAtoms | undefined,
   rng: NoiseSource,
-): ChainState {
+): StateTensors {
   const B = graph.nNodes.length;
   const [sArr, tArr] = [new Array<number>(B).fill(s), new Array<number>(B).fill(t)];
   const tau = opts.temperature ?? 1;
-  const scaled: ChainState = tau === 1 ? noise : tf.tidy(() => ({ atoms: tf.mul(noise.atoms, tau), ...(noise.bonds ? { bonds: tf.mul(noise.bonds, tau) } : {}) }));
+  const scaled: StateTensors = tau === 1 ? noise : tf.tidy(() => ({ atoms: tf.mul(noise.atoms, tau), ...(noise.bonds ? { bonds: tf.mul(noise.bonds, tau) } : {}) }));
   let z = reverseState(model, sArr, tArr, zt, graph, scaled);
   disposeState(noise);
   if (scaled !== noise) disposeState(scaled);
