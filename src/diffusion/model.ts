@@ -285,22 +285,20 @@ export function nll(model: EdmModel, batch: Batch, noise: NllNoise): NllTerms {
     const g0 = model.schedule.gammaAt(0);
     const z0 = given(tf.add(tf.mul(alphaOf(g0), xh), tf.mul(sigmaOf(g0), noise.eps0)));
     const zeros = new Array(B).fill(0);
-    let bt: ReturnType<typeof bondTerms> | undefined;
-    let netT: tf.Tensor;
-    let net0: tf.Tensor;
+    // a bond-aware model's bonds are the state's other part, noised the same way: e_t and e_0
+    let bonds: { eT: tf.Tensor; e0: tf.Tensor; epsT: tf.Tensor } | undefined;
     if (model.config.diffusion.bonds && noise.bonds) {
       const e = normalizedBonds(model, batch);
-      const eT = tf.add(tf.mul(perMolecule(gT.map(alphaOf), 4), e), tf.mul(perMolecule(gT.map(sigmaOf), 4), noise.bonds.epsT));
-      const e0 = tf.add(tf.mul(alphaOf(g0), e), tf.mul(sigmaOf(g0), noise.bonds.eps0));
-      const outT = phiState(model, { atoms: zt, bonds: eT }, t, batch.graph, true);
-      netT = outT.atoms;
-      net0 = phiState(model, { atoms: z0, bonds: e0 }, zeros, batch.graph, true).atoms;
-      const errBonds = tf.square(tf.sub(noise.bonds.epsT, outT.bonds!)).dataSync() as Float32Array;
-      bt = bondTerms(model, batch, errBonds, e0.dataSync() as Float32Array);
-    } else {
-      netT = phiState(model, { atoms: zt }, t, batch.graph, true).atoms;
-      net0 = phiState(model, { atoms: z0 }, zeros, batch.graph, true).atoms;
+      bonds = {
+        eT: tf.add(tf.mul(perMolecule(gT.map(alphaOf), 4), e), tf.mul(perMolecule(gT.map(sigmaOf), 4), noise.bonds.epsT)),
+        e0: tf.add(tf.mul(alphaOf(g0), e), tf.mul(sigmaOf(g0), noise.bonds.eps0)),
+        epsT: noise.bonds.epsT,
+      };
     }
+    const outT = phiState(model, { atoms: zt, ...(bonds ? { bonds: bonds.eT } : {}) }, t, batch.graph, true);
+    const netT = outT.atoms;
+    const net0 = phiState(model, { atoms: z0, ...(bonds ? { bonds: bonds.e0 } : {}) }, zeros, batch.graph, true).atoms;
+    const bt = bonds && bondTerms(model, batch, tf.square(tf.sub(bonds.epsT, outT.bonds!)).dataSync() as Float32Array, bonds.e0.dataSync() as Float32Array);
     const errT = sumExceptBatch(tf.square(tf.sub(noise.epsT, netT))).dataSync();
     const [, N, D] = xh.shape as number[];
     const errX0 = sumExceptBatch(
