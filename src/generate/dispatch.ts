@@ -70,6 +70,9 @@ export function runPool(plan: SamplingPlan, workers: PoolWorker[], assembler: As
   const results: (BatchResult | undefined)[] = new Array(plan.batches.length);
   let nextInOrder = 0;
   const stepsOf = new Array<number>(plan.batches.length).fill(0);
+  // running sums of stepsOf, plain and weighted by batch size (updated by each step's difference)
+  let stepsDone = 0;
+  let moleculeSteps = 0;
   let next = 0;
   let finished = 0;
   let doneMolecules = 0;
@@ -102,7 +105,7 @@ export function runPool(plan: SamplingPlan, workers: PoolWorker[], assembler: As
       busy.add(w);
       w.post({ kind: 'batch', index, batch: plan.batches[index], settings });
     };
-    const report = (): void => onProgress?.(doneMolecules, stepsOf.reduce((a, b) => a + b, 0), stepsOf.reduce((a, k, i) => a + k * plan.batches[i].ids.length, 0));
+    const report = (): void => onProgress?.(doneMolecules, stepsDone, moleculeSteps);
     for (const w of workers) {
       w.onReply((msg) => {
         if (settled) return;
@@ -112,7 +115,10 @@ export function runPool(plan: SamplingPlan, workers: PoolWorker[], assembler: As
           engine ??= { backend: msg.backend, threads: msg.threads };
           feed(w);
         } else if (msg.kind === 'progress') {
+          const delta = msg.step - stepsOf[msg.index];
           stepsOf[msg.index] = msg.step;
+          stepsDone += delta;
+          moleculeSteps += delta * plan.batches[msg.index].ids.length;
           report();
         } else if (msg.kind === 'result') {
           results[msg.index] = msg.out;
