@@ -53,8 +53,7 @@ export const evaluateCommand = (y: Argv): Argv =>
       // EDM's stability counts hydrogens: a heavy-atom-only file scores 0% without this being wrong
       if (mols.length > 0 && !mols.some((m) => m.elements.includes('H'))) process.stderr.write('edm: note: these molecules have no hydrogen atoms; EDM\'s atom and molecule stability count them (valences are filled by explicit H), so heavy-atom-only molecules score low there. Validity (RDKit) is unaffected\n');
       if (!ref) process.stderr.write(`edm: note: novelty is n/a: ${(argv.train as unknown) === false ? '--no-train was given' : 'no training molecules (give --train FILE or --checkpoint DIR with stored training SMILES)'}\n`);
-      const stable = r.outcomes.map((o) => o.stable);
-      if (xtb && !(await propertiesReport(mols, xtbJobs, xtb, stable, argv['properties-csv'] ? userPath(argv['properties-csv']) : undefined))) return;
+      if (xtb && !(await propertiesReport(mols, xtbJobs, xtb, r.outcomes.map((o) => o.stable), argv['properties-csv'] ? userPath(argv['properties-csv']) : undefined))) return;
       const paths = { json: argv.json ? userPath(argv.json) : undefined, svg: argv.svg ? userPath(argv.svg) : undefined };
       await writeReportFiles(r, paths, maxSvg, { file: argv.file, train: ref?.source ?? null });
       if (argv.html) {
