@@ -50,9 +50,17 @@ function moleculesOf(v: Record<string, any>, decoder: string[]): Molecule[] {
   });
 }
 
+/** Each reference folder imported once (both engines and the importer's checks read it). */
+const imported = new Map<string, ReturnType<typeof importTorchDir>>();
+function importReference(name: string): ReturnType<typeof importTorchDir> {
+  let got = imported.get(name);
+  if (!got) imported.set(name, (got = importTorchDir(join(SHARED, 'reference', 'edm', name), QM9_INFO)));
+  return got;
+}
+
 /** The reference model in one engine: tfjs, or the same weights with ONNX Runtime running the network. */
 function referenceModel(name: string, engine: 'tfjs' | 'onnx'): EdmModel {
-  const { config, params } = importTorchDir(join(SHARED, 'reference', 'edm', name), QM9_INFO);
+  const { config, params } = importReference(name);
   const model = makeModel(config, params);
   return engine === 'onnx' ? { ...model, inference: new OnnxInference(config, params, 1) } : model;
 }
@@ -167,7 +175,7 @@ describe('fidelity with the EDM reference', () => {
 
     it('conditional_alpha: a property-conditioned config (alpha with its normalisation, no charges, EDM\'s decoding, the second-half histogram); the context is the normalised alpha on every atom', () => {
       const v = loadVectors('conditional_alpha');
-      const c = importTorchDir(join(SHARED, 'reference', 'edm', 'conditional_alpha'), QM9_INFO).config;
+      const c = importReference('conditional_alpha').config;
       expect([c.version, c.dynamics.nf, c.dynamics.nLayers, c.dynamics.contextNodeNf]).toEqual([5, 192, 9, 1]);
       expect(c.diffusion).toMatchObject({ includeCharges: false, decodeDropsLastType: true, normalizeFactors: [1, 8, 1] });
       expect(propertyConditioning(c)!.properties.map((p) => [p.name, p.mean, p.mad])).toEqual([['alpha', 75.3734, 6.2728]]);
@@ -191,7 +199,7 @@ describe('fidelity with the EDM reference', () => {
 
     it('geom_drugs: EDM\'s GEOM atom types, histogram (up to 181 atoms) and decoding', () => {
       const v = loadVectors('geom_drugs');
-      const c = importTorchDir(join(SHARED, 'reference', 'edm', 'geom_drugs'), QM9_INFO).config;
+      const c = importReference('geom_drugs').config;
       expect(c.dataset.atomDecoder).toEqual(v.config.atom_decoder);
       expect(c.dataset.nNodesHistogram).toEqual(v.config.n_nodes_histogram);
       expect(c.dataset.maxNAtoms).toBe(181);
