@@ -67,10 +67,11 @@ function toFloat32(ref: TorchTensorRef, raw: Uint8Array, name: string, source: s
 }
 
 /**
- * Read a `torch.save` zip archive holding a state dict.
- * @throws CheckpointError for a truncated/corrupt zip, a missing storage, a disallowed global
+ * A `torch.save` zip archive: its files, the folder prefix of its entries and its unpickled
+ * `data.pkl` (tensors as storage references into `files`).
+ * @throws CheckpointError for a file that is not such an archive or a disallowed global
  */
-export function readTorchStateDict(path: string): StateDict {
+function readTorchArchive(path: string): { files: Record<string, Uint8Array>; prefix: string; obj: unknown } {
   let files: Record<string, Uint8Array>;
   try {
     files = unzipSync(readFile(path));
@@ -80,8 +81,15 @@ export function readTorchStateDict(path: string): StateDict {
   }
   const pklName = Object.keys(files).find((n) => n.endsWith('/data.pkl') || n === 'data.pkl');
   if (!pklName) throw new CheckpointError(`${path}: no data.pkl inside the archive`);
-  const prefix = pklName.slice(0, -'data.pkl'.length);
-  const obj = unpickle(files[pklName], path);
+  return { files, prefix: pklName.slice(0, -'data.pkl'.length), obj: unpickle(files[pklName], path) };
+}
+
+/**
+ * Read a `torch.save` zip archive holding a state dict.
+ * @throws CheckpointError for a truncated/corrupt zip, a missing storage, a disallowed global
+ */
+export function readTorchStateDict(path: string): StateDict {
+  const { files, prefix, obj } = readTorchArchive(path);
   if (!(obj instanceof Map)) throw new CheckpointError(`${path}: the pickle is not a state dict`);
   const out: StateDict = new Map();
   for (const [name, ref] of obj as Map<string, TorchTensorRef>) {
@@ -263,10 +271,7 @@ function notAnEdmFolder(path: string): void {
 function lightningCheckpoint(path: string): string | undefined {
   let top: Record<string, unknown>;
   try {
-    const files = unzipSync(readFile(path));
-    const pkl = Object.keys(files).find((n) => n.endsWith('/data.pkl') || n === 'data.pkl');
-    if (!pkl) return undefined;
-    top = toRecord(unpickle(files[pkl], path), path);
+    top = toRecord(readTorchArchive(path).obj, path);
   } catch {
     return undefined;
   }
