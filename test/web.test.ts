@@ -20,8 +20,10 @@ const NO_CHROMIUM = !existsSync(CHROMIUM);
 const EDM = join(ROOT, 'bin', 'edm.js');
 const NO_CHROMIUM_REASON = `needs Chromium at ${CHROMIUM} (apt-get install chromium; .ci/run installs it)`;
 
+type Tab = import('playwright-core').Page;
+
 /** A new tab in headless Chromium (software WebGL for the 3D views), closed after `body`. */
-async function inBrowser(body: (tab: import('playwright-core').Page) => Promise<void>): Promise<void> {
+async function inBrowser(body: (tab: Tab) => Promise<void>): Promise<void> {
   const { chromium } = await import('playwright-core');
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--disable-background-networking', '--disable-component-update'] });
   try {
@@ -29,6 +31,25 @@ async function inBrowser(body: (tab: import('playwright-core').Page) => Promise<
   } finally {
     await browser.close();
   }
+}
+
+/** Open the page and choose a checkpoint folder, as a visitor does. */
+async function openWithCheckpoint(tab: Tab, url: string, folder: string): Promise<void> {
+  await tab.goto(url);
+  await tab.waitForFunction(() => document.body.dataset.state === 'idle');
+  await tab.setInputFiles('#checkpoint', folder);
+  await tab.waitForFunction(() => document.body.dataset.state === 'idle');
+}
+
+/**
+ * Fill the form's fields (by element id), press Generate and wait for the run's end.
+ * @returns the page's error line ('' when the run succeeded)
+ */
+async function generateIn(tab: Tab, fields: Record<string, string>, timeout = 120_000): Promise<string> {
+  for (const [id, value] of Object.entries(fields)) await tab.fill(`#${id}`, value);
+  await tab.click('#generate');
+  await tab.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.state ?? ''), null, { timeout });
+  return (await tab.evaluate(() => document.getElementById('error')!.textContent)) ?? '';
 }
 
 describe('edm in the browser', () => {
@@ -149,11 +170,7 @@ describe('edm in the browser', () => {
       await tab.setInputFiles('#checkpoint', ck);
       await tab.waitForFunction(() => document.body.dataset.state === 'idle');
       expect(await tab.evaluate(() => document.getElementById('checkpoint-label')!.textContent)).toMatch(/my-checkpoint/);
-      await tab.fill('#n', '2');
-      await tab.fill('#steps', '5');
-      await tab.click('#generate');
-      await tab.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.state ?? ''), null, { timeout: 120_000 });
-      expect(await tab.evaluate(() => document.getElementById('error')!.textContent)).toBe('');
+      expect(await generateIn(tab, { n: '2', steps: '5' })).toBe('');
       const result = (await tab.evaluate(() => window.edmResult))!;
       expect(parseSdf(result.sdf)).toHaveLength(2);
       // the chosen folder has no training SMILES: novelty says why it is n/a
@@ -168,19 +185,9 @@ describe('edm in the browser', () => {
     const imp = spawnSync(process.execPath, [EDM, 'import-torch', src, '--out', join(dir, 'alpha')], { encoding: 'utf8' });
     expect(imp.status, imp.stderr).toBe(0);
     await inBrowser(async (tab) => {
-      await tab.goto(url);
-      await tab.waitForFunction(() => document.body.dataset.state === 'idle');
-      await tab.setInputFiles('#checkpoint', join(dir, 'alpha'));
-      await tab.waitForFunction(() => document.body.dataset.state === 'idle');
-      await tab.fill('#n', '2');
-      await tab.fill('#steps', '3');
-      await tab.click('#generate');
-      await tab.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.state ?? ''), null, { timeout: 120_000 });
-      expect(await tab.evaluate(() => document.getElementById('error')!.textContent)).toMatch(/this checkpoint is conditioned on alpha: give --condition alpha=VALUE/);
-      await tab.fill('#condition', 'alpha=80');
-      await tab.click('#generate');
-      await tab.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.state ?? ''), null, { timeout: 120_000 });
-      expect(await tab.evaluate(() => document.getElementById('error')!.textContent)).toBe('');
+      await openWithCheckpoint(tab, url, join(dir, 'alpha'));
+      expect(await generateIn(tab, { n: '2', steps: '3' })).toMatch(/this checkpoint is conditioned on alpha: give --condition alpha=VALUE/);
+      expect(await generateIn(tab, { condition: 'alpha=80' })).toBe('');
       const sdf = (await tab.evaluate(() => window.edmResult))!.sdf;
       expect(parseSdf(sdf).map((m) => m.properties?.target_alpha)).toEqual(['80', '80']);
     });
@@ -194,16 +201,8 @@ describe('edm in the browser', () => {
     expect(imp.status, imp.stderr).toBe(0);
     const config = JSON.parse(readFileSync(join(dir, 'geom', 'config.json'), 'utf8')) as { dataset: { atomDecoder: string[] } };
     await inBrowser(async (tab) => {
-      await tab.goto(url);
-      await tab.waitForFunction(() => document.body.dataset.state === 'idle');
-      await tab.setInputFiles('#checkpoint', join(dir, 'geom'));
-      await tab.waitForFunction(() => document.body.dataset.state === 'idle');
-      await tab.fill('#n', '2');
-      await tab.fill('#steps', '2');
-      await tab.fill('#seed', '4');
-      await tab.click('#generate');
-      await tab.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.state ?? ''), null, { timeout: 240_000 });
-      expect(await tab.evaluate(() => document.getElementById('error')!.textContent)).toBe('');
+      await openWithCheckpoint(tab, url, join(dir, 'geom'));
+      expect(await generateIn(tab, { n: '2', steps: '2', seed: '4' }, 240_000)).toBe('');
       const mols = parseSdf((await tab.evaluate(() => window.edmResult))!.sdf, 'page.sdf', config.dataset.atomDecoder);
       expect(mols).toHaveLength(2);
       // sizes from GEOM's histogram (QM9 stops at 29 atoms); the bond block is GEOM's rule on the atoms
